@@ -1,0 +1,2 @@
+/** Node-side entry point of supcon (datasets, checkpoints, reports). */
+export const nodePackageName = '@supcon/node';
