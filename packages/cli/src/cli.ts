@@ -2,13 +2,8 @@
  * The `supcon` command line: parses flags and calls the same public API users call.
  * Each command lives in its own module under commands/ and registers here.
  */
-import { CliError, type Command } from './command.js';
-
-const commands: Command[] = [];
-
-export function registerCommand(command: Command): void {
-  commands.push(command);
-}
+import { CliError } from './command.js';
+import { allCommands as commands } from './commands/index.js';
 
 function helpText(): string {
   const lines = ['Usage: supcon <command> [options]', '', 'Commands:'];

@@ -1,0 +1,7 @@
+/**
+ * The explicit list of CLI commands. Each command lives in its own module in this folder;
+ * add one import and one entry per command.
+ */
+import type { Command } from '../command.js';
+
+export const allCommands: Command[] = [];
