@@ -8,7 +8,13 @@ import { allCommands as commands } from './commands/index.js';
 function helpText(): string {
   const lines = ['Usage: supcon <command> [options]', '', 'Commands:'];
   for (const c of commands) lines.push(`  ${c.name.padEnd(16)} ${c.summary}`);
-  lines.push('', 'Options for every command:', '  --json       print one JSON object on stdout', '  --verbose    show stack traces on errors', '  --help       show help for a command');
+  lines.push(
+    '',
+    'Options for every command:',
+    '  --json       print one JSON object on stdout',
+    '  --verbose    show stack traces on errors',
+    '  --help       show help for a command',
+  );
   return lines.join('\n');
 }
 
@@ -32,7 +38,9 @@ export async function run(argv: string[]): Promise<number> {
         console.log(['Usage:', ...group.map((c) => `  supcon ${c.name.padEnd(16)} ${c.summary}`)].join('\n'));
         return argv.includes('--help') ? 0 : 1;
       }
-      throw new CliError(`Unknown command \`${argv.slice(0, 2).join(' ')}\`. Run \`supcon --help\` to list the commands.`);
+      throw new CliError(
+        `Unknown command \`${argv.slice(0, 2).join(' ')}\`. Run \`supcon --help\` to list the commands.`,
+      );
     }
     const rest = argv.slice(match.name.split(' ').length);
     if (rest.includes('--help') || rest.includes('-h')) {

@@ -32,7 +32,11 @@ export function parseFlags(
     const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
     const spec = all[name];
     if (!spec) {
-      throw new CliError(`Unknown flag \`--${name}\`. Known flags: ${Object.keys(all).map((n) => `--${n}`).join(', ')}.`);
+      throw new CliError(
+        `Unknown flag \`--${name}\`. Known flags: ${Object.keys(all)
+          .map((n) => `--${n}`)
+          .join(', ')}.`,
+      );
     }
     if (spec.kind === 'boolean') {
       flags[name] = eq >= 0 ? arg.slice(eq + 1) !== 'false' : true;
@@ -48,14 +52,18 @@ export function parseFlags(
 function convert(name: string, spec: FlagSpec, raw: string): string | number {
   if (spec.kind === 'string') {
     if (spec.choices && !spec.choices.includes(raw)) {
-      throw new CliError(`Invalid value for \`--${name}\`. Expected one of ${spec.choices.join(', ')}. Received: ${raw}.`);
+      throw new CliError(
+        `Invalid value for \`--${name}\`. Expected one of ${spec.choices.join(', ')}. Received: ${raw}.`,
+      );
     }
     return raw;
   }
   const value = Number(raw);
   const isInt = spec.kind === 'int';
   if (raw.trim() === '' || !Number.isFinite(value) || (isInt && !Number.isInteger(value))) {
-    throw new CliError(`Invalid value for \`--${name}\`. Expected ${isInt ? 'an integer' : 'a number'}. Received: ${raw}.`);
+    throw new CliError(
+      `Invalid value for \`--${name}\`. Expected ${isInt ? 'an integer' : 'a number'}. Received: ${raw}.`,
+    );
   }
   if (spec.min !== undefined && value < spec.min) {
     throw new CliError(`Invalid value for \`--${name}\`. Expected a value >= ${spec.min}. Received: ${raw}.`);

@@ -9,7 +9,9 @@ export class InvalidArgumentError extends Error {
     readonly expected: string,
     readonly received: unknown,
   ) {
-    super(`Invalid value for argument \`${argument}\`. Expected ${expected}. Received: ${argument}=${describe(received)}.`);
+    super(
+      `Invalid value for argument \`${argument}\`. Expected ${expected}. Received: ${argument}=${describe(received)}.`,
+    );
     this.name = 'InvalidArgumentError';
   }
 }
@@ -19,7 +21,8 @@ export function describe(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (value === null) return 'null';
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
   if (Array.isArray(value)) {
     const head = value.slice(0, 6).map(describe).join(', ');
     return `[${head}${value.length > 6 ? `, … (${value.length} items)` : ''}]`;
@@ -27,7 +30,8 @@ export function describe(value: unknown): string {
   if (typeof value === 'object') {
     const shape = (value as { shape?: unknown }).shape;
     const dtype = (value as { dtype?: unknown }).dtype;
-    if (Array.isArray(shape) && typeof dtype === 'string') return `a ${dtype} tensor of shape [${shape.join(', ')}]`;
+    if (Array.isArray(shape) && typeof dtype === 'string')
+      return `a ${dtype} tensor of shape [${shape.join(', ')}]`;
     const name = value.constructor?.name;
     return name && name !== 'Object' ? `a ${name}` : 'an object';
   }

@@ -1,0 +1,338 @@
+/**
+ * Supervised Contrastive loss (Khosla et al., NeurIPS 2020, https://arxiv.org/abs/2004.11362),
+ * with every option of the reference implementations. SimCLR's NT-Xent is the no-label case.
+ *
+ *   L_out = Σ_i −1/|P(i)| Σ_{p∈P(i)} log( exp(z_i·z_p/τ) / Σ_{a∈A(i)} exp(z_i·z_a/τ) ) · τ/τ_base
+ *
+ * See docs/loss.md for the formula of every option and the mapping onto the reference code.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { check, InvalidArgumentError } from '../errors.js';
+import { type BlockConfig, type Denominator, runBlocks, type Variant } from './blocks.js';
+import type { PairSource } from './pairs.js';
+
+export type ContrastMode = 'all' | 'one';
+export type Reduction = 'mean' | 'sum' | 'none';
+export type ZeroPositives = 'exclude' | 'zero';
+export type { Denominator, Variant };
+
+export interface SupConOptions {
+  /** Softmax temperature τ. Default 0.1 (the paper's choice). */
+  temperature?: number;
+  /** The loss is scaled by τ / baseTemperature. Default: equal to `temperature` (scale 1). */
+  baseTemperature?: number;
+  /** Anchors: every view ('all') or view 0 only ('one'). Default 'all'. */
+  contrastMode?: ContrastMode;
+  /** 'out': mean over positives outside the log (Eq. 2); 'in': inside (Eq. 3). Default 'out'. */
+  variant?: Variant;
+  /** Which rows the softmax normalises over. Default 'all'. */
+  denominator?: Denominator;
+  /** At most this many positives per anchor besides its own views (a multiple of views); -1 = no cap. Default -1. */
+  positivesCap?: number;
+  /** Explicit positive weights [batch, batch] (exclusive with labels). */
+  mask?: tf.Tensor2D | number[][];
+  /** Anchors without positives: dropped from the mean ('exclude') or counted as 0 ('zero'). Default 'exclude'. */
+  zeroPositives?: ZeroPositives;
+  /** 'mean' over anchors, 'sum', or 'none' (one loss per anchor, view-major). Default 'mean'. */
+  reduction?: Reduction;
+  /** Anchor rows per block (memory ∝ rows × block). Default: about 4M logits per block. */
+  blockRows?: number;
+  /** Check that features are finite (one reduction and a 1-value download). Default true. */
+  checkFinite?: boolean;
+}
+
+export type Labels = tf.Tensor | number[] | number[][] | Int32Array;
+
+export interface SupConStats {
+  /** The loss, reduced as asked. */
+  loss: tf.Tensor;
+  /** Number of anchors (N·V for contrast mode 'all', N for 'one'). */
+  anchors: number;
+  /** Anchors that had no positive at all (V = 1 with a unique label, or an empty mask row). */
+  anchorsWithoutPositives: number;
+  /** Anchors that counted towards the loss. */
+  validAnchors: number;
+}
+
+const OPTION_NAMES = new Set([
+  'temperature',
+  'baseTemperature',
+  'contrastMode',
+  'variant',
+  'denominator',
+  'positivesCap',
+  'mask',
+  'zeroPositives',
+  'reduction',
+  'blockRows',
+  'checkFinite',
+]);
+
+/** Logits per block: bounds the memory of one [block, N] slab to about 16 MiB per tensor. */
+const LOGITS_PER_BLOCK = 1 << 22;
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) {
+    throw new InvalidArgumentError(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  }
+  return value as T;
+}
+
+function positiveNumber(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  check(typeof value === 'number' && Number.isFinite(value) && value > 0, name, 'a finite number > 0', value);
+  return value;
+}
+
+interface Resolved {
+  temperature: number;
+  scale: number;
+  contrastMode: ContrastMode;
+  variant: Variant;
+  denominator: Denominator;
+  positivesCap: number;
+  zeroPositives: ZeroPositives;
+  reduction: Reduction;
+  blockRows: number | undefined;
+  checkFinite: boolean;
+}
+
+function resolveOptions(options: SupConOptions): Resolved {
+  check(typeof options === 'object' && options !== null, 'options', 'an object', options);
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.has(key))
+      throw new InvalidArgumentError('options', `only the keys ${[...OPTION_NAMES].join(', ')}`, key);
+  }
+  const temperature = positiveNumber('temperature', options.temperature, 0.1);
+  const baseTemperature = positiveNumber('baseTemperature', options.baseTemperature, temperature);
+  const cap = options.positivesCap ?? -1;
+  check(Number.isInteger(cap) && cap >= -1, 'positivesCap', 'an integer >= 0, or -1 for no cap', cap);
+  const blockRows = options.blockRows;
+  if (blockRows !== undefined)
+    check(Number.isInteger(blockRows) && blockRows > 0, 'blockRows', 'an integer > 0', blockRows);
+  const checkFinite = options.checkFinite ?? true;
+  check(typeof checkFinite === 'boolean', 'checkFinite', 'a boolean', checkFinite);
+  return {
+    temperature,
+    scale: temperature / baseTemperature,
+    contrastMode: oneOf('contrastMode', options.contrastMode, ['all', 'one'] as const, 'all'),
+    variant: oneOf('variant', options.variant, ['out', 'in'] as const, 'out'),
+    denominator: oneOf(
+      'denominator',
+      options.denominator,
+      ['all', 'one-positive', 'only-negatives'] as const,
+      'all',
+    ),
+    positivesCap: cap,
+    zeroPositives: oneOf('zeroPositives', options.zeroPositives, ['exclude', 'zero'] as const, 'exclude'),
+    reduction: oneOf('reduction', options.reduction, ['mean', 'sum', 'none'] as const, 'mean'),
+    blockRows,
+    checkFinite,
+  };
+}
+
+function isTensor(x: unknown): x is tf.Tensor {
+  return x instanceof tf.Tensor;
+}
+
+/** Turns labels or a mask into a PairSource; all returned tensors are new and owned by the caller. */
+function pairSource(labels: Labels | undefined, mask: SupConOptions['mask'], batch: number): PairSource {
+  if (labels !== undefined && labels !== null && mask !== undefined) {
+    throw new InvalidArgumentError(
+      'mask',
+      'no mask when labels are given (pass either labels or a mask)',
+      mask,
+    );
+  }
+  if (mask !== undefined) {
+    const m = isTensor(mask) ? mask : Array.isArray(mask) ? tf.tensor(mask as number[][]) : undefined;
+    check(m !== undefined, 'mask', `a tensor or nested array of shape [${batch}, ${batch}]`, mask);
+    const shapeOk = m.rank === 2 && m.shape[0] === batch && m.shape[1] === batch;
+    if (!shapeOk) {
+      if (m !== mask) m.dispose();
+      throw new InvalidArgumentError('mask', `shape [${batch}, ${batch}] (batch × batch)`, mask);
+    }
+    const values = m.dataSync();
+    if (!values.every((v) => Number.isFinite(v) && v >= 0)) {
+      if (m !== mask) m.dispose();
+      throw new InvalidArgumentError(
+        'mask',
+        'finite weights >= 0',
+        `a mask with ${firstBad(values, (v) => Number.isFinite(v) && v >= 0)}`,
+      );
+    }
+    const owned = tf.cast(m, 'float32');
+    if (m !== mask) m.dispose();
+    return { kind: 'mask', mask: owned as tf.Tensor2D };
+  }
+  if (labels === undefined || labels === null) return { kind: 'instance' };
+
+  const t = isTensor(labels) ? labels : tf.tensor(labels as number[] | number[][] | Int32Array);
+  const disposeOwn = () => {
+    if (t !== labels) t.dispose();
+  };
+  if (t.rank === 2) {
+    if (t.shape[0] !== batch || t.shape[1] === 1) {
+      disposeOwn();
+      const expected =
+        t.shape[1] === 1
+          ? `integer labels of shape [${batch}] or multi-hot labels [${batch}, classes] (shape [batch, 1] is ambiguous: flatten it)`
+          : `multi-hot labels of shape [${batch}, classes]`;
+      throw new InvalidArgumentError('labels', expected, labels);
+    }
+    const values = t.dataSync();
+    const ok = (v: number) => Number.isFinite(v) && v >= 0;
+    if (!values.every(ok)) {
+      disposeOwn();
+      throw new InvalidArgumentError(
+        'labels',
+        'multi-hot values that are finite and >= 0',
+        `labels with ${firstBad(values, ok)}`,
+      );
+    }
+    const multiHot = tf.cast(tf.greater(t, 0), 'float32') as tf.Tensor2D;
+    disposeOwn();
+    return { kind: 'multiHot', labels: multiHot };
+  }
+  if (t.rank !== 1 || t.shape[0] !== batch) {
+    disposeOwn();
+    throw new InvalidArgumentError(
+      'labels',
+      `${batch} integer labels (one per sample, features.shape[0])`,
+      labels,
+    );
+  }
+  const values = t.dataSync();
+  const ok = (v: number) => Number.isInteger(v) && v >= 0;
+  if (!values.every(ok)) {
+    disposeOwn();
+    throw new InvalidArgumentError('labels', 'integers >= 0', `labels with ${firstBad(values, ok)}`);
+  }
+  const ints = tf.tensor1d(Int32Array.from(values), 'int32');
+  disposeOwn();
+  return { kind: 'labels', labels: ints };
+}
+
+function firstBad(values: ArrayLike<number>, ok: (v: number) => boolean): string {
+  for (let i = 0; i < values.length; i++) if (!ok(values[i]!)) return `value ${values[i]} at flat index ${i}`;
+  return 'no bad value';
+}
+
+function disposeSource(source: PairSource): void {
+  if (source.kind === 'labels' || source.kind === 'multiHot') source.labels.dispose();
+  if (source.kind === 'mask') source.mask.dispose();
+}
+
+/**
+ * The loss and its statistics. Use `supConLoss` unless you need the counts.
+ * The returned `loss` tensor is the caller's to dispose.
+ */
+export function supConLossWithStats(
+  features: tf.Tensor,
+  labels?: Labels,
+  options: SupConOptions = {},
+): SupConStats {
+  check(isTensor(features), 'features', 'a tf.Tensor of shape [batch, views, dim]', features);
+  check(features.rank >= 3, 'features', 'a tensor of rank >= 3 with shape [batch, views, ...dims]', features);
+  const opts = resolveOptions(options);
+  const [batch, views] = features.shape as [number, number];
+  const dim = features.shape.slice(2).reduce((a, b) => a * b, 1);
+  check(
+    batch > 0 && views > 0 && dim > 0,
+    'features',
+    'non-empty batch, views and feature dimensions',
+    features,
+  );
+  if (opts.positivesCap > -1) {
+    check(
+      opts.positivesCap % views === 0,
+      'positivesCap',
+      `a multiple of the number of views (${views})`,
+      opts.positivesCap,
+    );
+  }
+  if (opts.checkFinite) {
+    const finite = tf.tidy(() => tf.all(tf.isFinite(features)).dataSync()[0] === 1);
+    check(finite, 'features', 'finite values (no NaN or Infinity)', features);
+  }
+  const source = pairSource(labels, options.mask, batch);
+
+  const rows = batch * views;
+  const anchors = opts.contrastMode === 'all' ? rows : batch;
+  const cfg: BlockConfig = {
+    source,
+    batch,
+    views,
+    anchors,
+    temperature: opts.temperature,
+    variant: opts.variant,
+    denominator: opts.denominator,
+    samplesCap: opts.positivesCap > -1 ? opts.positivesCap / views : undefined,
+    blockRows: Math.min(anchors, opts.blockRows ?? Math.max(1, Math.floor(LOGITS_PER_BLOCK / rows))),
+  };
+
+  let validAnchors: tf.Scalar | undefined;
+  let withoutPositives: tf.Scalar | undefined;
+  const reduce = opts.reduction !== 'none';
+
+  const lossOf = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const f = args[0] as tf.Tensor2D; // [N, D] view-major
+    const save = args[1] as tf.GradSaveFunc;
+    // When a gradient will be taken of a reduced loss, the gradient costs little extra in the same
+    // pass (the logits are already there), so compute it now instead of recomputing the blocks later.
+    const eager = reduce && tf.engine().state.gradientDepth > 0;
+    const run = runBlocks(cfg, f, eager ? tf.scalar(1) : undefined);
+    validAnchors = tf.keep(run.validAnchors);
+    withoutPositives = tf.keep(run.anchorsWithoutPositives);
+    const count = opts.zeroPositives === 'zero' ? tf.scalar(anchors) : tf.maximum(run.validAnchors, 1);
+    const factor = opts.reduction === 'mean' ? tf.div(opts.scale, count) : tf.scalar(opts.scale);
+    const value = reduce ? tf.mul(tf.sum(run.perAnchor), factor) : tf.mul(run.perAnchor, opts.scale);
+    if (eager && run.grad) save([tf.mul(run.grad, factor)]);
+    else save([f]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const upstream = dy as tf.Tensor;
+        if (eager) return [tf.mul(upstream, saved[0]!)];
+        const weights = reduce ? tf.mul(upstream, factor) : tf.mul(upstream, opts.scale);
+        const again = runBlocks(cfg, saved[0] as tf.Tensor2D, weights);
+        return [again.grad!];
+      },
+    };
+  });
+
+  try {
+    const loss = tf.tidy(() => {
+      const viewMajor = tf.reshape(tf.transpose(tf.reshape(features, [batch, views, dim]), [1, 0, 2]), [
+        rows,
+        dim,
+      ]); // [V·B, D]
+      return lossOf(tf.cast(viewMajor, 'float32')) as tf.Tensor;
+    });
+    const v = validAnchors!.dataSync()[0]!;
+    const w = withoutPositives!.dataSync()[0]!;
+    return { loss, anchors, anchorsWithoutPositives: w, validAnchors: v };
+  } finally {
+    validAnchors?.dispose();
+    withoutPositives?.dispose();
+    disposeSource(source);
+  }
+}
+
+/**
+ * Supervised Contrastive loss of `features` [batch, views, dim] (used as given: L2-normalise them
+ * first). With no labels and no mask it is SimCLR's NT-Xent.
+ *
+ * @example
+ *   const z = tf.randomNormal([8, 2, 128]).div(...)   // [batch, views, dim], L2-normalised
+ *   const loss = supConLoss(z, [0, 1, 0, 2, 1, 1, 0, 2], { temperature: 0.1 });
+ */
+export function supConLoss(features: tf.Tensor, labels?: Labels, options: SupConOptions = {}): tf.Tensor {
+  return supConLossWithStats(features, labels, options).loss;
+}
+
+/** SimCLR's NT-Xent: the SupCon loss without labels (each sample's only positives are its other views). */
+export function ntXentLoss(features: tf.Tensor, options: Omit<SupConOptions, 'mask'> = {}): tf.Tensor {
+  return supConLoss(features, undefined, { temperature: 0.5, ...options });
+}
