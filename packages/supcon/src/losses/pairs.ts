@@ -17,6 +17,21 @@ export type PairSource =
   | { kind: 'multiHot'; labels: tf.Tensor2D } // float32 [B, K], 0/1
   | { kind: 'mask'; mask: tf.Tensor2D }; // float32 [B, B], >= 0
 
+/** The tensors a PairSource holds (to save them for a later gradient pass). */
+export function sourceTensors(source: PairSource): tf.Tensor[] {
+  if (source.kind === 'labels' || source.kind === 'multiHot') return [source.labels];
+  if (source.kind === 'mask') return [source.mask];
+  return [];
+}
+
+/** The same kind of PairSource over other (saved) tensors. */
+export function withTensors(source: PairSource, tensors: tf.Tensor[]): PairSource {
+  if (source.kind === 'labels') return { kind: 'labels', labels: tensors[0] as tf.Tensor1D };
+  if (source.kind === 'multiHot') return { kind: 'multiHot', labels: tensors[0] as tf.Tensor2D };
+  if (source.kind === 'mask') return { kind: 'mask', mask: tensors[0] as tf.Tensor2D };
+  return source;
+}
+
 export interface BlockPairs {
   /** Positive weights W [b, N]: capped, self excluded. */
   positives: tf.Tensor2D;

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { check, InvalidArgumentError } from '../errors.js';
 import { type BlockConfig, type Denominator, runBlocks, type Variant } from './blocks.js';
-import type { PairSource } from './pairs.js';
+import { type PairSource, sourceTensors, withTensors } from './pairs.js';
 
 export type ContrastMode = 'all' | 'one';
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -219,11 +219,6 @@ function firstBad(values: ArrayLike<number>, ok: (v: number) => boolean): string
   return 'no bad value';
 }
 
-function disposeSource(source: PairSource): void {
-  if (source.kind === 'labels' || source.kind === 'multiHot') source.labels.dispose();
-  if (source.kind === 'mask') source.mask.dispose();
-}
-
 /**
  * The loss and its statistics. Use `supConLoss` unless you need the counts.
  * The returned `loss` tensor is the caller's to dispose.
@@ -288,15 +283,21 @@ export function supConLossWithStats(
     const count = opts.zeroPositives === 'zero' ? tf.scalar(anchors) : tf.maximum(run.validAnchors, 1);
     const factor = opts.reduction === 'mean' ? tf.div(opts.scale, count) : tf.scalar(opts.scale);
     const value = reduce ? tf.mul(tf.sum(run.perAnchor), factor) : tf.mul(run.perAnchor, opts.scale);
+    // The labels or mask are saved with the features: the gradient pass may run after this call returned.
     if (eager && run.grad) save([tf.mul(run.grad, factor)]);
-    else save([f]);
+    else save([f, factor, ...sourceTensors(source)]);
     return {
       value,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const upstream = dy as tf.Tensor;
         if (eager) return [tf.mul(upstream, saved[0]!)];
-        const weights = reduce ? tf.mul(upstream, factor) : tf.mul(upstream, opts.scale);
-        const again = runBlocks(cfg, saved[0] as tf.Tensor2D, weights);
+        const [savedFeatures, savedFactor, ...savedSource] = saved as [
+          tf.Tensor2D,
+          tf.Tensor,
+          ...tf.Tensor[],
+        ];
+        const weights = reduce ? tf.mul(upstream, savedFactor) : tf.mul(upstream, opts.scale);
+        const again = runBlocks({ ...cfg, source: withTensors(source, savedSource) }, savedFeatures, weights);
         return [again.grad!];
       },
     };
@@ -316,7 +317,7 @@ export function supConLossWithStats(
   } finally {
     validAnchors?.dispose();
     withoutPositives?.dispose();
-    disposeSource(source);
+    for (const t of sourceTensors(source)) t.dispose();
   }
 }
 
