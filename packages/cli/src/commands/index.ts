@@ -3,5 +3,6 @@
  * add one import and one entry per command.
  */
 import type { Command } from '../command.js';
+import { benchLossCommand } from './bench-loss.js';
 
-export const allCommands: Command[] = [];
+export const allCommands: Command[] = [benchLossCommand];
