@@ -17,6 +17,7 @@
  * time, so memory grows as rows × block instead of rows².
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { hostBlock, hostSampleRows, type SampleRows } from './host.js';
 import { blockPairs, type PairSource } from './pairs.js';
 
 export type Variant = 'out' | 'in';
@@ -34,6 +35,8 @@ export interface BlockConfig {
   samplesCap: number | undefined;
   /** Anchor rows per block. */
   blockRows: number;
+  /** 'tensor': whole-tensor ops (any backend); 'host': fused row passes on host memory (cpu, native). */
+  implementation: 'tensor' | 'host';
 }
 
 export interface BlockRun {
@@ -135,11 +138,54 @@ function block(
   return { ...result, logitsGrad };
 }
 
+type BlockOutput = ReturnType<typeof block>;
+
+/** The same outputs as `block`, computed by the fused host passes of host.ts. */
+function hostBlockTensors(
+  cfg: BlockConfig,
+  sampleRows: SampleRows,
+  features: tf.Tensor2D,
+  scaledFeatures: tf.Tensor2D,
+  rowStart: number,
+  rowEnd: number,
+  withGrad: boolean,
+): BlockOutput {
+  const rows = rowEnd - rowStart;
+  const n = features.shape[0];
+  const anchors = tf.slice(scaledFeatures, [rowStart, 0], [rows, features.shape[1]]); // [b, D]
+  const logits = tf.matMul(anchors, features, false, true); // [b, N]
+  const values = logits.dataSync() as Float32Array;
+  const h = hostBlock(
+    values,
+    rowStart,
+    rows,
+    cfg.batch,
+    cfg.views,
+    cfg.variant,
+    cfg.denominator,
+    sampleRows,
+    withGrad,
+  );
+  const out: BlockOutput = {
+    loss: tf.tensor1d(h.loss),
+    valid: tf.tensor1d(h.valid),
+    withoutPositives: tf.scalar(h.withoutPositives),
+  };
+  if (h.logitsGrad) out.logitsGrad = tf.tensor2d(h.logitsGrad, [rows, n]);
+  return out;
+}
+
 /**
- * Runs every block. With `rowWeights` ([M] or a scalar weight for all anchors), also returns
+ * Runs every block. With `rowWeights` ([M], a scalar, or 'unit' for weight 1), also returns
  * Σ_i rowWeights_i · d(loss_i)/dF [N, D].
  */
-export function runBlocks(cfg: BlockConfig, features: tf.Tensor2D, rowWeights?: tf.Tensor): BlockRun {
+export function runBlocks(
+  cfg: BlockConfig,
+  features: tf.Tensor2D,
+  rowWeights?: tf.Tensor | 'unit',
+): BlockRun {
+  const sampleRows =
+    cfg.implementation === 'host' ? hostSampleRows(cfg.source, cfg.batch, cfg.samplesCap) : undefined;
   const [rowsTotal, dim] = features.shape;
   const scaledFeatures = tf.div(features, cfg.temperature) as tf.Tensor2D; // [N, D]
   const losses: tf.Tensor1D[] = [];
@@ -155,11 +201,17 @@ export function runBlocks(cfg: BlockConfig, features: tf.Tensor2D, rowWeights?: 
   for (let start = 0; start < cfg.anchors; start += cfg.blockRows) {
     const end = Math.min(cfg.anchors, start + cfg.blockRows);
     const out = tf.tidy(() => {
-      const r = block(cfg, features, scaledFeatures, start, end, rowWeights !== undefined);
+      const withGrad = rowWeights !== undefined;
+      const r = sampleRows
+        ? hostBlockTensors(cfg, sampleRows, features, scaledFeatures, start, end, withGrad)
+        : block(cfg, features, scaledFeatures, start, end, withGrad);
       if (!r.logitsGrad || !rowWeights) return { ...r, anchorGrad: undefined, contrast: undefined };
-      const weights =
-        rowWeights.rank === 0 ? rowWeights : tf.expandDims(tf.slice(rowWeights, [start], [end - start]), 1);
-      const g = tf.mul(r.logitsGrad, weights) as tf.Tensor2D; // [b, N] dL/dS
+      let g = r.logitsGrad; // [b, N] dL/dS
+      if (rowWeights !== 'unit') {
+        const weights =
+          rowWeights.rank === 0 ? rowWeights : tf.expandDims(tf.slice(rowWeights, [start], [end - start]), 1);
+        g = tf.mul(g, weights) as tf.Tensor2D;
+      }
       const anchorBlock = tf.slice(scaledFeatures, [start, 0], [end - start, dim]); // [b, D]
       return {
         ...r,

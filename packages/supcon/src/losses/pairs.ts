@@ -11,11 +11,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+/** Each source keeps its tensor (for the tensor path) and a host copy (for the fused host path). */
 export type PairSource =
   | { kind: 'instance' }
-  | { kind: 'labels'; labels: tf.Tensor1D } // int32 [B]
-  | { kind: 'multiHot'; labels: tf.Tensor2D } // float32 [B, K], 0/1
-  | { kind: 'mask'; mask: tf.Tensor2D }; // float32 [B, B], >= 0
+  | { kind: 'labels'; labels: tf.Tensor1D; host: Int32Array } // int32 [B]
+  | { kind: 'multiHot'; labels: tf.Tensor2D; host: Float32Array } // float32 [B, K], 0/1
+  | { kind: 'mask'; mask: tf.Tensor2D; host: Float32Array }; // float32 [B, B], >= 0
 
 /** The tensors a PairSource holds (to save them for a later gradient pass). */
 export function sourceTensors(source: PairSource): tf.Tensor[] {
@@ -26,9 +27,9 @@ export function sourceTensors(source: PairSource): tf.Tensor[] {
 
 /** The same kind of PairSource over other (saved) tensors. */
 export function withTensors(source: PairSource, tensors: tf.Tensor[]): PairSource {
-  if (source.kind === 'labels') return { kind: 'labels', labels: tensors[0] as tf.Tensor1D };
-  if (source.kind === 'multiHot') return { kind: 'multiHot', labels: tensors[0] as tf.Tensor2D };
-  if (source.kind === 'mask') return { kind: 'mask', mask: tensors[0] as tf.Tensor2D };
+  if (source.kind === 'labels') return { ...source, labels: tensors[0] as tf.Tensor1D };
+  if (source.kind === 'multiHot') return { ...source, labels: tensors[0] as tf.Tensor2D };
+  if (source.kind === 'mask') return { ...source, mask: tensors[0] as tf.Tensor2D };
   return source;
 }
 

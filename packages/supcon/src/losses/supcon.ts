@@ -39,6 +39,11 @@ export interface SupConOptions {
   blockRows?: number;
   /** Check that features are finite (one reduction and a 1-value download). Default true. */
   checkFinite?: boolean;
+  /**
+   * 'host': fused row passes in JS memory (fast on the cpu and native backends); 'tensor': whole-tensor
+   * ops (any backend, e.g. WebGL). Default 'auto': 'host' on cpu and native, else 'tensor'.
+   */
+  implementation?: 'auto' | 'host' | 'tensor';
 }
 
 export type Labels = tf.Tensor | number[] | number[][] | Int32Array;
@@ -66,7 +71,11 @@ const OPTION_NAMES = new Set([
   'reduction',
   'blockRows',
   'checkFinite',
+  'implementation',
 ]);
+
+/** Backends whose tensors live in JS-visible host memory, where the fused host path pays. */
+const HOST_BACKENDS = new Set(['cpu', 'native']);
 
 /** Logits per block: bounds the memory of one [block, N] slab to about 16 MiB per tensor. */
 const LOGITS_PER_BLOCK = 1 << 22;
@@ -96,6 +105,7 @@ interface Resolved {
   reduction: Reduction;
   blockRows: number | undefined;
   checkFinite: boolean;
+  implementation: 'auto' | 'host' | 'tensor';
 }
 
 function resolveOptions(options: SupConOptions): Resolved {
@@ -129,6 +139,12 @@ function resolveOptions(options: SupConOptions): Resolved {
     reduction: oneOf('reduction', options.reduction, ['mean', 'sum', 'none'] as const, 'mean'),
     blockRows,
     checkFinite,
+    implementation: oneOf(
+      'implementation',
+      options.implementation,
+      ['auto', 'host', 'tensor'] as const,
+      'auto',
+    ),
   };
 }
 
@@ -162,9 +178,9 @@ function pairSource(labels: Labels | undefined, mask: SupConOptions['mask'], bat
         `a mask with ${firstBad(values, (v) => Number.isFinite(v) && v >= 0)}`,
       );
     }
-    const owned = tf.cast(m, 'float32');
+    const owned = tf.cast(m, 'float32') as tf.Tensor2D;
     if (m !== mask) m.dispose();
-    return { kind: 'mask', mask: owned as tf.Tensor2D };
+    return { kind: 'mask', mask: owned, host: Float32Array.from(values) };
   }
   if (labels === undefined || labels === null) return { kind: 'instance' };
 
@@ -193,7 +209,7 @@ function pairSource(labels: Labels | undefined, mask: SupConOptions['mask'], bat
     }
     const multiHot = tf.cast(tf.greater(t, 0), 'float32') as tf.Tensor2D;
     disposeOwn();
-    return { kind: 'multiHot', labels: multiHot };
+    return { kind: 'multiHot', labels: multiHot, host: Float32Array.from(values, (v) => (v > 0 ? 1 : 0)) };
   }
   if (t.rank !== 1 || t.shape[0] !== batch) {
     disposeOwn();
@@ -209,9 +225,10 @@ function pairSource(labels: Labels | undefined, mask: SupConOptions['mask'], bat
     disposeOwn();
     throw new InvalidArgumentError('labels', 'integers >= 0', `labels with ${firstBad(values, ok)}`);
   }
-  const ints = tf.tensor1d(Int32Array.from(values), 'int32');
+  const host = Int32Array.from(values);
+  const ints = tf.tensor1d(host, 'int32');
   disposeOwn();
-  return { kind: 'labels', labels: ints };
+  return { kind: 'labels', labels: ints, host };
 }
 
 function firstBad(values: ArrayLike<number>, ok: (v: number) => boolean): string {
@@ -265,6 +282,12 @@ export function supConLossWithStats(
     denominator: opts.denominator,
     samplesCap: opts.positivesCap > -1 ? opts.positivesCap / views : undefined,
     blockRows: Math.min(anchors, opts.blockRows ?? Math.max(1, Math.floor(LOGITS_PER_BLOCK / rows))),
+    implementation:
+      opts.implementation === 'auto'
+        ? HOST_BACKENDS.has(tf.getBackend())
+          ? 'host'
+          : 'tensor'
+        : opts.implementation,
   };
 
   let validAnchors: tf.Scalar | undefined;
@@ -277,7 +300,7 @@ export function supConLossWithStats(
     // When a gradient will be taken of a reduced loss, the gradient costs little extra in the same
     // pass (the logits are already there), so compute it now instead of recomputing the blocks later.
     const eager = reduce && tf.engine().state.gradientDepth > 0;
-    const run = runBlocks(cfg, f, eager ? tf.scalar(1) : undefined);
+    const run = runBlocks(cfg, f, eager ? 'unit' : undefined);
     validAnchors = tf.keep(run.validAnchors);
     withoutPositives = tf.keep(run.anchorsWithoutPositives);
     const count = opts.zeroPositives === 'zero' ? tf.scalar(anchors) : tf.maximum(run.validAnchors, 1);

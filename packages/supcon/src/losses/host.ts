@@ -1,0 +1,219 @@
+/**
+ * The fused host implementation of one block: for backends whose tensors live in JS memory
+ * (`cpu`, `native`), the [block, N] logits are read once and every per-row quantity (masks, maxima,
+ * log-sum-exps, loss, logits gradient) is computed in a few passes over each row, in float64,
+ * instead of ~30 whole-tensor ops that each allocate a [block, N] array. The matrix products stay
+ * on the backend. The tensor implementation in blocks.ts is the reference it is tested against.
+ */
+import type { Denominator, Variant } from './blocks.js';
+import type { PairSource } from './pairs.js';
+
+/** Writes row `a` of the untiled positive matrix U [B] and of its capped version. */
+export type SampleRows = (a: number, uncapped: Float32Array, capped: Float32Array) => void;
+
+export function hostSampleRows(
+  source: PairSource,
+  batch: number,
+  samplesCap: number | undefined,
+): SampleRows {
+  let fill: (a: number, out: Float32Array) => void;
+  switch (source.kind) {
+    case 'instance':
+      fill = (a, out) => {
+        out.fill(0);
+        out[a] = 1;
+      };
+      break;
+    case 'labels': {
+      const labels = source.host;
+      fill = (a, out) => {
+        const la = labels[a];
+        for (let s = 0; s < batch; s++) out[s] = labels[s] === la ? 1 : 0;
+      };
+      break;
+    }
+    case 'multiHot': {
+      // Pack each sample's labels into 32-bit words: sharing a label is one AND per word.
+      const classes = source.host.length / batch;
+      const words = Math.ceil(classes / 32);
+      const bits = new Uint32Array(batch * words);
+      for (let s = 0; s < batch; s++) {
+        for (let k = 0; k < classes; k++)
+          if (source.host[s * classes + k]! > 0) bits[s * words + (k >> 5)]! |= 1 << (k & 31);
+      }
+      fill = (a, out) => {
+        for (let s = 0; s < batch; s++) {
+          let shared = 0;
+          for (let w = 0; w < words; w++) shared |= bits[a * words + w]! & bits[s * words + w]!;
+          out[s] = shared !== 0 ? 1 : 0;
+        }
+      };
+      break;
+    }
+    case 'mask': {
+      const mask = source.host;
+      fill = (a, out) => out.set(mask.subarray(a * batch, (a + 1) * batch));
+      break;
+    }
+  }
+  return (a, uncapped, capped) => {
+    fill(a, uncapped);
+    if (samplesCap === undefined) {
+      capped.set(uncapped);
+      return;
+    }
+    let kept = 0;
+    for (let s = 0; s < batch; s++) {
+      const keep = s === a || (uncapped[s]! > 0 && kept++ < samplesCap);
+      capped[s] = keep ? uncapped[s]! : 0;
+    }
+  };
+}
+
+export interface HostBlockOutput {
+  loss: Float32Array; // [b] unscaled, 0 for invalid anchors
+  valid: Float32Array; // [b] 0/1
+  withoutPositives: number;
+  logitsGrad?: Float32Array; // [b, N]
+}
+
+function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
+/**
+ * Loss (and logits gradient) for anchor rows [rowStart, rowStart + b) given their logits S [b, N].
+ */
+export function hostBlock(
+  logits: Float32Array,
+  rowStart: number,
+  rows: number,
+  batch: number,
+  views: number,
+  variant: Variant,
+  denominator: Denominator,
+  sampleRows: SampleRows,
+  withGrad: boolean,
+): HostBlockOutput {
+  const n = batch * views;
+  const out: HostBlockOutput = {
+    loss: new Float32Array(rows),
+    valid: new Float32Array(rows),
+    withoutPositives: 0,
+  };
+  const grad = withGrad ? new Float32Array(rows * n) : undefined;
+  if (grad) out.logitsGrad = grad;
+  const uncapped = new Float32Array(batch);
+  const capped = new Float32Array(batch);
+  const kind = new Int8Array(n); // 1 positive, -1 negative, 0 neither (self or capped away)
+  const expD = new Float64Array(n); // exp(S − max) over the denominator set
+  const logY = new Float64Array(n); // 'in': log p + log W per positive
+  const denAll = denominator === 'all';
+  const onePositive = denominator === 'one-positive';
+
+  for (let i = 0; i < rows; i++) {
+    const r = rowStart + i;
+    const off = i * n;
+    sampleRows(r % batch, uncapped, capped);
+
+    // Pass 1: which column is what; Σ W, negatives, maxima.
+    let count = 0;
+    let negatives = 0;
+    let maxPos = Number.NEGATIVE_INFINITY;
+    let maxNeg = Number.NEGATIVE_INFINITY;
+    for (let v = 0, j = 0; v < views; v++) {
+      for (let s = 0; s < batch; s++, j++) {
+        const x = logits[off + j]!;
+        if (j === r) kind[j] = 0;
+        else if (capped[s]! > 0) {
+          kind[j] = 1;
+          count += capped[s]!;
+          if (x > maxPos) maxPos = x;
+        } else if (uncapped[s] === 0) {
+          kind[j] = -1;
+          negatives++;
+          if (x > maxNeg) maxNeg = x;
+        } else kind[j] = 0;
+      }
+    }
+    if (count === 0) out.withoutPositives++;
+    if (count === 0 || (denominator === 'only-negatives' && negatives === 0)) continue; // invalid: loss 0, grad 0
+    out.valid[i] = 1;
+
+    // Pass 2: log-sum-exp over the denominator set D (positives ∪ negatives for 'all').
+    const max = denAll ? Math.max(maxPos, maxNeg) : maxNeg;
+    let z = 0;
+    for (let j = 0; j < n; j++) {
+      const k = kind[j]!;
+      if (k === -1 || (denAll && k === 1)) {
+        const e = Math.exp(logits[off + j]! - max);
+        expD[j] = e;
+        z += e;
+      }
+    }
+    const hasD = z > 0; // false only for 'one-positive' without negatives: den = exp(S_p)
+    const lse = hasD ? max + Math.log(z) : Number.NEGATIVE_INFINITY;
+
+    // Pass 3: the loss; for 'in' also the weighted softmax over positives of log p + log W.
+    const scaleOut = 1 / count;
+    let loss = 0;
+    let lseY = 0;
+    if (variant === 'out') {
+      for (let v = 0, j = 0; v < views; v++) {
+        for (let s = 0; s < batch; s++, j++) {
+          if (kind[j] !== 1) continue;
+          const x = logits[off + j]!;
+          loss += capped[s]! * (onePositive ? (hasD ? softplus(lse - x) : 0) : lse - x);
+        }
+      }
+      loss *= scaleOut;
+    } else {
+      let maxY = Number.NEGATIVE_INFINITY;
+      for (let v = 0, j = 0; v < views; v++) {
+        for (let s = 0; s < batch; s++, j++) {
+          if (kind[j] !== 1) continue;
+          const x = logits[off + j]!;
+          const logProb = onePositive ? (hasD ? -softplus(lse - x) : 0) : x - lse;
+          const y = logProb + Math.log(capped[s]!);
+          logY[j] = y;
+          if (y > maxY) maxY = y;
+        }
+      }
+      let zY = 0;
+      for (let j = 0; j < n; j++) if (kind[j] === 1) zY += Math.exp(logY[j]! - maxY);
+      lseY = maxY + Math.log(zY);
+      loss = Math.log(count) - lseY;
+    }
+    out.loss[i] = loss;
+    if (!grad) continue;
+
+    // Pass 4: dloss/dS. w' = W/ΣW ('out') or the softmax above ('in').
+    const invZ = hasD ? 1 / z : 0;
+    if (!onePositive) {
+      // G = q − w'
+      for (let v = 0, j = 0; v < views; v++) {
+        for (let s = 0; s < batch; s++, j++) {
+          const k = kind[j]!;
+          if (k === 0) continue;
+          let g = k === -1 || denAll ? expD[j]! * invZ : 0;
+          if (k === 1) g -= variant === 'out' ? capped[s]! * scaleOut : Math.exp(logY[j]! - lseY);
+          grad[off + j] = g;
+        }
+      }
+    } else {
+      // β = w' · σ(lse_neg − S);  G_pos = −β,  G_neg = q_neg · Σβ
+      let sumBeta = 0;
+      for (let v = 0, j = 0; v < views; v++) {
+        for (let s = 0; s < batch; s++, j++) {
+          if (kind[j] !== 1) continue;
+          const w = variant === 'out' ? capped[s]! * scaleOut : Math.exp(logY[j]! - lseY);
+          const beta = hasD ? w / (1 + Math.exp(logits[off + j]! - lse)) : 0;
+          grad[off + j] = -beta;
+          sumBeta += beta;
+        }
+      }
+      for (let j = 0; j < n; j++) if (kind[j] === -1) grad[off + j] = expD[j]! * invZ * sumBeta;
+    }
+  }
+  return out;
+}
