@@ -26,5 +26,7 @@ if (selected.length === 0) {
   console.error('No compiled test files found: run `npm run build` first.');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...selected], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...selected], {
+  stdio: 'inherit',
+});
 process.exit(result.status ?? 1);
