@@ -1,2 +1,3 @@
-/** Node-side entry point of supcon (datasets, checkpoints, reports). */
+/** Node-side entry point of supcon: datasets on disk, downloads, the augmenting loader. */
 export const nodePackageName = '@supcon/node';
+export * from './data/index.js';

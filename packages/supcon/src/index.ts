@@ -8,3 +8,4 @@ import '@tensorflow/tfjs';
 
 export { InvalidArgumentError } from './errors.js';
 export * from './losses/index.js';
+export * from './augment/index.js';

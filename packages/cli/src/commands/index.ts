@@ -4,5 +4,6 @@
  */
 import type { Command } from '../command.js';
 import { benchLossCommand } from './bench-loss.js';
+import { dataInspectCommand } from './data-inspect.js';
 
-export const allCommands: Command[] = [benchLossCommand];
+export const allCommands: Command[] = [benchLossCommand, dataInspectCommand];

@@ -1,0 +1,7 @@
+export * from './cifar.js';
+export * from './datasets.js';
+export * from './errors.js';
+export * from './idx.js';
+export * from './image-set.js';
+export * from './inspect.js';
+export * from './split.js';
