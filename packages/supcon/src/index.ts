@@ -6,6 +6,6 @@
 // cpu backend (plus webgl in browsers); faster backends such as @supcon/native register over them.
 import '@tensorflow/tfjs';
 
+export * from './augment/index.js';
 export { InvalidArgumentError } from './errors.js';
 export * from './losses/index.js';
-export * from './augment/index.js';
