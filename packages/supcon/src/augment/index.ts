@@ -1,1 +1,6 @@
+export * from './autoaugment.js';
+export * from './color.js';
+export * from './geometry.js';
+export * from './pipeline.js';
+export * from './presets.js';
 export * from './random.js';
