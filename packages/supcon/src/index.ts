@@ -9,3 +9,4 @@ import '@tensorflow/tfjs';
 export * from './augment/index.js';
 export { InvalidArgumentError } from './errors.js';
 export * from './losses/index.js';
+export * from './optim/index.js';

@@ -1,0 +1,58 @@
+/** Builds an optimiser from a plain config (CLI flags, config files, checkpoints). */
+import { check } from '../errors.js';
+import { Adam } from './adam.js';
+import { LARS } from './lars.js';
+import { SGD } from './sgd.js';
+import { isBatchNormOrBias, type Optimizer } from './types.js';
+
+export const OPTIMIZERS = ['sgd', 'lars', 'adam'] as const;
+export type OptimizerKind = (typeof OPTIMIZERS)[number];
+
+export interface OptimizerConfig {
+  kind: OptimizerKind;
+  /** SGD and LARS, default 0.9. */
+  momentum?: number;
+  nesterov?: boolean;
+  /** SGD, default 0. */
+  dampening?: number;
+  weightDecay?: number;
+  /** Exclude BatchNorm and biases from weight decay (SGD, Adam); LARS always excludes them. Default true. */
+  excludeBatchNormAndBias?: boolean;
+  /** LARS η, default 0.001. */
+  trustCoefficient?: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  decoupled?: boolean;
+}
+
+export function createOptimizer(config: OptimizerConfig): Optimizer {
+  check(OPTIMIZERS.includes(config.kind), 'optimizer', `one of ${OPTIMIZERS.join(', ')}`, config.kind);
+  const exclude = (config.excludeBatchNormAndBias ?? true) ? isBatchNormOrBias : () => false;
+  switch (config.kind) {
+    case 'sgd':
+      return new SGD({
+        momentum: config.momentum ?? 0.9,
+        nesterov: config.nesterov ?? false,
+        dampening: config.dampening ?? 0,
+        weightDecay: config.weightDecay ?? 0,
+        excludeFromDecay: exclude,
+      });
+    case 'lars':
+      return new LARS({
+        momentum: config.momentum ?? 0.9,
+        nesterov: config.nesterov ?? false,
+        weightDecay: config.weightDecay ?? 0,
+        trustCoefficient: config.trustCoefficient ?? 0.001,
+      });
+    case 'adam':
+      return new Adam({
+        beta1: config.beta1 ?? 0.9,
+        beta2: config.beta2 ?? 0.999,
+        epsilon: config.epsilon ?? 1e-8,
+        weightDecay: config.weightDecay ?? 0,
+        decoupled: config.decoupled ?? false,
+        excludeFromDecay: exclude,
+      });
+  }
+}

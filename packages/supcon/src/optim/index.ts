@@ -1,0 +1,6 @@
+export * from './adam.js';
+export * from './factory.js';
+export * from './lars.js';
+export * from './schedule.js';
+export * from './sgd.js';
+export * from './types.js';
