@@ -1,0 +1,130 @@
+/**
+ * Loads the compiled oneDNN addon (build/Release/supcon_native.node) and describes its functions.
+ * Loading never throws: `loadAddon()` returns the addon or `undefined`, and `addonLoadError()`
+ * says what failed and how to fix it.
+ */
+import { createRequire } from 'node:module';
+
+type F32 = Float32Array;
+type Ints = readonly number[];
+
+/** The functions the C++ addon exports (see src/cc/*.cc for the argument order). */
+export interface NativeAddon {
+  dnnlVersion(): string;
+  numThreads(): number;
+  setNumThreads(n: number): void;
+  conv2d(
+    x: F32,
+    xShape: Ints,
+    w: F32,
+    wShape: Ints,
+    y: F32,
+    yShape: Ints,
+    params: Ints,
+    bias: F32 | null,
+    act: number,
+  ): void;
+  conv2dBackpropInput(
+    dy: F32,
+    dyShape: Ints,
+    w: F32,
+    wShape: Ints,
+    dx: F32,
+    dxShape: Ints,
+    params: Ints,
+  ): void;
+  conv2dBackpropFilter(
+    x: F32,
+    xShape: Ints,
+    dy: F32,
+    dyShape: Ints,
+    dw: F32,
+    wShape: Ints,
+    params: Ints,
+  ): void;
+  matmul(
+    a: F32,
+    aShape: Ints,
+    b: F32,
+    bShape: Ints,
+    out: F32,
+    ta: boolean,
+    tb: boolean,
+    bias: F32 | null,
+    act: number,
+  ): void;
+  batchNormTrain(
+    x: F32,
+    c: number,
+    gamma: F32,
+    beta: F32,
+    residual: F32 | null,
+    eps: number,
+    relu: boolean,
+    y: F32,
+    mean: F32,
+    variance: F32,
+  ): void;
+  batchNormInfer(
+    x: F32,
+    c: number,
+    gamma: F32,
+    beta: F32,
+    mean: F32,
+    variance: F32,
+    residual: F32 | null,
+    eps: number,
+    relu: boolean,
+    y: F32,
+  ): void;
+  batchNormGrad(
+    dy: F32,
+    x: F32,
+    y: F32 | null,
+    c: number,
+    gamma: F32,
+    mean: F32,
+    variance: F32,
+    eps: number,
+    dx: F32,
+    dgamma: F32,
+    dbeta: F32,
+    dresidual: F32 | null,
+  ): void;
+  binary(op: number, a: F32, aShape: Ints, b: F32, bShape: Ints, out: F32, outShape: Ints): void;
+  unary(op: number, x: F32, out: F32): void;
+  reluGrad(dy: F32, x: F32, out: F32): void;
+  reduce(op: number, x: F32, shape: Ints, reduceMask: Ints, out: F32): void;
+  softmax(x: F32, cols: number, out: F32): void;
+}
+
+export const FIX_COMMAND = 'apt-get install -y libdnnl-dev g++ make python3 && npm rebuild @supcon/native';
+
+let addon: NativeAddon | undefined;
+let loadError: string | undefined;
+let tried = false;
+
+export function loadAddon(): NativeAddon | undefined {
+  if (tried) return addon;
+  tried = true;
+  const path = new URL('../../build/Release/supcon_native.node', import.meta.url).pathname;
+  try {
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    loadError = `could not load the native addon ${path}: ${reason}. To fix it, run: ${FIX_COMMAND}`;
+  }
+  return addon;
+}
+
+/** Why the addon failed to load, or undefined when it loaded (or was not tried yet). */
+export function addonLoadError(): string | undefined {
+  return loadError;
+}
+
+/** The loaded addon; throws with the load error when it is not available. */
+export function requireAddon(): NativeAddon {
+  const a = loadAddon();
+  if (!a) throw new Error(loadError);
+  return a;
+}

@@ -1,0 +1,85 @@
+/**
+ * The `native` TensorFlow.js backend: the tfjs `cpu` backend (same tensor storage, same kernels)
+ * with the hot kernels replaced by oneDNN / C++ ones. Every `cpu` kernel is registered for
+ * `native` too, so anything without a native kernel (or with an unsupported dtype, layout or
+ * attribute) runs the `cpu` kernel on the same data.
+ */
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import {
+  getBackend,
+  getGradient,
+  getKernel,
+  getKernelsForBackend,
+  registerBackend,
+  registerGradient,
+  registerKernel,
+  setBackend,
+} from '@tensorflow/tfjs-core';
+import { addonLoadError, loadAddon } from './addon.js';
+import { BATCH_NORM, batchNormGradConfig, nativeKernels } from './kernels/index.js';
+import { withFallback } from './kernels/util.js';
+
+export const NATIVE_BACKEND = 'native';
+
+/** A MathBackendCPU whose kernels are partly native; the class exists to be told apart. */
+export class NativeBackend extends MathBackendCPU {
+  constructor() {
+    super();
+    // The cpu backend's first write prints an advert for tfjs-node; this backend is the answer to it.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+}
+
+let registered = false;
+
+/**
+ * Registers the `native` backend (priority 3, above `cpu`, so tfjs picks it by default).
+ * Returns false, without throwing, when the addon cannot be loaded: see `nativeLoadError()`.
+ */
+export function registerNativeBackend(): boolean {
+  if (registered) return true;
+  const addon = loadAddon();
+  if (!addon) return false;
+  const nativeNames = new Set(nativeKernels.map((k) => k.kernelName));
+  for (const config of getKernelsForBackend('cpu')) {
+    if (!nativeNames.has(config.kernelName)) registerKernel({ ...config, backendName: NATIVE_BACKEND });
+  }
+  for (const kernel of nativeKernels) {
+    if (getKernel(kernel.kernelName, NATIVE_BACKEND)) continue;
+    const cpu = getKernel(kernel.kernelName, 'cpu');
+    registerKernel({
+      kernelName: kernel.kernelName,
+      backendName: NATIVE_BACKEND,
+      kernelFunc: withFallback(kernel, cpu, addon),
+    });
+  }
+  if (!getGradient(BATCH_NORM)) registerGradient(batchNormGradConfig);
+  registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 3);
+  registered = true;
+  return true;
+}
+
+/** Why the native backend is unavailable (with the fixing command), or undefined if it is. */
+export function nativeLoadError(): string | undefined {
+  return addonLoadError();
+}
+
+export function nativeBackendAvailable(): boolean {
+  return registerNativeBackend();
+}
+
+/**
+ * Makes `native` the active backend. When the addon cannot load, prints one warning that says
+ * what failed and the command that fixes it, and keeps the pure-JS `cpu` backend.
+ * Returns the name of the backend in use.
+ */
+export async function useNativeBackend(options: { quiet?: boolean } = {}): Promise<string> {
+  if (registerNativeBackend() && (await setBackend(NATIVE_BACKEND))) return NATIVE_BACKEND;
+  if (!options.quiet) {
+    console.warn(
+      `warning: the native engine is unavailable, falling back to the slow cpu backend: ${nativeLoadError()}`,
+    );
+  }
+  await setBackend('cpu');
+  return getBackend();
+}

@@ -1,0 +1,49 @@
+// Shared helpers for the addon: argument unpacking with clear errors, the oneDNN engine and
+// stream, and a small parallel-for on OpenMP (the same runtime oneDNN uses).
+#pragma once
+#include <napi.h>
+#include <omp.h>
+
+#include <cstdint>
+#include <dnnl.hpp>
+#include <string>
+#include <vector>
+
+namespace supcon {
+
+dnnl::engine& Engine();
+dnnl::stream& Stream();
+
+// Reads argument `i` as a Float32Array and returns its data pointer and length.
+float* F32(const Napi::CallbackInfo& info, size_t i, size_t* length = nullptr);
+// Reads argument `i` as an array (or typed array) of integers.
+std::vector<int64_t> Ints(const Napi::CallbackInfo& info, size_t i);
+double Num(const Napi::CallbackInfo& info, size_t i);
+
+// Runs body(begin, end) over [0, n) on the OpenMP threads when n is large enough to pay.
+template <typename F>
+inline void ParallelFor(int64_t n, int64_t grain, F body) {
+  int threads = omp_get_max_threads();
+  if (n < grain * 2 || threads <= 1) {
+    body(int64_t(0), n);
+    return;
+  }
+#pragma omp parallel
+  {
+    int t = omp_get_thread_num();
+    int nt = omp_get_num_threads();
+    int64_t chunk = (n + nt - 1) / nt;
+    int64_t b = t * chunk;
+    int64_t e = b + chunk < n ? b + chunk : n;
+    if (b < e) body(b, e);
+  }
+}
+
+// Module registration hooks, one per source file.
+void InitConv(Napi::Env env, Napi::Object exports);
+void InitMatMul(Napi::Env env, Napi::Object exports);
+void InitBatchNorm(Napi::Env env, Napi::Object exports);
+void InitElementwise(Napi::Env env, Napi::Object exports);
+void InitReduce(Napi::Env env, Napi::Object exports);
+
+}  // namespace supcon

@@ -1,0 +1,74 @@
+// Batched matrix multiplication on oneDNN's matmul primitive. Transposes are expressed as
+// strides, so no copy is made; a batch of 1 on either side broadcasts. An optional bias over
+// the last dimension and a fused ReLU serve TensorFlow.js's _FusedMatMul.
+#include <map>
+#include <memory>
+
+#include "common.h"
+
+namespace supcon {
+namespace {
+
+using dnnl::memory;
+using dt = memory::data_type;
+
+struct MatMulEntry {
+  dnnl::matmul::primitive_desc pd;
+  dnnl::matmul prim;
+};
+
+std::map<std::vector<int64_t>, std::unique_ptr<MatMulEntry>> cache;
+
+// matmul(a, [batchA, a1, a2], b, [batchB, b1, b2], out, transposeA, transposeB, bias|null, activation)
+// out has shape [max(batchA, batchB), M, N].
+Napi::Value MatMul(const Napi::CallbackInfo& info) {
+  float* a = F32(info, 0);
+  float* b = F32(info, 2);
+  float* out = F32(info, 4);
+  auto as = Ints(info, 1), bs = Ints(info, 3);
+  bool ta = info[5].ToBoolean(), tb = info[6].ToBoolean();
+  bool hasBias = info[7].IsTypedArray();
+  float* bias = hasBias ? F32(info, 7) : nullptr;
+  int activation = static_cast<int>(Num(info, 8));
+  if (as.size() != 3 || bs.size() != 3) throw Napi::Error::New(info.Env(), "matmul: expected 3-D shapes");
+  int64_t batchA = as[0], batchB = bs[0];
+  int64_t M = ta ? as[2] : as[1], K = ta ? as[1] : as[2];
+  int64_t N = tb ? bs[1] : bs[2], Kb = tb ? bs[2] : bs[1];
+  if (K != Kb) throw Napi::Error::New(info.Env(), "matmul: inner dimensions differ");
+  int64_t batch = batchA > batchB ? batchA : batchB;
+  std::vector<int64_t> key{batchA, M, K, batchB, N, ta, tb, hasBias, activation};
+  auto& entry = cache[key];
+  if (!entry) {
+    memory::desc ad({batchA, M, K}, dt::f32, ta ? memory::dims{M * K, 1, M} : memory::dims{M * K, K, 1});
+    memory::desc bd({batchB, K, N}, dt::f32, tb ? memory::dims{K * N, 1, K} : memory::dims{K * N, N, 1});
+    memory::desc cd({batch, M, N}, dt::f32, memory::dims{M * N, N, 1});
+    dnnl::primitive_attr attr;
+    if (activation == 1) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(ops);
+    }
+    dnnl::matmul::primitive_desc pd;
+    if (hasBias) {
+      memory::desc biasd({1, 1, N}, dt::f32, memory::dims{N, N, 1});
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, biasd, cd), attr, Engine());
+    } else {
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), attr, Engine());
+    }
+    entry.reset(new MatMulEntry{pd, dnnl::matmul(pd)});
+  }
+  auto& pd = entry->pd;
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(pd.src_desc(), Engine(), a)},
+                                       {DNNL_ARG_WEIGHTS, memory(pd.weights_desc(), Engine(), b)},
+                                       {DNNL_ARG_DST, memory(pd.dst_desc(), Engine(), out)}};
+  if (hasBias) args.emplace(DNNL_ARG_BIAS, memory(pd.bias_desc(), Engine(), bias));
+  entry->prim.execute(Stream(), args);
+  Stream().wait();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitMatMul(Napi::Env env, Napi::Object exports) { exports.Set("matmul", Napi::Function::New(env, MatMul)); }
+
+}  // namespace supcon

@@ -1,0 +1,30 @@
+/** The explicit list of native kernels registered for the `native` backend. */
+import { batchNormGradKernel, batchNormTrainKernel, fusedBatchNormKernel } from './batch_norm.js';
+import {
+  conv2dBackpropFilterKernel,
+  conv2dBackpropInputKernel,
+  conv2dKernel,
+  fusedConv2dKernel,
+} from './conv.js';
+import { binaryKernels, unaryKernels } from './elementwise.js';
+import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
+import { reduceKernels, softmaxKernel } from './reduce.js';
+import type { NativeKernel } from './util.js';
+
+export { BATCH_NORM, BATCH_NORM_GRAD, batchNormGradConfig } from './batch_norm.js';
+
+export const nativeKernels: NativeKernel[] = [
+  conv2dKernel,
+  fusedConv2dKernel,
+  conv2dBackpropInputKernel,
+  conv2dBackpropFilterKernel,
+  batchMatMulKernel,
+  fusedMatMulKernel,
+  batchNormTrainKernel,
+  batchNormGradKernel,
+  fusedBatchNormKernel,
+  ...binaryKernels,
+  ...unaryKernels,
+  ...reduceKernels,
+  softmaxKernel,
+];

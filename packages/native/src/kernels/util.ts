@@ -1,0 +1,51 @@
+/** Helpers shared by the native kernels: typed access to the cpu backend's storage and fallback. */
+
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { NativeAddon } from '../addon.js';
+
+/** The Float32Array behind a float32 tensor, or null when it is stored otherwise (fall back). */
+export function f32(backend: MathBackendCPU, t: TensorInfo | undefined): Float32Array | null {
+  if (t === undefined || t.dtype !== 'float32') return null;
+  const values = backend.data.get(t.dataId)?.values;
+  return values instanceof Float32Array ? values : null;
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** A new float32 output: its storage and the function that wraps it into a TensorInfo. */
+export function output(backend: MathBackendCPU, shape: number[]): [Float32Array, () => TensorInfo] {
+  const values = new Float32Array(sizeOf(shape));
+  return [values, () => backend.makeTensorInfo(shape, 'float32', values)];
+}
+
+/**
+ * A native kernel for `kernelName`: `run` returns its output, or null to hand the call to the
+ * cpu kernel (unsupported dtype, layout or attribute).
+ */
+export type NativeRun = (
+  args: Parameters<KernelFunc>[0] & { backend: MathBackendCPU },
+  addon: NativeAddon,
+) => TensorInfo | TensorInfo[] | null;
+
+export interface NativeKernel {
+  kernelName: string;
+  run: NativeRun;
+}
+
+export function withFallback(
+  kernel: NativeKernel,
+  cpu: KernelConfig | undefined,
+  addon: NativeAddon,
+): KernelFunc {
+  return (args) => {
+    const out = kernel.run(args as Parameters<NativeRun>[0], addon);
+    if (out !== null) return out;
+    if (!cpu) throw new Error(`native backend: no cpu fallback for kernel ${kernel.kernelName}`);
+    return cpu.kernelFunc(args);
+  };
+}
