@@ -5,7 +5,7 @@
       Applies torchvision's functional ops with fixed parameters to fixed random images and writes
       inputs and outputs (HWC, flattened) for packages/supcon/test/augment-reference.test.ts.
 
-  torch_augment.py bench --dataset fashion-mnist|cifar10 --views 2 [--batch 256] [--seconds 3] [--reps 5]
+  torch_augment.py bench --dataset fashion-mnist|cifar10 --views 2 [--batch 256] [--reps 5] [--images RAW --shape N,H,W,C]
       Samples/s of torchvision's SupCon two-view pipeline (RandomResizedCrop(scale 0.2-1), flip,
       ColorJitter(0.4, 0.4, 0.4, 0.1) p 0.8, RandomGrayscale p 0.2, ToTensor, Normalize) on
       uint8 images drawn like the dataset's, one process, torch.set_num_threads(1)
@@ -91,6 +91,8 @@ def bench(argv):
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--images", help="raw uint8 NHWC file with the images to augment (default: random)")
+    p.add_argument("--shape", help="N,H,W,C of --images")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     rgb = a.dataset.startswith("cifar")
@@ -105,7 +107,14 @@ def bench(argv):
         T.Normalize(mean, std),
     ])
     torch.manual_seed(0)
-    images = (torch.rand(a.batch, ch, size, size) * 255).to(torch.uint8)
+    if a.images:
+        n, h, w, c = (int(v) for v in a.shape.split(","))
+        with open(a.images, "rb") as f:
+            raw = bytearray(f.read())
+        images = torch.frombuffer(raw, dtype=torch.uint8).reshape(n, h, w, c).permute(0, 3, 1, 2).contiguous()[: a.batch]
+        a.batch, ch, size = images.shape[0], c, h
+    else:
+        images = (torch.rand(a.batch, ch, size, size) * 255).to(torch.uint8)
 
     def one_batch():
         out = torch.empty(a.batch, a.views, ch, size, size)

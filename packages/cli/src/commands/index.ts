@@ -3,7 +3,8 @@
  * add one import and one entry per command.
  */
 import type { Command } from '../command.js';
+import { benchAugmentCommand } from './bench-augment.js';
 import { benchLossCommand } from './bench-loss.js';
 import { dataInspectCommand } from './data-inspect.js';
 
-export const allCommands: Command[] = [benchLossCommand, dataInspectCommand];
+export const allCommands: Command[] = [benchLossCommand, dataInspectCommand, benchAugmentCommand];

@@ -4,4 +4,5 @@ export * from './errors.js';
 export * from './idx.js';
 export * from './image-set.js';
 export * from './inspect.js';
+export * from './loader.js';
 export * from './split.js';

@@ -24,7 +24,7 @@ export type AugmentOpName =
   | 'Equalize'
   | 'Invert';
 
-const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
 const linspace = (a: number, b: number, n: number, i: number) => (n === 1 ? a : a + ((b - a) * i) / (n - 1));
 
 /** Magnitude of `op` at bin `i` of `bins`, and whether its sign is random (torchvision's table). */

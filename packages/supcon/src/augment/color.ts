@@ -9,7 +9,7 @@ const R = 0.2989;
 const G = 0.587;
 const B = 0.114;
 
-const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
 
 export function adjustBrightness(img: Float32Array, offset: number, n: number, factor: number): void {
   for (let i = offset; i < offset + n; i++) img[i] = clamp01(img[i]! * factor);
@@ -50,9 +50,14 @@ export function adjustSaturation(
   }
 }
 
-/** Rotates the hue by `factor` of a full turn (factor in [-0.5, 0.5]) through HSV. */
+/**
+ * Rotates the hue by `factor` of a full turn (factor in [-0.5, 0.5]) through HSV, as torchvision's
+ * _rgb2hsv/_hsv2rgb. With v = max and s = (max − min)/max, the HSV → RGB terms simplify to
+ * p = min, q = max − (max − min)·f, t = min + (max − min)·f, so one division per pixel remains.
+ */
 export function adjustHue(img: Float32Array, offset: number, n: number, c: number, factor: number): void {
   if (c !== 3) return;
+  const shift = factor * 6;
   for (let i = offset; i < offset + n; i += 3) {
     const r = img[i]!;
     const g = img[i + 1]!;
@@ -61,52 +66,44 @@ export function adjustHue(img: Float32Array, offset: number, n: number, c: numbe
     const min = Math.min(r, g, b);
     const cr = max - min;
     if (cr === 0) continue; // grey: hue undefined, unchanged
-    const s = cr / max;
-    const rc = (max - r) / cr;
-    const gc = (max - g) / cr;
-    const bc = (max - b) / cr;
-    let h: number;
-    if (max === r) h = bc - gc;
-    else if (max === g) h = 2 + rc - bc;
-    else h = 4 + gc - rc;
-    h = (h / 6 + 1) % 1;
-    h = (((h + factor) % 1) + 1) % 1;
-    const h6 = h * 6;
-    const k = Math.floor(h6);
-    const f = h6 - k;
-    const v = max;
-    const p = clamp01(v * (1 - s));
-    const q = clamp01(v * (1 - s * f));
-    const t = clamp01(v * (1 - s * (1 - f)));
-    switch (k % 6) {
+    // Hue in sixths of a turn, [0, 6).
+    let h = max === r ? (g - b) / cr : max === g ? 2 + (b - r) / cr : 4 + (r - g) / cr;
+    h += shift;
+    while (h < 0) h += 6;
+    while (h >= 6) h -= 6;
+    const k = Math.floor(h);
+    const f = h - k;
+    const q = max - cr * f;
+    const t = min + cr * f;
+    switch (k) {
       case 0:
-        img[i] = v;
+        img[i] = max;
         img[i + 1] = t;
-        img[i + 2] = p;
+        img[i + 2] = min;
         break;
       case 1:
         img[i] = q;
-        img[i + 1] = v;
-        img[i + 2] = p;
+        img[i + 1] = max;
+        img[i + 2] = min;
         break;
       case 2:
-        img[i] = p;
-        img[i + 1] = v;
+        img[i] = min;
+        img[i + 1] = max;
         img[i + 2] = t;
         break;
       case 3:
-        img[i] = p;
+        img[i] = min;
         img[i + 1] = q;
-        img[i + 2] = v;
+        img[i + 2] = max;
         break;
       case 4:
         img[i] = t;
-        img[i + 1] = p;
-        img[i + 2] = v;
+        img[i + 1] = min;
+        img[i + 2] = max;
         break;
       default:
-        img[i] = v;
-        img[i + 1] = p;
+        img[i] = max;
+        img[i + 1] = min;
         img[i + 2] = q;
     }
   }

@@ -274,6 +274,44 @@ export class Augmenter {
     return out;
   }
 
+  /**
+   * Augments the samples `indices` of a whole dataset `images` (NHWC) into `[indices.length, views, H, W, C]`,
+   * seeding each by its dataset index; what a loader calls with a shuffled batch of indices.
+   */
+  applyAt(
+    images: Pixels,
+    indices: ArrayLike<number>,
+    options: Omit<ApplyOptions, 'indices'> = {},
+  ): Float32Array {
+    const { views = 1, seed = 0, epoch = 0 } = options;
+    const inSize = this.input.height * this.input.width * this.input.channels;
+    const total = Math.floor(images.length / inSize);
+    check(Number.isInteger(views) && views >= 1, 'views', 'an integer >= 1', views);
+    const size = this.viewSize;
+    const count = indices.length;
+    const out = options.out ?? new Float32Array(count * views * size);
+    check(out.length >= count * views * size, 'out', `room for ${count * views * size} floats`, out.length);
+    for (let i = 0; i < count; i++) {
+      const id = indices[i]!;
+      check(
+        Number.isInteger(id) && id >= 0 && id < total,
+        'indices',
+        `sample indices in 0..${total - 1}`,
+        id,
+      );
+      for (let v = 0; v < views; v++) {
+        this.applyOne(
+          images,
+          id * inSize,
+          new Random(hashSeed(seed, epoch, id, v)),
+          out,
+          (i * views + v) * size,
+        );
+      }
+    }
+    return out;
+  }
+
   /** Augments one image starting at `srcOffset` into `out` at `outOffset`. */
   applyOne(src: Pixels, srcOffset: number, rng: Random, out: Float32Array, outOffset: number): void {
     const { height: ih, width: iw, channels: c } = this.input;
