@@ -1,0 +1,4 @@
+export * from './features.js';
+export * from './knn.js';
+export * from './linear.js';
+export * from './metrics.js';
