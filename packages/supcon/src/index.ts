@@ -7,7 +7,7 @@
 import '@tensorflow/tfjs';
 
 export * from './augment/index.js';
-export * from './eval/index.js';
 export { InvalidArgumentError } from './errors.js';
+export * from './eval/index.js';
 export * from './losses/index.js';
 export * from './optim/index.js';
