@@ -6,5 +6,11 @@ import type { Command } from '../command.js';
 import { benchAugmentCommand } from './bench-augment.js';
 import { benchLossCommand } from './bench-loss.js';
 import { dataInspectCommand } from './data-inspect.js';
+import { dataPreviewCommand } from './data-preview.js';
 
-export const allCommands: Command[] = [benchLossCommand, dataInspectCommand, benchAugmentCommand];
+export const allCommands: Command[] = [
+  benchLossCommand,
+  dataInspectCommand,
+  dataPreviewCommand,
+  benchAugmentCommand,
+];

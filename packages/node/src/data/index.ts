@@ -5,4 +5,6 @@ export * from './idx.js';
 export * from './image-set.js';
 export * from './inspect.js';
 export * from './loader.js';
+export * from './png.js';
+export * from './preview.js';
 export * from './split.js';
