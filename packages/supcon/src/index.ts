@@ -10,4 +10,6 @@ export * from './augment/index.js';
 export { InvalidArgumentError } from './errors.js';
 export * from './eval/index.js';
 export * from './losses/index.js';
+export * from './models/index.js';
 export * from './optim/index.js';
+export * from './train/index.js';

@@ -6,7 +6,7 @@ const OPS: [string, number, string][] = [
   ['Sum', 0, 'axis'],
   ['Mean', 1, 'axis'],
   ['Max', 2, 'reductionIndices'],
-  ['Min', 3, 'reductionIndices'],
+  ['Min', 3, 'axis'],
   ['Prod', 4, 'axis'],
 ];
 

@@ -1,0 +1,79 @@
+/**
+ * Batch normalisation over the channel (last) axis for NHWC activations, with an optional fused
+ * residual add and ReLU: y = relu?(gamma * (x - mean) / sqrt(var + eps) + beta + residual?).
+ *
+ * In training mode it normalises with the batch statistics and updates the running statistics
+ * like PyTorch (momentum 0.1, unbiased running variance). When the active backend provides the
+ * fused `SupconBatchNorm` kernel (the native engine does, with a one-kernel gradient) it is used;
+ * otherwise the same maths is composed from standard ops and differentiated by tfjs.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Kernel name shared with @supcon/native (packages/native/src/kernels/batch_norm.ts). */
+export const BATCH_NORM_KERNEL = 'SupconBatchNorm';
+
+export interface BatchNormParams {
+  gamma: tf.Variable; // [C]
+  beta: tf.Variable; // [C]
+  runningMean: tf.Variable; // [C], not trained
+  runningVar: tf.Variable; // [C], not trained
+}
+
+export interface BatchNormOptions {
+  training: boolean;
+  relu?: boolean;
+  residual?: tf.Tensor; // same shape as x
+  epsilon?: number;
+  momentum?: number;
+}
+
+export function createBatchNorm(channels: number, name: string): BatchNormParams {
+  return {
+    gamma: tf.variable(tf.ones([channels]), true, `${name}/gamma`),
+    beta: tf.variable(tf.zeros([channels]), true, `${name}/beta`),
+    runningMean: tf.variable(tf.zeros([channels]), false, `${name}/running_mean`),
+    runningVar: tf.variable(tf.ones([channels]), false, `${name}/running_var`),
+  };
+}
+
+export function batchNorm(x: tf.Tensor, p: BatchNormParams, options: BatchNormOptions): tf.Tensor {
+  const { training, relu = false, residual, epsilon = 1e-5, momentum = 0.1 } = options;
+  if (!training) {
+    let y = tf.batchNorm(x, p.runningMean, p.runningVar, p.beta, p.gamma, epsilon);
+    if (residual) y = tf.add(y, residual);
+    return relu ? tf.relu(y) : y;
+  }
+  const [y, mean, variance] = batchNormTrain(x, p.gamma, p.beta, residual, epsilon, relu);
+  // Running statistics: side effects outside the loss, so they are not part of the gradient.
+  const rows = x.size / (x.shape[x.shape.length - 1] ?? 1);
+  tf.tidy(() => {
+    const unbiased = tf.mul(variance, rows / Math.max(1, rows - 1)); // [C]
+    p.runningMean.assign(tf.add(tf.mul(p.runningMean, 1 - momentum), tf.mul(mean, momentum)));
+    p.runningVar.assign(tf.add(tf.mul(p.runningVar, 1 - momentum), tf.mul(unbiased, momentum)));
+  });
+  return y;
+}
+
+/** Returns [y, batch mean [C], biased batch variance [C]]. */
+function batchNormTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  residual: tf.Tensor | undefined,
+  epsilon: number,
+  relu: boolean,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  if (tf.getKernel(BATCH_NORM_KERNEL, tf.getBackend())) {
+    const inputs: tf.NamedTensorMap = { x, scale: gamma, offset: beta };
+    if (residual) inputs['residual'] = residual;
+    const attrs = { epsilon, relu, residual: residual !== undefined };
+    const outs = tf.engine().runKernel(BATCH_NORM_KERNEL, inputs, attrs) as unknown as tf.Tensor[];
+    return [outs[0]!, outs[1]!, outs[2]!];
+  }
+  const axes = x.shape.slice(0, -1).map((_, i) => i); // every axis but channels
+  const { mean, variance } = tf.moments(x, axes); // [C], [C]
+  let y = tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon))), gamma), beta);
+  if (residual) y = tf.add(y, residual);
+  if (relu) y = tf.relu(y);
+  return [y, mean, variance];
+}
