@@ -12,3 +12,4 @@ export * from './eval/index.js';
 export * from './losses/index.js';
 export * from './models/index.js';
 export * from './optim/index.js';
+export * from './train/index.js';

@@ -1,0 +1,97 @@
+/**
+ * Everything a training run is configured by, with its defaults and the reasons for them.
+ * The three methods share every field; only `method` (head and loss) and their defaults differ.
+ */
+import { check } from '../errors.js';
+import { OPTIMIZERS, type OptimizerConfig } from '../optim/factory.js';
+import { DECAYS, type Decay } from '../optim/schedule.js';
+
+export const METHODS = ['supcon', 'simclr', 'ce'] as const;
+export type Method = (typeof METHODS)[number];
+
+export interface TrainConfig {
+  method: Method;
+  epochs: number;
+  batchSize: number;
+  /** Augmented views per image: 2 for supcon/simclr (the paper), 1 for ce. */
+  views: number;
+  /** τ: 0.1 for supcon (the paper's choice), 0.5 for simclr (the reference's CIFAR recipe). */
+  temperature: number;
+  /** Loss scale τ / baseTemperature; default equal to temperature (scale 1). */
+  baseTemperature: number;
+  optimizer: OptimizerConfig;
+  /** Peak learning rate (before batch scaling). */
+  lr: number;
+  decay: Decay;
+  /** Linear warm-up in epochs (fractions allowed; converted to iterations). */
+  warmupEpochs: number;
+  minLr: number;
+  /** Step decay epochs. */
+  milestones: number[];
+  gamma: number;
+  /** lr · batchSize / 256 (the reference's large-batch rule). */
+  scaleWithBatch: boolean;
+  /** Seed of weights, data order and augmentation. */
+  seed: number;
+}
+
+export function defaultConfig(method: Method = 'supcon'): TrainConfig {
+  return {
+    method,
+    epochs: 10,
+    batchSize: 256,
+    views: method === 'ce' ? 1 : 2,
+    temperature: method === 'simclr' ? 0.5 : 0.1,
+    baseTemperature: method === 'simclr' ? 0.5 : 0.1,
+    optimizer: { kind: 'sgd', momentum: 0.9, weightDecay: 1e-4 },
+    lr: method === 'ce' ? 0.1 : 0.5,
+    decay: 'cosine',
+    warmupEpochs: 0,
+    minLr: 0,
+    milestones: [],
+    gamma: 0.1,
+    scaleWithBatch: false,
+    seed: 0,
+  };
+}
+
+/** Fills defaults for `method` and validates every field (InvalidArgumentError naming it). */
+export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
+  const method = partial.method ?? 'supcon';
+  check(METHODS.includes(method), 'method', `one of ${METHODS.join(', ')}`, method);
+  const base = defaultConfig(method);
+  const c: TrainConfig = { ...base, ...partial, optimizer: { ...base.optimizer, ...partial.optimizer } };
+  if (partial.temperature !== undefined && partial.baseTemperature === undefined)
+    c.baseTemperature = c.temperature;
+  const posInt = (name: keyof TrainConfig, v: number) =>
+    check(Number.isInteger(v) && v > 0, name, 'a positive integer', v);
+  posInt('epochs', c.epochs);
+  posInt('batchSize', c.batchSize);
+  posInt('views', c.views);
+  check(
+    c.method === 'ce' || c.views >= 2 || c.method === 'supcon',
+    'views',
+    'at least 2 for simclr',
+    c.views,
+  );
+  for (const name of ['temperature', 'baseTemperature'] as const) {
+    check(Number.isFinite(c[name]) && c[name] > 0, name, 'a finite number > 0', c[name]);
+  }
+  check(Number.isFinite(c.lr) && c.lr >= 0, 'lr', 'a finite number >= 0', c.lr);
+  check(Number.isFinite(c.minLr) && c.minLr >= 0, 'minLr', 'a finite number >= 0', c.minLr);
+  check(DECAYS.includes(c.decay), 'decay', `one of ${DECAYS.join(', ')}`, c.decay);
+  check(
+    OPTIMIZERS.includes(c.optimizer.kind),
+    'optimizer',
+    `one of ${OPTIMIZERS.join(', ')}`,
+    c.optimizer.kind,
+  );
+  check(
+    Number.isFinite(c.warmupEpochs) && c.warmupEpochs >= 0 && c.warmupEpochs < c.epochs,
+    'warmupEpochs',
+    `a number in [0, epochs=${c.epochs})`,
+    c.warmupEpochs,
+  );
+  check(Number.isInteger(c.seed), 'seed', 'an integer', c.seed);
+  return c;
+}

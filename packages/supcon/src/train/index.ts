@@ -1,0 +1,5 @@
+export * from './config.js';
+export * from './loss.js';
+export * from './network.js';
+export * from './sampler.js';
+export * from './trainer.js';

@@ -1,0 +1,37 @@
+/**
+ * The only stage that differs between methods (besides the head):
+ *   supcon: SupCon L_out with labels;  simclr: the same loss without labels (NT-Xent);
+ *   ce:     softmax cross-entropy of the classifier's logits.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { supConLoss } from '../losses/supcon.js';
+import type { Method } from './config.js';
+
+/**
+ * `output` is the head's output for the views in sample-major order [B·V, D] (unit embeddings for
+ * supcon/simclr, logits for ce); `labels` are the B sample labels.
+ */
+export function methodLoss(
+  method: Method,
+  output: tf.Tensor2D,
+  labels: Int32Array,
+  views: number,
+  options: { temperature: number; baseTemperature: number },
+): tf.Scalar {
+  const batch = labels.length;
+  if (method === 'ce') {
+    const classes = output.shape[1]!;
+    const perView = tf.tensor1d(repeat(labels, views), 'int32'); // [B·V]
+    const target = tf.oneHot(perView, classes); // [B·V, C]
+    return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(output)), 1))) as tf.Scalar;
+  }
+  const features = tf.reshape(output, [batch, views, -1]); // [B, V, D]
+  const opts = { temperature: options.temperature, baseTemperature: options.baseTemperature };
+  return supConLoss(features, method === 'supcon' ? Array.from(labels) : undefined, opts) as tf.Scalar;
+}
+
+function repeat(labels: Int32Array, views: number): Int32Array {
+  const out = new Int32Array(labels.length * views);
+  for (let i = 0; i < labels.length; i++) for (let v = 0; v < views; v++) out[i * views + v] = labels[i]!;
+  return out;
+}
