@@ -1,5 +1,6 @@
 export * from './cifar.js';
 export * from './datasets.js';
+export * from './download.js';
 export * from './errors.js';
 export * from './idx.js';
 export * from './image-set.js';
@@ -8,3 +9,4 @@ export * from './loader.js';
 export * from './png.js';
 export * from './preview.js';
 export * from './split.js';
+export * from './tar.js';
