@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataLoader, loadDataset, parseDatasetSpec } from '@supcon/node';
 import { AUGMENT_PRESETS, Augmenter, type AugmentPreset, augmentPreset, Random } from 'supcon';
+import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { datasetErrorsAsCliErrors } from './data-common.js';
+import { measureOverlap, type OverlapResult } from './data-overlap.js';
 
 const SHAPES: Record<string, [number, number, number]> = {
   mnist: [28, 28, 1],
@@ -41,6 +43,7 @@ export interface AugmentBenchResult {
     | { samplesPerSec: number[]; median: number; ratio: number; version: string }
     | { error: string };
   loader?: { workers: number; samplesPerSec: number };
+  overlap?: OverlapResult;
 }
 
 function timeOurs(
@@ -77,6 +80,8 @@ export const benchAugmentCommand: Command = {
     '  --workers W     also time the DataLoader with W worker threads (batches of 256, 40 timed)',
     '  --no-torch      skip the torchvision comparison (--torch=false)',
     '  --python P      Python with torch and torchvision (default /usr/bin/python3)',
+    '  --overlap S     also time S training steps (small ResNet, batch 128) alone, beside the loader, alone',
+    '  --backend B     backend of those steps: auto (native when built), native, cpu',
   ].join('\n'),
   async run(argv) {
     const { flags, positionals } = parseFlags(argv, {
@@ -90,6 +95,8 @@ export const benchAugmentCommand: Command = {
       torch: { kind: 'boolean', default: true },
       'no-torch': { kind: 'boolean' },
       python: { kind: 'string', default: '/usr/bin/python3' },
+      overlap: { kind: 'int', min: 1 },
+      backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
     });
     if (positionals.length > 0)
       throw new CliError(`Unexpected argument \`${positionals[0]}\`; pass the dataset as --dataset NAME.`);
@@ -185,6 +192,25 @@ export const benchAugmentCommand: Command = {
       result.loader = { workers, samplesPerSec: n / ((performance.now() - t0) / 1000) };
       await loader.close();
     }
+    const overlapSteps = flags['overlap'] as number | undefined;
+    if (overlapSteps !== undefined) {
+      const backend = await selectBackend(flags['backend'] as BackendChoice, Boolean(flags['json']));
+      const set = trainSet ?? {
+        images,
+        labels: new Int32Array(batch),
+        count: batch,
+        height: shape[0],
+        width: shape[1],
+        channels: shape[2],
+      };
+      result.overlap = await measureOverlap(set, steps, {
+        batch: Math.min(128, set.count),
+        views,
+        workers: workers ?? 1,
+        steps: overlapSteps,
+        backend,
+      });
+    }
     if (flags['json']) {
       console.log(JSON.stringify(result));
       return 0;
@@ -198,6 +224,12 @@ export const benchAugmentCommand: Command = {
     if (tv && 'median' in tv)
       lines.push(`  torchvision ${tv.version.padEnd(10)} ${k(tv.median)}   ratio ${tv.ratio.toFixed(1)}×`);
     else if (tv) lines.push(`  torchvision: ${tv.error}`);
+    const o = result.overlap;
+    if (o) {
+      lines.push(
+        `  training step (${o.backend}, batch ${o.batch}×${o.views}): ${o.stepMsAlone.toFixed(0)} ms alone, ${o.stepMsWithLoader.toFixed(0)} ms beside the loader (${(100 * o.slowdown).toFixed(1)}%), wait for data ${o.waitMs.toFixed(1)} ms`,
+      );
+    }
     if (result.loader)
       lines.push(`  DataLoader (${result.loader.workers} workers) ${k(result.loader.samplesPerSec)}`);
     console.log(lines.join('\n'));
