@@ -5,12 +5,14 @@
 import type { Command } from '../command.js';
 import { benchAugmentCommand } from './bench-augment.js';
 import { benchLossCommand } from './bench-loss.js';
+import { benchStepCommand } from './bench-step.js';
 import { dataDownloadCommand } from './data-download.js';
 import { dataInspectCommand } from './data-inspect.js';
 import { dataPreviewCommand } from './data-preview.js';
 
 export const allCommands: Command[] = [
   benchLossCommand,
+  benchStepCommand,
   dataDownloadCommand,
   dataInspectCommand,
   dataPreviewCommand,
