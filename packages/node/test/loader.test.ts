@@ -104,3 +104,17 @@ test('loader: bad options are argument errors', () => {
     /mean/,
   );
 });
+
+test('loader: a custom order (e.g. the Trainer sampler) decides the batches', async () => {
+  const set = randomSet(12, 8, 8, 1);
+  const reversed = (epoch: number) => Int32Array.from({ length: 12 }, (_, i) => (epoch === 0 ? 11 - i : i));
+  const loader = new DataLoader(set, {
+    batchSize: 4,
+    steps: augmentPreset('ce', { size: [8, 8] }),
+    workers: 0,
+    order: reversed,
+  });
+  assert.deepEqual((await collect(loader, 0))[0]!.indices, Int32Array.from([11, 10, 9, 8]));
+  const bad = new DataLoader(set, { batchSize: 4, steps: [], workers: 0, order: () => new Int32Array(3) });
+  await assert.rejects(collect(bad, 0), /order/);
+});

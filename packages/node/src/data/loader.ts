@@ -41,6 +41,11 @@ export interface LoaderOptions {
   workers?: number;
   /** Batches prepared ahead of the one being consumed (default 2 per worker, at least 1). */
   prefetch?: number;
+  /**
+   * Sample order of an epoch, replacing the loader's own seeded shuffle, e.g. the Trainer's
+   * sampler `(e) => epochOrder(count, seed, e)`, so both see the same batches.
+   */
+  order?: (epoch: number) => Int32Array;
 }
 
 export interface Batch {
@@ -63,7 +68,8 @@ function positiveInt(value: number | undefined, name: string, min: number): void
 export class DataLoader {
   readonly batchesPerEpoch: number;
   readonly output: ImageShape;
-  private readonly opts: Required<LoaderOptions>;
+  private readonly opts: Required<Omit<LoaderOptions, 'order'>>;
+  private readonly customOrder: ((epoch: number) => Int32Array) | undefined;
   private readonly shared: Uint8Array;
   private readonly input: ImageShape;
   private readonly local: Augmenter;
@@ -81,6 +87,8 @@ export class DataLoader {
     positiveInt(options.workers, 'workers', 0);
     positiveInt(options.prefetch, 'prefetch', 1);
     const workers = options.workers ?? 1;
+    const { order: customOrder, ...rest } = options;
+    this.customOrder = customOrder;
     this.opts = {
       views: 1,
       seed: 0,
@@ -88,7 +96,7 @@ export class DataLoader {
       dropLast: true,
       workers,
       prefetch: Math.max(1, 2 * workers),
-      ...options,
+      ...rest,
     };
     if (this.opts.batchSize > set.count)
       throw new InvalidArgumentError(
@@ -133,6 +141,17 @@ export class DataLoader {
 
   /** Sample order of an epoch: a seeded permutation, or 0..n-1 without shuffling. */
   order(epoch: number): Int32Array {
+    if (this.customOrder) {
+      const order = this.customOrder(epoch);
+      if (order.length !== this.set.count || order.some((i) => i < 0 || i >= this.set.count)) {
+        throw new InvalidArgumentError(
+          'order',
+          `a permutation of 0..${this.set.count - 1}`,
+          `${order.length} indices`,
+        );
+      }
+      return order;
+    }
     if (!this.opts.shuffle) return Int32Array.from({ length: this.set.count }, (_, i) => i);
     return permutation(this.set.count, hashSeed(this.opts.seed, epoch));
   }
