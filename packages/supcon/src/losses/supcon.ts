@@ -231,6 +231,24 @@ function pairSource(labels: Labels | undefined, mask: SupConOptions['mask'], bat
   return { kind: 'labels', labels: ints, host };
 }
 
+/**
+ * Row reorder between sample-major (row b·V + v) and view-major (row v·B + b) [B·V, D], as row copies.
+ */
+function reorderRows(t: tf.Tensor2D, batch: number, views: number, toViewMajor: boolean): tf.Tensor2D {
+  const [rows, dim] = t.shape;
+  const from = t.dataSync() as Float32Array;
+  const to = new Float32Array(from.length);
+  for (let b = 0; b < batch; b++) {
+    for (let v = 0; v < views; v++) {
+      const sampleMajor = (b * views + v) * dim;
+      const viewMajor = (v * batch + b) * dim;
+      const [src, dst] = toViewMajor ? [sampleMajor, viewMajor] : [viewMajor, sampleMajor];
+      to.set(from.subarray(src, src + dim), dst);
+    }
+  }
+  return tf.tensor2d(to, [rows, dim]);
+}
+
 function firstBad(values: ArrayLike<number>, ok: (v: number) => boolean): string {
   for (let i = 0; i < values.length; i++) if (!ok(values[i]!)) return `value ${values[i]} at flat index ${i}`;
   return 'no bad value';
@@ -294,8 +312,14 @@ export function supConLossWithStats(
   let withoutPositives: tf.Scalar | undefined;
   const reduce = opts.reduction !== 'none';
 
+  // The blocks want view-major rows. On host backends the reorder is a row copy in JS (the cpu
+  // backend's transpose converts indices per element); elsewhere it is a transpose outside.
+  const hostReorder = cfg.implementation === 'host' && views > 1;
+  const toBlocks = (t: tf.Tensor2D) => (hostReorder ? reorderRows(t, batch, views, true) : t);
+  const fromBlocks = (t: tf.Tensor2D) => (hostReorder ? reorderRows(t, batch, views, false) : t);
+
   const lossOf = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const f = args[0] as tf.Tensor2D; // [N, D] view-major
+    const f = toBlocks(args[0] as tf.Tensor2D); // [N, D] view-major
     const save = args[1] as tf.GradSaveFunc;
     // When a gradient will be taken of a reduced loss, the gradient costs little extra in the same
     // pass (the logits are already there), so compute it now instead of recomputing the blocks later.
@@ -307,7 +331,7 @@ export function supConLossWithStats(
     const factor = opts.reduction === 'mean' ? tf.div(opts.scale, count) : tf.scalar(opts.scale);
     const value = reduce ? tf.mul(tf.sum(run.perAnchor), factor) : tf.mul(run.perAnchor, opts.scale);
     // The labels or mask are saved with the features: the gradient pass may run after this call returned.
-    if (eager && run.grad) save([tf.mul(run.grad, factor)]);
+    if (eager && run.grad) save([fromBlocks(tf.mul(run.grad, factor) as tf.Tensor2D)]);
     else save([f, factor, ...sourceTensors(source)]);
     return {
       value,
@@ -321,18 +345,16 @@ export function supConLossWithStats(
         ];
         const weights = reduce ? tf.mul(upstream, savedFactor) : tf.mul(upstream, opts.scale);
         const again = runBlocks({ ...cfg, source: withTensors(source, savedSource) }, savedFeatures, weights);
-        return [again.grad!];
+        return [fromBlocks(again.grad!)];
       },
     };
   });
 
   try {
     const loss = tf.tidy(() => {
-      const viewMajor = tf.reshape(tf.transpose(tf.reshape(features, [batch, views, dim]), [1, 0, 2]), [
-        rows,
-        dim,
-      ]); // [V·B, D]
-      return lossOf(tf.cast(viewMajor, 'float32')) as tf.Tensor;
+      const flat = tf.reshape(features, [batch, views, dim]); // [B, V, D]
+      const rowsIn = hostReorder ? flat : tf.transpose(flat, [1, 0, 2]); // [B, V, D] or [V, B, D]
+      return lossOf(tf.cast(tf.reshape(rowsIn, [rows, dim]), 'float32')) as tf.Tensor; // [V·B, D] in blocks
     });
     const v = validAnchors!.dataSync()[0]!;
     const w = withoutPositives!.dataSync()[0]!;

@@ -72,15 +72,18 @@ export interface SmallResNetOptions {
   width?: number;
   /** BasicBlocks per stage, default 1. */
   blocksPerStage?: number;
+  /** Stride of the stem: 2 halves every map (≈4× fewer FLOPs) for the slow pure-JS backends. Default 1. */
+  stemStride?: 1 | 2;
   seed?: number;
 }
 
 /** A small CIFAR-style ResNet for 28×28 inputs: features [B, 4·width]. */
 export function smallResNet(options: SmallResNetOptions = {}): Network {
-  const { channels = 1, width = 16, blocksPerStage = 1, seed = 0 } = options;
+  const { channels = 1, width = 16, blocksPerStage = 1, stemStride = 1, seed = 0 } = options;
   positiveInt('channels', channels);
   positiveInt('width', width);
   positiveInt('blocksPerStage', blocksPerStage);
+  check(stemStride === 1 || stemStride === 2, 'stemStride', '1 or 2', stemStride);
   const vars = new Vars(uniqueScope('small_resnet'));
   const next = seeds(seed);
   const conv = (name: string, k: number, cin: number, cout: number, stride: number) => {
@@ -89,7 +92,7 @@ export function smallResNet(options: SmallResNetOptions = {}): Network {
     return { kernel: kernel as tf.Variable<tf.Rank.R4>, bn: vars.batchNorm(`${name}/bn`, cout), stride };
   };
   type ConvBn = ReturnType<typeof conv>;
-  const stem = conv('stem', 3, channels, width, 1);
+  const stem = conv('stem', 3, channels, width, stemStride);
   const blocks: { conv1: ConvBn; conv2: ConvBn; shortcut?: ConvBn }[] = [];
   let cin = width;
   for (const [stage, stride] of [1, 2, 2].entries()) {
@@ -109,7 +112,7 @@ export function smallResNet(options: SmallResNetOptions = {}): Network {
   const run = (x: tf.Tensor4D, c: ConvBn) =>
     tf.conv2d(x, c.kernel, c.stride, c.kernel.shape[0] === 1 ? 'valid' : 'same');
   return vars.network((input, training) => {
-    let x = batchNorm(run(input as tf.Tensor4D, stem), stem.bn, { training, relu: true }) as tf.Tensor4D; // [B, 28, 28, w]
+    let x = batchNorm(run(input as tf.Tensor4D, stem), stem.bn, { training, relu: true }) as tf.Tensor4D; // [B, 28/stemStride, 28/stemStride, w]
     for (const b of blocks) {
       const h = batchNorm(run(x, b.conv1), b.conv1.bn, { training, relu: true }) as tf.Tensor4D; // [B, H/s, W/s, c]
       const shortcut = b.shortcut ? batchNorm(run(x, b.shortcut), b.shortcut.bn, { training }) : x; // [B, H/s, W/s, c]
