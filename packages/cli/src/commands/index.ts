@@ -9,6 +9,11 @@ import { benchStepCommand } from './bench-step.js';
 import { dataDownloadCommand } from './data-download.js';
 import { dataInspectCommand } from './data-inspect.js';
 import { dataPreviewCommand } from './data-preview.js';
+import { demoCommand } from './demo.js';
+import { embedCommand } from './embed.js';
+import { evalCommand } from './eval.js';
+import { linearCommand } from './linear.js';
+import { trainCommand } from './train.js';
 
 export const allCommands: Command[] = [
   benchLossCommand,
@@ -17,4 +22,9 @@ export const allCommands: Command[] = [
   dataInspectCommand,
   dataPreviewCommand,
   benchAugmentCommand,
+  trainCommand,
+  linearCommand,
+  evalCommand,
+  embedCommand,
+  demoCommand,
 ];

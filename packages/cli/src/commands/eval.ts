@@ -1,0 +1,59 @@
+/** `supcon eval --run DIR`: kNN evaluation (cosine similarity, weighted vote) of a run's frozen encoder. */
+import { augmentSteps, embedImages, loadRunEncoder, updateSummary } from '@supcon/node';
+import { knnScores, topKAccuracy } from 'supcon';
+import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
+import { CliError, type Command } from '../command.js';
+import { parseFlags } from '../flags.js';
+import { argumentErrorsAsCliErrors } from './train-common.js';
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'kNN top-1/top-5 of a run’s frozen encoder on the validation and test splits',
+  help: [
+    'Usage: supcon eval --run DIR [--k K] [--temperature T] [--json]',
+    '',
+    '  --run DIR          the run folder written by `supcon train`',
+    '  --k K              neighbours (default 200)',
+    '  --temperature T    τ of the vote weights exp(similarity / τ) (default 0.1)',
+    '  --backend auto|native|cpu',
+  ].join('\n'),
+  async run(argv) {
+    const { flags } = parseFlags(argv, {
+      run: { kind: 'string' },
+      k: { kind: 'int', default: 200, min: 1 },
+      temperature: { kind: 'number', default: 0.1 },
+      backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
+    });
+    const run = flags['run'] as string | undefined;
+    if (run === undefined)
+      throw new CliError('Flag `--run DIR` is required: the run folder written by `supcon train`.');
+    await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+    const result = await argumentErrorsAsCliErrors(async () => {
+      const { encoder, data } = await loadRunEncoder(run);
+      const { mean, std } = data.dataset;
+      const steps = augmentSteps('none', [data.train.height, data.train.width], mean, std).eval;
+      const classes = data.dataset.classes.length;
+      const bank = embedImages(encoder, data.train, steps);
+      const out: Record<string, number> = {};
+      const splits = {
+        validation: data.validation,
+        ...(data.dataset.test ? { test: data.dataset.test } : {}),
+      };
+      for (const [name, set] of Object.entries(splits)) {
+        const q = embedImages(encoder, set, steps);
+        const scores = knnScores(bank, q.features, {
+          classes,
+          k: flags['k'] as number,
+          temperature: flags['temperature'] as number,
+        });
+        out[`knn_${name}_top1`] = topKAccuracy(scores, q.labels, classes, 1);
+        out[`knn_${name}_top5`] = topKAccuracy(scores, q.labels, classes, Math.min(5, classes));
+      }
+      return out;
+    });
+    updateSummary(run, result);
+    if (flags['json']) console.log(JSON.stringify(result));
+    else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(22)} ${(100 * v).toFixed(2)}%`);
+    return 0;
+  },
+};

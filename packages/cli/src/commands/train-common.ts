@@ -1,0 +1,181 @@
+/**
+ * Flags shared by `supcon train` and `supcon demo`: a preset, an optional JSON config file (a partial
+ * RunSpec), then individual flags, applied in that order. Also the progress line.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { PRESETS, type Preset, presetSpec, type RunSpec } from '@supcon/node';
+import { DECAYS, METHODS, OPTIMIZERS, resolveConfig, type StepRecord, type Trainer } from 'supcon';
+import { BACKEND_CHOICES } from '../backend.js';
+import { CliError } from '../command.js';
+import type { FlagSpec, FlagValues } from '../flags.js';
+
+export const trainFlagSpecs: Record<string, FlagSpec> = {
+  preset: { kind: 'string', default: 'fashion-quick', choices: PRESETS },
+  config: { kind: 'string' },
+  method: { kind: 'string', choices: METHODS },
+  dataset: { kind: 'string' },
+  epochs: { kind: 'int', min: 1 },
+  'batch-size': { kind: 'int', min: 2 },
+  views: { kind: 'int', min: 1 },
+  lr: { kind: 'number', min: 0 },
+  optimizer: { kind: 'string', choices: OPTIMIZERS },
+  momentum: { kind: 'number', min: 0 },
+  nesterov: { kind: 'boolean' },
+  'weight-decay': { kind: 'number', min: 0 },
+  temperature: { kind: 'number' },
+  'base-temperature': { kind: 'number' },
+  'warmup-epochs': { kind: 'number', min: 0 },
+  decay: { kind: 'string', choices: DECAYS },
+  'min-lr': { kind: 'number', min: 0 },
+  'scale-lr': { kind: 'boolean' },
+  encoder: { kind: 'string', choices: ['small-resnet', 'mlp', 'resnet18'] },
+  width: { kind: 'int', min: 1 },
+  'stem-stride': { kind: 'int', min: 1 },
+  projection: { kind: 'string', choices: ['mlp', 'linear'] },
+  augment: { kind: 'string', choices: ['light', 'supcon', 'none'] },
+  validation: { kind: 'number', min: 0 },
+  limit: { kind: 'int', min: 0 },
+  seed: { kind: 'int' },
+  'checkpoint-every': { kind: 'int', min: 1 },
+  'knn-k': { kind: 'int', min: 0 },
+  'probe-epochs': { kind: 'int', min: 1 },
+  backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
+  quiet: { kind: 'boolean' },
+};
+
+export const trainFlagHelp = [
+  '  --preset P            fashion-quick (default: small ResNet, 3 epochs, the demo) | cifar-paper (the paper recipe)',
+  '  --config FILE         JSON with any part of the run spec ({"train": {...}, "model": {...}, "data": {...}})',
+  '  --method M            supcon | simclr | ce (default supcon)',
+  '  --dataset D           fashion-mnist (default) | mnist | cifar10 | cifar100 | NAME:PATH',
+  '  --epochs N --batch-size N --views N',
+  '  --lr X --optimizer sgd|lars|adam --momentum X --nesterov --weight-decay X',
+  '  --temperature X       τ (0.1 supcon, 0.5 simclr); --base-temperature X (default = τ)',
+  '  --warmup-epochs X --decay cosine|step|constant --min-lr X --scale-lr (lr·batch/256)',
+  '  --encoder small-resnet|mlp|resnet18 --width N --stem-stride 1|2 --projection mlp|linear',
+  '  --augment light|supcon|none --validation N (held out of train, default 5000) --limit N (first N train samples)',
+  '  --seed N --checkpoint-every STEPS --knn-k K (kNN monitor each epoch, 0 = off) --probe-epochs N',
+  '  --backend auto|native|cpu (default auto: native oneDNN engine when it loads)',
+  '  --quiet               no progress line',
+].join('\n');
+
+/** preset → config file → flags. */
+export function specFromFlags(flags: FlagValues): RunSpec {
+  const spec = presetSpec(flags['preset'] as Preset);
+  const file = flags['config'] as string | undefined;
+  if (file !== undefined) {
+    if (!existsSync(file)) throw new CliError(`Config file \`${file}\` does not exist.`);
+    let partial: Partial<{ [K in keyof RunSpec]: Partial<RunSpec[K]> }>;
+    try {
+      partial = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new CliError(`Config file \`${file}\` is not valid JSON: ${(error as Error).message}.`);
+    }
+    const known = ['train', 'model', 'data', 'checkpointEvery', 'knnK', 'probeEpochs'];
+    for (const key of Object.keys(partial)) {
+      if (!known.includes(key))
+        throw new CliError(
+          `Config file \`${file}\` has an unknown key \`${key}\`. Known keys: ${known.join(', ')}.`,
+        );
+    }
+    Object.assign(spec.model, partial.model ?? {});
+    Object.assign(spec.data, partial.data ?? {});
+    Object.assign(spec.train, partial.train ?? {});
+    for (const k of ['checkpointEvery', 'knnK', 'probeEpochs'] as const)
+      if (partial[k] !== undefined) spec[k] = partial[k] as number;
+  }
+  const f = <T>(name: string): T | undefined => flags[name] as T | undefined;
+  const t = spec.train;
+  const method = f<RunSpec['train']['method']>('method');
+  const train: Partial<RunSpec['train']> = { ...t };
+  if (method !== undefined && method !== t.method) {
+    // Method-specific defaults (views, temperature) follow the method unless given.
+    delete train.views;
+    delete train.temperature;
+    delete train.baseTemperature;
+    train.method = method;
+  }
+  const set = <K extends keyof RunSpec['train']>(key: K, flag: string) => {
+    const v = f<RunSpec['train'][K]>(flag);
+    if (v !== undefined) train[key] = v;
+  };
+  set('epochs', 'epochs');
+  set('batchSize', 'batch-size');
+  set('views', 'views');
+  set('lr', 'lr');
+  set('temperature', 'temperature');
+  set('baseTemperature', 'base-temperature');
+  set('warmupEpochs', 'warmup-epochs');
+  set('decay', 'decay');
+  set('minLr', 'min-lr');
+  set('seed', 'seed');
+  if (flags['scale-lr']) train.scaleWithBatch = true;
+  const tau = f<number>('temperature');
+  if (tau !== undefined && f('base-temperature') === undefined) train.baseTemperature = tau;
+  const optimizer = { ...t.optimizer };
+  if (f('optimizer') !== undefined) optimizer.kind = f('optimizer')!;
+  if (f('momentum') !== undefined) optimizer.momentum = f('momentum')!;
+  if (f('weight-decay') !== undefined) optimizer.weightDecay = f('weight-decay')!;
+  if (flags['nesterov']) optimizer.nesterov = true;
+  train.optimizer = optimizer;
+  spec.train = resolveConfig(train);
+  if (f('encoder') !== undefined) spec.model.encoder = f('encoder')!;
+  if (f('width') !== undefined) spec.model.width = f('width')!;
+  if (f('stem-stride') !== undefined) {
+    const s = f<number>('stem-stride');
+    if (s !== 1 && s !== 2)
+      throw new CliError(`Invalid value for \`--stem-stride\`. Expected 1 or 2. Received: ${s}.`);
+    spec.model.stemStride = s;
+  }
+  if (f('projection') !== undefined) spec.model.projection = f('projection')!;
+  if (f('dataset') !== undefined) spec.data.dataset = f('dataset')!;
+  if (f('augment') !== undefined) spec.data.augment = f('augment')!;
+  if (f('validation') !== undefined) spec.data.validation = f('validation')!;
+  if (f('limit') !== undefined) spec.data.limit = f('limit')!;
+  if (f('checkpoint-every') !== undefined) spec.checkpointEvery = f('checkpoint-every')!;
+  if (f('knn-k') !== undefined) spec.knnK = f('knn-k')!;
+  if (f('probe-epochs') !== undefined) spec.probeEpochs = f('probe-epochs')!;
+  return spec;
+}
+
+/** A progress line on stderr: epoch, step, loss, learning rate, images per second, time left. */
+export function progressPrinter(quiet: boolean): (r: StepRecord, trainer: Trainer) => void {
+  const tty = process.stderr.isTTY === true;
+  let smoothed = 0;
+  return (r, trainer) => {
+    if (quiet) return;
+    smoothed = smoothed === 0 ? r.imagesPerSecond : 0.9 * smoothed + 0.1 * r.imagesPerSecond;
+    const left = trainer.totalIterations - (r.iteration + 1);
+    const eta = (left * trainer.config.batchSize) / Math.max(smoothed, 1e-9);
+    const width = 20;
+    const done = Math.round((width * (r.iteration + 1)) / trainer.totalIterations);
+    const bar = `[${'#'.repeat(done)}${'.'.repeat(width - done)}]`;
+    const line =
+      `${bar} epoch ${r.epoch + 1}/${trainer.config.epochs} step ${r.step + 1}/${trainer.stepsPerEpoch}` +
+      ` loss ${r.loss.toFixed(4)} lr ${r.lr.toPrecision(3)} ${smoothed.toFixed(0)} img/s left ${formatTime(eta)}`;
+    if (tty) process.stderr.write(`\r${line}\x1b[K`);
+    else if ((r.iteration + 1) % 20 === 0 || left === 0) process.stderr.write(`${line}\n`);
+    if (tty && left === 0) process.stderr.write('\n');
+  };
+}
+
+export function formatTime(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** Turns the core's InvalidArgumentError into a CLI error (one sentence, no stack). */
+export async function argumentErrorsAsCliErrors<T>(f: () => Promise<T> | T): Promise<T> {
+  try {
+    return await f();
+  } catch (error) {
+    if (
+      error instanceof Error &&
+      ['InvalidArgumentError', 'CheckpointError', 'DatasetError', 'DatasetNotFoundError'].includes(error.name)
+    ) {
+      throw new CliError(error.message);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,64 @@
+/** `supcon train`: trains an encoder (supcon, simclr or ce) into a run folder; `--resume` continues it. */
+import { join } from 'node:path';
+import { trainRun } from '@supcon/node';
+import { type BackendChoice, selectBackend } from '../backend.js';
+import { CliError, type Command } from '../command.js';
+import { parseFlags } from '../flags.js';
+import {
+  argumentErrorsAsCliErrors,
+  progressPrinter,
+  specFromFlags,
+  trainFlagHelp,
+  trainFlagSpecs,
+} from './train-common.js';
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'Train an encoder with SupCon, SimCLR or cross-entropy into a run folder',
+  help: [
+    'Usage: supcon train [--out DIR] [--resume] [options]',
+    '',
+    'Writes DIR/config.json, DIR/metrics.jsonl (one JSON record per step and epoch) and DIR/checkpoint.bin',
+    '(atomic, every --checkpoint-every steps and at each epoch end). --resume continues DIR exactly',
+    '(weights, optimiser state, schedule position, data order and augmentation draws).',
+    '',
+    '  --out DIR             run folder (default runs/<method>-<time>)',
+    '  --resume              continue the run in --out (its config.json wins over other flags)',
+    trainFlagHelp,
+  ].join('\n'),
+  async run(argv) {
+    const { flags, positionals } = parseFlags(argv, {
+      ...trainFlagSpecs,
+      out: { kind: 'string' },
+      resume: { kind: 'boolean' },
+    });
+    if (positionals.length > 0)
+      throw new CliError(`Unexpected argument \`${positionals[0]}\`. See \`supcon train --help\`.`);
+    const resume = flags['resume'] === true;
+    if (resume && flags['out'] === undefined)
+      throw new CliError('Flag `--resume` needs `--out DIR`, the run folder to continue.');
+    const spec = await argumentErrorsAsCliErrors(() => specFromFlags(flags));
+    const out =
+      (flags['out'] as string | undefined) ??
+      join('runs', `${spec.train.method}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    const backend = await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+    const started = performance.now();
+    const { trainer, resumedFrom } = await argumentErrorsAsCliErrors(() =>
+      trainRun(spec, out, { resume }, { onStep: progressPrinter(flags['quiet'] === true) }),
+    );
+    const summary = {
+      run: out,
+      backend,
+      method: trainer.config.method,
+      iterations: trainer.position.iteration,
+      resumedFrom,
+      seconds: (performance.now() - started) / 1000,
+    };
+    if (flags['json']) console.log(JSON.stringify(summary));
+    else
+      console.log(
+        `Trained ${summary.method} for ${summary.iterations} steps in ${summary.seconds.toFixed(1)} s → ${out}`,
+      );
+    return 0;
+  },
+};

@@ -1,0 +1,192 @@
+/**
+ * A training run on disk: `<runDir>/config.json` (the RunSpec), `metrics.jsonl` (one JSON record per
+ * step and epoch), `checkpoint.bin` (atomic, see checkpoint.ts) and, after evaluation, `summary.json`.
+ * `resume: true` continues from the checkpoint exactly where an uninterrupted run would be.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Augmenter,
+  type EpochRecord,
+  knnScores,
+  type Network,
+  type StepRecord,
+  Trainer,
+  topKAccuracy,
+} from 'supcon';
+import { type Dataset, type ImageSet, loadDataset, splitValidation, subset } from '../data/index.js';
+import { check } from './check.js';
+import { loadCheckpoint, saveCheckpoint, writeFileDurable } from './checkpoint.js';
+import { embedImages } from './embed.js';
+import { augmentSteps, buildEncoder, buildHead, type RunSpec } from './spec.js';
+
+export interface RunHooks {
+  onStep?: (r: StepRecord, trainer: Trainer) => void;
+  onEpoch?: (r: EpochRecord & { knnAccuracy?: number }) => void;
+  /** Stop (after writing a checkpoint) when this returns true; for tests and time budgets. */
+  stop?: (trainer: Trainer) => boolean;
+}
+
+export interface RunOptions {
+  resume?: boolean;
+  /** Use this dataset instead of loading `spec.data.dataset` (tests, synthetic data). */
+  dataset?: Dataset;
+}
+
+export interface PreparedData {
+  dataset: Dataset;
+  train: ImageSet;
+  validation: ImageSet;
+}
+
+export function runFiles(runDir: string) {
+  return {
+    config: join(runDir, 'config.json'),
+    metrics: join(runDir, 'metrics.jsonl'),
+    checkpoint: join(runDir, 'checkpoint.bin'),
+    summary: join(runDir, 'summary.json'),
+  };
+}
+
+export async function prepareData(spec: RunSpec, dataset?: Dataset): Promise<PreparedData> {
+  const ds = dataset ?? (await loadDataset(spec.data.dataset));
+  const { train, validation } = splitValidation(ds.train, {
+    size: spec.data.validation,
+    seed: spec.train.seed,
+  });
+  const limited =
+    spec.data.limit > 0 && spec.data.limit < train.count
+      ? subset(
+          train,
+          Int32Array.from({ length: spec.data.limit }, (_, i) => i),
+        )
+      : train;
+  return { dataset: ds, train: limited, validation };
+}
+
+export function readSpec(runDir: string): RunSpec {
+  const file = runFiles(runDir).config;
+  check(existsSync(file), 'run', `a run folder with config.json`, runDir);
+  return JSON.parse(readFileSync(file, 'utf8')) as RunSpec;
+}
+
+/** Builds the encoder and head of a run and, if it has a checkpoint, loads their weights. */
+export function buildNetworks(spec: RunSpec, data: PreparedData): { encoder: Network; head: Network } {
+  const shape: [number, number, number] = [data.train.height, data.train.width, data.train.channels];
+  const encoder = buildEncoder(spec.model, shape, spec.train.seed);
+  const head = buildHead(spec, encoder.outputDim, data.dataset.classes.length);
+  return { encoder, head };
+}
+
+export async function trainRun(
+  spec: RunSpec,
+  runDir: string,
+  options: RunOptions = {},
+  hooks: RunHooks = {},
+): Promise<{ trainer: Trainer; data: PreparedData; resumedFrom: number }> {
+  const files = runFiles(runDir);
+  mkdirSync(runDir, { recursive: true });
+  if (options.resume) {
+    spec = readSpec(runDir);
+  } else {
+    check(
+      !existsSync(files.checkpoint),
+      'out',
+      'a folder without a previous run (or pass --resume to continue it)',
+      runDir,
+    );
+    writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
+  }
+  const data = await prepareData(spec, options.dataset);
+  const { encoder, head } = buildNetworks(spec, data);
+  const { train } = data;
+  const steps = augmentSteps(
+    spec.data.augment,
+    [train.height, train.width],
+    data.dataset.mean,
+    data.dataset.std,
+  );
+  const augmenter = new Augmenter(steps.train, {
+    height: train.height,
+    width: train.width,
+    channels: train.channels,
+  });
+  const o = augmenter.output;
+  const trainer = new Trainer({
+    config: spec.train,
+    encoder,
+    head,
+    data: train,
+    makeViews: (images, count, opts) => augmenter.apply(images, count, opts),
+    viewShape: [o.height, o.width, o.channels],
+  });
+  let resumedFrom = 0;
+  if (options.resume && existsSync(files.checkpoint)) {
+    const { state } = loadCheckpoint(files.checkpoint);
+    trainer.restore(state);
+    resumedFrom = state.iteration;
+  }
+  truncateMetrics(files.metrics, resumedFrom);
+  const log = (record: object) => appendFileSync(files.metrics, `${JSON.stringify(record)}\n`);
+  const checkpoint = () => saveCheckpoint(files.checkpoint, trainer.state(), { spec });
+  let stopped = false;
+  trainer.run({
+    afterStep: (r) => {
+      log(r);
+      hooks.onStep?.(r, trainer);
+      if (trainer.position.iteration % spec.checkpointEvery === 0 && trainer.position.step !== 0)
+        checkpoint();
+    },
+    afterEpoch: (r) => {
+      const record: EpochRecord & { knnAccuracy?: number } = { ...r };
+      if (spec.knnK > 0) record.knnAccuracy = knnMonitor(encoder, data, steps.eval, spec.knnK);
+      log(record);
+      checkpoint();
+      hooks.onEpoch?.(record);
+    },
+    stop: () => {
+      stopped = hooks.stop?.(trainer) ?? false;
+      return stopped;
+    },
+  });
+  if (stopped || trainer.position.done) checkpoint();
+  return { trainer, data, resumedFrom };
+}
+
+/** Drops records a killed process logged after its last checkpoint, and any torn last line. */
+function truncateMetrics(file: string, iteration: number): void {
+  if (!existsSync(file)) return;
+  const kept = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      try {
+        const r = JSON.parse(line) as { type: string; iteration: number };
+        return r.type === 'step' ? r.iteration < iteration : r.iteration <= iteration;
+      } catch {
+        return false;
+      }
+    });
+  writeFileDurable(file, kept.length ? `${kept.join('\n')}\n` : '');
+}
+
+/** kNN top-1 on (up to 2000 of) the validation images against (up to 10000) training images. */
+function knnMonitor(
+  encoder: Network,
+  data: PreparedData,
+  steps: import('supcon').AugmentStep[],
+  k: number,
+): number {
+  const bank = embedImages(encoder, takeFirst(data.train, 10000), steps);
+  const query = embedImages(encoder, takeFirst(data.validation, 2000), steps);
+  const classes = data.dataset.classes.length;
+  return topKAccuracy(knnScores(bank, query.features, { classes, k }), query.labels, classes, 1);
+}
+
+function takeFirst(set: ImageSet, n: number): ImageSet {
+  return set.count <= n
+    ? set
+    : subset(
+        set,
+        Int32Array.from({ length: n }, (_, i) => i),
+      );
+}

@@ -1,0 +1,219 @@
+/**
+ * A run's full specification (what `supcon train` writes to `config.json`), its presets, and the
+ * construction of models and data from it. Every default carries its reason.
+ */
+import {
+  type AugmentStep,
+  createProjectionHead,
+  createResNet18,
+  linearClassifier,
+  mlpEncoder,
+  type Network,
+  projectionHead,
+  projectionHeadForward,
+  resNetForward,
+  resolveConfig,
+  smallResNet,
+  type TrainConfig,
+  trainableVariables,
+} from 'supcon';
+import { check } from './check.js';
+
+export const ENCODERS = ['small-resnet', 'mlp', 'resnet18'] as const;
+export type EncoderKind = (typeof ENCODERS)[number];
+export const AUGMENTS = ['light', 'supcon', 'none'] as const;
+
+export interface ModelSpec {
+  encoder: EncoderKind;
+  /** small-resnet: first-stage width (stages w, 2w, 4w). */
+  width: number;
+  blocksPerStage: number;
+  /** small-resnet: 2 makes every feature map 4× smaller (for slow backends). */
+  stemStride: 1 | 2;
+  /** mlp: hidden widths. */
+  hidden: number[];
+  projection: 'mlp' | 'linear';
+  projectionDim: number;
+  normalizeEncoderOutput: boolean;
+}
+
+export interface DataSpec {
+  /** NAME[:PATH] as `supcon data` understands it. */
+  dataset: string;
+  /** Training samples held out for model selection (never the test set). */
+  validation: number;
+  /** Use only the first N training samples (after the split), 0 = all. */
+  limit: number;
+  /** 'light': crop (scale 0.6–1) + flip, suited to 28×28 greyscale; 'supcon': the paper's CIFAR recipe. */
+  augment: (typeof AUGMENTS)[number];
+}
+
+export interface RunSpec {
+  train: TrainConfig;
+  model: ModelSpec;
+  data: DataSpec;
+  /** Write a checkpoint every N steps (and at every epoch end). */
+  checkpointEvery: number;
+  /** kNN monitor on the validation split after every epoch (0 = off): k neighbours. */
+  knnK: number;
+  /** Linear probe epochs (on frozen features). */
+  probeEpochs: number;
+}
+
+export const PRESETS = ['fashion-quick', 'cifar-paper'] as const;
+export type Preset = (typeof PRESETS)[number];
+
+/**
+ * fashion-quick: what `supcon demo` runs, sized for a 2-core CPU in minutes: a width-16 small ResNet
+ * with a stride-2 stem (maps 14×14 → 7×7 → 4×4), batch 256, 3 epochs, SGD lr 0.1 with a short warm-up.
+ * cifar-paper: the SupCon reference's CIFAR-10 recipe (ResNet-18 stem 3×3, batch 1024, lr 0.5,
+ * τ 0.1, cosine, 10 warm-up epochs, 1000 epochs) — for machines with the time.
+ */
+export function presetSpec(preset: Preset = 'fashion-quick'): RunSpec {
+  check(PRESETS.includes(preset), 'preset', `one of ${PRESETS.join(', ')}`, preset);
+  if (preset === 'cifar-paper') {
+    return {
+      train: resolveConfig({
+        method: 'supcon',
+        epochs: 1000,
+        batchSize: 1024,
+        lr: 0.5,
+        temperature: 0.1,
+        warmupEpochs: 10,
+        optimizer: { kind: 'sgd', momentum: 0.9, weightDecay: 1e-4 },
+      }),
+      model: {
+        encoder: 'resnet18',
+        width: 64,
+        blocksPerStage: 2,
+        stemStride: 1,
+        hidden: [],
+        projection: 'mlp',
+        projectionDim: 128,
+        normalizeEncoderOutput: false,
+      },
+      data: { dataset: 'cifar10', validation: 5000, limit: 0, augment: 'supcon' },
+      checkpointEvery: 50,
+      knnK: 200,
+      probeEpochs: 100,
+    };
+  }
+  return {
+    train: resolveConfig({
+      method: 'supcon',
+      epochs: 3,
+      batchSize: 256,
+      lr: 0.1,
+      temperature: 0.1,
+      warmupEpochs: 0.2,
+      optimizer: { kind: 'sgd', momentum: 0.9, weightDecay: 1e-4 },
+    }),
+    model: {
+      encoder: 'small-resnet',
+      width: 16,
+      blocksPerStage: 1,
+      stemStride: 2,
+      hidden: [512, 256],
+      projection: 'mlp',
+      projectionDim: 128,
+      normalizeEncoderOutput: false,
+    },
+    data: { dataset: 'fashion-mnist', validation: 5000, limit: 0, augment: 'light' },
+    checkpointEvery: 50,
+    knnK: 0,
+    probeEpochs: 20,
+  };
+}
+
+export function buildEncoder(model: ModelSpec, shape: [number, number, number], seed: number): Network {
+  switch (model.encoder) {
+    case 'small-resnet':
+      return smallResNet({
+        channels: shape[2],
+        width: model.width,
+        blocksPerStage: model.blocksPerStage,
+        stemStride: model.stemStride,
+        seed,
+      });
+    case 'mlp':
+      return mlpEncoder({ inputDim: shape[0] * shape[1] * shape[2], hidden: model.hidden, seed });
+    case 'resnet18': {
+      const net = createResNet18({ seed, inChannels: shape[2] });
+      const named = (vs: { name: string; variable: import('@tensorflow/tfjs-core').Variable }[]) => vs;
+      const bnStats = [
+        net.stem,
+        ...net.blocks.flatMap((b) => [b.conv1, b.conv2, ...(b.shortcut ? [b.shortcut] : [])]),
+      ]
+        .flatMap((c) => [c.bn.runningMean, c.bn.runningVar])
+        .map((v) => ({ name: v.name, variable: v }));
+      const params = () => named(trainableVariables(net).map((v) => ({ name: v.name, variable: v })));
+      return {
+        apply: (x, training) => resNetForward(net, x as import('@tensorflow/tfjs-core').Tensor4D, training),
+        outputDim: net.featureDim,
+        parameters: params,
+        variables: () => [...params(), ...bnStats],
+      };
+    }
+  }
+}
+
+export function buildHead(spec: RunSpec, inputDim: number, classes: number): Network {
+  const seed = spec.train.seed + 1;
+  if (spec.train.method === 'ce') return linearClassifier({ inputDim, classes, seed });
+  if (
+    spec.model.encoder === 'resnet18' &&
+    spec.model.projection === 'mlp' &&
+    !spec.model.normalizeEncoderOutput
+  ) {
+    const head = createProjectionHead({ inDim: inputDim, outDim: spec.model.projectionDim, seed });
+    const vars = [head.w1, head.b1, head.w2, head.b2].map((v) => ({ name: v.name, variable: v }));
+    return {
+      apply: (x) => projectionHeadForward(head, x as import('@tensorflow/tfjs-core').Tensor2D),
+      outputDim: spec.model.projectionDim,
+      parameters: () => [...vars],
+      variables: () => [...vars],
+    };
+  }
+  return projectionHead({
+    inputDim,
+    outputDim: spec.model.projectionDim,
+    kind: spec.model.projection,
+    normalizeInput: spec.model.normalizeEncoderOutput,
+    seed,
+  });
+}
+
+/** Augmentation steps for training, and the deterministic steps for evaluation. */
+export function augmentSteps(
+  kind: DataSpec['augment'],
+  size: [number, number],
+  mean: number[],
+  std: number[],
+): { train: AugmentStep[]; eval: AugmentStep[] } {
+  const normalize: AugmentStep = { op: 'normalize', mean, std };
+  const evalSteps: AugmentStep[] = [normalize];
+  switch (kind) {
+    case 'none':
+      return { train: evalSteps, eval: evalSteps };
+    case 'light':
+      return {
+        train: [
+          { op: 'randomResizedCrop', size, scale: [0.6, 1] },
+          { op: 'horizontalFlip', p: 0.5 },
+          normalize,
+        ],
+        eval: evalSteps,
+      };
+    case 'supcon':
+      return {
+        train: [
+          { op: 'randomResizedCrop', size, scale: [0.2, 1] },
+          { op: 'horizontalFlip', p: 0.5 },
+          { op: 'colorJitter', brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, p: 0.8 },
+          { op: 'randomGrayscale', p: 0.2 },
+          normalize,
+        ],
+        eval: evalSteps,
+      };
+  }
+}
