@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { DatasetError, type ImageSet, parseCifar, parseIdxPair } from '@supcon/node';
+import { DatasetError, decodeImage, type ImageSet, parseCifar, parseIdxPair } from '@supcon/node';
 import { Random } from 'supcon';
 import { mutate, tinyCifar, tinyIdx } from './helpers.js';
 
@@ -82,4 +82,38 @@ test(`CIFAR-100 binary: ${ROUNDS} mutated files`, () => {
     100,
     5,
   );
+});
+
+test('folder images (PNG, JPEG, WebP through sharp): 1,200 mutated files', async () => {
+  const sharp = (await import('sharp')).default;
+  const rng = new Random(0xbeef);
+  const pixels = Uint8Array.from({ length: 12 * 10 * 3 }, () => rng.int(0, 256));
+  const base = sharp(pixels, { raw: { width: 12, height: 10, channels: 3 } });
+  const valid = [
+    await base.clone().png().toBuffer(),
+    await base.clone().jpeg().toBuffer(),
+    await base.clone().webp().toBuffer(),
+  ];
+  const outcomes = { decoded: 0, rejected: 0 };
+  const one = async (round: number) => {
+    const file = `/fuzz/image-${round}`;
+    const bytes = mutate(valid[round % 3]!, rng);
+    try {
+      const out = await decodeImage(bytes, file, 8, 3);
+      assert.equal(out.length, 8 * 8 * 3);
+      outcomes.decoded++;
+    } catch (error) {
+      if (!(error instanceof DatasetError)) throw new Error(`image round ${round}: ${String(error)}`);
+      assert.ok(
+        error.message.startsWith(`Invalid dataset file \`${file}\`: `) && !error.message.includes('\n'),
+        error.message,
+      );
+      outcomes.rejected++;
+    }
+  };
+  for (let start = 0; start < ROUNDS; start += 16) {
+    await Promise.all(Array.from({ length: Math.min(16, ROUNDS - start) }, (_, k) => one(start + k)));
+  }
+  assert.equal(outcomes.decoded + outcomes.rejected, ROUNDS);
+  assert.ok(outcomes.rejected > ROUNDS / 4, JSON.stringify(outcomes));
 });

@@ -49,47 +49,62 @@ function scan(dir: string): { classes: string[]; files: string[][] } {
   return { classes, files };
 }
 
-async function decodeAll(
-  classes: string[],
-  files: string[][],
-  size: number,
-  channels: 1 | 3,
-): Promise<ImageSet> {
-  let sharp: typeof import('sharp')['default'];
+type Sharp = typeof import('sharp')['default'];
+let sharpModule: Sharp | undefined;
+
+async function loadSharp(): Promise<Sharp> {
+  if (sharpModule) return sharpModule;
   try {
-    sharp = (await import('sharp')).default;
+    sharpModule = (await import('sharp')).default;
+    return sharpModule;
   } catch (error) {
     throw new DatasetNotFoundError(
       `Cannot load sharp, which decodes folder datasets (${error instanceof Error ? error.message : String(error)}); run \`npm install\` in the repository root.`,
     );
   }
+}
+
+/**
+ * Decodes one image (a path, or its bytes with `file` naming it in errors) to size × size ×
+ * channels uint8, centre-cropped to a square; a DatasetError naming the file otherwise.
+ */
+export async function decodeImage(
+  input: string | Uint8Array,
+  file: string,
+  size: number,
+  channels: 1 | 3,
+): Promise<Uint8Array> {
+  const sharp = await loadSharp();
+  let out: { data: Buffer; info: { channels: number; width: number; height: number } };
+  try {
+    out = await sharp(input, { failOn: 'error' })
+      .rotate()
+      .resize(size, size, { fit: 'cover' })
+      .removeAlpha()
+      .toColourspace(channels === 1 ? 'b-w' : 'srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0]!.replace(/\.$/, '') : String(error);
+    throw new DatasetError(file, `it cannot be decoded as an image (${reason})`);
+  }
+  if (out.info.channels !== channels || out.data.length !== size * size * channels) {
+    throw new DatasetError(
+      file,
+      `it decoded to ${out.info.width}×${out.info.height}×${out.info.channels}, not ${size}×${size}×${channels}`,
+    );
+  }
+  return out.data;
+}
+
+async function decodeAll(files: string[][], size: number, channels: 1 | 3): Promise<ImageSet> {
   const list = files.flatMap((fs, label) => fs.map((file) => ({ file, label })));
   const pixels = size * size * channels;
   const images = new Uint8Array(list.length * pixels);
   const labels = new Int32Array(list.length);
   const decodeOne = async (k: number) => {
     const { file, label } = list[k]!;
-    let out: { data: Buffer; info: { channels: number; width: number; height: number } };
-    try {
-      out = await sharp(file, { failOn: 'error' })
-        .rotate()
-        .resize(size, size, { fit: 'cover' })
-        .removeAlpha()
-        .toColourspace(channels === 1 ? 'b-w' : 'srgb')
-        .raw()
-        .toBuffer({ resolveWithObject: true });
-    } catch (error) {
-      const reason =
-        error instanceof Error ? error.message.split('\n')[0]!.replace(/\.$/, '') : String(error);
-      throw new DatasetError(file, `it cannot be decoded as an image (${reason})`);
-    }
-    if (out.info.channels !== channels || out.data.length !== pixels) {
-      throw new DatasetError(
-        file,
-        `it decoded to ${out.info.width}×${out.info.height}×${out.info.channels}, not ${size}×${size}×${channels}`,
-      );
-    }
-    images.set(out.data, k * pixels);
+    images.set(await decodeImage(file, file, size, channels), k * pixels);
     labels[k] = label;
   };
   for (let start = 0; start < list.length; start += CONCURRENCY) {
@@ -97,7 +112,6 @@ async function decodeAll(
     for (let k = start; k < Math.min(list.length, start + CONCURRENCY); k++) jobs.push(decodeOne(k));
     await Promise.all(jobs);
   }
-  void classes;
   return { images, labels, count: list.length, height: size, width: size, channels };
 }
 
@@ -122,7 +136,7 @@ export async function loadFolder(dir: string, options: LoadDatasetOptions): Prom
   const splitDirs = existsSync(join(dir, 'train')) && existsSync(join(dir, 'test'));
   const trainDir = splitDirs ? join(dir, 'train') : dir;
   const train = scan(trainDir);
-  const trainSet = await decodeAll(train.classes, train.files, size, channels);
+  const trainSet = await decodeAll(train.files, size, channels);
   const dataset: Dataset = {
     name: 'folder',
     path: dir,
@@ -138,7 +152,7 @@ export async function loadFolder(dir: string, options: LoadDatasetOptions): Prom
         `its class folders (${test.classes.join(', ')}) differ from train/ (${train.classes.join(', ')})`,
       );
     }
-    dataset.test = await decodeAll(test.classes, test.files, size, channels);
+    dataset.test = await decodeAll(test.files, size, channels);
   }
   return dataset;
 }

@@ -2,6 +2,7 @@ export * from './cifar.js';
 export * from './datasets.js';
 export * from './download.js';
 export * from './errors.js';
+export { decodeImage } from './folder.js';
 export * from './idx.js';
 export * from './image-set.js';
 export * from './inspect.js';
