@@ -17,9 +17,15 @@ export function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
-/** A new float32 output: its storage and the function that wraps it into a TensorInfo. */
+/**
+ * A new float32 output: its storage and the function that wraps it into a TensorInfo.
+ * The storage is not zero-filled (every native kernel writes all of its output), which saves a
+ * pass over memory per kernel; malloc also recycles freed blocks, where a zeroed typed array of
+ * the same size would touch fresh pages.
+ */
 export function output(backend: MathBackendCPU, shape: number[]): [Float32Array, () => TensorInfo] {
-  const values = new Float32Array(sizeOf(shape));
+  const n = sizeOf(shape);
+  const values = new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
   return [values, () => backend.makeTensorInfo(shape, 'float32', values)];
 }
 
