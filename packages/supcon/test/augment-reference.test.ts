@@ -16,7 +16,7 @@ import {
   gaussianBlur,
   gaussianKernel,
   horizontalFlip,
-  normalize,
+  normalizeImage,
   opMagnitude,
   resizedCrop,
   toGrayscale,
@@ -88,7 +88,7 @@ function run(c: Case): Float32Array {
       gaussianBlur(img, 0, h, w, ch, gaussianKernel(p['kernelSize']!, p['sigma']!), new Float32Array(n));
       return img;
     case 'normalize':
-      normalize(img, 0, n, c.params['mean'] as number[], c.params['std'] as number[]);
+      normalizeImage(img, 0, n, c.params['mean'] as number[], c.params['std'] as number[]);
       return img;
     case 'autoAugmentOp': {
       applyOp(c.params['op'] as AugmentOpName, p['magnitude']!, img, 0, h, w, ch, new Float32Array(n));

@@ -73,7 +73,7 @@ export function solarize(img: Float32Array, offset: number, n: number, threshold
   for (let i = offset; i < offset + n; i++) if (img[i]! * 255 + 1e-3 >= threshold) img[i] = 1 - img[i]!;
 }
 
-export function invert(img: Float32Array, offset: number, n: number): void {
+export function invertImage(img: Float32Array, offset: number, n: number): void {
   for (let i = offset; i < offset + n; i++) img[i] = 1 - img[i]!;
 }
 
@@ -238,7 +238,7 @@ export function applyOp(
       equalize(img, offset, n, c);
       break;
     case 'Invert':
-      invert(img, offset, n);
+      invertImage(img, offset, n);
       break;
     case 'Identity':
       return;

@@ -121,7 +121,7 @@ export function toGrayscale(img: Float32Array, offset: number, n: number, c: num
 }
 
 /** (x − mean[c]) / std[c] per channel. */
-export function normalize(
+export function normalizeImage(
   img: Float32Array,
   offset: number,
   n: number,

@@ -18,7 +18,7 @@ import {
   adjustSaturation,
   gaussianBlur,
   gaussianKernel,
-  normalize,
+  normalizeImage,
   toGrayscale,
 } from './color.js';
 import { CropTables, horizontalFlip, type Pixels, resizedCrop } from './geometry.js';
@@ -381,7 +381,7 @@ export class Augmenter {
           autoAugment(rng, out, outOffset, h, w, c, this.scratch);
           break;
         case 'normalize':
-          normalize(out, outOffset, n, s.mean, s.std);
+          normalizeImage(out, outOffset, n, s.mean, s.std);
           break;
         default:
           break;
