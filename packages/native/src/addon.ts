@@ -107,7 +107,10 @@ let tried = false;
 export function loadAddon(): NativeAddon | undefined {
   if (tried) return addon;
   tried = true;
-  const path = new URL('../../build/Release/supcon_native.node', import.meta.url).pathname;
+  // SUPCON_NATIVE_ADDON points at another build (e.g. the AddressSanitizer one, see docs/engine.md).
+  const path =
+    process.env['SUPCON_NATIVE_ADDON'] ??
+    new URL('../../build/Release/supcon_native.node', import.meta.url).pathname;
   try {
     addon = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (error) {
