@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Batch, DataLoader, type ImageSet } from '@supcon/node';
+import { type Batch, batchToTensors, DataLoader, type ImageSet } from '@supcon/node';
 import { Augmenter, augmentPreset, InvalidArgumentError, Random } from 'supcon';
 
 function randomSet(count: number, h: number, w: number, c: number): ImageSet {
@@ -117,4 +117,22 @@ test('loader: a custom order (e.g. the Trainer sampler) decides the batches', as
   assert.deepEqual((await collect(loader, 0))[0]!.indices, Int32Array.from([11, 10, 9, 8]));
   const bad = new DataLoader(set, { batchSize: 4, steps: [], workers: 0, order: () => new Int32Array(3) });
   await assert.rejects(collect(bad, 0), /order/);
+});
+
+test('batchToTensors: [batch·views, H, W, C] images and int32 labels', async () => {
+  const set = randomSet(8, 8, 8, 1);
+  const loader = new DataLoader(set, {
+    batchSize: 4,
+    views: 2,
+    steps: augmentPreset('ce', { size: [6, 6] }),
+    workers: 0,
+  });
+  const [first] = await collect(loader, 0);
+  const { images, labels } = batchToTensors(first!);
+  assert.deepEqual(images.shape, [8, 6, 6, 1]);
+  assert.equal(labels.dtype, 'int32');
+  assert.deepEqual(Array.from(await labels.data()), Array.from(first!.labels));
+  assert.deepEqual(await images.data(), first!.images);
+  images.dispose();
+  labels.dispose();
 });

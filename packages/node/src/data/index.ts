@@ -11,3 +11,4 @@ export * from './png.js';
 export * from './preview.js';
 export * from './split.js';
 export * from './tar.js';
+export * from './tensors.js';
