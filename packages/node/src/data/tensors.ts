@@ -1,4 +1,4 @@
-/** Hands a loader batch to TensorFlow.js without copying the pixels again. */
+/** Hands a loader batch to TensorFlow.js as tensors. */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Batch } from './loader.js';
 
