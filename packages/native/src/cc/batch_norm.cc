@@ -2,6 +2,7 @@
 // with optional fused residual add and ReLU: y = relu(gamma * (x - mean) / sqrt(var + eps) + beta + r).
 // tfjs builds a ~25-op gradient graph per BN layer; this replaces it with two passes over the data.
 // Inputs are treated as [rows, C] (NHWC flattened). Statistics are accumulated in double.
+#include <algorithm>
 #include <cmath>
 
 #include "common.h"
@@ -9,8 +10,44 @@
 namespace supcon {
 namespace {
 
-// Per-channel sums of `a` (and of a * b when b is given) over rows, accumulated in double on
-// all OpenMP threads. When mask is given, a is multiplied by (mask > 0) first.
+// Accumulates, for rows [r0, r1), s1[c] += sum of a and s2[c] += sum of a * (b - center) (or a * a
+// when b is null), with a first masked by (mask > 0) when Masked. Sums of up to kBlock rows are
+// kept in float (vectorisable), then added to the double accumulators.
+constexpr int64_t kBlock = 32;
+
+template <bool Masked, bool Cross>
+void SumRows(const float* a, const float* mask, const float* b, const float* center, int64_t r0, int64_t r1,
+             int64_t C, double* s1, double* s2) {
+  std::vector<float> f1(C), f2(C);
+  for (int64_t rb = r0; rb < r1; rb += kBlock) {
+    int64_t re = std::min(r1, rb + kBlock);
+    std::fill(f1.begin(), f1.end(), 0.f);
+    std::fill(f2.begin(), f2.end(), 0.f);
+    float* __restrict p1 = f1.data();
+    float* __restrict p2 = f2.data();
+    for (int64_t r = rb; r < re; r++) {
+      const float* __restrict ar = a + r * C;
+      const float* __restrict mr = Masked ? mask + r * C : nullptr;
+      const float* __restrict br = Cross ? b + r * C : nullptr;
+      for (int64_t c = 0; c < C; c++) {
+        float v = ar[c];
+        if constexpr (Masked) v = mr[c] > 0.f ? v : 0.f;
+        p1[c] += v;
+        if constexpr (Cross) {
+          p2[c] += v * (br[c] - center[c]);
+        } else {
+          p2[c] += v * v;
+        }
+      }
+    }
+    for (int64_t c = 0; c < C; c++) {
+      s1[c] += p1[c];
+      s2[c] += p2[c];
+    }
+  }
+}
+
+// Per-channel sums over all rows on all OpenMP threads (see SumRows).
 void ChannelSums(const float* a, const float* mask, const float* b, const float* center, int64_t rows, int64_t C,
                  std::vector<double>& s1, std::vector<double>& s2) {
   s1.assign(C, 0.0);
@@ -23,20 +60,11 @@ void ChannelSums(const float* a, const float* mask, const float* b, const float*
     int64_t chunk = (rows + n - 1) / n, r0 = t * chunk, r1 = std::min(rows, r0 + chunk);
     double* p1 = &partial[static_cast<size_t>(t) * 2 * C];
     double* p2 = p1 + C;
-    for (int64_t r = r0; r < r1; r++) {
-      const float* ar = a + r * C;
-      const float* mr = mask ? mask + r * C : nullptr;
-      const float* br = b ? b + r * C : nullptr;
-      for (int64_t c = 0; c < C; c++) {
-        float v = ar[c];
-        if (mr && !(mr[c] > 0.f)) v = 0.f;
-        p1[c] += v;
-        if (br) {
-          p2[c] += static_cast<double>(v) * (br[c] - center[c]);
-        } else {
-          p2[c] += static_cast<double>(v) * v;
-        }
-      }
+    if (r0 < r1) {
+      if (mask && b) SumRows<true, true>(a, mask, b, center, r0, r1, C, p1, p2);
+      else if (mask) SumRows<true, false>(a, mask, b, center, r0, r1, C, p1, p2);
+      else if (b) SumRows<false, true>(a, mask, b, center, r0, r1, C, p1, p2);
+      else SumRows<false, false>(a, mask, b, center, r0, r1, C, p1, p2);
     }
   }
   for (int t = 0; t < nt; t++) {
@@ -48,20 +76,31 @@ void ChannelSums(const float* a, const float* mask, const float* b, const float*
 }
 
 // y = relu?(x * scale + shift + residual?)
+template <bool Residual, bool Relu>
+void NormaliseRows(const float* x, const float* residual, const float* scale, const float* shift, int64_t r0,
+                   int64_t r1, int64_t C, float* y) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float* __restrict xr = x + r * C;
+    const float* __restrict rr = Residual ? residual + r * C : nullptr;
+    float* __restrict yr = y + r * C;
+    for (int64_t c = 0; c < C; c++) {
+      float v = xr[c] * scale[c] + shift[c];
+      if constexpr (Residual) v += rr[c];
+      if constexpr (Relu) v = v > 0.f ? v : 0.f;
+      yr[c] = v;
+    }
+  }
+}
+
 void Normalise(const float* x, const float* residual, const std::vector<float>& scale,
                const std::vector<float>& shift, bool relu, int64_t rows, int64_t C, float* y) {
+  const float* sc = scale.data();
+  const float* sh = shift.data();
   ParallelFor(rows, 256, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      const float* xr = x + r * C;
-      const float* rr = residual ? residual + r * C : nullptr;
-      float* yr = y + r * C;
-      for (int64_t c = 0; c < C; c++) {
-        float v = xr[c] * scale[c] + shift[c];
-        if (rr) v += rr[c];
-        if (relu) v = v > 0.f ? v : 0.f;
-        yr[c] = v;
-      }
-    }
+    if (residual && relu) NormaliseRows<true, true>(x, residual, sc, sh, r0, r1, C, y);
+    else if (residual) NormaliseRows<true, false>(x, residual, sc, sh, r0, r1, C, y);
+    else if (relu) NormaliseRows<false, true>(x, residual, sc, sh, r0, r1, C, y);
+    else NormaliseRows<false, false>(x, residual, sc, sh, r0, r1, C, y);
   });
 }
 
@@ -118,6 +157,25 @@ Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// dx = a * g - b - (x - mean) * k with g = dy masked by y > 0 (Masked); dres = g (Residual).
+template <bool Masked, bool Residual>
+void GradRows(const float* dy, const float* x, const float* y, const float* mean, const float* a, const float* b,
+              const float* k, int64_t r0, int64_t r1, int64_t C, float* dx, float* dres) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float* __restrict dyr = dy + r * C;
+    const float* __restrict xr = x + r * C;
+    const float* __restrict yr = Masked ? y + r * C : nullptr;
+    float* __restrict dxr = dx + r * C;
+    float* __restrict drr = Residual ? dres + r * C : nullptr;
+    for (int64_t c = 0; c < C; c++) {
+      float g = dyr[c];
+      if constexpr (Masked) g = yr[c] > 0.f ? g : 0.f;
+      if constexpr (Residual) drr[c] = g;
+      dxr[c] = a[c] * g - b[c] - (xr[c] - mean[c]) * k[c];
+    }
+  }
+}
+
 // batchNormGrad(dy, x, y|null, C, gamma, mean, variance, epsilon, dx, dgamma, dbeta, dresidual|null)
 // When y is given (ReLU was fused), dy is first masked by y > 0.
 Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
@@ -149,19 +207,10 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
     b[c] = static_cast<float>(gi * sumG[c] / rows);
   }
   ParallelFor(rows, 256, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      const float* dyr = dy + r * C;
-      const float* xr = x + r * C;
-      const float* yr = y ? y + r * C : nullptr;
-      float* dxr = dx + r * C;
-      float* drr = dres ? dres + r * C : nullptr;
-      for (int64_t c = 0; c < C; c++) {
-        float g = dyr[c];
-        if (yr && !(yr[c] > 0.f)) g = 0.f;
-        if (drr) drr[c] = g;
-        dxr[c] = a[c] * g - b[c] - (xr[c] - mean[c]) * k[c];
-      }
-    }
+    if (y && dres) GradRows<true, true>(dy, x, y, mean, a.data(), b.data(), k.data(), r0, r1, C, dx, dres);
+    else if (y) GradRows<true, false>(dy, x, y, mean, a.data(), b.data(), k.data(), r0, r1, C, dx, dres);
+    else if (dres) GradRows<false, true>(dy, x, y, mean, a.data(), b.data(), k.data(), r0, r1, C, dx, dres);
+    else GradRows<false, false>(dy, x, y, mean, a.data(), b.data(), k.data(), r0, r1, C, dx, dres);
   });
   return info.Env().Undefined();
 }
