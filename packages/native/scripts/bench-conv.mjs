@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// Per-layer convolution throughput of the native addon on the conv shapes of a CIFAR ResNet-18
+// (NHWC, batch given by --batch, default 128): forward, backward-data and backward-weights,
+// best of --reps runs (the minimum is the figure least disturbed by other load on the machine).
+// Compare with: /usr/bin/python3 packages/native/scripts/bench_conv_torch.py --batch 128
+import { createRequire } from 'node:module';
+
+const args = process.argv.slice(2);
+const get = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const batch = get('batch', 128);
+const reps = get('reps', 5);
+const addon = createRequire(import.meta.url)('../build/Release/supcon_native.node');
+
+// [input size, in channels, out channels, kernel, stride]
+const layers = [
+  [32, 3, 64, 3, 1],
+  [32, 64, 64, 3, 1],
+  [32, 64, 128, 3, 2],
+  [16, 128, 128, 3, 1],
+  [32, 64, 128, 1, 2],
+  [16, 128, 256, 3, 2],
+  [8, 256, 256, 3, 1],
+  [16, 128, 256, 1, 2],
+  [8, 256, 512, 3, 2],
+  [4, 512, 512, 3, 1],
+  [8, 256, 512, 1, 2],
+];
+
+function best(fn) {
+  fn();
+  let t = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < reps; i++) {
+    const s = performance.now();
+    fn();
+    t = Math.min(t, performance.now() - s);
+  }
+  return t;
+}
+
+const rows = [];
+for (const [size, cin, cout, k, stride] of layers) {
+  const out = Math.ceil(size / stride);
+  const pad = k === 1 ? [0, 0, 0, 0] : (() => {
+    const total = Math.max(0, (out - 1) * stride + k - size);
+    const lo = Math.floor(total / 2);
+    return [lo, lo, total - lo, total - lo];
+  })();
+  const xShape = [batch, size, size, cin];
+  const wShape = [k, k, cin, cout];
+  const yShape = [batch, out, out, cout];
+  const params = [stride, stride, 1, 1, ...pad];
+  const x = Float32Array.from({ length: xShape.reduce((a, b) => a * b) }, () => Math.random() - 0.5);
+  const w = Float32Array.from({ length: wShape.reduce((a, b) => a * b) }, () => Math.random() - 0.5);
+  const y = new Float32Array(yShape.reduce((a, b) => a * b));
+  const dx = new Float32Array(x.length);
+  const dw = new Float32Array(w.length);
+  const gflop = (2 * batch * out * out * cout * cin * k * k) / 1e9;
+  const fwd = best(() => addon.conv2d(x, xShape, w, wShape, y, yShape, params, null, 0));
+  const bwdData = best(() => addon.conv2dBackpropInput(y, yShape, w, wShape, dx, xShape, params));
+  const bwdWeights = best(() => addon.conv2dBackpropFilter(x, xShape, y, yShape, dw, wShape, params));
+  rows.push({ layer: `${size}x${size} ${cin}->${cout} k${k} s${stride}`, gflop, fwd, bwdData, bwdWeights });
+}
+let total = 0;
+let totalFlop = 0;
+console.log(`native conv, batch ${batch}, best of ${reps} (ms and GFLOP/s)`);
+for (const r of rows) {
+  const g = (ms) => `${ms.toFixed(1).padStart(7)} ms ${(r.gflop / (ms / 1000)).toFixed(0).padStart(4)}`;
+  console.log(`${r.layer.padEnd(26)} fwd ${g(r.fwd)}  bwd-data ${g(r.bwdData)}  bwd-weights ${g(r.bwdWeights)}`);
+  total += r.fwd + r.bwdData + r.bwdWeights;
+  totalFlop += 3 * r.gflop;
+}
+console.log(`all listed layers once: ${total.toFixed(0)} ms, ${(totalFlop / (total / 1000)).toFixed(0)} GFLOP/s`);
