@@ -80,7 +80,8 @@ export const benchAugmentCommand: Command = {
     '  --workers W     also time the DataLoader with W worker threads (batches of 256, 40 timed)',
     '  --no-torch      skip the torchvision comparison (--torch=false)',
     '  --python P      Python with torch and torchvision (default /usr/bin/python3)',
-    '  --overlap S     also time S training steps (small ResNet, batch 128) alone, beside the loader, alone',
+    '  --overlap S     also time Trainer steps (small ResNet, batch 128): views ready-made, augmented ahead',
+    '                  in a worker (PrefetchingViews), and inline; S steps per mode',
     '  --backend B     backend of those steps: auto (native when built), native, cpu',
   ].join('\n'),
   async run(argv) {
@@ -206,7 +207,6 @@ export const benchAugmentCommand: Command = {
       result.overlap = await measureOverlap(set, steps, {
         batch: Math.min(128, set.count),
         views,
-        workers: workers ?? 1,
         steps: overlapSteps,
         backend,
       });
@@ -226,8 +226,12 @@ export const benchAugmentCommand: Command = {
     else if (tv) lines.push(`  torchvision: ${tv.error}`);
     const o = result.overlap;
     if (o) {
+      const ms = (v: number) => `${v.toFixed(0)} ms`;
+      const pct = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}%`;
       lines.push(
-        `  training step (${o.backend}, batch ${o.batch}×${o.views}): ${o.stepMsAlone.toFixed(0)} ms alone, ${o.stepMsWithLoader.toFixed(0)} ms beside the loader (${(100 * o.slowdown).toFixed(1)}%), wait for data ${o.waitMs.toFixed(1)} ms`,
+        `  training step (${o.backend}, batch ${o.batch}×${o.views}): ready-made views ${ms(o.readyMs)}, ` +
+          `augmented ahead in a worker ${ms(o.aheadMs)} (${pct(o.slowdown)}), inline ${ms(o.inlineMs)} (${pct(o.inlineSlowdown)}); ` +
+          `${o.prefetched} batches from the worker, ${o.inlineRequests} inline, waited ${ms(o.waitMs)} in all`,
       );
     }
     if (result.loader)

@@ -1,24 +1,31 @@
 /**
  * Does augmenting ahead in a worker thread slow the training step? Times the Trainer's step
- * (small ResNet + projection head, SupCon loss, SGD) with views handed in ready-made, alone and
- * while a DataLoader worker prepares the next batches, in the order alone, with, alone (A B A).
- * Only `trainer.step()` is timed; the wait for the next batch is reported separately.
+ * (small ResNet + projection head, SupCon loss, SGD) in three modes, in the order
+ * ready, ahead, inline, ahead, ready:
+ *   ready  — views handed in ready-made (no augmentation cost at all: the baseline),
+ *   ahead  — views from PrefetchingViews (a worker thread augments the next batches meanwhile),
+ *   inline — views augmented on the training thread inside the step.
+ * The target is ahead / ready − 1 < 5%.
  */
-import { DataLoader, type ImageSet } from '@supcon/node';
-import { type AugmentStep, projectionHead, resolveConfig, smallResNet, Trainer } from 'supcon';
+import { type ImageSet, PrefetchingViews } from '@supcon/node';
+import { Augmenter, type AugmentStep, projectionHead, resolveConfig, smallResNet, Trainer } from 'supcon';
 
 export interface OverlapResult {
   backend: string;
   batch: number;
   views: number;
-  workers: number;
   steps: number;
-  /** Median step time without and with the loader working beside it. */
-  stepMsAlone: number;
-  stepMsWithLoader: number;
-  /** stepMsWithLoader / stepMsAlone − 1. */
+  /** Median step times (ms) of each mode. */
+  readyMs: number;
+  aheadMs: number;
+  inlineMs: number;
+  /** aheadMs / readyMs − 1: what augmenting in the worker costs the step. */
   slowdown: number;
-  /** Median time the training loop waited for the next augmented batch. */
+  /** inlineMs / readyMs − 1: what augmenting on the training thread would cost. */
+  inlineSlowdown: number;
+  /** Requests answered from the worker's ring / computed inline, and the total wait for it. */
+  prefetched: number;
+  inlineRequests: number;
   waitMs: number;
 }
 
@@ -28,62 +35,64 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+type MakeViews = ConstructorParameters<typeof Trainer>[0]['makeViews'] & {};
+
 export async function measureOverlap(
   set: ImageSet,
   steps: AugmentStep[],
-  options: { batch: number; views: number; workers: number; steps: number; backend: string },
+  options: { batch: number; views: number; steps: number; backend: string },
 ): Promise<OverlapResult> {
-  const { batch, views, workers } = options;
-  const viewShape: [number, number, number] = [set.height, set.width, set.channels];
+  const { batch, views } = options;
+  const seed = 0;
   const encoder = smallResNet({ channels: set.channels, width: 16, seed: 1 });
   const head = projectionHead({ inputDim: encoder.outputDim, outputDim: 64, seed: 2 });
-  let ready: Float32Array = new Float32Array(batch * views * set.height * set.width * set.channels).fill(0.5);
+  const augmenter = new Augmenter(steps, { height: set.height, width: set.width, channels: set.channels });
+  const readyViews = augmenter.apply(set.images, batch, { views, seed });
+  const ready: MakeViews = () => readyViews;
+  const inline: MakeViews = (images, count, o) => augmenter.apply(images, count, o);
+  const ahead = new PrefetchingViews(set, { steps, batchSize: batch, views, seed });
+  let current: MakeViews = ready;
   const trainer = new Trainer({
-    config: resolveConfig({ method: 'supcon', epochs: 1000, batchSize: batch, views, lr: 0.05 }),
+    config: resolveConfig({ method: 'supcon', epochs: 1000, batchSize: batch, views, lr: 0.05, seed }),
     encoder,
     head,
     data: set,
-    makeViews: () => ready,
-    viewShape,
+    makeViews: (images, count, o) => current(images, count, o),
+    viewShape: [augmenter.output.height, augmenter.output.width, augmenter.output.channels],
   });
-  const timeStep = () => {
-    const t = performance.now();
-    trainer.step();
-    return performance.now() - t;
+  const times = { ready: [] as number[], ahead: [] as number[], inline: [] as number[] };
+  const run = (mode: keyof typeof times, n: number) => {
+    current = mode === 'ready' ? ready : mode === 'ahead' ? ahead.makeViews : inline;
+    for (let s = 0; s < n; s++) {
+      const t = performance.now();
+      trainer.step();
+      times[mode].push(performance.now() - t);
+    }
   };
-  for (let w = 0; w < 2; w++) timeStep(); // warm-up: kernels, JIT
-  const alone: number[] = [];
-  const withLoader: number[] = [];
-  const waits: number[] = [];
-  const runAlone = () => {
-    for (let s = 0; s < options.steps; s++) alone.push(timeStep());
-  };
-  runAlone();
-  const loader = new DataLoader(set, { batchSize: batch, views, steps, workers, seed: 5 });
-  const batches = loader.epoch(0);
-  await batches.next(); // start the workers and fill the prefetch queue before timing
-  for (let s = 0; s < options.steps; s++) {
-    const t = performance.now();
-    const next = await batches.next();
-    waits.push(performance.now() - t);
-    if (!next.done) ready = next.value.images; // the step trains on the loader's batch
-    withLoader.push(timeStep());
-  }
-  await batches.return(undefined);
-  await loader.close();
-  runAlone();
+  run('ahead', 2); // warm-up: kernels, JIT, the worker's first batches
+  const half = Math.max(1, Math.ceil(options.steps / 2));
+  run('ready', half);
+  run('ahead', half);
+  run('inline', options.steps);
+  run('ahead', half);
+  run('ready', half);
   trainer.dispose();
-  const a = median(alone);
-  const b = median(withLoader);
+  await ahead.close();
+  const r = median(times.ready);
+  const a = median(times.ahead);
+  const i = median(times.inline);
   return {
     backend: options.backend,
     batch,
     views,
-    workers,
     steps: options.steps,
-    stepMsAlone: a,
-    stepMsWithLoader: b,
-    slowdown: b / a - 1,
-    waitMs: median(waits),
+    readyMs: r,
+    aheadMs: a,
+    inlineMs: i,
+    slowdown: a / r - 1,
+    inlineSlowdown: i / r - 1,
+    prefetched: ahead.stats.prefetched,
+    inlineRequests: ahead.stats.inline,
+    waitMs: ahead.stats.waitMs,
   };
 }

@@ -8,6 +8,7 @@ export * from './image-set.js';
 export * from './inspect.js';
 export * from './loader.js';
 export * from './png.js';
+export * from './prefetch.js';
 export * from './preview.js';
 export * from './split.js';
 export * from './tar.js';

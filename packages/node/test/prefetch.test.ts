@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type ImageSet, PrefetchingViews } from '@supcon/node';
+import {
+  Augmenter,
+  augmentPreset,
+  batchesPerEpoch,
+  batchIndices,
+  epochOrder,
+  mlpEncoder,
+  projectionHead,
+  Random,
+  resolveConfig,
+  Trainer,
+} from 'supcon';
+
+function randomSet(count: number, h: number, w: number, c: number): ImageSet {
+  const rng = new Random(5);
+  return {
+    images: Uint8Array.from({ length: count * h * w * c }, () => rng.int(0, 256)),
+    labels: Int32Array.from({ length: count }, (_, i) => i % 4),
+    count,
+    height: h,
+    width: w,
+    channels: c,
+  };
+}
+
+function gather(set: ImageSet, indices: Int32Array): Uint8Array {
+  const size = set.height * set.width * set.channels;
+  const out = new Uint8Array(indices.length * size);
+  indices.forEach((i, k) => {
+    out.set(set.images.subarray(i * size, (i + 1) * size), k * size);
+  });
+  return out;
+}
+
+test('PrefetchingViews answers the sampler order from the worker, identical to inline augmentation', async () => {
+  const set = randomSet(40, 12, 12, 3);
+  const steps = augmentPreset('supcon', { size: [10, 10] });
+  const ahead = new PrefetchingViews(set, { steps, batchSize: 8, views: 2, seed: 7, depth: 2 });
+  const direct = new Augmenter(steps, { height: 12, width: 12, channels: 3 });
+  const perEpoch = batchesPerEpoch(40, 8);
+  for (let epoch = 0; epoch < 2; epoch++) {
+    const order = epochOrder(40, 7, epoch);
+    for (let step = 0; step < perEpoch; step++) {
+      const indices = batchIndices(order, step, 8);
+      const images = gather(set, indices);
+      const o = { views: 2, seed: 7, epoch, indices };
+      assert.deepEqual(ahead.makeViews(images, 8, o), direct.apply(images, 8, o));
+      const until = performance.now() + 15; // a "training step"
+      while (performance.now() < until) {}
+    }
+  }
+  // A request outside the sampler order is still answered, inline.
+  const odd = Int32Array.from([3, 1, 4, 1, 5, 9, 2, 6]);
+  const o = { views: 2, seed: 7, epoch: 0, indices: odd };
+  assert.deepEqual(ahead.makeViews(gather(set, odd), 8, o), direct.apply(gather(set, odd), 8, o));
+  await ahead.close();
+  assert.ok(ahead.stats.prefetched >= 6, JSON.stringify(ahead.stats));
+  assert.equal(ahead.stats.prefetched + ahead.stats.inline, 2 * perEpoch + 1);
+});
+
+test('PrefetchingViews plugs into the Trainer: the same losses as augmenting inline', async () => {
+  const set = randomSet(48, 8, 8, 1);
+  const steps = augmentPreset('supcon', { size: [8, 8] });
+  const run = (makeViews?: PrefetchingViews['makeViews']) => {
+    const config = resolveConfig({ method: 'supcon', epochs: 2, batchSize: 16, views: 2, lr: 0.05, seed: 3 });
+    const encoder = mlpEncoder({ inputDim: 64, hidden: [16], seed: 1 });
+    const head = projectionHead({ inputDim: 16, outputDim: 8, seed: 2 });
+    const direct = new Augmenter(steps, { height: 8, width: 8, channels: 1 });
+    const trainer = new Trainer({
+      config,
+      encoder,
+      head,
+      data: set,
+      makeViews: makeViews ?? ((images, count, o) => direct.apply(images, count, o)),
+    });
+    const losses: number[] = [];
+    trainer.run({ afterStep: (r) => losses.push(r.loss) });
+    trainer.dispose();
+    return losses;
+  };
+  const ahead = new PrefetchingViews(set, { steps, batchSize: 16, views: 2, seed: 3 });
+  const withWorker = run(ahead.makeViews);
+  await ahead.close();
+  assert.deepEqual(withWorker, run());
+  assert.ok(ahead.stats.prefetched > 0, JSON.stringify(ahead.stats));
+});
