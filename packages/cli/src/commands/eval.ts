@@ -1,5 +1,5 @@
 /** `supcon eval --run DIR`: kNN evaluation (cosine similarity, weighted vote) of a run's frozen encoder. */
-import { augmentSteps, embedImages, loadRunEncoder, updateSummary } from '@supcon/node';
+import { augmentSteps, embedImages, loadRunEncoder, subset, updateSummary } from '@supcon/node';
 import { knnScores, topKAccuracy } from 'supcon';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
@@ -15,12 +15,14 @@ export const evalCommand: Command = {
     '  --run DIR          the run folder written by `supcon train`',
     '  --k K              neighbours (default 200)',
     '  --temperature T    τ of the vote weights exp(similarity / τ) (default 0.1)',
+    '  --bank N           training samples used as neighbours (default 10000; the first N of the split)',
     '  --backend auto|native|cpu',
   ].join('\n'),
   async run(argv) {
     const { flags } = parseFlags(argv, {
       run: { kind: 'string' },
       k: { kind: 'int', default: 200, min: 1 },
+      bank: { kind: 'int', default: 10000, min: 1 },
       temperature: { kind: 'number', default: 0.1 },
       backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
     });
@@ -33,7 +35,15 @@ export const evalCommand: Command = {
       const { mean, std } = data.dataset;
       const steps = augmentSteps('none', [data.train.height, data.train.width], mean, std).eval;
       const classes = data.dataset.classes.length;
-      const bank = embedImages(encoder, data.train, steps);
+      const n = Math.min(flags['bank'] as number, data.train.count);
+      const bank = embedImages(
+        encoder,
+        subset(
+          data.train,
+          Int32Array.from({ length: n }, (_, i) => i),
+        ),
+        steps,
+      );
       const out: Record<string, number> = {};
       const splits = {
         validation: data.validation,
