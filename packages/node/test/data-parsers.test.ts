@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { DatasetError, type ImageSet, loadDataset, parseCifar, parseIdx, parseIdxPair } from '@supcon/node';
+import {
+  DatasetError,
+  DEBIAN_FASHION_MNIST,
+  type ImageSet,
+  loadDataset,
+  parseCifar,
+  parseIdx,
+  parseIdxPair,
+} from '@supcon/node';
 import { tinyCifar, tinyIdx } from './helpers.js';
 
 function throwsDataset(work: () => unknown, file: string, pattern: RegExp): void {
@@ -134,9 +142,7 @@ test('loadDataset reads mnist:PATH from disk and names the damaged file', async 
 });
 
 test('the Debian Fashion-MNIST files load completely', {
-  skip:
-    !process.env['SUPCON_TEST_REAL_DATA'] &&
-    !(await import('node:fs')).existsSync('/usr/share/datasets/fashion-mnist'),
+  skip: !existsSync(DEBIAN_FASHION_MNIST),
 }, async () => {
   const ds = await loadDataset('fashion-mnist');
   const full = (s: ImageSet) => [s.count, s.height, s.width, s.channels];

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { countPerClass, splitValidation, validationIndices } from '@supcon/node';
+import { countPerClass, splitValidation, summariseDataset, validationIndices } from '@supcon/node';
 import { InvalidArgumentError } from 'supcon';
 import { tinyIdx } from './helpers.js';
 
@@ -91,4 +91,31 @@ test('supcon data inspect: JSON summary, and a damaged file is one sentence on s
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('summariseDataset: CIFAR-100 style splits also count superclasses, validation included', () => {
+  const n = 40;
+  const set = {
+    images: new Uint8Array(n * 4),
+    labels: Int32Array.from({ length: n }, (_, i) => i % 4),
+    coarseLabels: Int32Array.from({ length: n }, (_, i) => i % 2),
+    count: n,
+    height: 2,
+    width: 2,
+    channels: 1,
+  };
+  const dataset = {
+    name: 'cifar100' as const,
+    path: '/x',
+    classes: ['a', 'b', 'c', 'd'],
+    coarseClasses: ['even', 'odd'],
+    train: set,
+    test: set,
+    mean: [0],
+    std: [1],
+  };
+  const summary = summariseDataset(dataset, { size: 8, seed: 1 });
+  assert.deepEqual(summary.splits.train.perCoarseClass, [16, 16]);
+  assert.deepEqual(summary.splits.validation!.perCoarseClass, [4, 4]);
+  assert.deepEqual(summary.splits.test!.perClass, [10, 10, 10, 10]);
 });

@@ -7,6 +7,8 @@ export interface SplitSummary {
   samples: number;
   /** Samples of each class, in class order. */
   perClass: number[];
+  /** CIFAR-100: samples of each superclass. */
+  perCoarseClass?: number[];
 }
 
 export interface DatasetSummary {
@@ -21,27 +23,40 @@ export interface DatasetSummary {
   std: number[];
 }
 
-function summarise(labels: Int32Array, classes: number): SplitSummary {
-  return { samples: labels.length, perClass: countPerClass(labels, classes) };
+function summarise(
+  labels: Int32Array,
+  classes: number,
+  coarse?: { labels: Int32Array; classes: number },
+): SplitSummary {
+  const s: SplitSummary = { samples: labels.length, perClass: countPerClass(labels, classes) };
+  if (coarse) s.perCoarseClass = countPerClass(coarse.labels, coarse.classes);
+  return s;
 }
 
 /** Summary of a loaded dataset; with `validation`, the train split is shown after carving it out. */
 export function summariseDataset(dataset: Dataset, validation?: ValidationSplitOptions): DatasetSummary {
   const k = dataset.classes.length;
   const t: ImageSet = dataset.train;
-  const splits: DatasetSummary['splits'] = { train: summarise(t.labels, k) };
+  const kc = dataset.coarseClasses?.length ?? 0;
+  const coarseOf = (set: ImageSet, idx?: Int32Array) =>
+    set.coarseLabels && kc > 0
+      ? { labels: idx ? Int32Array.from(idx, (i) => set.coarseLabels![i]!) : set.coarseLabels, classes: kc }
+      : undefined;
+  const splits: DatasetSummary['splits'] = { train: summarise(t.labels, k, coarseOf(t)) };
   if (validation) {
     const idx = validationIndices(t.labels, validation);
     splits.train = summarise(
       Int32Array.from(idx.train, (i) => t.labels[i]!),
       k,
+      coarseOf(t, idx.train),
     );
     splits.validation = summarise(
       Int32Array.from(idx.validation, (i) => t.labels[i]!),
       k,
+      coarseOf(t, idx.validation),
     );
   }
-  if (dataset.test) splits.test = summarise(dataset.test.labels, k);
+  if (dataset.test) splits.test = summarise(dataset.test.labels, k, coarseOf(dataset.test));
   const summary: DatasetSummary = {
     name: dataset.name,
     path: dataset.path,
