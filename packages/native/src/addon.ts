@@ -96,6 +96,16 @@ export interface NativeAddon {
   reluGrad(dy: F32, x: F32, out: F32): void;
   reduce(op: number, x: F32, shape: Ints, reduceMask: Ints, out: F32): void;
   softmax(x: F32, cols: number, out: F32): void;
+  pool2d(x: F32, xShape: Ints, y: F32, yShape: Ints, params: Ints, isMax: boolean): void;
+  pool2dBackward(
+    dy: F32,
+    x: F32 | null,
+    dx: F32,
+    xShape: Ints,
+    yShape: Ints,
+    params: Ints,
+    isMax: boolean,
+  ): void;
 }
 
 export const FIX_COMMAND = 'apt-get install -y libdnnl-dev g++ make python3 && npm rebuild @supcon/native';

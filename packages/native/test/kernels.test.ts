@@ -261,3 +261,24 @@ test('native kernels really run (the addon is called, not the cpu fallback)', as
   }
   assert.equal(calls, 1);
 });
+
+describe('pooling', () => {
+  const cases: [number[], number, number, 'same' | 'valid'][] = [
+    // [x shape NHWC, window, stride, padding]
+    [[2, 8, 8, 3], 2, 2, 'valid'],
+    [[1, 7, 7, 4], 3, 2, 'same'],
+    [[2, 9, 9, 2], 3, 2, 'valid'],
+    [[1, 6, 6, 5], 3, 1, 'same'],
+    [[4, 32, 32, 16], 3, 2, 'same'],
+  ];
+  for (const [shape, window, stride, pad] of cases) {
+    test(`max and average pooling x ${shape} window ${window} stride ${stride} ${pad}`, async () => {
+      await compareBackends('maxPool', () =>
+        withGrads([rand(shape, 41)], (x) => tf.maxPool(x as tf.Tensor4D, window, stride, pad)),
+      );
+      await compareBackends('avgPool', () =>
+        withGrads([rand(shape, 42)], (x) => tf.avgPool(x as tf.Tensor4D, window, stride, pad)),
+      );
+    });
+  }
+});

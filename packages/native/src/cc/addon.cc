@@ -27,6 +27,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitBatchNorm(env, exports);
   InitElementwise(env, exports);
   InitReduce(env, exports);
+  InitPool(env, exports);
   return exports;
 }
 

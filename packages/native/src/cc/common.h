@@ -45,5 +45,6 @@ void InitMatMul(Napi::Env env, Napi::Object exports);
 void InitBatchNorm(Napi::Env env, Napi::Object exports);
 void InitElementwise(Napi::Env env, Napi::Object exports);
 void InitReduce(Napi::Env env, Napi::Object exports);
+void InitPool(Napi::Env env, Napi::Object exports);
 
 }  // namespace supcon

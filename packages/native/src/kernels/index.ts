@@ -8,6 +8,7 @@ import {
 } from './conv.js';
 import { binaryKernels, unaryKernels } from './elementwise.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
+import { poolKernels } from './pool.js';
 import { reduceKernels, softmaxKernel } from './reduce.js';
 import type { NativeKernel } from './util.js';
 
@@ -27,4 +28,5 @@ export const nativeKernels: NativeKernel[] = [
   ...unaryKernels,
   ...reduceKernels,
   softmaxKernel,
+  ...poolKernels,
 ];
