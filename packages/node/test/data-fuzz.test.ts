@@ -54,17 +54,17 @@ function fuzz(
   return outcomes;
 }
 
-test(`IDX images file: ${ROUNDS} mutated files`, () => {
+test(`IDX images file: ${ROUNDS} mutated files`, { timeout: 60_000 }, () => {
   const { images, labels } = tinyIdx(20, 6, 5);
   fuzz('idx-images', (b, f) => parseIdxPair(b, f, labels, 'labels', 10), images, 10);
 });
 
-test(`IDX labels file: ${ROUNDS} mutated files`, () => {
+test(`IDX labels file: ${ROUNDS} mutated files`, { timeout: 60_000 }, () => {
   const { images, labels } = tinyIdx(20, 6, 5);
   fuzz('idx-labels', (b, f) => parseIdxPair(images, 'images', b, f, 10), labels, 10, 20);
 });
 
-test(`CIFAR-10 binary: ${ROUNDS} mutated files`, () => {
+test(`CIFAR-10 binary: ${ROUNDS} mutated files`, { timeout: 60_000 }, () => {
   fuzz(
     'cifar10',
     (b, f) => parseCifar(b, f, { kind: 'cifar10', records: 5 }),
@@ -74,7 +74,7 @@ test(`CIFAR-10 binary: ${ROUNDS} mutated files`, () => {
   );
 });
 
-test(`CIFAR-100 binary: ${ROUNDS} mutated files`, () => {
+test(`CIFAR-100 binary: ${ROUNDS} mutated files`, { timeout: 60_000 }, () => {
   fuzz(
     'cifar100',
     (b, f) => parseCifar(b, f, { kind: 'cifar100', records: 5 }),
@@ -84,7 +84,7 @@ test(`CIFAR-100 binary: ${ROUNDS} mutated files`, () => {
   );
 });
 
-test('folder images (PNG, JPEG, WebP through sharp): 1,200 mutated files', async () => {
+test('folder images (PNG, JPEG, WebP through sharp): 1,200 mutated files', { timeout: 60_000 }, async () => {
   const sharp = (await import('sharp')).default;
   const rng = new Random(0xbeef);
   const pixels = Uint8Array.from({ length: 12 * 10 * 3 }, () => rng.int(0, 256));
