@@ -24,7 +24,12 @@ export type AugmentOpName =
   | 'Equalize'
   | 'Invert';
 
-const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
+/** Clamp to [0, 1]; branches, because V8 runs them faster than Math.min/Math.max here (A/B-timed). */
+function clamp01(v: number): number {
+  if (v < 0) return 0;
+  if (v > 1) return 1;
+  return v;
+}
 const linspace = (a: number, b: number, n: number, i: number) => (n === 1 ? a : a + ((b - a) * i) / (n - 1));
 
 /** Magnitude of `op` at bin `i` of `bins`, and whether its sign is random (torchvision's table). */

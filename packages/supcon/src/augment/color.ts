@@ -9,7 +9,12 @@ const R = 0.2989;
 const G = 0.587;
 const B = 0.114;
 
-const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
+/** Clamp to [0, 1]; branches, because V8 runs them faster than Math.min/Math.max here (A/B-timed). */
+function clamp01(v: number): number {
+  if (v < 0) return 0;
+  if (v > 1) return 1;
+  return v;
+}
 
 export function adjustBrightness(img: Float32Array, offset: number, n: number, factor: number): void {
   for (let i = offset; i < offset + n; i++) img[i] = clamp01(img[i]! * factor);
@@ -62,8 +67,12 @@ export function adjustHue(img: Float32Array, offset: number, n: number, c: numbe
     const r = img[i]!;
     const g = img[i + 1]!;
     const b = img[i + 2]!;
-    const max = Math.max(r, g, b);
-    const min = Math.min(r, g, b);
+    let max = r;
+    if (g > max) max = g;
+    if (b > max) max = b;
+    let min = r;
+    if (g < min) min = g;
+    if (b < min) min = b;
     const cr = max - min;
     if (cr === 0) continue; // grey: hue undefined, unchanged
     // Hue in sixths of a turn, [0, 6).
