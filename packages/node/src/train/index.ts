@@ -1,3 +1,4 @@
+export * from './bench.js';
 export * from './checkpoint.js';
 export * from './embed.js';
 export * from './evaluate.js';
