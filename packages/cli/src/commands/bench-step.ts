@@ -164,10 +164,12 @@ backward and an SGD-momentum update (lr 0.05, μ 0.9). Median of --steps steps a
     const { step, dispose } = makeStep(batch, views, flags['classes'] as number);
     const msAll: number[] = [];
     const losses: number[] = [];
+    const rssMiBAll: number[] = []; // resident memory after every step: it should stay flat
     for (let i = 0; i < warmup + steps; i++) {
       const start = performance.now();
       losses.push(step());
       if (i >= warmup) msAll.push(performance.now() - start);
+      rssMiBAll.push(Math.round(process.memoryUsage().rss / 2 ** 20));
     }
     const profiled = profile ? await profileStep(step) : undefined;
     dispose();
@@ -184,6 +186,8 @@ backward and an SGD-momentum update (lr 0.05, μ 0.9). Median of --steps steps a
       msAll: msAll.map((x) => Math.round(x)),
       losses: losses.map((x) => Math.round(x * 1e4) / 1e4),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      rssMiBAll,
+      liveTensors: tf.memory().numTensors,
     };
     if (profiled) result['profile'] = profiled;
     if (torchBefore && torchAfter) {
