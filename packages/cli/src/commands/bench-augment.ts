@@ -89,7 +89,7 @@ export const benchAugmentCommand: Command = {
     '  --no-torch      skip the torchvision comparison (--torch=false)',
     '  --python P      Python with torch and torchvision (default /usr/bin/python3)',
     '  --overlap S     also time Trainer steps (small ResNet, batch 128): views ready-made, augmented ahead',
-    '                  in a worker (PrefetchingViews), and inline; S steps per mode',
+    '                  in a worker (PrefetchingViews), and inline; S interleaved cycles, one timed step per mode each',
     '  --backend B     backend of those steps: auto (native when built), native, cpu',
   ].join('\n'),
   async run(argv) {

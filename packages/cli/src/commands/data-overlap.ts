@@ -1,7 +1,9 @@
 /**
  * Does augmenting ahead in a worker thread slow the training step? Times the Trainer's step
- * (small ResNet + projection head, SupCon loss, SGD) in three modes, in the order
- * ready, ahead, inline, ahead, ready:
+ * (small ResNet + projection head, SupCon loss, SGD) in three modes, interleaved in cycles of
+ * two steps per mode (ready, ready, ahead, ahead, inline, inline) so that the other jobs on a shared
+ * machine weigh on all modes alike; only the second step of each pair is timed (in ahead mode the
+ * first one is where the worker learns the position and is augmented inline):
  *   ready  — views handed in ready-made (no augmentation cost at all: the baseline),
  *   ahead  — views from PrefetchingViews (a worker thread augments the next batches meanwhile),
  *   inline — views augmented on the training thread inside the step.
@@ -14,6 +16,7 @@ export interface OverlapResult {
   backend: string;
   batch: number;
   views: number;
+  /** Timed steps per mode (one per cycle). */
   steps: number;
   /** Median step times (ms) of each mode. */
   readyMs: number;
@@ -61,21 +64,19 @@ export async function measureOverlap(
     viewShape: [augmenter.output.height, augmenter.output.width, augmenter.output.channels],
   });
   const times = { ready: [] as number[], ahead: [] as number[], inline: [] as number[] };
-  const run = (mode: keyof typeof times, n: number) => {
+  const pair = (mode: keyof typeof times, record: boolean) => {
     current = mode === 'ready' ? ready : mode === 'ahead' ? ahead.makeViews : inline;
-    for (let s = 0; s < n; s++) {
-      const t = performance.now();
-      trainer.step();
-      times[mode].push(performance.now() - t);
-    }
+    trainer.step();
+    const t = performance.now();
+    trainer.step();
+    if (record) times[mode].push(performance.now() - t);
   };
-  run('ahead', 2); // warm-up: kernels, JIT, the worker's first batches
-  const half = Math.max(1, Math.ceil(options.steps / 2));
-  run('ready', half);
-  run('ahead', half);
-  run('inline', options.steps);
-  run('ahead', half);
-  run('ready', half);
+  pair('ahead', false); // warm-up: kernels, JIT, the worker's start
+  for (let cycle = 0; cycle < options.steps; cycle++) {
+    pair('ready', true);
+    pair('ahead', true);
+    pair('inline', true);
+  }
   trainer.dispose();
   await ahead.close();
   const r = median(times.ready);
