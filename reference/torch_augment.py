@@ -5,7 +5,8 @@
       Applies torchvision's functional ops with fixed parameters to fixed random images and writes
       inputs and outputs (HWC, flattened) for packages/supcon/test/augment-reference.test.ts.
 
-  torch_augment.py bench --dataset fashion-mnist|cifar10 --views 2 [--batch 256] [--reps 5] [--images RAW --shape N,H,W,C]
+  torch_augment.py bench --dataset fashion-mnist|cifar10 --views 2 [--preset supcon|ce|randaugment|autoaugment]
+                         [--batch 256] [--reps 5] [--images RAW --shape N,H,W,C]
       Samples/s of torchvision's SupCon two-view pipeline (RandomResizedCrop(scale 0.2-1), flip,
       ColorJitter(0.4, 0.4, 0.4, 0.1) p 0.8, RandomGrayscale p 0.2, ToTensor, Normalize) on
       uint8 images drawn like the dataset's, one process, torch.set_num_threads(1)
@@ -87,6 +88,7 @@ def bench(argv):
     import argparse
     p = argparse.ArgumentParser()
     p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--preset", default="supcon", choices=["supcon", "simclr", "ce", "randaugment", "autoaugment"])
     p.add_argument("--views", type=int, default=2)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--reps", type=int, default=5)
@@ -98,14 +100,14 @@ def bench(argv):
     rgb = a.dataset.startswith("cifar")
     size, ch = (32, 3) if rgb else (28, 1)
     mean, std = ([0.4914, 0.4822, 0.4465], [0.2023, 0.1994, 0.201]) if rgb else ([0.286], [0.353])
-    tf = T.Compose([
-        T.RandomResizedCrop(size=size, scale=(0.2, 1.0), antialias=False),
-        T.RandomHorizontalFlip(),
-        T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-        T.RandomGrayscale(p=0.2),
-        T.ConvertImageDtype(torch.float32),
-        T.Normalize(mean, std),
-    ])
+    crop_flip = [T.RandomResizedCrop(size=size, scale=(0.2, 1.0), antialias=False), T.RandomHorizontalFlip()]
+    middle = {
+        "supcon": [T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8), T.RandomGrayscale(p=0.2)],
+        "ce": [],
+        "randaugment": [RandAugment(num_ops=2, magnitude=9, num_magnitude_bins=31)],
+        "autoaugment": [AutoAugment(AutoAugmentPolicy.CIFAR10)],
+    }["supcon" if a.preset == "simclr" else a.preset]
+    tf = T.Compose(crop_flip + middle + [T.ConvertImageDtype(torch.float32), T.Normalize(mean, std)])
     torch.manual_seed(0)
     if a.images:
         n, h, w, c = (int(v) for v in a.shape.split(","))
@@ -135,7 +137,7 @@ def bench(argv):
     med = times[len(times) // 2]
     med_cpu = cpu[len(cpu) // 2]
     print(json.dumps({"library": "torchvision", "torchvision": __import__("torchvision").__version__,
-                      "dataset": a.dataset, "views": a.views, "batch": a.batch, "threads": a.threads,
+                      "dataset": a.dataset, "preset": a.preset, "views": a.views, "batch": a.batch, "threads": a.threads,
                       "samplesPerSec": a.batch / med, "samplesPerCpuSec": a.batch / med_cpu,
                       "medianBatchMs": med * 1000}))
 

@@ -166,10 +166,19 @@ export const benchAugmentCommand: Command = {
       runs,
     };
     const wantTorch = flags['torch'] && !flags['no-torch'];
-    if (wantTorch && preset !== 'supcon' && preset !== 'simclr') {
-      result.torchvision = { error: 'the torchvision comparison implements the supcon/simclr preset only' };
+    if (wantTorch && preset === 'none') {
+      result.torchvision = { error: 'no torchvision comparison for the none preset' };
     } else if (wantTorch) {
-      result.torchvision = runTorch(flags['python'] as string, name, images, batch, shape, views, reps);
+      result.torchvision = runTorch(
+        flags['python'] as string,
+        name,
+        preset,
+        images,
+        batch,
+        shape,
+        views,
+        reps,
+      );
     }
     timed.push(timeOurs(aug, images, batch, views, reps, 2));
     runs.push(timed[1]!.wall);
@@ -261,6 +270,7 @@ export const benchAugmentCommand: Command = {
 function runTorch(
   python: string,
   name: string,
+  preset: AugmentPreset,
   images: Uint8Array,
   batch: number,
   shape: [number, number, number],
@@ -277,6 +287,8 @@ function runTorch(
     const args = [
       script,
       'bench',
+      '--preset',
+      preset,
       '--dataset',
       name,
       '--views',
