@@ -87,3 +87,16 @@ test('PrefetchingViews plugs into the Trainer: the same losses as augmenting inl
   assert.deepEqual(withWorker, run());
   assert.ok(ahead.stats.prefetched > 0, JSON.stringify(ahead.stats));
 });
+
+test('PrefetchingViews refuses requests for another set than its own', async () => {
+  const set = randomSet(16, 4, 4, 1);
+  const other = randomSet(16, 4, 4, 1);
+  other.images = other.images.map((v) => 255 - v);
+  const ahead = new PrefetchingViews(set, { steps: [], batchSize: 4, views: 1, seed: 0 });
+  const indices = Int32Array.from([0, 1, 2, 3]);
+  assert.throws(
+    () => ahead.makeViews(gather(other, indices), 4, { views: 1, seed: 0, epoch: 0, indices }),
+    /PrefetchingViews was built with/,
+  );
+  await ahead.close();
+});

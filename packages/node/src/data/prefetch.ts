@@ -90,6 +90,7 @@ export class PrefetchingViews {
 
   /** The Trainer's `makeViews`: `[count, views, H, W, C]` for the requested samples. */
   readonly makeViews = (images: Uint8Array, count: number, o: MakeViewsOptions): Float32Array => {
+    this.checkSameData(images, o.indices);
     const g = this.globalStep(o);
     let result: Float32Array | undefined;
     if (g !== undefined && Atomics.load(this.control, 0) >= 0) result = this.take(g, o.indices);
@@ -133,6 +134,27 @@ export class PrefetchingViews {
     const at = this.position[first]!;
     if (at % b !== 0 || at / b >= this.perEpoch) return undefined;
     return o.epoch * this.perEpoch + at / b;
+  }
+
+  /**
+   * Indices only make sense for the set the worker holds: a Trainer built on another set (say the
+   * training split after carving out validation) would silently get views of the wrong images.
+   * Comparing the first requested image with ours catches that at the first step.
+   */
+  private checkSameData(images: Uint8Array, indices: ArrayLike<number>): void {
+    const size = this.set.height * this.set.width * this.set.channels;
+    const i = indices[0];
+    if (i === undefined) return;
+    const ours =
+      i >= 0 && i < this.set.count ? this.set.images.subarray(i * size, (i + 1) * size) : undefined;
+    const theirs = images.subarray(0, size);
+    if (!ours || theirs.length !== size || ours.some((v, k) => v !== theirs[k])) {
+      throw new InvalidArgumentError(
+        'images',
+        `sample ${i} of the set PrefetchingViews was built with (pass it the Trainer's own data)`,
+        'different pixels',
+      );
+    }
   }
 
   /** A copy of step `g` from the ring if the worker has it or is about to (within its window). */
