@@ -187,7 +187,6 @@ backward and an SGD-momentum update (lr 0.05, μ 0.9). Median of --steps steps a
       losses: losses.map((x) => Math.round(x * 1e4) / 1e4),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       rssMiBAll,
-      liveTensors: tf.memory().numTensors,
     };
     if (profiled) result['profile'] = profiled;
     if (torchBefore && torchAfter) {
