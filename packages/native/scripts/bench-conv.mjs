@@ -43,11 +43,14 @@ function best(fn) {
 const rows = [];
 for (const [size, cin, cout, k, stride] of layers) {
   const out = Math.ceil(size / stride);
-  const pad = k === 1 ? [0, 0, 0, 0] : (() => {
-    const total = Math.max(0, (out - 1) * stride + k - size);
-    const lo = Math.floor(total / 2);
-    return [lo, lo, total - lo, total - lo];
-  })();
+  const pad =
+    k === 1
+      ? [0, 0, 0, 0]
+      : (() => {
+          const total = Math.max(0, (out - 1) * stride + k - size);
+          const lo = Math.floor(total / 2);
+          return [lo, lo, total - lo, total - lo];
+        })();
   const xShape = [batch, size, size, cin];
   const wShape = [k, k, cin, cout];
   const yShape = [batch, out, out, cout];
@@ -68,8 +71,12 @@ let totalFlop = 0;
 console.log(`native conv, batch ${batch}, best of ${reps} (ms and GFLOP/s)`);
 for (const r of rows) {
   const g = (ms) => `${ms.toFixed(1).padStart(7)} ms ${(r.gflop / (ms / 1000)).toFixed(0).padStart(4)}`;
-  console.log(`${r.layer.padEnd(26)} fwd ${g(r.fwd)}  bwd-data ${g(r.bwdData)}  bwd-weights ${g(r.bwdWeights)}`);
+  console.log(
+    `${r.layer.padEnd(26)} fwd ${g(r.fwd)}  bwd-data ${g(r.bwdData)}  bwd-weights ${g(r.bwdWeights)}`,
+  );
   total += r.fwd + r.bwdData + r.bwdWeights;
   totalFlop += 3 * r.gflop;
 }
-console.log(`all listed layers once: ${total.toFixed(0)} ms, ${(totalFlop / (total / 1000)).toFixed(0)} GFLOP/s`);
+console.log(
+  `all listed layers once: ${total.toFixed(0)} ms, ${(totalFlop / (total / 1000)).toFixed(0)} GFLOP/s`,
+);
