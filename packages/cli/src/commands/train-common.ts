@@ -44,7 +44,7 @@ export const trainFlagSpecs: Record<string, FlagSpec> = {
 };
 
 export const trainFlagHelp = [
-  '  --preset P            fashion-quick (default: small ResNet, 3 epochs, the demo) | cifar-paper (the paper recipe)',
+  '  --preset P            fashion-quick (default: small ResNet, 10 epochs, the demo) | cifar-paper (the paper recipe)',
   '  --config FILE         JSON with any part of the run spec ({"train": {...}, "model": {...}, "data": {...}})',
   '  --method M            supcon | simclr | ce (default supcon)',
   '  --dataset D           fashion-mnist (default) | mnist | cifar10 | cifar100 | NAME:PATH',
