@@ -119,7 +119,8 @@ function fitOne(train: FeatureSet, c: FitConfig): LinearProbe {
   const x = tf.tidy(() => standardise(tf.tensor2d(train.features, [count, dim]), c.mean, c.std)); // [N, D]
   const y = tf.tensor1d(train.labels, 'int32'); // [N]
   const random = new Random(c.seed);
-  const w = tf.variable(tf.randomNormal([dim, c.classes], 0, 0.01, 'float32', c.seed)); // [D, C]
+  // tfjs treats seed 0 as "no seed" (Math.random), hence the + 1.
+  const w = tf.variable(tf.randomNormal([dim, c.classes], 0, 0.01, 'float32', (c.seed >>> 0) + 1)); // [D, C]
   const b = tf.variable(tf.zeros([c.classes])); // [C]
   const params = [
     { name: 'probe/kernel', variable: w },

@@ -20,7 +20,7 @@ function seeds(seed: number): () => number {
   let s = (seed ^ 0x9e3779b9) >>> 0;
   return () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s;
+    return s || 1; // tfjs treats seed 0 as "no seed" (Math.random)
   };
 }
 
