@@ -2,14 +2,12 @@
  * `supcon bench loss`: median time of forward + backward of the SupCon loss, peak memory, backend;
  * with --compare-torch, the PyTorch reference formula in the same run (torch, ours, torch).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { supConLoss } from 'supcon';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
-import { CliError, type Command } from '../command.js';
+import type { Command } from '../command.js';
 import { parseFlags } from '../flags.js';
+import { median, runTorchScript } from '../torch.js';
 
 const flagSpecs = {
   'batch-size': { kind: 'int', default: 1024, min: 1 },
@@ -33,12 +31,6 @@ export interface LossBenchResult {
   msMedian: number;
   msAll: number[];
   peakRssMiB: number;
-}
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Times value + gradient of the mean SupCon loss on random unit features and labels. */
@@ -70,17 +62,8 @@ export function benchLoss(
   return times;
 }
 
-function torchBench(
-  python: string,
-  batch: number,
-  views: number,
-  dim: number,
-  reps: number,
-): Record<string, unknown> {
-  const script = fileURLToPath(new URL('../../../../../reference/bench_loss_torch.py', import.meta.url));
-  if (!existsSync(script)) throw new CliError(`The PyTorch reference script is missing: expected ${script}.`);
-  const args = [
-    script,
+function torchBench(python: string, batch: number, views: number, dim: number, reps: number) {
+  const size = [
     '--batch-size',
     String(batch),
     '--views',
@@ -89,15 +72,8 @@ function torchBench(
     String(dim),
     '--reps',
     String(reps),
-    '--json',
   ];
-  const out = spawnSync(python, args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } });
-  if (out.error || out.status !== 0) {
-    throw new CliError(
-      `The PyTorch baseline failed (${python} ${args.join(' ')}): ${(out.stderr || String(out.error)).trim().split('\n').at(-1)}. Install it with: apt-get install python3-torch.`,
-    );
-  }
-  return JSON.parse(out.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  return runTorchScript(python, 'bench_loss_torch.py', size);
 }
 
 export const benchLossCommand: Command = {

@@ -20,7 +20,7 @@ import {
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { median } from './bench-loss.js';
+import { median, runTorchScript } from '../torch.js';
 
 const flagSpecs = {
   model: { kind: 'string', default: 'resnet18-cifar', choices: ['resnet18-cifar'] },
@@ -101,33 +101,9 @@ async function profileStep(step: () => number): Promise<{ totalMs: number; kerne
   return { totalMs, kernels };
 }
 
-function torchStep(
-  python: string,
-  batch: number,
-  views: number,
-  steps: number,
-  profile: boolean,
-): Record<string, unknown> {
-  const script = fileURLToPath(new URL('../../../../../reference/torch_step.py', import.meta.url));
-  if (!existsSync(script)) throw new CliError(`The PyTorch reference script is missing: expected ${script}.`);
-  const args = [
-    script,
-    '--batch-size',
-    String(batch),
-    '--views',
-    String(views),
-    '--steps',
-    String(steps),
-    '--json',
-  ];
-  if (profile) args.push('--profile');
-  const out = spawnSync(python, args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } });
-  if (out.error || out.status !== 0) {
-    throw new CliError(
-      `The PyTorch baseline failed (${python} ${args.join(' ')}): ${(out.stderr || String(out.error)).trim().split('\n').at(-1)}. Install it with: apt-get install python3-torch.`,
-    );
-  }
-  return JSON.parse(out.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+function torchStep(python: string, batch: number, views: number, steps: number, profile: boolean) {
+  const args = ['--batch-size', String(batch), '--views', String(views), '--steps', String(steps)];
+  return runTorchScript(python, 'torch_step.py', profile ? [...args, '--profile'] : args);
 }
 
 export const benchStepCommand: Command = {
