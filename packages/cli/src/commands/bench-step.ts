@@ -4,9 +4,6 @@
  * update); with --compare-torch, reference/torch_step.py runs before and after ours (A B A) and
  * the ratio is printed; with --profile, a per-kernel time breakdown of one step.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   createProjectionHead,
@@ -18,7 +15,7 @@ import {
   trainableVariables,
 } from 'supcon';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
-import { CliError, type Command } from '../command.js';
+import type { Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { median, runTorchScript } from '../torch.js';
 
