@@ -10,7 +10,8 @@
         "src/cc/batch_norm.cc",
         "src/cc/elementwise.cc",
         "src/cc/reduce.cc",
-        "src/cc/pool.cc"
+        "src/cc/pool.cc",
+        "src/cc/supcon_rows.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

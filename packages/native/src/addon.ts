@@ -11,6 +11,21 @@ type Ints = readonly number[];
 /** The functions the C++ addon exports (see src/cc/*.cc for the argument order). */
 export interface NativeAddon {
   dnnlVersion(): string;
+  /** The SupCon loss's per-row pass (supcon_rows.cc); returns the anchors without positives. */
+  supconRows(
+    logits: F32,
+    uncapped: F32,
+    capped: F32,
+    rowStart: number,
+    rows: number,
+    batch: number,
+    views: number,
+    variant: number,
+    denominator: number,
+    loss: F32,
+    valid: F32,
+    grad: F32 | null,
+  ): number;
   numThreads(): number;
   setNumThreads(n: number): void;
   conv2d(

@@ -55,6 +55,9 @@ export function registerNativeBackend(): boolean {
   }
   if (!getGradient(BATCH_NORM)) registerGradient(batchNormGradConfig);
   registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 3);
+  // The supcon core looks the loss's per-row kernel up under this well-known symbol (it cannot
+  // import this package: the core stays free of Node code).
+  (globalThis as Record<symbol, unknown>)[Symbol.for('supcon.lossRowKernel')] = addon.supconRows.bind(addon);
   registered = true;
   return true;
 }

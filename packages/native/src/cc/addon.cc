@@ -28,6 +28,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitElementwise(env, exports);
   InitReduce(env, exports);
   InitPool(env, exports);
+  InitSupconRows(env, exports);
   return exports;
 }
 

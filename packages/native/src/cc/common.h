@@ -46,5 +46,6 @@ void InitBatchNorm(Napi::Env env, Napi::Object exports);
 void InitElementwise(Napi::Env env, Napi::Object exports);
 void InitReduce(Napi::Env env, Napi::Object exports);
 void InitPool(Napi::Env env, Napi::Object exports);
+void InitSupconRows(Napi::Env env, Napi::Object exports);
 
 }  // namespace supcon

@@ -81,10 +81,69 @@ function softplus(x: number): number {
   return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
 }
 
+/** The native twin of `hostBlock` (packages/native/src/cc/supcon_rows.cc), when that addon is loaded. */
+type RowKernel = (
+  logits: Float32Array,
+  uncapped: Float32Array,
+  capped: Float32Array,
+  rowStart: number,
+  rows: number,
+  batch: number,
+  views: number,
+  variant: number,
+  denominator: number,
+  loss: Float32Array,
+  valid: Float32Array,
+  grad: Float32Array | null,
+) => number;
+
+/** @supcon/native registers its kernel under this symbol; the core cannot import Node code. */
+function rowKernel(): RowKernel | undefined {
+  return (globalThis as Record<symbol, unknown>)[Symbol.for('supcon.lossRowKernel')] as RowKernel | undefined;
+}
+
+const DENOMINATOR_CODE: Record<Denominator, number> = { all: 0, 'one-positive': 1, 'only-negatives': 2 };
+
 /**
- * Loss (and logits gradient) for anchor rows [rowStart, rowStart + b) given their logits S [b, N].
+ * Loss (and logits gradient) for anchor rows [rowStart, rowStart + b) given their logits S [b, N]:
+ * in native code (multi-threaded) when @supcon/native is loaded, else the JS passes below.
  */
 export function hostBlock(
+  logits: Float32Array,
+  rowStart: number,
+  rows: number,
+  batch: number,
+  views: number,
+  variant: Variant,
+  denominator: Denominator,
+  sampleRows: SampleRows,
+  withGrad: boolean,
+): HostBlockOutput {
+  const kernel = rowKernel();
+  if (!kernel)
+    return hostBlockJs(logits, rowStart, rows, batch, views, variant, denominator, sampleRows, withGrad);
+  const n = batch * views;
+  const uncapped = new Float32Array(rows * batch); // [b, B]
+  const capped = new Float32Array(rows * batch); // [b, B]
+  for (let i = 0; i < rows; i++) {
+    const at = i * batch;
+    sampleRows((rowStart + i) % batch, uncapped.subarray(at, at + batch), capped.subarray(at, at + batch));
+  }
+  const out: HostBlockOutput = {
+    loss: new Float32Array(rows),
+    valid: new Float32Array(rows),
+    withoutPositives: 0,
+  };
+  const grad = withGrad ? new Float32Array(rows * n) : null; // zero-filled: the kernel writes only the set entries
+  if (grad) out.logitsGrad = grad;
+  const variantCode = variant === 'out' ? 0 : 1;
+  const args = [rowStart, rows, batch, views, variantCode, DENOMINATOR_CODE[denominator]] as const;
+  out.withoutPositives = kernel(logits, uncapped, capped, ...args, out.loss, out.valid, grad);
+  return out;
+}
+
+/** The JS passes (any runtime). */
+export function hostBlockJs(
   logits: Float32Array,
   rowStart: number,
   rows: number,
