@@ -104,6 +104,17 @@ function rowKernel(): RowKernel | undefined {
 
 const DENOMINATOR_CODE: Record<Denominator, number> = { all: 0, 'one-positive': 1, 'only-negatives': 2 };
 
+/** Zeroed outputs for `rows` anchors; the logits gradient [rows, n] only when asked for. */
+function emptyOutput(rows: number, n: number, withGrad: boolean): HostBlockOutput {
+  const out: HostBlockOutput = {
+    loss: new Float32Array(rows),
+    valid: new Float32Array(rows),
+    withoutPositives: 0,
+  };
+  if (withGrad) out.logitsGrad = new Float32Array(rows * n);
+  return out;
+}
+
 /**
  * Loss (and logits gradient) for anchor rows [rowStart, rowStart + b) given their logits S [b, N]:
  * in native code (multi-threaded) when @supcon/native is loaded, else the JS passes below.
@@ -129,13 +140,8 @@ export function hostBlock(
     const at = i * batch;
     sampleRows((rowStart + i) % batch, uncapped.subarray(at, at + batch), capped.subarray(at, at + batch));
   }
-  const out: HostBlockOutput = {
-    loss: new Float32Array(rows),
-    valid: new Float32Array(rows),
-    withoutPositives: 0,
-  };
-  const grad = withGrad ? new Float32Array(rows * n) : null; // zero-filled: the kernel writes only the set entries
-  if (grad) out.logitsGrad = grad;
+  const out = emptyOutput(rows, n, withGrad); // zero-filled: the kernel writes only the set entries
+  const grad = out.logitsGrad ?? null;
   const variantCode = variant === 'out' ? 0 : 1;
   const args = [rowStart, rows, batch, views, variantCode, DENOMINATOR_CODE[denominator]] as const;
   out.withoutPositives = kernel(logits, uncapped, capped, ...args, out.loss, out.valid, grad);
@@ -155,13 +161,8 @@ export function hostBlockJs(
   withGrad: boolean,
 ): HostBlockOutput {
   const n = batch * views;
-  const out: HostBlockOutput = {
-    loss: new Float32Array(rows),
-    valid: new Float32Array(rows),
-    withoutPositives: 0,
-  };
-  const grad = withGrad ? new Float32Array(rows * n) : undefined;
-  if (grad) out.logitsGrad = grad;
+  const out = emptyOutput(rows, n, withGrad);
+  const grad = out.logitsGrad;
   const uncapped = new Float32Array(batch);
   const capped = new Float32Array(batch);
   const kind = new Int8Array(n); // 1 positive, -1 negative, 0 neither (self or capped away)
