@@ -1,3 +1,4 @@
+export * from './corruptions.js';
 export * from './features.js';
 export * from './knn.js';
 export * from './linear.js';

@@ -1,3 +1,3 @@
 export * from './layers.js';
-export * from './supcon.js';
 export * from './queue.js';
+export * from './supcon.js';
