@@ -13,6 +13,7 @@ import { demoCommand } from './demo.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { linearCommand } from './linear.js';
+import { robustnessCommand } from './robustness.js';
 import { trainCommand } from './train.js';
 
 export const allCommands: Command[] = [
@@ -27,4 +28,5 @@ export const allCommands: Command[] = [
   evalCommand,
   embedCommand,
   demoCommand,
+  robustnessCommand,
 ];

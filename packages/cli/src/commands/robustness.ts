@@ -1,0 +1,128 @@
+/**
+ * `supcon robustness --run DIR`: linear-probe accuracy of a run's frozen encoder on the test set under
+ * corruptions (noise, blur, contrast, brightness, pixelate, JPEG) at five severities; with
+ * `--baseline DIR2`, the corruption errors relative to another run (the paper's mCE comparison).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  evaluateRobustness,
+  loadRunEncoder,
+  type RobustnessResult,
+  relativeCorruptionErrors,
+  updateSummary,
+  writeFileDurable,
+} from '@supcon/node';
+import { CORRUPTIONS, parseCorruptions } from 'supcon';
+import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
+import { CliError, type Command } from '../command.js';
+import { parseFlags } from '../flags.js';
+import { argumentErrorsAsCliErrors } from './train-common.js';
+
+const RESULT_FILE = 'robustness.json';
+
+function parseSeverities(raw: string): number[] {
+  const values = raw.split(',').map((s) => Number(s.trim()));
+  if (!values.every((v) => Number.isInteger(v) && v >= 1 && v <= 5))
+    throw new CliError(
+      `Invalid value for \`--severities\`. Expected a comma list of integers from 1 to 5. Received: ${raw}.`,
+    );
+  return values;
+}
+
+function readResult(runDir: string, flag: string): RobustnessResult {
+  const file = join(runDir, RESULT_FILE);
+  if (!existsSync(file))
+    throw new CliError(
+      `Invalid value for \`${flag}\`. Expected a run folder holding ${RESULT_FILE} (run \`supcon robustness --run ${runDir}\` first). Received: ${runDir}.`,
+    );
+  return JSON.parse(readFileSync(file, 'utf8')) as RobustnessResult;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(5);
+
+export const robustnessCommand: Command = {
+  name: 'robustness',
+  summary: 'Linear-probe accuracy under corruptions (noise, blur, JPEG, ...) and mCE against a baseline run',
+  help: [
+    'Usage: supcon robustness --run DIR [--corruptions all|LIST] [--severities 1,2,3,4,5] [--limit N] [--baseline DIR2] [--json]',
+    '',
+    'Fits the linear probe on clean frozen features (as `supcon linear`), then classifies the test set',
+    'corrupted at each severity. Writes DIR/robustness.json and adds meanCorruptionError to DIR/summary.json.',
+    '',
+    `  --corruptions L  "all" (default) or a comma list of: ${CORRUPTIONS.join(', ')}`,
+    '  --severities S   comma list of severities 1..5 (default all five)',
+    '  --limit N        use the first N test images (default all)',
+    '  --baseline DIR2  a run already evaluated with this command: report CE(c) = Σ_s E / Σ_s E_baseline and their mean (mCE)',
+    '  --epochs N       probe epochs (default: the run config)',
+    '  --seed N         seed of the noise corruptions (default 0)',
+    '  --quiet          no progress line',
+    '  --backend auto|native|cpu',
+  ].join('\n'),
+  async run(argv) {
+    const { flags } = parseFlags(argv, {
+      run: { kind: 'string' },
+      corruptions: { kind: 'string', default: 'all' },
+      severities: { kind: 'string', default: '1,2,3,4,5' },
+      limit: { kind: 'int', min: 1 },
+      baseline: { kind: 'string' },
+      epochs: { kind: 'int', min: 1 },
+      seed: { kind: 'int', default: 0, min: 0 },
+      quiet: { kind: 'boolean' },
+      backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
+    });
+    const run = flags['run'] as string | undefined;
+    if (run === undefined)
+      throw new CliError('Flag `--run DIR` is required: the run folder written by `supcon train`.');
+    const corruptions = await argumentErrorsAsCliErrors(() =>
+      parseCorruptions(flags['corruptions'] as string),
+    );
+    const severities = parseSeverities(flags['severities'] as string);
+    const baselineDir = flags['baseline'] as string | undefined;
+    const baseline = baselineDir !== undefined ? readResult(baselineDir, '--baseline') : undefined;
+    await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+    const progress = !flags['quiet'] && process.stderr.isTTY;
+    const result = await argumentErrorsAsCliErrors(async () => {
+      const { spec, encoder, data } = await loadRunEncoder(run);
+      if (!data.dataset.test)
+        throw new CliError(`Run \`${run}\` uses a dataset without a test split; robustness needs one.`);
+      const limit = flags['limit'] as number | undefined;
+      const epochs = flags['epochs'] as number | undefined;
+      return evaluateRobustness(spec, encoder, data, {
+        corruptions,
+        severities,
+        seed: flags['seed'] as number,
+        ...(limit !== undefined ? { limit } : {}),
+        ...(epochs !== undefined ? { probeEpochs: epochs } : {}),
+        onProgress: (done, total, label) => {
+          if (progress) process.stderr.write(`\r\x1b[Krobustness ${done}/${total} ${label}`);
+        },
+      });
+    });
+    if (progress) process.stderr.write('\r\x1b[K');
+    writeFileDurable(join(run, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
+    const relative = baseline ? relativeCorruptionErrors(result, baseline) : undefined;
+    updateSummary(run, {
+      cleanTestAccuracy: result.cleanAccuracy,
+      meanCorruptionError: result.meanCorruptionError,
+      ...(relative ? { mCE: relative.mCE, mCEBaseline: baselineDir } : {}),
+    });
+    if (flags['json']) {
+      console.log(JSON.stringify(relative ? { ...result, relative } : result));
+      return 0;
+    }
+    const lines = [
+      `Test top-1 (%) of the linear probe, ${result.testImages} test images, clean ${pct(result.cleanAccuracy)}`,
+      `${'corruption'.padEnd(16)}${result.severities.map((s) => `   s${s}`).join('')}${relative ? '     CE' : ''}`,
+    ];
+    for (const [name, acc] of Object.entries(result.accuracy)) {
+      const ce = relative?.perCorruption[name as keyof typeof relative.perCorruption];
+      lines.push(`${name.padEnd(16)}${acc.map(pct).join('')}${ce !== undefined ? `  ${ce.toFixed(3)}` : ''}`);
+    }
+    lines.push(`mean corruption error ${pct(result.meanCorruptionError)} %`);
+    if (relative)
+      lines.push(`mCE relative to ${baselineDir}: ${relative.mCE.toFixed(3)} (below 1: more robust)`);
+    console.log(lines.join('\n'));
+    return 0;
+  },
+};
