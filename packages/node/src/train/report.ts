@@ -26,7 +26,7 @@ const W = 640;
 const H = 400;
 const M = { left: 60, right: 20, top: 40, bottom: 45 };
 
-interface Series {
+export interface Series {
   name: string;
   points: [number, number][];
   color: string;
@@ -36,7 +36,7 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-function linePlot(title: string, xLabel: string, yLabel: string, series: Series[]): string {
+export function linePlot(title: string, xLabel: string, yLabel: string, series: Series[]): string {
   const all = series.flatMap((s) => s.points);
   const xs = all.map((p) => p[0]);
   const ys = all.map((p) => p[1]);
@@ -136,7 +136,7 @@ function scatterPlot(title: string, points: [number, number][], labels: number[]
   ].join('\n');
 }
 
-async function png(svg: string, file: string): Promise<void> {
+export async function png(svg: string, file: string): Promise<void> {
   const bytes = await sharp(Buffer.from(svg)).png().toBuffer();
   writeFileDurable(file, bytes);
 }
