@@ -14,6 +14,7 @@ import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { linearCommand } from './linear.js';
 import { robustnessCommand } from './robustness.js';
+import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
 
 export const allCommands: Command[] = [
@@ -29,4 +30,5 @@ export const allCommands: Command[] = [
   embedCommand,
   demoCommand,
   robustnessCommand,
+  sweepCommand,
 ];

@@ -36,11 +36,25 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-export function linePlot(title: string, xLabel: string, yLabel: string, series: Series[]): string {
+/** A line chart as SVG; `xTicks` labels chosen x positions (e.g. categories) instead of the two ends. */
+export function linePlot(
+  title: string,
+  xLabel: string,
+  yLabel: string,
+  series: Series[],
+  xTicks?: { at: number; label: string }[],
+): string {
   const all = series.flatMap((s) => s.points);
   const xs = all.map((p) => p[0]);
   const ys = all.map((p) => p[1]);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
+  let [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
+  if (xTicks && xTicks.length > 0) {
+    const at = xTicks.map((t) => t.at);
+    [x0, x1] = [Math.min(...at), Math.max(...at)];
+    if (x1 - x0 < 1e-9) [x0, x1] = [x0 - 0.5, x1 + 0.5];
+    const pad = 0.05 * (x1 - x0);
+    [x0, x1] = [x0 - pad, x1 + pad];
+  }
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
   const sx = (x: number) => M.left + ((x - x0) / (x1 - x0)) * (W - M.left - M.right);
@@ -56,7 +70,14 @@ export function linePlot(title: string, xLabel: string, yLabel: string, series: 
       (t) =>
         `<text x="${M.left - 6}" y="${sy(t) + 4}" text-anchor="end">${t.toPrecision(3)}</text><line x1="${M.left}" x2="${W - M.right}" y1="${sy(t)}" y2="${sy(t)}" stroke="#ddd"/>`,
     ),
-    `<text x="${M.left}" y="${H - M.bottom + 16}">${x0}</text><text x="${W - M.right}" y="${H - M.bottom + 16}" text-anchor="end">${x1}</text>`,
+    xTicks && xTicks.length > 0
+      ? xTicks
+          .map(
+            (t) =>
+              `<text x="${sx(t.at)}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(t.label)}</text>`,
+          )
+          .join('')
+      : `<text x="${M.left}" y="${H - M.bottom + 16}">${x0}</text><text x="${W - M.right}" y="${H - M.bottom + 16}" text-anchor="end">${x1}</text>`,
     `<text x="${W / 2}" y="${H - 8}" text-anchor="middle">${esc(xLabel)}</text>`,
     `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">${esc(yLabel)}</text>`,
   ];

@@ -1,0 +1,206 @@
+/**
+ * `supcon sweep --vary NAME=V1,V2,... --out DIR -- [train flags]`: the paper's sensitivity studies
+ * (temperature, batch size, learning rate, augmentation, method, ...) as one command. Each value gets
+ * its own run folder DIR/NAME=VALUE, trained and probed in a child process (`supcon train` then
+ * `supcon linear`), so memory is returned between runs and a killed sweep resumes where it stopped:
+ * finished runs are skipped and an interrupted one continues with `--resume`.
+ *
+ * Writes DIR/sweep.json (after every run, atomically) and DIR/sweep.png (test and validation top-1
+ * against the value).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { linePlot, png, updateSummary, writeFileDurable } from '@supcon/node';
+import { CliError, type Command } from '../command.js';
+import { parseFlags } from '../flags.js';
+
+/** Train flags a sweep may vary (those taking a value). */
+const VARIABLE = [
+  'method',
+  'temperature',
+  'base-temperature',
+  'batch-size',
+  'views',
+  'epochs',
+  'lr',
+  'optimizer',
+  'momentum',
+  'weight-decay',
+  'warmup-epochs',
+  'decay',
+  'augment',
+  'encoder',
+  'width',
+  'projection',
+  'seed',
+  'limit',
+] as const;
+
+export interface SweepRun {
+  value: string;
+  run: string;
+  testAccuracy: number;
+  validationAccuracy: number;
+  trainSeconds: number;
+}
+
+const bin = fileURLToPath(new URL('../../../bin/supcon.js', import.meta.url));
+
+function supcon(args: string[], quiet: boolean): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', quiet ? 'pipe' : 'inherit'],
+    maxBuffer: 64 << 20,
+  });
+  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+function lastJson(stdout: string, what: string): Record<string, unknown> {
+  const line = stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    throw new CliError(`${what} printed no JSON summary (last line: ${line.slice(0, 200)}).`);
+  }
+}
+
+export const sweepCommand: Command = {
+  name: 'sweep',
+  summary: 'Train and probe one run per value of a hyperparameter; table, JSON and plot',
+  help: [
+    'Usage: supcon sweep --vary NAME=V1,V2,... --out DIR [--probe-epochs N] [--quiet] [--json] [-- TRAIN FLAGS]',
+    '',
+    'Runs `supcon train` and `supcon linear` once per value (DIR/NAME=VALUE), each in its own process;',
+    'rerunning the same command skips finished runs and resumes an interrupted one.',
+    'Writes DIR/sweep.json and DIR/sweep.png. Flags after `--` go to every `supcon train`.',
+    '',
+    `  --vary NAME=V,..   NAME one of: ${VARIABLE.join(', ')}`,
+    '  --out DIR          the sweep folder (required)',
+    '  --probe-epochs N   linear-probe epochs (default: the run config)',
+    '',
+    "Example (the paper's temperature study, quick version):",
+    '  npx supcon sweep --vary temperature=0.05,0.1,0.2,0.5 --out runs/tau -- --epochs 3',
+  ].join('\n'),
+  async run(argv) {
+    const split = argv.indexOf('--');
+    const own = split >= 0 ? argv.slice(0, split) : argv;
+    const trainFlags = split >= 0 ? argv.slice(split + 1) : [];
+    const { flags } = parseFlags(own, {
+      vary: { kind: 'string' },
+      out: { kind: 'string' },
+      'probe-epochs': { kind: 'int', min: 1 },
+      quiet: { kind: 'boolean' },
+    });
+    const vary = flags['vary'] as string | undefined;
+    const out = flags['out'] as string | undefined;
+    if (vary === undefined) throw new CliError('Flag `--vary NAME=V1,V2,...` is required.');
+    if (out === undefined) throw new CliError('Flag `--out DIR` is required: the sweep folder.');
+    const eq = vary.indexOf('=');
+    const name = eq > 0 ? vary.slice(0, eq) : '';
+    const values =
+      eq > 0
+        ? vary
+            .slice(eq + 1)
+            .split(',')
+            .map((v) => v.trim())
+        : [];
+    if (!VARIABLE.includes(name as (typeof VARIABLE)[number]) || values.length === 0 || values.includes(''))
+      throw new CliError(
+        `Invalid value for \`--vary\`. Expected NAME=V1,V2,... with NAME one of ${VARIABLE.join(', ')}. Received: ${vary}.`,
+      );
+    if (new Set(values).size !== values.length)
+      throw new CliError(`Invalid value for \`--vary\`. Expected distinct values. Received: ${vary}.`);
+    for (const f of ['--out', '--resume', `--${name}`, '--json'])
+      if (trainFlags.includes(f) || trainFlags.some((a) => a.startsWith(`${f}=`)))
+        throw new CliError(`Train flag \`${f}\` is set by the sweep itself; remove it after \`--\`.`);
+    const quiet = flags['quiet'] === true || flags['json'] === true;
+    mkdirSync(out, { recursive: true });
+    const runs: SweepRun[] = [];
+    const save = () =>
+      writeFileDurable(
+        join(out, 'sweep.json'),
+        `${JSON.stringify({ vary: name, values, trainFlags, runs }, null, 2)}\n`,
+      );
+    for (const [i, value] of values.entries()) {
+      const run = join(out, `${name}=${value}`);
+      const summaryFile = join(run, 'summary.json');
+      let summary = existsSync(summaryFile)
+        ? (JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>)
+        : {};
+      if (typeof summary['testAccuracy'] !== 'number') {
+        if (!quiet) console.error(`[${i + 1}/${values.length}] ${name}=${value}: training ${run}`);
+        const resume = existsSync(join(run, 'checkpoint.bin')) ? ['--resume'] : [];
+        const t = supcon(
+          ['train', '--out', run, ...resume, ...trainFlags, `--${name}`, value, '--json', '--quiet'],
+          quiet,
+        );
+        if (t.status !== 0)
+          throw new CliError(
+            `Run ${name}=${value} failed to train: ${t.stderr.trim().split('\n').at(-1) ?? `exit ${t.status}`}`,
+          );
+        const trained = lastJson(t.stdout, `supcon train --out ${run}`);
+        const probeEpochs = flags['probe-epochs'];
+        const l = supcon(
+          [
+            'linear',
+            '--run',
+            run,
+            '--json',
+            ...(probeEpochs !== undefined ? ['--epochs', String(probeEpochs)] : []),
+          ],
+          quiet,
+        );
+        if (l.status !== 0)
+          throw new CliError(
+            `Run ${name}=${value}: the linear probe failed: ${l.stderr.trim().split('\n').at(-1)}`,
+          );
+        lastJson(l.stdout, `supcon linear --run ${run}`);
+        // A resumed run reports only its own part of the training time.
+        summary = updateSummary(run, {
+          trainSeconds: trained['seconds'],
+          resumedFrom: trained['resumedFrom'],
+        });
+      }
+      const trainSeconds = summary['trainSeconds'];
+      runs.push({
+        value,
+        run,
+        testAccuracy: summary['testAccuracy'] as number,
+        validationAccuracy: summary['validationAccuracy'] as number,
+        trainSeconds: typeof trainSeconds === 'number' ? trainSeconds : Number.NaN,
+      });
+      save();
+      if (!quiet)
+        console.error(
+          `[${i + 1}/${values.length}] ${name}=${value}: test top-1 ${(100 * runs.at(-1)!.testAccuracy).toFixed(2)}%`,
+        );
+    }
+    // Evenly spaced points labelled with the values (temperatures and batch sizes are not linear scales).
+    const ticks = values.map((v, k) => ({ at: k, label: v }));
+    await png(
+      linePlot(
+        `Linear-probe top-1 against ${name}`,
+        name,
+        'top-1',
+        [
+          { name: 'test', points: runs.map((r, k) => [k, r.testAccuracy]), color: '#d62728' },
+          { name: 'validation', points: runs.map((r, k) => [k, r.validationAccuracy]), color: '#1f77b4' },
+        ],
+        ticks,
+      ),
+      join(out, 'sweep.png'),
+    );
+    if (flags['json']) console.log(JSON.stringify({ vary: name, runs }));
+    else {
+      console.log(`${name.padEnd(16)} test top-1  validation top-1`);
+      for (const r of runs)
+        console.log(
+          `${r.value.padEnd(16)} ${(100 * r.testAccuracy).toFixed(2).padStart(10)}  ${(100 * r.validationAccuracy).toFixed(2).padStart(16)}`,
+        );
+      console.log(`Wrote ${join(out, 'sweep.json')} and ${join(out, 'sweep.png')}.`);
+    }
+    return 0;
+  },
+};
