@@ -4,6 +4,7 @@
  */
 import type { Command } from '../command.js';
 import { benchAugmentCommand } from './bench-augment.js';
+import { benchGradcacheCommand } from './bench-gradcache.js';
 import { benchLossCommand } from './bench-loss.js';
 import { benchStepCommand } from './bench-step.js';
 import { dataDownloadCommand } from './data-download.js';
@@ -24,6 +25,7 @@ export const allCommands: Command[] = [
   dataInspectCommand,
   dataPreviewCommand,
   benchAugmentCommand,
+  benchGradcacheCommand,
   trainCommand,
   linearCommand,
   evalCommand,
