@@ -9,6 +9,7 @@ import '@tensorflow/tfjs';
 export * from './augment/index.js';
 export { InvalidArgumentError } from './errors.js';
 export * from './eval/index.js';
+export * from './export/index.js';
 export * from './losses/index.js';
 export * from './models/index.js';
 export * from './optim/index.js';

@@ -1,0 +1,9 @@
+export {
+  type EncoderArchitecture,
+  type ExportMetadata,
+  type HeadArchitecture,
+  type LayersExportOptions,
+  l2Normalize,
+  layersModelFiles,
+  toLayersModel,
+} from './layers.js';
