@@ -37,6 +37,11 @@ test('bad flags and configs give one clear sentence and a non-zero exit code', (
   writeFileSync(bad, JSON.stringify({ train: { temperature: -1 } }));
   assertCleanError(cli('train', '--config', bad, '--out', join(dir, 'r')), /argument `temperature`.*-1/);
   assertCleanError(cli('train', '--warmup-epochs', '5', '--epochs', '2'), /argument `warmupEpochs`/);
+  assertCleanError(
+    cli('train', '--no-prefetch', '--prefetch-depth', '2'),
+    /`--prefetch-depth` and `--no-prefetch` exclude each other/,
+  );
+  assertCleanError(cli('train', '--prefetch-depth', '0'), /`--prefetch-depth`.*>= 1.*Received: 0/);
   assertCleanError(cli('linear'), /`--run DIR` is required/);
   assertCleanError(cli('linear', '--run', join(dir, 'missing')), /argument `run`/);
   rmSync(dir, { recursive: true });
@@ -75,8 +80,15 @@ test('train → linear → eval → embed → resume on a Fashion-MNIST slice', 
     ...common,
   );
   assert.equal(trained.status, 0, trained.stderr);
-  const t = JSON.parse(trained.stdout) as { iterations: number; method: string };
+  const t = JSON.parse(trained.stdout) as {
+    iterations: number;
+    method: string;
+    prefetch: { enabled: boolean; prefetched: number; inline: number; waitMs: number };
+  };
   assert.equal(t.iterations, 16);
+  assert.equal(t.prefetch.enabled, true, 'augmented views are prepared ahead by default');
+  assert.equal(t.prefetch.prefetched + t.prefetch.inline, 16);
+  assert.ok(t.prefetch.prefetched > 0, JSON.stringify(t.prefetch));
   assert.equal(t.method, 'supcon');
   const records = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
     .trim()

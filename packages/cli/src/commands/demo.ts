@@ -12,7 +12,10 @@ import { parseFlags } from '../flags.js';
 import {
   argumentErrorsAsCliErrors,
   formatTime,
+  interruptedMessage,
+  prefetchLine,
   progressPrinter,
+  runOptionsFromFlags,
   specFromFlags,
   trainFlagHelp,
   trainFlagSpecs,
@@ -36,6 +39,7 @@ export const demoCommand: Command = {
     if (positionals.length > 0)
       throw new CliError(`Unexpected argument \`${positionals[0]}\`. See \`supcon demo --help\`.`);
     const spec = await argumentErrorsAsCliErrors(() => specFromFlags(flags));
+    const options = runOptionsFromFlags(flags);
     if (flags['knn-k'] === undefined) spec.knnK = 200; // the demo draws the kNN accuracy curve
     const out =
       (flags['out'] as string | undefined) ??
@@ -48,21 +52,21 @@ export const demoCommand: Command = {
     say(
       `supcon demo: ${spec.train.method} on ${spec.data.dataset}, ${spec.model.encoder} (width ${spec.model.width}), ${spec.train.epochs} epochs, backend ${backend} → ${out}`,
     );
-    const { trainer, data } = await argumentErrorsAsCliErrors(() =>
-      trainRun(
-        spec,
-        out,
-        {},
-        {
-          onStep: progressPrinter(quiet),
-          onEpoch: (r) =>
-            say(
-              `epoch ${r.epoch + 1}: loss ${r.loss.toFixed(4)}${r.knnAccuracy !== undefined ? `, kNN validation top-1 ${(100 * r.knnAccuracy).toFixed(2)}%` : ''} (${r.seconds.toFixed(0)} s)`,
-            ),
-        },
-      ),
+    const { trainer, data, prefetch, interrupted } = await argumentErrorsAsCliErrors(() =>
+      trainRun(spec, out, options, {
+        onStep: progressPrinter(quiet),
+        onEpoch: (r) =>
+          say(
+            `epoch ${r.epoch + 1}: loss ${r.loss.toFixed(4)}${r.knnAccuracy !== undefined ? `, kNN validation top-1 ${(100 * r.knnAccuracy).toFixed(2)}%` : ''} (${r.seconds.toFixed(0)} s)`,
+          ),
+      }),
     );
     const trainSeconds = (performance.now() - started) / 1000;
+    if (interrupted) {
+      console.error(interruptedMessage(out, trainer.position.iteration));
+      return 130;
+    }
+    say(prefetchLine(prefetch));
     say('linear probe on frozen features…');
     const { summary: evalSummary, test } = evaluateEncoder(spec, trainer.encoder, data);
     const summary = updateSummary(out, {
@@ -76,6 +80,7 @@ export const demoCommand: Command = {
       epochs: spec.train.epochs,
       iterations: trainer.position.iteration,
       trainSamples: data.train.count,
+      prefetch,
       ...evalSummary,
       trainSeconds,
       seconds: (performance.now() - started) / 1000,

@@ -3,7 +3,14 @@
  * RunSpec), then individual flags, applied in that order. Also the progress line.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { PRESETS, type Preset, presetSpec, type RunSpec } from '@supcon/node';
+import {
+  PRESETS,
+  type PrefetchSummary,
+  type Preset,
+  presetSpec,
+  type RunOptions,
+  type RunSpec,
+} from '@supcon/node';
 import { DECAYS, METHODS, OPTIMIZERS, resolveConfig, type StepRecord, type Trainer } from 'supcon';
 import { BACKEND_CHOICES } from '../backend.js';
 import { CliError } from '../command.js';
@@ -41,6 +48,8 @@ export const trainFlagSpecs: Record<string, FlagSpec> = {
   'probe-epochs': { kind: 'int', min: 1 },
   backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
   quiet: { kind: 'boolean' },
+  'no-prefetch': { kind: 'boolean' },
+  'prefetch-depth': { kind: 'int', min: 1 },
 };
 
 export const trainFlagHelp = [
@@ -57,7 +66,40 @@ export const trainFlagHelp = [
   '  --seed N --checkpoint-every STEPS --knn-k K (kNN monitor each epoch, 0 = off) --probe-epochs N',
   '  --backend auto|native|cpu (default auto: native oneDNN engine when it loads)',
   '  --quiet               no progress line',
+  '  --no-prefetch         augment on the training thread instead of in a worker thread ahead of the step',
+  '                        (default: a worker prepares the next batches whenever views are augmented;',
+  '                        the results are identical either way)',
+  '  --prefetch-depth N    batches the worker keeps ready ahead (default 3)',
+  '',
+  'Ctrl-C (SIGINT) or SIGTERM stops after the current step, writes the checkpoint and exits with code',
+  '130; continue with --resume. A second Ctrl-C exits at once.',
 ].join('\n');
+
+/** `RunOptions` from the shared flags: prefetching and clean stops on signals. */
+export function runOptionsFromFlags(flags: FlagValues): RunOptions {
+  const options: RunOptions = { handleSignals: true };
+  if (flags['no-prefetch'] === true) options.prefetch = false;
+  const depth = flags['prefetch-depth'] as number | undefined;
+  if (depth !== undefined) {
+    if (flags['no-prefetch'] === true)
+      throw new CliError(
+        'Flags `--prefetch-depth` and `--no-prefetch` exclude each other: pass one of them.',
+      );
+    options.prefetchDepth = depth;
+  }
+  return options;
+}
+
+/** The prefetch line of a run's text summary. */
+export function prefetchLine(p: PrefetchSummary): string {
+  if (!p.enabled) return 'views augmented on the training thread (--no-prefetch)';
+  return `views: ${p.prefetched} batches prepared ahead by the worker, ${p.inline} inline, ${p.waitMs.toFixed(0)} ms waited for the worker`;
+}
+
+/** What the CLI prints when a run was stopped by a signal; the exit code is 130. */
+export function interruptedMessage(out: string, iteration: number): string {
+  return `Interrupted after step ${iteration}; the checkpoint is written. Continue with: supcon train --out ${out} --resume`;
+}
 
 /** preset → config file → flags. */
 export function specFromFlags(flags: FlagValues): RunSpec {

@@ -6,7 +6,10 @@ import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import {
   argumentErrorsAsCliErrors,
+  interruptedMessage,
+  prefetchLine,
   progressPrinter,
+  runOptionsFromFlags,
   specFromFlags,
   trainFlagHelp,
   trainFlagSpecs,
@@ -38,13 +41,14 @@ export const trainCommand: Command = {
     if (resume && flags['out'] === undefined)
       throw new CliError('Flag `--resume` needs `--out DIR`, the run folder to continue.');
     const spec = await argumentErrorsAsCliErrors(() => specFromFlags(flags));
+    const options = { ...runOptionsFromFlags(flags), resume };
     const out =
       (flags['out'] as string | undefined) ??
       join('runs', `${spec.train.method}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
     const backend = await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
     const started = performance.now();
-    const { trainer, resumedFrom } = await argumentErrorsAsCliErrors(() =>
-      trainRun(spec, out, { resume }, { onStep: progressPrinter(flags['quiet'] === true) }),
+    const { trainer, resumedFrom, prefetch, interrupted } = await argumentErrorsAsCliErrors(() =>
+      trainRun(spec, out, options, { onStep: progressPrinter(flags['quiet'] === true) }),
     );
     const summary = {
       run: out,
@@ -52,13 +56,21 @@ export const trainCommand: Command = {
       method: trainer.config.method,
       iterations: trainer.position.iteration,
       resumedFrom,
+      interrupted,
+      prefetch,
       seconds: (performance.now() - started) / 1000,
     };
     if (flags['json']) console.log(JSON.stringify(summary));
-    else
+    else {
       console.log(
         `Trained ${summary.method} for ${summary.iterations} steps in ${summary.seconds.toFixed(1)} s → ${out}`,
       );
+      console.log(prefetchLine(prefetch));
+    }
+    if (interrupted) {
+      console.error(interruptedMessage(out, summary.iterations));
+      return 130;
+    }
     return 0;
   },
 };

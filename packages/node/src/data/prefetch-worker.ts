@@ -6,6 +6,7 @@
  * [3 + s] = step held by slot s + 1 (0 = empty). Step g lives in slot g mod depth; the worker
  * only writes steps in [next, next + depth), so it never overwrites a slot the trainer may read.
  */
+import { setPriority } from 'node:os';
 import { workerData } from 'node:worker_threads';
 import type { AugmentStep, ImageShape } from 'supcon';
 import { importAugment, importSampler } from './import-augment.js';
@@ -18,12 +19,21 @@ interface Init {
   views: number;
   seed: number;
   depth: number;
+  nice: number;
   control: Int32Array;
   slots: Float32Array;
   slotIndices: Int32Array;
 }
 
 const init = workerData as Init;
+// On Linux, setpriority(PRIO_PROCESS, 0) changes the calling thread only: this worker, not the trainer.
+if (init.nice > 0) {
+  try {
+    setPriority(init.nice);
+  } catch {
+    // not permitted or not supported: run at normal priority
+  }
+}
 const [{ Augmenter }, sampler] = await Promise.all([importAugment(), importSampler()]);
 const augmenter = new Augmenter(init.steps, init.shape);
 const { control, depth, batchSize, views, seed } = init;

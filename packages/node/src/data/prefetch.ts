@@ -31,6 +31,12 @@ export interface PrefetchOptions {
   views: number;
   /** Batches kept ready ahead of the trainer (default 3). */
   depth?: number;
+  /**
+   * Niceness of the worker thread (0..19, default 0). On Linux a positive value lowers the priority
+   * of that one thread, so on a machine whose cores the training step keeps busy the worker runs
+   * mostly in the gaps of the step instead of preempting its compute threads.
+   */
+  nice?: number;
 }
 
 type MakeViewsOptions = { views: number; seed: number; epoch: number; indices: ArrayLike<number> };
@@ -51,12 +57,19 @@ export class PrefetchingViews {
 
   constructor(set: ImageSet, options: PrefetchOptions) {
     const depth = options.depth ?? 3;
-    for (const [name, v, min] of [
-      ['batchSize', options.batchSize, 1],
-      ['views', options.views, 1],
-      ['depth', depth, 1],
+    const nice = options.nice ?? 0;
+    for (const [name, v, min, max] of [
+      ['batchSize', options.batchSize, 1, Infinity],
+      ['views', options.views, 1, Infinity],
+      ['depth', depth, 1, Infinity],
+      ['nice', nice, 0, 19],
     ] as const) {
-      if (!(Number.isInteger(v) && v >= min)) throw new InvalidArgumentError(name, `an integer >= ${min}`, v);
+      if (!(Number.isInteger(v) && v >= min && v <= max))
+        throw new InvalidArgumentError(
+          name,
+          max < Infinity ? `an integer in ${min}..${max}` : `an integer >= ${min}`,
+          v,
+        );
     }
     const shape: ImageShape = { height: set.height, width: set.width, channels: set.channels };
     this.local = new Augmenter(options.steps, shape);
@@ -80,6 +93,7 @@ export class PrefetchingViews {
         views: options.views,
         seed: options.seed,
         depth,
+        nice,
         control: this.control,
         slots: this.slots,
         slotIndices: this.slotIndices,

@@ -14,7 +14,14 @@ import {
   Trainer,
   topKAccuracy,
 } from 'supcon';
-import { type Dataset, type ImageSet, loadDataset, splitValidation, subset } from '../data/index.js';
+import {
+  type Dataset,
+  type ImageSet,
+  loadDataset,
+  PrefetchingViews,
+  splitValidation,
+  subset,
+} from '../data/index.js';
 import { check } from './check.js';
 import { loadCheckpoint, saveCheckpoint, writeFileDurable } from './checkpoint.js';
 import { embedImages } from './embed.js';
@@ -31,6 +38,40 @@ export interface RunOptions {
   resume?: boolean;
   /** Use this dataset instead of loading `spec.data.dataset` (tests, synthetic data). */
   dataset?: Dataset;
+  /**
+   * Augment the next batches in a worker thread while the step runs (`PrefetchingViews`). Default:
+   * on whenever the training views are augmented (`data.augment` other than `none`). The result is
+   * identical either way: views are seeded per sample.
+   */
+  prefetch?: boolean;
+  /** Batches the worker keeps ready ahead (default 3). */
+  prefetchDepth?: number;
+  /** Niceness of the worker thread (default 0; see PrefetchOptions.nice). */
+  prefetchNice?: number;
+  /**
+   * Stop cleanly at the next step boundary on SIGINT or SIGTERM (checkpoint written, worker closed;
+   * `interrupted` is then true). A second signal kills the process as usual. For the CLI.
+   */
+  handleSignals?: boolean;
+}
+
+/** How the views were made: ahead in the worker (`prefetched`), on the training thread (`inline`). */
+export interface PrefetchSummary {
+  enabled: boolean;
+  depth: number;
+  prefetched: number;
+  inline: number;
+  /** Total time the training loop waited for the worker (ms). */
+  waitMs: number;
+}
+
+export interface RunResult {
+  trainer: Trainer;
+  data: PreparedData;
+  resumedFrom: number;
+  prefetch: PrefetchSummary;
+  /** The run stopped early on SIGINT/SIGTERM (only with `handleSignals`). */
+  interrupted: boolean;
 }
 
 export interface PreparedData {
@@ -83,7 +124,7 @@ export async function trainRun(
   runDir: string,
   options: RunOptions = {},
   hooks: RunHooks = {},
-): Promise<{ trainer: Trainer; data: PreparedData; resumedFrom: number }> {
+): Promise<RunResult> {
   const files = runFiles(runDir);
   mkdirSync(runDir, { recursive: true });
   if (options.resume) {
@@ -112,45 +153,82 @@ export async function trainRun(
     channels: train.channels,
   });
   const o = augmenter.output;
-  const trainer = new Trainer({
-    config: spec.train,
-    encoder,
-    head,
-    data: train,
-    makeViews: (images, count, opts) => augmenter.apply(images, count, opts),
-    viewShape: [o.height, o.width, o.channels],
-  });
-  let resumedFrom = 0;
-  if (options.resume && existsSync(files.checkpoint)) {
-    const { state } = loadCheckpoint(files.checkpoint);
-    trainer.restore(state);
-    resumedFrom = state.iteration;
+  const depth = options.prefetchDepth ?? 3;
+  const prefetch = options.prefetch ?? spec.data.augment !== 'none';
+  const ahead = prefetch
+    ? new PrefetchingViews(train, {
+        steps: steps.train,
+        batchSize: spec.train.batchSize,
+        views: spec.train.views,
+        seed: spec.train.seed,
+        depth,
+        nice: options.prefetchNice ?? 0,
+      })
+    : undefined;
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+  };
+  if (options.handleSignals) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
   }
-  truncateMetrics(files.metrics, resumedFrom);
-  const log = (record: object) => appendFileSync(files.metrics, `${JSON.stringify(record)}\n`);
-  const checkpoint = () => saveCheckpoint(files.checkpoint, trainer.state(), { spec });
-  let stopped = false;
-  trainer.run({
-    afterStep: (r) => {
-      log(r);
-      hooks.onStep?.(r, trainer);
-      if (trainer.position.iteration % spec.checkpointEvery === 0 && trainer.position.step !== 0)
+  try {
+    const trainer = new Trainer({
+      config: spec.train,
+      encoder,
+      head,
+      data: train,
+      makeViews: ahead ? ahead.makeViews : (images, count, opts) => augmenter.apply(images, count, opts),
+      viewShape: [o.height, o.width, o.channels],
+    });
+    let resumedFrom = 0;
+    if (options.resume && existsSync(files.checkpoint)) {
+      const { state } = loadCheckpoint(files.checkpoint);
+      trainer.restore(state);
+      resumedFrom = state.iteration;
+    }
+    truncateMetrics(files.metrics, resumedFrom);
+    const log = (record: object) => appendFileSync(files.metrics, `${JSON.stringify(record)}\n`);
+    const checkpoint = () => saveCheckpoint(files.checkpoint, trainer.state(), { spec });
+    let stopped = false;
+    const loop = trainer.steps({
+      afterStep: (r) => {
+        log(r);
+        hooks.onStep?.(r, trainer);
+        if (trainer.position.iteration % spec.checkpointEvery === 0 && trainer.position.step !== 0)
+          checkpoint();
+      },
+      afterEpoch: (r) => {
+        const record: EpochRecord & { knnAccuracy?: number } = { ...r };
+        if (spec.knnK > 0) record.knnAccuracy = knnMonitor(encoder, data, steps.eval, spec.knnK);
+        log(record);
         checkpoint();
-    },
-    afterEpoch: (r) => {
-      const record: EpochRecord & { knnAccuracy?: number } = { ...r };
-      if (spec.knnK > 0) record.knnAccuracy = knnMonitor(encoder, data, steps.eval, spec.knnK);
-      log(record);
-      checkpoint();
-      hooks.onEpoch?.(record);
-    },
-    stop: () => {
-      stopped = hooks.stop?.(trainer) ?? false;
-      return stopped;
-    },
-  });
-  if (stopped || trainer.position.done) checkpoint();
-  return { trainer, data, resumedFrom };
+        hooks.onEpoch?.(record);
+      },
+      stop: () => {
+        stopped = interrupted || (hooks.stop?.(trainer) ?? false);
+        return stopped;
+      },
+    });
+    for (const _ of loop) {
+      // Signals are delivered by the event loop: let it turn between steps when we listen for them.
+      if (options.handleSignals) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (stopped || trainer.position.done) checkpoint();
+    const stats = ahead?.stats ?? { prefetched: 0, inline: 0, waitMs: 0 };
+    return {
+      trainer,
+      data,
+      resumedFrom,
+      prefetch: { enabled: ahead !== undefined, depth: ahead ? depth : 0, ...stats },
+      interrupted,
+    };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await ahead?.close();
+  }
 }
 
 /** Drops records a killed process logged after its last checkpoint, and any torn last line. */

@@ -67,6 +67,13 @@ export interface TrainerOptions {
   viewShape?: [number, number, number];
 }
 
+export interface TrainHooks {
+  afterStep?: (r: StepRecord) => void;
+  afterEpoch?: (r: EpochRecord) => void;
+  /** Asked after each step (and its hooks): true ends the loop. */
+  stop?: () => boolean;
+}
+
 /** Everything needed to continue a run exactly: weights, optimiser slots, position, epoch loss so far. */
 export interface TrainerState {
   iteration: number;
@@ -188,13 +195,17 @@ export class Trainer {
    * Trains to the end (or until `stop` returns true after a step), calling the hooks between steps;
    * checkpoints and evaluations belong in the hooks.
    */
-  run(
-    hooks: {
-      afterStep?: (r: StepRecord) => void;
-      afterEpoch?: (r: EpochRecord) => void;
-      stop?: () => boolean;
-    } = {},
-  ): void {
+  run(hooks: TrainHooks = {}): void {
+    for (const _ of this.steps(hooks)) {
+      // every step's work happens inside the generator
+    }
+  }
+
+  /**
+   * The loop of `run` as a generator that yields after each step (after its hooks, before `stop` is
+   * asked), so a caller can await between steps: signal handlers and I/O get their turn.
+   */
+  *steps(hooks: TrainHooks = {}): Generator<StepRecord, void> {
     let epochStart = performance.now();
     while (!this.position.done) {
       const record = this.step();
@@ -212,6 +223,7 @@ export class Trainer {
         });
         epochStart = performance.now();
       }
+      yield record;
       if (hooks.stop?.()) return;
     }
   }
