@@ -6,6 +6,7 @@ import type { Command } from '../command.js';
 import { benchAugmentCommand } from './bench-augment.js';
 import { benchGradcacheCommand } from './bench-gradcache.js';
 import { benchLossCommand } from './bench-loss.js';
+import { benchOverlapCommand } from './bench-overlap.js';
 import { benchStepCommand } from './bench-step.js';
 import { dataDownloadCommand } from './data-download.js';
 import { dataInspectCommand } from './data-inspect.js';
@@ -25,6 +26,7 @@ export const allCommands: Command[] = [
   dataInspectCommand,
   dataPreviewCommand,
   benchAugmentCommand,
+  benchOverlapCommand,
   benchGradcacheCommand,
   trainCommand,
   linearCommand,
