@@ -1,0 +1,253 @@
+/**
+ * Plots as plain SVG (lines, bars) and canvas (scatter): no plotting library, nothing from a CDN.
+ * Every plot carries `data-*` attributes with what it drew, so a headless browser test can check it.
+ */
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** Tableau-10: the usual categorical palette (class colours, method colours). */
+export const PALETTE = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+];
+export const METHOD_COLORS: Record<string, string> = { supcon: '#d62728', simclr: '#1f77b4', ce: '#2ca02c' };
+
+export interface Series {
+  name: string;
+  points: [number, number][];
+  color: string;
+  /** Dots at each point instead of a line only (few points, e.g. per epoch). */
+  dots?: boolean;
+  width?: number;
+}
+
+export interface PlotOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  width?: number;
+  height?: number;
+  /** Category ticks: x positions with labels (sweep values). */
+  xTicks?: { at: number; label: string }[];
+  /** Fixed y range (e.g. [0, 1] for accuracies); default: the data's, padded. */
+  yRange?: [number, number];
+}
+
+function el<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>,
+  text?: string,
+): SVGElementTagNameMap[K] {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/** About five round tick values covering [lo, hi]. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const ticks: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(+v.toPrecision(12));
+  return ticks;
+}
+
+const fmt = (v: number) => (Math.abs(v) >= 1000 ? v.toExponential(1) : String(+v.toPrecision(4)));
+
+/** Averages `points` into at most `max` buckets (long runs have thousands of steps). */
+export function downsample(points: [number, number][], max = 500): [number, number][] {
+  if (points.length <= max) return points;
+  const out: [number, number][] = [];
+  const size = points.length / max;
+  for (let b = 0; b < max; b++) {
+    const from = Math.floor(b * size);
+    const to = Math.floor((b + 1) * size);
+    let sx = 0;
+    let sy = 0;
+    for (let i = from; i < to; i++) {
+      sx += points[i]![0];
+      sy += points[i]![1];
+    }
+    out.push([sx / (to - from), sy / (to - from)]);
+  }
+  return out;
+}
+
+/** A line plot with axes, ticks and a legend. */
+export function linePlot(series: Series[], o: PlotOptions): SVGSVGElement {
+  const W = o.width ?? 520;
+  const H = o.height ?? 260;
+  const m = { l: 52, r: 12, t: 24, b: 36 };
+  const svg = el('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: 'plot' });
+  svg.dataset['title'] = o.title;
+  const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  svg.dataset['points'] = String(all.length);
+  svg.append(el('text', { x: W / 2, y: 15, 'text-anchor': 'middle', 'font-weight': 600 }, o.title));
+  if (all.length === 0) {
+    svg.append(el('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', fill: '#888' }, 'no data yet'));
+    return svg;
+  }
+  let [x0, x1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
+  let [y0, y1] = o.yRange ?? [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
+  if (x1 === x0) [x0, x1] = [x0 - 1, x1 + 1];
+  if (y1 === y0) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+  if (!o.yRange) {
+    const pad = 0.05 * (y1 - y0);
+    [y0, y1] = [y0 - pad, y1 + pad];
+  }
+  const sx = (x: number) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
+  const sy = (y: number) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
+  const axis = { stroke: '#999', 'stroke-width': 1 };
+  svg.append(el('line', { x1: m.l, y1: H - m.b, x2: W - m.r, y2: H - m.b, ...axis }));
+  svg.append(el('line', { x1: m.l, y1: m.t, x2: m.l, y2: H - m.b, ...axis }));
+  for (const v of niceTicks(y0, y1)) {
+    svg.append(el('line', { x1: m.l, y1: sy(v), x2: W - m.r, y2: sy(v), stroke: '#eee' }));
+    svg.append(el('text', { x: m.l - 4, y: sy(v) + 4, 'text-anchor': 'end' }, fmt(v)));
+  }
+  const xt = o.xTicks ?? niceTicks(x0, x1).map((v) => ({ at: v, label: fmt(v) }));
+  for (const t of xt)
+    svg.append(el('text', { x: sx(t.at), y: H - m.b + 14, 'text-anchor': 'middle' }, t.label));
+  svg.append(el('text', { x: (m.l + W - m.r) / 2, y: H - 4, 'text-anchor': 'middle' }, o.xLabel));
+  svg.append(
+    el(
+      'text',
+      {
+        x: 12,
+        y: (m.t + H - m.b) / 2,
+        transform: `rotate(-90 12 ${(m.t + H - m.b) / 2})`,
+        'text-anchor': 'middle',
+      },
+      o.yLabel,
+    ),
+  );
+  series.forEach((s, i) => {
+    const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+    if (pts.length === 0) return;
+    const d = pts.map(([x, y], k) => `${k ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
+    const path = el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': s.width ?? 1.5 });
+    path.dataset['series'] = s.name;
+    svg.append(path);
+    if (s.dots || pts.length === 1)
+      for (const [x, y] of pts) svg.append(el('circle', { cx: sx(x), cy: sy(y), r: 3, fill: s.color }));
+    const ly = m.t + 4 + 14 * i;
+    svg.append(el('rect', { x: W - m.r - 110, y: ly, width: 10, height: 10, fill: s.color }));
+    svg.append(el('text', { x: W - m.r - 96, y: ly + 9 }, s.name));
+  });
+  return svg;
+}
+
+export interface Bar {
+  label: string;
+  value: number;
+  color: string;
+}
+
+/** Vertical bars with their values printed on top (e.g. test top-1 per run). */
+export function barChart(
+  bars: Bar[],
+  o: { title: string; yLabel: string; width?: number; height?: number },
+): SVGSVGElement {
+  const W = o.width ?? Math.max(360, 60 + 56 * bars.length);
+  const H = o.height ?? 280;
+  const m = { l: 52, r: 12, t: 24, b: 90 };
+  const svg = el('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: 'plot' });
+  svg.dataset['title'] = o.title;
+  svg.dataset['bars'] = String(bars.length);
+  svg.append(el('text', { x: W / 2, y: 15, 'text-anchor': 'middle', 'font-weight': 600 }, o.title));
+  const top = Math.max(1, ...bars.map((b) => b.value));
+  const sy = (y: number) => H - m.b - (y / top) * (H - m.t - m.b);
+  for (const v of niceTicks(0, top)) {
+    svg.append(el('line', { x1: m.l, y1: sy(v), x2: W - m.r, y2: sy(v), stroke: '#eee' }));
+    svg.append(el('text', { x: m.l - 4, y: sy(v) + 4, 'text-anchor': 'end' }, fmt(v)));
+  }
+  const slot = (W - m.l - m.r) / Math.max(1, bars.length);
+  bars.forEach((b, i) => {
+    const x = m.l + i * slot + slot * 0.15;
+    const rect = el('rect', {
+      x,
+      y: sy(b.value),
+      width: slot * 0.7,
+      height: H - m.b - sy(b.value),
+      fill: b.color,
+    });
+    rect.dataset['label'] = b.label;
+    rect.dataset['value'] = String(b.value);
+    svg.append(rect);
+    svg.append(
+      el(
+        'text',
+        { x: x + slot * 0.35, y: sy(b.value) - 3, 'text-anchor': 'middle' },
+        (100 * b.value).toFixed(1),
+      ),
+    );
+    const lx = x + slot * 0.35;
+    svg.append(
+      el(
+        'text',
+        { x: lx, y: H - m.b + 12, 'text-anchor': 'end', transform: `rotate(-35 ${lx} ${H - m.b + 12})` },
+        b.label,
+      ),
+    );
+  });
+  svg.append(
+    el(
+      'text',
+      {
+        x: 12,
+        y: (m.t + H - m.b) / 2,
+        transform: `rotate(-90 12 ${(m.t + H - m.b) / 2})`,
+        'text-anchor': 'middle',
+      },
+      o.yLabel,
+    ),
+  );
+  return svg;
+}
+
+/** Draws 2-D points coloured by class on `canvas`, scaled to fit, with a class legend. */
+export function scatter(
+  canvas: HTMLCanvasElement,
+  xy: Float32Array,
+  labels: ArrayLike<number>,
+  classes: string[],
+): void {
+  const ctx = canvas.getContext('2d');
+  if (!ctx) return;
+  const { width: W, height: H } = canvas;
+  ctx.clearRect(0, 0, W, H);
+  const n = labels.length;
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (let i = 0; i < n; i++) {
+    x0 = Math.min(x0, xy[2 * i]!);
+    x1 = Math.max(x1, xy[2 * i]!);
+    y0 = Math.min(y0, xy[2 * i + 1]!);
+    y1 = Math.max(y1, xy[2 * i + 1]!);
+  }
+  const legend = 110;
+  const pad = 10;
+  const s = Math.min((W - legend - 2 * pad) / (x1 - x0 || 1), (H - 2 * pad) / (y1 - y0 || 1));
+  for (let i = 0; i < n; i++) {
+    ctx.fillStyle = PALETTE[labels[i]! % PALETTE.length]!;
+    ctx.beginPath();
+    ctx.arc(pad + (xy[2 * i]! - x0) * s, pad + (xy[2 * i + 1]! - y0) * s, 2.5, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+  ctx.font = '11px system-ui, sans-serif';
+  classes.forEach((name, c) => {
+    ctx.fillStyle = PALETTE[c % PALETTE.length]!;
+    ctx.fillRect(W - legend, 8 + 15 * c, 10, 10);
+    ctx.fillStyle = '#333';
+    ctx.fillText(name, W - legend + 14, 17 + 15 * c);
+  });
+  canvas.dataset['points'] = String(n);
+}
