@@ -8,6 +8,7 @@ import { benchGradcacheCommand } from './bench-gradcache.js';
 import { benchLossCommand } from './bench-loss.js';
 import { benchOverlapCommand } from './bench-overlap.js';
 import { benchStepCommand } from './bench-step.js';
+import { dashboardCommand } from './dashboard.js';
 import { dataDownloadCommand } from './data-download.js';
 import { dataInspectCommand } from './data-inspect.js';
 import { dataPreviewCommand } from './data-preview.js';
@@ -35,4 +36,5 @@ export const allCommands: Command[] = [
   demoCommand,
   robustnessCommand,
   sweepCommand,
+  dashboardCommand,
 ];
