@@ -15,6 +15,7 @@ import { dataPreviewCommand } from './data-preview.js';
 import { demoCommand } from './demo.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { linearCommand } from './linear.js';
 import { robustnessCommand } from './robustness.js';
 import { sweepCommand } from './sweep.js';
@@ -33,6 +34,7 @@ export const allCommands: Command[] = [
   linearCommand,
   evalCommand,
   embedCommand,
+  exportCommand,
   demoCommand,
   robustnessCommand,
   sweepCommand,

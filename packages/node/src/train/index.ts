@@ -2,6 +2,7 @@ export * from './bench.js';
 export * from './checkpoint.js';
 export * from './embed.js';
 export * from './evaluate.js';
+export * from './export.js';
 export * from './report.js';
 export * from './robustness.js';
 export * from './session.js';

@@ -5,33 +5,40 @@
 import {
   type AugmentStep,
   createProjectionHead,
-  createResNet18,
+  type EncoderArchitecture,
+  type HeadArchitecture,
   linearClassifier,
   mlpEncoder,
   type Network,
   projectionHead,
   projectionHeadForward,
-  resNetForward,
+  RESNET_STEMS,
+  type ResNetStem,
+  resNetEncoder,
   resolveConfig,
   smallResNet,
   type TrainConfig,
-  trainableVariables,
 } from 'supcon';
 import { check } from './check.js';
 
-export const ENCODERS = ['small-resnet', 'mlp', 'resnet18'] as const;
+export const ENCODERS = ['small-resnet', 'mlp', 'resnet18', 'resnet34', 'resnet50'] as const;
 export type EncoderKind = (typeof ENCODERS)[number];
+const RESNET_DEPTH = { resnet18: 18, resnet34: 34, resnet50: 50 } as const;
 export const AUGMENTS = ['light', 'supcon', 'none'] as const;
 
 export interface ModelSpec {
   encoder: EncoderKind;
-  /** small-resnet: first-stage width (stages w, 2w, 4w). */
+  /** small-resnet: first-stage width (stages w, 2w, 4w). The ResNets use `widthMultiplier`. */
   width: number;
   blocksPerStage: number;
   /** small-resnet: 2 makes every feature map 4× smaller (for slow backends). */
   stemStride: 1 | 2;
   /** mlp: hidden widths. */
   hidden: number[];
+  /** resnet18/34/50: 'cifar' (3×3 stride 1, no max-pool; default) or 'imagenet' (7×7 stride 2 + max-pool). */
+  stem?: ResNetStem;
+  /** resnet18/34/50: channel multiplier (64·m in the first stage, features 512·m or 2048·m); default 1. */
+  widthMultiplier?: number;
   projection: 'mlp' | 'linear';
   projectionDim: number;
   normalizeEncoderOutput: boolean;
@@ -88,6 +95,8 @@ export function presetSpec(preset: Preset = 'fashion-quick'): RunSpec {
         width: 64,
         blocksPerStage: 2,
         stemStride: 1,
+        stem: 'cifar',
+        widthMultiplier: 1,
         hidden: [],
         projection: 'mlp',
         projectionDim: 128,
@@ -138,34 +147,68 @@ export function buildEncoder(model: ModelSpec, shape: [number, number, number], 
       });
     case 'mlp':
       return mlpEncoder({ inputDim: shape[0] * shape[1] * shape[2], hidden: model.hidden, seed });
-    case 'resnet18': {
-      const net = createResNet18({ seed, inChannels: shape[2] });
-      const named = (vs: { name: string; variable: import('@tensorflow/tfjs-core').Variable }[]) => vs;
-      const bnStats = [
-        net.stem,
-        ...net.blocks.flatMap((b) => [b.conv1, b.conv2, ...(b.shortcut ? [b.shortcut] : [])]),
-      ]
-        .flatMap((c) => [c.bn.runningMean, c.bn.runningVar])
-        .map((v) => ({ name: v.name, variable: v }));
-      const params = () => named(trainableVariables(net).map((v) => ({ name: v.name, variable: v })));
-      return {
-        apply: (x, training) => resNetForward(net, x as import('@tensorflow/tfjs-core').Tensor4D, training),
-        outputDim: net.featureDim,
-        parameters: params,
-        variables: () => [...params(), ...bnStats],
-      };
-    }
+    case 'resnet18':
+    case 'resnet34':
+    case 'resnet50':
+      return resNetEncoder({ ...resNetSpec(model), inChannels: shape[2], seed });
+    default:
+      check(false, 'model.encoder', `one of ${ENCODERS.join(', ')}`, model.encoder);
   }
+}
+
+function isResNet(encoder: EncoderKind): encoder is keyof typeof RESNET_DEPTH {
+  return encoder in RESNET_DEPTH;
+}
+
+/** The ResNet options of a model spec, validated with the spec's own names. */
+function resNetSpec(model: ModelSpec): { depth: 18 | 34 | 50; stem: ResNetStem; width: number } {
+  const stem = model.stem ?? 'cifar';
+  const width = model.widthMultiplier ?? 1;
+  check(RESNET_STEMS.includes(stem), 'model.stem', '"cifar" or "imagenet"', stem);
+  check(
+    typeof width === 'number' && width > 0 && Number.isInteger(64 * width),
+    'model.widthMultiplier',
+    'a positive number with 64·widthMultiplier a whole number (e.g. 0.25, 0.5, 1, 2)',
+    width,
+  );
+  return { depth: RESNET_DEPTH[model.encoder as keyof typeof RESNET_DEPTH], stem, width };
+}
+
+/** The structure of a spec's encoder, for `toLayersModel` (export to the TensorFlow.js layers format). */
+export function encoderArchitecture(model: ModelSpec): EncoderArchitecture {
+  if (isResNet(model.encoder)) {
+    const { depth, stem } = resNetSpec(model);
+    return { kind: 'resnet', depth, stem };
+  }
+  if (model.encoder === 'mlp') return { kind: 'mlp', layers: model.hidden.length };
+  return { kind: 'small-resnet', blocksPerStage: model.blocksPerStage, stemStride: model.stemStride };
+}
+
+/** The structure of a spec's head (the classifier for `ce`, else the projection head). */
+export function headArchitecture(spec: RunSpec): HeadArchitecture {
+  if (spec.train.method === 'ce') return { kind: 'classifier' };
+  const resnetHead = usesResNetHead(spec);
+  return {
+    kind: 'projection',
+    projection: spec.model.projection,
+    normalizeInput: resnetHead ? false : spec.model.normalizeEncoderOutput,
+  };
+}
+
+/** The ResNets keep resnet.ts's SupCon MLP head (and its variable names) when it fits the spec. */
+function usesResNetHead(spec: RunSpec): boolean {
+  return (
+    spec.train.method !== 'ce' &&
+    isResNet(spec.model.encoder) &&
+    spec.model.projection === 'mlp' &&
+    !spec.model.normalizeEncoderOutput
+  );
 }
 
 export function buildHead(spec: RunSpec, inputDim: number, classes: number): Network {
   const seed = spec.train.seed + 1;
   if (spec.train.method === 'ce') return linearClassifier({ inputDim, classes, seed });
-  if (
-    spec.model.encoder === 'resnet18' &&
-    spec.model.projection === 'mlp' &&
-    !spec.model.normalizeEncoderOutput
-  ) {
+  if (usesResNetHead(spec)) {
     const head = createProjectionHead({ inDim: inputDim, outDim: spec.model.projectionDim, seed });
     const vars = [head.w1, head.b1, head.w2, head.b2].map((v) => ({ name: v.name, variable: v }));
     return {

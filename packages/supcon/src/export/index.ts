@@ -1,9 +1,9 @@
 export {
   type EncoderArchitecture,
-  type ExportMetadata,
   type HeadArchitecture,
   type LayersExportOptions,
   l2Normalize,
   layersModelFiles,
+  layersModelFromFiles,
   toLayersModel,
 } from './layers.js';

@@ -260,18 +260,13 @@ export function toLayersModel(options: LayersExportOptions): tfl.LayersModel {
   return tfl.model({ inputs: input, outputs: x, name: options.name ?? 'supcon_encoder' });
 }
 
-/** What `model.json` holds besides the topology (read back with `model.getUserDefinedMetadata()`). */
-export interface ExportMetadata {
-  [key: string]: unknown;
-}
-
 /**
- * Serialises a layers model to the two files of the standard format: `model.json` (topology,
+ * Serialises a layers model (and `metadata`, read back with `model.getUserDefinedMetadata()`) to the two files of the standard format: `model.json` (topology,
  * weights manifest pointing at `weights.bin`, metadata) and the `weights.bin` bytes.
  */
 export async function layersModelFiles(
   model: tfl.LayersModel,
-  metadata: ExportMetadata = {},
+  metadata: Record<string, unknown> = {},
 ): Promise<{ modelJson: Record<string, unknown>; weights: Uint8Array }> {
   model.setUserDefinedMetadata(metadata);
   let files: { modelJson: Record<string, unknown>; weights: Uint8Array } | undefined;
@@ -292,4 +287,27 @@ export async function layersModelFiles(
     }),
   );
   return files!;
+}
+
+/**
+ * Loads a layers model from the two files `layersModelFiles` writes (parsed `model.json`, and the
+ * bytes of every file its weights manifest names, concatenated in manifest order). The browser
+ * does the same with `tf.loadLayersModel('/path/model.json')`.
+ */
+export function layersModelFromFiles(
+  modelJson: Record<string, unknown>,
+  weights: Uint8Array,
+): Promise<tfl.LayersModel> {
+  const manifest = modelJson['weightsManifest'] as tf.io.WeightsManifestConfig | undefined;
+  check(Array.isArray(manifest), 'modelJson', 'a layers model.json with a weightsManifest', modelJson);
+  const copy = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
+  const artifacts: tf.io.ModelArtifacts = {
+    modelTopology: modelJson['modelTopology'] as object,
+    weightSpecs: manifest.flatMap((group) => group.weights),
+    weightData: copy as ArrayBuffer,
+  };
+  const metadata = modelJson['userDefinedMetadata'];
+  if (metadata !== undefined)
+    artifacts.userDefinedMetadata = metadata as NonNullable<tf.io.ModelArtifacts['userDefinedMetadata']>;
+  return tfl.loadLayersModel(tf.io.fromMemory(artifacts));
 }
