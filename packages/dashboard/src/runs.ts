@@ -4,7 +4,7 @@
  * `resolveInside`, which refuses anything that would leave the root (`..`, absolute paths, symlinks
  * pointing out).
  */
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 /** A path from a request that is not a run (or sweep) inside the root: answered 404 or 400. */
@@ -69,7 +69,8 @@ function findFolders(root: string, test: (dir: string) => boolean): string[] {
       if (name.startsWith('.') || name === 'node_modules') continue;
       const path = join(dir, name);
       try {
-        if (statSync(path).isDirectory()) walk(path, depth + 1);
+        // Symlinked folders are not followed: they may point out of the root.
+        if (lstatSync(path).isDirectory()) walk(path, depth + 1);
       } catch {
         // vanished or unreadable entries are not runs
       }

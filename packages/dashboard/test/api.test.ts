@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Dashboard, startDashboard } from '../src/index.js';
+import { line, makeRunsFolder, step } from './fixtures.js';
+
+let dashboard: Dashboard;
+let folder: { root: string; runs: string };
+
+async function api(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await fetch(new URL(path, dashboard.url));
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+}
+
+/** Opens an SSE stream; resolves the `data:` payloads as they come. */
+function events(path: string) {
+  const received: string[] = [];
+  let notify = () => {};
+  let opened!: () => void;
+  const open = new Promise<void>((r) => {
+    opened = r;
+  });
+  const req = get(new URL(path, dashboard.url), (res) => {
+    assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
+    res.setEncoding('utf8');
+    let buffer = '';
+    res.on('data', (chunk: string) => {
+      opened();
+      buffer += chunk;
+      let end = buffer.indexOf('\n\n');
+      while (end >= 0) {
+        for (const l of buffer.slice(0, end).split('\n'))
+          if (l.startsWith('data: ')) received.push(l.slice(6));
+        buffer = buffer.slice(end + 2);
+        end = buffer.indexOf('\n\n');
+      }
+      notify();
+    });
+  });
+  const waitFor = (n: number, ms = 5000) =>
+    new Promise<string[]>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${received.length} events after ${ms} ms`)), ms);
+      const check = () => {
+        if (received.length >= n) {
+          clearTimeout(timer);
+          resolve(received.slice());
+        }
+      };
+      notify = check;
+      check();
+    });
+  return { open, waitFor, close: () => req.destroy() };
+}
+
+describe('dashboard API', () => {
+  before(async () => {
+    folder = makeRunsFolder();
+    dashboard = await startDashboard({ runs: folder.runs, port: 0, pollMs: 50 });
+  });
+  after(async () => {
+    await dashboard.close();
+    rmSync(folder.root, { recursive: true, force: true });
+  });
+
+  it('lists every run folder with method, status, latest loss and test accuracy', async () => {
+    const { status, body } = await api('/api/runs');
+    assert.equal(status, 200);
+    const runs = body['runs'] as Record<string, unknown>[];
+    // `link` points out of the folder: not listed.
+    assert.deepEqual(
+      runs.map((r) => r['id']),
+      ['a', 'b', 'live', 'tau/temperature=0.1'],
+    );
+    const a = runs[0]!;
+    assert.equal(a['method'], 'supcon');
+    assert.equal(a['dataset'], 'fashion-mnist');
+    assert.equal(a['encoder'], 'mlp');
+    assert.equal(a['status'], 'evaluated');
+    assert.equal(a['latestLoss'], 4.9);
+    assert.equal(a['iterations'], 3);
+    assert.equal(a['epochsDone'], 1);
+    assert.equal(a['knnAccuracy'], 0.71);
+    assert.equal(a['testAccuracy'], 0.8);
+    assert.equal(a['hasRobustness'], true);
+    assert.equal(runs[1]!['method'], 'ce');
+    assert.equal(runs[2]!['status'], 'training'); // metrics written just now, no summary
+    assert.equal(runs[3]!['status'], 'empty');
+  });
+
+  it("serves a run's metrics, summary, robustness table and the sweeps", async () => {
+    const m = await api('/api/metrics?id=a');
+    assert.equal(m.status, 200);
+    const records = m.body['records'] as { type: string; loss: number }[];
+    assert.deepEqual(
+      records.map((r) => r.loss),
+      [5.5, 5.2, 4.9, 5.2],
+    );
+    assert.equal(m.body['bytes'], statSync(join(folder.runs, 'a', 'metrics.jsonl')).size);
+    const d = await api('/api/run?id=a');
+    assert.equal((d.body['summary'] as Record<string, number>)['testAccuracy'], 0.8);
+    const rb = d.body['robustness'] as { accuracy: Record<string, number[]> };
+    assert.deepEqual(rb.accuracy['contrast'], [0.75, 0.5]);
+    const s = await api('/api/sweeps');
+    const sweeps = s.body['sweeps'] as { id: string; vary: string; runs: unknown[] }[];
+    assert.equal(sweeps.length, 1);
+    assert.equal(sweeps[0]!.id, 'tau');
+    assert.equal(sweeps[0]!.vary, 'temperature');
+  });
+
+  it('streams a metrics line appended after the client connected (SSE), once complete', async () => {
+    const file = join(folder.runs, 'live', 'metrics.jsonl');
+    const { body } = await api('/api/metrics?id=live');
+    const stream = events(`/api/events?id=live&offset=${body['bytes']}`);
+    try {
+      await stream.open;
+      appendFileSync(file, line(step(1, 5.75)));
+      const [first] = await stream.waitFor(1);
+      assert.deepEqual(JSON.parse(first!), step(1, 5.75));
+      // A record written in two parts is sent once, when its line ends.
+      const text = line(step(2, 5.5));
+      appendFileSync(file, text.slice(0, 20));
+      await new Promise((r) => setTimeout(r, 200));
+      appendFileSync(file, text.slice(20));
+      const all = await stream.waitFor(2);
+      assert.equal(all.length, 2);
+      assert.deepEqual(JSON.parse(all[1]!), step(2, 5.5));
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('refuses ids that leave the runs folder with 4xx, and answers 404 for unknown runs', async () => {
+    for (const id of [
+      '..',
+      '../outside',
+      'a/../../outside',
+      'link',
+      '../../../../etc',
+      'tau/../../outside',
+    ]) {
+      const { status, body } = await api(`/api/metrics?id=${encodeURIComponent(id)}`);
+      assert.ok(status === 403 || status === 404, `${id}: ${status}`);
+      assert.match(String(body['error']), /leaves the runs folder|No run/, id);
+      assert.ok(!JSON.stringify(body).includes('"records"'), id);
+    }
+    assert.equal((await api(`/api/run?id=${encodeURIComponent('../outside')}`)).status, 403);
+    assert.equal((await api(`/api/events?id=${encodeURIComponent('link')}`)).status, 403);
+    assert.equal((await api(`/api/run?id=${encodeURIComponent('/etc')}`)).status, 400);
+    assert.equal((await api('/api/metrics?id=')).status, 400);
+    const unknown = await api('/api/metrics?id=nope');
+    assert.equal(unknown.status, 404);
+    assert.match(String(unknown.body['error']), /No run "nope"/);
+    // A folder inside that is not a run.
+    assert.equal((await api('/api/metrics?id=tau')).status, 404);
+    assert.equal((await api('/api/nothing')).status, 404);
+    assert.equal((await api('/api/datasets/..%2F..%2Fetc')).status, 404);
+    assert.equal((await api('/api/datasets/unknown-set')).status, 404);
+    const raw = await fetch(new URL('/assets/../../../etc/passwd', dashboard.url));
+    assert.equal(raw.status, 404);
+  });
+
+  it('serves the pages and their bundled scripts', async () => {
+    const html = await (await fetch(dashboard.url)).text();
+    assert.match(html, /<script type="module" src="\/assets\/dashboard.js">/);
+    const train = await (await fetch(new URL('/train', dashboard.url))).text();
+    assert.match(train, /\/assets\/train.js/);
+    const js = await fetch(new URL('/assets/dashboard.js', dashboard.url));
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type') ?? '', /javascript/);
+    assert.ok((await js.text()).includes('/api/runs'));
+  });
+
+  it('serves a dataset slice as pixels then labels, when the dataset is on disk', async (t) => {
+    if (!existsSync('/usr/share/datasets/fashion-mnist')) return t.skip('fashion-mnist is not installed');
+    const meta = await api('/api/datasets/fashion-mnist');
+    assert.equal(meta.status, 200);
+    assert.equal(meta.body['height'], 28);
+    const bin = await fetch(new URL('/api/datasets/fashion-mnist/train.bin?count=5', dashboard.url));
+    const bytes = new Uint8Array(await bin.arrayBuffer());
+    assert.equal(bytes.length, 5 * 28 * 28 + 5);
+    assert.ok(bytes.subarray(5 * 784).every((l) => l < 10));
+    assert.equal((await api('/api/datasets/fashion-mnist/train.bin?count=0')).status, 400);
+    assert.equal((await api('/api/datasets/fashion-mnist/train.bin?count=1000000')).status, 400);
+  });
+});
