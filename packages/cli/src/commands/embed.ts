@@ -1,9 +1,8 @@
 /** `supcon embed --run DIR --out FILE`: writes encoder features and labels of a split as JSON. */
-import { augmentSteps, embedImages, loadRunEncoder, writeFileDurable } from '@supcon/node';
-import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
+import { augmentSteps, embedImages, writeFileDurable } from '@supcon/node';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { argumentErrorsAsCliErrors } from './train-common.js';
+import { argumentErrorsAsCliErrors, openRun, runReaderFlagHelp, runReaderFlagSpecs } from './train-common.js';
 
 export const embedCommand: Command = {
   name: 'embed',
@@ -13,25 +12,21 @@ export const embedCommand: Command = {
     '',
     'FILE gets {"split", "count", "dim", "classes", "labels": [...], "embeddings": [[...], ...]}.',
     '',
-    '  --run DIR        the run folder written by `supcon train`',
-    '  --split S        test (default), validation or train',
-    '  --backend auto|native|cpu',
+    '  --out FILE         the JSON file to write (required)',
+    '  --split S          test (default), validation or train',
+    runReaderFlagHelp,
   ].join('\n'),
   async run(argv) {
     const { flags } = parseFlags(argv, {
-      run: { kind: 'string' },
+      ...runReaderFlagSpecs,
       out: { kind: 'string' },
       split: { kind: 'string', default: 'test', choices: ['test', 'validation', 'train'] },
-      backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
     });
-    const run = flags['run'] as string | undefined;
     const out = flags['out'] as string | undefined;
-    if (run === undefined || out === undefined)
-      throw new CliError('Flags `--run DIR` and `--out FILE` are required.');
-    await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+    if (out === undefined) throw new CliError('Flag `--out FILE` is required: the JSON file to write.');
     const split = flags['split'] as 'test' | 'validation' | 'train';
+    const { encoder, data } = await openRun(flags);
     const result = await argumentErrorsAsCliErrors(async () => {
-      const { encoder, data } = await loadRunEncoder(run);
       const set =
         split === 'test' ? data.dataset.test : split === 'validation' ? data.validation : data.train;
       if (!set) throw new CliError(`Dataset \`${data.dataset.name}\` has no ${split} split.`);

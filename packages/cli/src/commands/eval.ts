@@ -1,10 +1,9 @@
 /** `supcon eval --run DIR`: kNN evaluation (cosine similarity, weighted vote) of a run's frozen encoder. */
-import { augmentSteps, embedImages, loadRunEncoder, subset, updateSummary } from '@supcon/node';
+import { augmentSteps, embedImages, subset, updateSummary } from '@supcon/node';
 import { knnScores, topKAccuracy } from 'supcon';
-import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
-import { CliError, type Command } from '../command.js';
+import type { Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { argumentErrorsAsCliErrors } from './train-common.js';
+import { argumentErrorsAsCliErrors, openRun, runReaderFlagHelp, runReaderFlagSpecs } from './train-common.js';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -12,26 +11,20 @@ export const evalCommand: Command = {
   help: [
     'Usage: supcon eval --run DIR [--k K] [--temperature T] [--json]',
     '',
-    '  --run DIR          the run folder written by `supcon train`',
     '  --k K              neighbours (default 200)',
     '  --temperature T    τ of the vote weights exp(similarity / τ) (default 0.1)',
     '  --bank N           training samples used as neighbours (default 10000; the first N of the split)',
-    '  --backend auto|native|cpu',
+    runReaderFlagHelp,
   ].join('\n'),
   async run(argv) {
     const { flags } = parseFlags(argv, {
-      run: { kind: 'string' },
+      ...runReaderFlagSpecs,
       k: { kind: 'int', default: 200, min: 1 },
       bank: { kind: 'int', default: 10000, min: 1 },
       temperature: { kind: 'number', default: 0.1 },
-      backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
     });
-    const run = flags['run'] as string | undefined;
-    if (run === undefined)
-      throw new CliError('Flag `--run DIR` is required: the run folder written by `supcon train`.');
-    await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+    const { run, encoder, data } = await openRun(flags);
     const result = await argumentErrorsAsCliErrors(async () => {
-      const { encoder, data } = await loadRunEncoder(run);
       const { mean, std } = data.dataset;
       const steps = augmentSteps('none', [data.train.height, data.train.width], mean, std).eval;
       const classes = data.dataset.classes.length;

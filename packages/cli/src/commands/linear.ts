@@ -1,9 +1,8 @@
 /** `supcon linear --run DIR`: linear probe on the frozen encoder of a run (validation picks, test once). */
-import { evaluateEncoder, loadRunEncoder, updateSummary } from '@supcon/node';
-import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
-import { CliError, type Command } from '../command.js';
+import { evaluateEncoder, updateSummary } from '@supcon/node';
+import type { Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { argumentErrorsAsCliErrors } from './train-common.js';
+import { argumentErrorsAsCliErrors, openRun, runReaderFlagHelp, runReaderFlagSpecs } from './train-common.js';
 
 export const linearCommand: Command = {
   name: 'linear',
@@ -15,22 +14,13 @@ export const linearCommand: Command = {
     'classifier (weight decay chosen among 0, 1e-4, 1e-3 on validation) and reports the test set once.',
     'Results are merged into DIR/summary.json.',
     '',
-    '  --run DIR      the run folder written by `supcon train`',
-    '  --epochs N     probe epochs (default: the run config, 20 for fashion-quick)',
-    '  --backend auto|native|cpu',
+    '  --epochs N         probe epochs (default: the run config, 20 for fashion-quick)',
+    runReaderFlagHelp,
   ].join('\n'),
   async run(argv) {
-    const { flags } = parseFlags(argv, {
-      run: { kind: 'string' },
-      epochs: { kind: 'int', min: 1 },
-      backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
-    });
-    const run = flags['run'] as string | undefined;
-    if (run === undefined)
-      throw new CliError('Flag `--run DIR` is required: the run folder written by `supcon train`.');
-    await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+    const { flags } = parseFlags(argv, { ...runReaderFlagSpecs, epochs: { kind: 'int', min: 1 } });
+    const { run, spec, encoder, data } = await openRun(flags);
     const result = await argumentErrorsAsCliErrors(async () => {
-      const { spec, encoder, data } = await loadRunEncoder(run);
       const epochs = flags['epochs'] as number | undefined;
       return evaluateEncoder(spec, encoder, data, epochs !== undefined ? { probeEpochs: epochs } : {})
         .summary;

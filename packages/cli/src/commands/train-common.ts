@@ -1,9 +1,12 @@
 /**
  * Flags shared by `supcon train` and `supcon demo`: a preset, an optional JSON config file (a partial
- * RunSpec), then individual flags, applied in that order. Also the progress line.
+ * RunSpec), then individual flags, applied in that order. Also the progress line, and the flags and
+ * loading shared by the commands that read a trained run (`linear`, `eval`, `embed`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import {
+  ENCODERS,
+  loadRunEncoder,
   PRESETS,
   type PrefetchSummary,
   type Preset,
@@ -12,7 +15,7 @@ import {
   type RunSpec,
 } from '@supcon/node';
 import { DECAYS, METHODS, OPTIMIZERS, resolveConfig, type StepRecord, type Trainer } from 'supcon';
-import { BACKEND_CHOICES } from '../backend.js';
+import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import { CliError } from '../command.js';
 import type { FlagSpec, FlagValues } from '../flags.js';
 
@@ -35,7 +38,7 @@ export const trainFlagSpecs: Record<string, FlagSpec> = {
   decay: { kind: 'string', choices: DECAYS },
   'min-lr': { kind: 'number', min: 0 },
   'scale-lr': { kind: 'boolean' },
-  encoder: { kind: 'string', choices: ['small-resnet', 'mlp', 'resnet18'] },
+  encoder: { kind: 'string', choices: ENCODERS },
   width: { kind: 'int', min: 1 },
   'stem-stride': { kind: 'int', min: 1 },
   projection: { kind: 'string', choices: ['mlp', 'linear'] },
@@ -61,7 +64,7 @@ export const trainFlagHelp = [
   '  --lr X --optimizer sgd|lars|adam --momentum X --nesterov --weight-decay X',
   '  --temperature X       τ (0.1 supcon, 0.5 simclr); --base-temperature X (default = τ)',
   '  --warmup-epochs X --decay cosine|step|constant --min-lr X --scale-lr (lr·batch/256)',
-  '  --encoder small-resnet|mlp|resnet18 --width N --stem-stride 1|2 --projection mlp|linear',
+  `  --encoder ${ENCODERS.join('|')} --width N --stem-stride 1|2 --projection mlp|linear`,
   '  --augment light|supcon|none --validation N (held out of train, default 5000) --limit N (first N train samples)',
   '  --seed N --checkpoint-every STEPS --knn-k K (kNN monitor each epoch, 0 = off) --probe-epochs N',
   '  --backend auto|native|cpu (default auto: native oneDNN engine when it loads)',
@@ -220,4 +223,29 @@ export async function argumentErrorsAsCliErrors<T>(f: () => Promise<T> | T): Pro
     }
     throw error;
   }
+}
+
+/** Flags of the commands that read a trained run (`linear`, `eval`, `embed`). */
+export const runReaderFlagSpecs: Record<string, FlagSpec> = {
+  run: { kind: 'string' },
+  backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
+};
+
+export const runReaderFlagHelp = [
+  '  --run DIR          the run folder written by `supcon train` (required)',
+  '  --backend B        auto (default: native oneDNN engine when it loads) | native | cpu',
+].join('\n');
+
+/**
+ * For `linear`, `eval`, `embed`: requires `--run`, selects the backend, and loads the run's spec,
+ * data and frozen encoder (its checkpoint's weights); problems become one-sentence CLI errors.
+ */
+export async function openRun(
+  flags: FlagValues,
+): Promise<{ run: string } & Awaited<ReturnType<typeof loadRunEncoder>>> {
+  const run = flags['run'] as string | undefined;
+  if (run === undefined)
+    throw new CliError('Flag `--run DIR` is required: the run folder written by `supcon train`.');
+  await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+  return { run, ...(await argumentErrorsAsCliErrors(() => loadRunEncoder(run))) };
 }
