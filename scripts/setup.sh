@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(g++ make python3 libdnnl-dev python3-torch python3-torchvision dataset-fashion-mnist libopenblas0-pthread)
+APT_PACKAGES=(g++ make python3 libdnnl-dev python3-torch python3-torchvision dataset-fashion-mnist libopenblas0-pthread chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
