@@ -108,7 +108,7 @@ function syntheticData(count: number, holdout: number): Data {
     for (let y = 0; y < H; y++)
       for (let x = 0; x < W; x++) {
         const v = Math.sin(freq * (x * Math.cos(angle) + y * Math.sin(angle)) + phase);
-        images[i * H * W + y * W + x] = Math.max(0, Math.min(255, 128 + 90 * v + 60 * (rand() - 0.5)));
+        images[i * H * W + y * W + x] = Math.max(0, Math.min(255, 128 + 40 * v + 200 * (rand() - 0.5)));
       }
   }
   const classes = Array.from({ length: 10 }, (_, c) => `${c * 18}°`);
