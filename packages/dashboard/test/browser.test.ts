@@ -151,7 +151,10 @@ describe('pages in headless Chromium', { skip }, () => {
         `loss did not fall: first 5 ${first.toFixed(3)}, last 5 ${last.toFixed(3)}`,
       );
       // The held-out embeddings got better at separating the classes (about 0.35 -> 0.8 here).
-      assert.ok((report['knnAfter'] as number) > (report['knnBefore'] as number) + 0.1, JSON.stringify(report));
+      assert.ok(
+        (report['knnAfter'] as number) > (report['knnBefore'] as number) + 0.1,
+        JSON.stringify(report),
+      );
       console.log(
         `browser training: ${report['backend']}, ${steps} steps in ${(report['seconds'] as number).toFixed(1)} s, ` +
           `median ${(report['stepsPerSecond'] as number).toFixed(2)} steps/s, loss ${first.toFixed(3)} -> ${last.toFixed(3)}, ` +
