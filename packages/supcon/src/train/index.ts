@@ -1,4 +1,5 @@
 export * from './config.js';
+export * from './distributed.js';
 export * from './gradcache.js';
 export * from './loss.js';
 export * from './network.js';
