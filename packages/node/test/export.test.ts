@@ -221,3 +221,23 @@ test('a run folder and its checkpoint export; the head embeddings have unit rows
   assert.ok(existsSync(join(out, 'weights.bin')));
   rmSync(dir, { recursive: true });
 });
+
+test('run specs: resnet18/34/50 build with stem and widthMultiplier; bad values are clear errors', () => {
+  const build = (model: Partial<RunSpec['model']>) => buildEncoder(specFor(model).model, [8, 8, 3], 0);
+  const enc = build({ encoder: 'resnet50', stem: 'imagenet', widthMultiplier: 0.0625 });
+  assert.equal(enc.outputDim, 128);
+  assert.ok(enc.parameters().some((p) => p.name === 'layer4.2/conv3/kernel'));
+  tf.dispose(enc.variables().map((p) => p.variable));
+  assert.throws(
+    () => build({ encoder: 'resnet34', stem: 'big' as 'cifar' }),
+    /argument `model.stem`.*"cifar" or "imagenet".*"big"/,
+  );
+  assert.throws(
+    () => build({ encoder: 'resnet18', widthMultiplier: 0.01 }),
+    /argument `model.widthMultiplier`.*whole number.*0.01/,
+  );
+  assert.throws(
+    () => build({ encoder: 'resnet101' as 'resnet50' }),
+    /argument `model.encoder`.*resnet50.*"resnet101"/,
+  );
+});
