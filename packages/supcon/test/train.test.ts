@@ -103,6 +103,24 @@ test('the same seed gives the same metrics; another seed does not', () => {
   assert.notDeepEqual(losses(6), a);
 });
 
+test('steps() is the loop of run() as a generator: one record per step, the same losses, stop ends it', () => {
+  const viaRun: number[] = [];
+  const a = makeTrainer('supcon', { epochs: 2 });
+  a.run({ afterStep: (r) => viaRun.push(r.loss) });
+  disposeAll(a);
+  const b = makeTrainer('supcon', { epochs: 2 });
+  const epochs: number[] = [];
+  const yielded = [...b.steps({ afterEpoch: (r) => epochs.push(r.epoch) })].map((r) => r.loss);
+  assert.deepEqual(yielded, viaRun);
+  assert.deepEqual(epochs, [0, 1]);
+  disposeAll(b);
+  const c = makeTrainer('supcon', { epochs: 2 });
+  const seen = [...c.steps({ stop: () => c.position.iteration === 3 })];
+  assert.equal(seen.length, 3);
+  assert.equal(c.position.iteration, 3);
+  disposeAll(c);
+});
+
 test('the live tensor count stays flat across steps (all methods)', () => {
   for (const method of ['supcon', 'simclr', 'ce'] as const) {
     const t = makeTrainer(method, { optimizer: { kind: 'lars', momentum: 0.9, weightDecay: 1e-4 } });
