@@ -33,14 +33,14 @@ export const dashboardCommand: Command = {
       port: { kind: 'int', default: 8080, min: 0 },
       host: { kind: 'string', default: '127.0.0.1' },
     });
+    const port = flags['port'] as number;
+    if (port > 65535)
+      throw new CliError(`Invalid value for \`--port\`. Expected a port from 0 to 65535. Received: ${port}.`);
     const runs = resolve(flags['runs'] as string);
     if (!existsSync(runs) || !statSync(runs).isDirectory())
       throw new CliError(
         `Invalid value for \`--runs\`. Expected a folder of run folders (as written by \`supcon train --out\`). Received: ${flags['runs']}.`,
       );
-    const port = flags['port'] as number;
-    if (port > 65535)
-      throw new CliError(`Invalid value for \`--port\`. Expected a port from 0 to 65535. Received: ${port}.`);
     let dashboard: Awaited<ReturnType<typeof startDashboard>>;
     try {
       dashboard = await startDashboard({ runs, port, host: flags['host'] as string });
