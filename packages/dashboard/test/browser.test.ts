@@ -114,7 +114,7 @@ describe('pages in headless Chromium', { skip }, () => {
     // kNN accuracy per epoch, test top-1 of the two evaluated runs, a's robustness table, the sweep.
     assert.match(/<section id="accuracy">.*?<\/section>/s.exec(dom)?.[0] ?? '', /data-points="1"/);
     assert.match(dom, /data-bars="2"/);
-    assert.match(dom, /data-label="supcon a" data-value="0.8"/);
+    assert.match(dom, /data-label="a \(supcon\)" data-value="0.8"/);
     assert.match(dom, /data-robustness="a"/);
     assert.match(dom, /<td>contrast<\/td><td>75.00<\/td><td>50.00<\/td>/);
     assert.match(dom, /data-sweep="tau"/);

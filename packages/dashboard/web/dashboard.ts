@@ -268,7 +268,7 @@ function renderComparison(): void {
   s.append(
     barChart(
       done.map((r) => ({
-        label: `${r.method ?? '?'} ${r.id.slice(-18)}`,
+        label: `${r.id} (${r.method ?? '?'})`,
         value: r.testAccuracy!,
         color: METHOD_COLORS[r.method ?? ''] ?? '#7f7f7f',
       })),

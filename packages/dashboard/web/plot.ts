@@ -62,7 +62,8 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   return ticks;
 }
 
-const fmt = (v: number) => (Math.abs(v) >= 1000 ? v.toExponential(1) : String(+v.toPrecision(4)));
+const fmt = (v: number) =>
+  Math.abs(v) >= 1e6 ? v.toExponential(1) : Number.isInteger(v) ? String(v) : String(+v.toPrecision(4));
 
 /** Averages `points` into at most `max` buckets (long runs have thousands of steps). */
 export function downsample(points: [number, number][], max = 500): [number, number][] {
@@ -87,7 +88,7 @@ export function downsample(points: [number, number][], max = 500): [number, numb
 export function linePlot(series: Series[], o: PlotOptions): SVGSVGElement {
   const W = o.width ?? 520;
   const H = o.height ?? 260;
-  const m = { l: 52, r: 12, t: 24, b: 36 };
+  const m = { l: 52, r: 12, t: 38, b: 36 };
   const svg = el('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: 'plot' });
   svg.dataset['title'] = o.title;
   const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
@@ -139,9 +140,10 @@ export function linePlot(series: Series[], o: PlotOptions): SVGSVGElement {
     svg.append(path);
     if (s.dots || pts.length === 1)
       for (const [x, y] of pts) svg.append(el('circle', { cx: sx(x), cy: sy(y), r: 3, fill: s.color }));
-    const ly = m.t + 4 + 14 * i;
-    svg.append(el('rect', { x: W - m.r - 110, y: ly, width: 10, height: 10, fill: s.color }));
-    svg.append(el('text', { x: W - m.r - 96, y: ly + 9 }, s.name));
+    // Legend in a row above the plot area, where it cannot hide a curve.
+    const lx = m.l + 130 * i;
+    svg.append(el('rect', { x: lx, y: 21, width: 10, height: 10, fill: s.color }));
+    svg.append(el('text', { x: lx + 14, y: 30 }, s.name.slice(0, 18)));
   });
   return svg;
 }
@@ -152,65 +154,36 @@ export interface Bar {
   color: string;
 }
 
-/** Vertical bars with their values printed on top (e.g. test top-1 per run). */
+/** Horizontal bars, labelled on the left, values printed at their ends (e.g. test top-1 per run). */
 export function barChart(
   bars: Bar[],
   o: { title: string; yLabel: string; width?: number; height?: number },
 ): SVGSVGElement {
-  const W = o.width ?? Math.max(360, 60 + 56 * bars.length);
-  const H = o.height ?? 280;
-  const m = { l: 52, r: 12, t: 24, b: 90 };
+  const W = o.width ?? 520;
+  const m = { l: 190, r: 48, t: 24, b: 28 };
+  const row = 22;
+  const H = o.height ?? m.t + m.b + row * Math.max(1, bars.length);
   const svg = el('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: 'plot' });
   svg.dataset['title'] = o.title;
   svg.dataset['bars'] = String(bars.length);
   svg.append(el('text', { x: W / 2, y: 15, 'text-anchor': 'middle', 'font-weight': 600 }, o.title));
   const top = Math.max(1, ...bars.map((b) => b.value));
-  const sy = (y: number) => H - m.b - (y / top) * (H - m.t - m.b);
+  const sx = (v: number) => m.l + (v / top) * (W - m.l - m.r);
   for (const v of niceTicks(0, top)) {
-    svg.append(el('line', { x1: m.l, y1: sy(v), x2: W - m.r, y2: sy(v), stroke: '#eee' }));
-    svg.append(el('text', { x: m.l - 4, y: sy(v) + 4, 'text-anchor': 'end' }, fmt(v)));
+    svg.append(el('line', { x1: sx(v), y1: m.t, x2: sx(v), y2: H - m.b, stroke: '#eee' }));
+    svg.append(el('text', { x: sx(v), y: H - m.b + 13, 'text-anchor': 'middle' }, fmt(v)));
   }
-  const slot = (W - m.l - m.r) / Math.max(1, bars.length);
+  svg.append(el('text', { x: (m.l + W - m.r) / 2, y: H - 3, 'text-anchor': 'middle' }, o.yLabel));
   bars.forEach((b, i) => {
-    const x = m.l + i * slot + slot * 0.15;
-    const rect = el('rect', {
-      x,
-      y: sy(b.value),
-      width: slot * 0.7,
-      height: H - m.b - sy(b.value),
-      fill: b.color,
-    });
+    const y = m.t + i * row + 3;
+    const rect = el('rect', { x: m.l, y, width: sx(b.value) - m.l, height: row - 6, fill: b.color });
     rect.dataset['label'] = b.label;
     rect.dataset['value'] = String(b.value);
     svg.append(rect);
-    svg.append(
-      el(
-        'text',
-        { x: x + slot * 0.35, y: sy(b.value) - 3, 'text-anchor': 'middle' },
-        (100 * b.value).toFixed(1),
-      ),
-    );
-    const lx = x + slot * 0.35;
-    svg.append(
-      el(
-        'text',
-        { x: lx, y: H - m.b + 12, 'text-anchor': 'end', transform: `rotate(-35 ${lx} ${H - m.b + 12})` },
-        b.label,
-      ),
-    );
+    const label = b.label.length > 30 ? `…${b.label.slice(-29)}` : b.label;
+    svg.append(el('text', { x: m.l - 4, y: y + row / 2, 'text-anchor': 'end' }, label));
+    svg.append(el('text', { x: sx(b.value) + 3, y: y + row / 2 }, (100 * b.value).toFixed(1)));
   });
-  svg.append(
-    el(
-      'text',
-      {
-        x: 12,
-        y: (m.t + H - m.b) / 2,
-        transform: `rotate(-90 12 ${(m.t + H - m.b) / 2})`,
-        'text-anchor': 'middle',
-      },
-      o.yLabel,
-    ),
-  );
   return svg;
 }
 
