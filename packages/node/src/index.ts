@@ -2,3 +2,4 @@
 export const nodePackageName = '@supcon/node';
 export * from './data/index.js';
 export * from './train/index.js';
+export * from './distributed/index.js';

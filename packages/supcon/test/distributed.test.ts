@@ -56,7 +56,11 @@ function dataParallelGradient(encoder: Network, head: Network, size: number) {
   const shards = Array.from({ length: size }, (_, r) => shardRange(BATCH, r, size));
   const z = shards.map((s) => tf.tidy(() => head.apply(encoder.apply(rowsOf(s), true), true).dataSync()));
   const all = new Float32Array(z.reduce((n, a) => n + a.length, 0));
-  z.reduce((at, a) => (all.set(a, at), at + a.length), 0);
+  let at = 0;
+  for (const a of z) {
+    all.set(a, at);
+    at += a.length;
+  }
   const sum: tf.Tensor[] = params.map((p) => tf.zerosLike(p.variable as tf.Tensor));
   const losses: number[] = [];
   shards.forEach((shard, r) => {

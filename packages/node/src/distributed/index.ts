@@ -1,0 +1,2 @@
+export * from './coordinator.js';
+export { CoordinatorGoneError, PipeCollectives } from './pipe.js';

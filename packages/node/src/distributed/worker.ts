@@ -1,0 +1,169 @@
+/**
+ * One rank of `trainDistributed`, a child process forked by the coordinator. It builds the same data,
+ * networks and augmentation as `trainRun`, then steps a `DataParallelTrainer` whose collectives block
+ * on fd 4 (pipe.ts). Rank 0 reports step and epoch records over IPC and writes the checkpoint.
+ */
+import { createHash } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  Augmenter,
+  DataParallelTrainer,
+  type EpochRecord,
+  knnScores,
+  type StepRecord,
+  topKAccuracy,
+} from 'supcon';
+import { type Dataset, type ImageSet, subset } from '../data/index.js';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { embedImages } from '../train/embed.js';
+import { buildNetworks, prepareData, runFiles } from '../train/session.js';
+import { augmentSteps, type RunSpec } from '../train/spec.js';
+import { PipeCollectives } from './pipe.js';
+
+export interface WorkerInit {
+  type: 'init';
+  rank: number;
+  size: number;
+  spec: RunSpec;
+  runDir: string;
+  resume: boolean;
+  backend: 'auto' | 'native' | 'cpu';
+  dataset?: Dataset;
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; rank: number; backend: string; iteration: number }
+  | { type: 'step'; record: StepRecord }
+  | { type: 'epoch'; record: EpochRecord & { knnAccuracy?: number } }
+  | { type: 'done'; rank: number; iteration: number; fingerprint: string }
+  | { type: 'error'; rank: number; message: string };
+
+async function selectBackend(choice: WorkerInit['backend']): Promise<string> {
+  tf.env().set('PROD', true);
+  if (choice !== 'cpu') {
+    try {
+      const name = '@supcon/native'; // not a dependency of @supcon/node: loaded only when asked for
+      const native = (await import(name)) as { registerNativeBackend?: () => unknown };
+      native.registerNativeBackend?.();
+      if (await tf.setBackend('native')) return 'native';
+    } catch (error) {
+      if (choice === 'native') throw error;
+    }
+    if (choice === 'native') throw new Error('The native backend is not available in the worker.');
+  }
+  await tf.setBackend('cpu');
+  return 'cpu';
+}
+
+function send(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.send!(message, undefined, {}, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** SHA-256 of every variable's bytes, in checkpoint order: equal fingerprints mean bit-identical models. */
+function fingerprint(trainer: DataParallelTrainer): string {
+  const hash = createHash('sha256');
+  for (const [name, v] of Object.entries(trainer.state().variables))
+    hash.update(name).update(new Uint8Array(v.values.buffer, v.values.byteOffset, v.values.byteLength));
+  return hash.digest('hex');
+}
+
+async function run(init: WorkerInit): Promise<void> {
+  const { rank, size, spec, runDir } = init;
+  const backend = await selectBackend(init.backend);
+  const files = runFiles(runDir);
+  const data = await prepareData(spec, init.dataset);
+  const { encoder, head } = buildNetworks(spec, data);
+  const { train } = data;
+  const steps = augmentSteps(
+    spec.data.augment,
+    [train.height, train.width],
+    data.dataset.mean,
+    data.dataset.std,
+  );
+  const augmenter = new Augmenter(steps.train, {
+    height: train.height,
+    width: train.width,
+    channels: train.channels,
+  });
+  const o = augmenter.output;
+  const collectives = new PipeCollectives(rank, size);
+  const trainer = new DataParallelTrainer({
+    config: spec.train,
+    encoder,
+    head,
+    data: train,
+    makeViews: (images, count, opts) => augmenter.apply(images, count, opts),
+    viewShape: [o.height, o.width, o.channels],
+    collectives,
+  });
+  if (init.resume) trainer.restore(loadCheckpoint(files.checkpoint).state);
+  const checkpoint = () => {
+    if (rank === 0) saveCheckpoint(files.checkpoint, trainer.state(), { spec });
+  };
+  await send({ type: 'ready', rank, backend, iteration: trainer.position.iteration });
+  let epochStart = performance.now();
+  while (!trainer.position.done) {
+    const { epochDone, ...record } = trainer.step();
+    if (rank === 0) {
+      await send({ type: 'step', record });
+      const { iteration, step } = trainer.position;
+      if (iteration % spec.checkpointEvery === 0 && step !== 0) checkpoint();
+      if (epochDone) {
+        const e: EpochRecord & { knnAccuracy?: number } = {
+          type: 'epoch',
+          epoch: record.epoch,
+          iteration,
+          loss: epochDone.loss,
+          seconds: (performance.now() - epochStart) / 1000,
+        };
+        if (spec.knnK > 0) e.knnAccuracy = knnMonitor(trainer, data, steps.eval, spec.knnK);
+        checkpoint();
+        await send({ type: 'epoch', record: e });
+      }
+    }
+    if (epochDone) epochStart = performance.now();
+    if (collectives.stopRequested) break;
+  }
+  checkpoint();
+  await send({
+    type: 'done',
+    rank,
+    iteration: trainer.position.iteration,
+    fingerprint: fingerprint(trainer),
+  });
+}
+
+/** kNN top-1 of (up to 2000) validation images against (up to 10000) training images, as trainRun. */
+function knnMonitor(
+  trainer: DataParallelTrainer,
+  data: { train: ImageSet; validation: ImageSet; dataset: Dataset },
+  steps: import('supcon').AugmentStep[],
+  k: number,
+): number {
+  const first = (set: ImageSet, n: number) =>
+    set.count <= n
+      ? set
+      : subset(
+          set,
+          Int32Array.from({ length: n }, (_, i) => i),
+        );
+  const bank = embedImages(trainer.encoder, first(data.train, 10000), steps);
+  const query = embedImages(trainer.encoder, first(data.validation, 2000), steps);
+  const classes = data.dataset.classes.length;
+  return topKAccuracy(knnScores(bank, query.features, { classes, k }), query.labels, classes, 1);
+}
+
+// A lost coordinator ends the worker: a closed IPC channel here, EOF on fd 4 inside a step.
+process.on('disconnect', () => process.exit(70));
+process.once('message', (init: WorkerInit) => {
+  run(init).then(
+    () => process.exit(0),
+    async (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      await send({ type: 'error', rank: init.rank, message }).catch(() => undefined);
+      process.exit(1);
+    },
+  );
+});
