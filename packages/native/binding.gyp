@@ -11,7 +11,8 @@
         "src/cc/elementwise.cc",
         "src/cc/reduce.cc",
         "src/cc/pool.cc",
-        "src/cc/supcon_rows.cc"
+        "src/cc/supcon_rows.cc",
+        "src/cc/optim.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

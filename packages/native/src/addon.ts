@@ -26,6 +26,8 @@ export interface NativeAddon {
     valid: F32,
     grad: F32 | null,
   ): number;
+  /** What the addon did to glibc malloc at load: 'heap' (tuned), 'system' (left alone) or 'failed'. */
+  allocatorMode(): string;
   numThreads(): number;
   setNumThreads(n: number): void;
   conv2d(
@@ -112,6 +114,46 @@ export interface NativeAddon {
   reduce(op: number, x: F32, shape: Ints, reduceMask: Ints, out: F32): void;
   softmax(x: F32, cols: number, out: F32): void;
   pool2d(x: F32, xShape: Ints, y: F32, yShape: Ints, params: Ints, isMax: boolean): void;
+  sgdUpdate(
+    p: F32,
+    g: F32,
+    momentum: F32 | null,
+    lr: number,
+    mu: number,
+    dampening: number,
+    weightDecay: number,
+    nesterov: boolean,
+    first: boolean,
+  ): void;
+  larsUpdate(
+    p: F32,
+    g: F32,
+    v: F32,
+    lr: number,
+    mu: number,
+    weightDecay: number,
+    eta: number,
+    nesterov: boolean,
+    adapt: boolean,
+    first: boolean,
+  ): void;
+  adamUpdate(
+    p: F32,
+    g: F32,
+    m: F32,
+    v: F32,
+    first: boolean,
+    decayMode: number,
+    weightDecay: number,
+    shrink: number,
+    oneMinusBeta1: number,
+    oneMinusBeta2: number,
+    beta1: number,
+    beta2: number,
+    sqrtCorrection2: number,
+    epsilon: number,
+    stepSize: number,
+  ): void;
   pool2dBackward(
     dy: F32,
     x: F32 | null,

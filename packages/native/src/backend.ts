@@ -6,10 +6,13 @@
  */
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import {
+  type DataId,
   getBackend,
   getGradient,
   getKernel,
   getKernelsForBackend,
+  type KernelConfig,
+  type KernelFunc,
   registerBackend,
   registerGradient,
   registerKernel,
@@ -17,7 +20,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { addonLoadError, loadAddon } from './addon.js';
 import { BATCH_NORM, batchNormGradConfig, nativeKernels } from './kernels/index.js';
-import { withFallback } from './kernels/util.js';
+import { markShared, withFallback } from './kernels/util.js';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -28,6 +31,27 @@ export class NativeBackend extends MathBackendCPU {
     // The cpu backend's first write prints an advert for tfjs-node; this backend is the answer to it.
     (this as unknown as { firstUse: boolean }).firstUse = false;
   }
+
+  /** `dataSync()`/`data()` hand out the storage itself, so it must not be updated in place later. */
+  override readSync(dataId: DataId): ReturnType<MathBackendCPU['readSync']> {
+    const values = super.readSync(dataId);
+    markShared(values);
+    return values;
+  }
+}
+
+/**
+ * A cpu kernel for `native` that records when it returns (a view of) existing storage: Slice
+ * returns a subarray of its input, Reshape and Identity the input's own data id.
+ */
+function sharingAware(config: KernelConfig): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const out = config.kernelFunc(args);
+    const backend = args.backend as MathBackendCPU;
+    for (const info of Array.isArray(out) ? out : [out]) markShared(backend.data.get(info.dataId)?.values);
+    return out;
+  };
+  return { ...config, backendName: NATIVE_BACKEND, kernelFunc };
 }
 
 let registered = false;
@@ -40,11 +64,16 @@ export function registerNativeBackend(): boolean {
   if (registered) return true;
   const addon = loadAddon();
   if (!addon) return false;
-  const nativeNames = new Set(nativeKernels.map((k) => k.kernelName));
+  // SUPCON_NATIVE_DISABLE=Name1,Name2 leaves those kernels to the cpu backend (or, for the
+  // fused optimiser kernels, which have no cpu twin, to the optimisers' tfjs-op path): for A/B
+  // measurements and for ruling a kernel out when debugging.
+  const disabled = new Set((process.env['SUPCON_NATIVE_DISABLE'] ?? '').split(',').map((s) => s.trim()));
+  const enabled = nativeKernels.filter((k) => !disabled.has(k.kernelName));
+  const nativeNames = new Set(enabled.map((k) => k.kernelName));
   for (const config of getKernelsForBackend('cpu')) {
-    if (!nativeNames.has(config.kernelName)) registerKernel({ ...config, backendName: NATIVE_BACKEND });
+    if (!nativeNames.has(config.kernelName)) registerKernel(sharingAware(config));
   }
-  for (const kernel of nativeKernels) {
+  for (const kernel of enabled) {
     if (getKernel(kernel.kernelName, NATIVE_BACKEND)) continue;
     const cpu = getKernel(kernel.kernelName, 'cpu');
     registerKernel({

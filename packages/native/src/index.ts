@@ -14,4 +14,4 @@ export {
   registerNativeBackend,
   useNativeBackend,
 } from './backend.js';
-export { BATCH_NORM, BATCH_NORM_GRAD } from './kernels/index.js';
+export { ADAM_UPDATE, BATCH_NORM, BATCH_NORM_GRAD, LARS_UPDATE, SGD_UPDATE } from './kernels/index.js';

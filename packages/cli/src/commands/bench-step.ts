@@ -138,10 +138,17 @@ backward and an SGD-momentum update (lr 0.05, μ 0.9). Median of --steps steps a
     const msAll: number[] = [];
     const losses: number[] = [];
     const rssMiBAll: number[] = []; // resident memory after every step: it should stay flat
+    // Minor page faults per timed step: first touches of fresh memory, which cost time on this VM
+    // and, unlike milliseconds, do not depend on what else runs on the machine.
+    const faultsAll: number[] = [];
     for (let i = 0; i < warmup + steps; i++) {
+      const faults = process.resourceUsage().minorPageFault;
       const start = performance.now();
       losses.push(step());
-      if (i >= warmup) msAll.push(performance.now() - start);
+      if (i >= warmup) {
+        msAll.push(performance.now() - start);
+        faultsAll.push(process.resourceUsage().minorPageFault - faults);
+      }
       rssMiBAll.push(Math.round(process.memoryUsage().rss / 2 ** 20));
     }
     const profiled = profile ? await profileStep(step) : undefined;
@@ -157,6 +164,8 @@ backward and an SGD-momentum update (lr 0.05, μ 0.9). Median of --steps steps a
       msPerStep,
       imagesPerSec: (batch * views * 1000) / msPerStep,
       msAll: msAll.map((x) => Math.round(x)),
+      minorFaultsPerStep: median(faultsAll),
+      minorFaultsAll: faultsAll,
       losses: losses.map((x) => Math.round(x * 1e4) / 1e4),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       rssMiBAll,
@@ -172,7 +181,7 @@ backward and an SGD-momentum update (lr 0.05, μ 0.9). Median of --steps steps a
       return 0;
     }
     const rows = [
-      `ResNet-18 SupCon step, ${batch}×${views} images on ${backend}: ${msPerStep.toFixed(0)} ms/step, ${(result['imagesPerSec'] as number).toFixed(0)} images/s, peak RSS ${result['peakRssMiB']} MiB`,
+      `ResNet-18 SupCon step, ${batch}×${views} images on ${backend}: ${msPerStep.toFixed(0)} ms/step, ${(result['imagesPerSec'] as number).toFixed(0)} images/s, peak RSS ${result['peakRssMiB']} MiB, ${result['minorFaultsPerStep']} minor page faults/step`,
     ];
     if (result['ratioToTorch'] !== undefined) {
       const t = result['torch'] as { msPerStep: number };

@@ -8,11 +8,13 @@ import {
 } from './conv.js';
 import { binaryKernels, unaryKernels } from './elementwise.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
+import { optimizerKernels } from './optim.js';
 import { poolKernels } from './pool.js';
 import { reduceKernels, softmaxKernel } from './reduce.js';
 import type { NativeKernel } from './util.js';
 
 export { BATCH_NORM, BATCH_NORM_GRAD, batchNormGradConfig } from './batch_norm.js';
+export { ADAM_UPDATE, LARS_UPDATE, SGD_UPDATE } from './optim.js';
 
 export const nativeKernels: NativeKernel[] = [
   conv2dKernel,
@@ -29,4 +31,5 @@ export const nativeKernels: NativeKernel[] = [
   ...reduceKernels,
   softmaxKernel,
   ...poolKernels,
+  ...optimizerKernels,
 ];

@@ -18,14 +18,40 @@ export function sizeOf(shape: readonly number[]): number {
 }
 
 /**
+ * Storage that only the backend's data map references: allocated by a native kernel and never
+ * handed out since. A buffer leaves the set when `readSync`/`dataSync` returns it, or when a cpu
+ * kernel returns a view of it (Slice returns a subarray of its input, Reshape the same storage);
+ * only storage in this set may be updated in place (see `inPlace`).
+ */
+const unshared = new WeakSet<ArrayBufferLike>();
+
+/** Marks `values`' storage as possibly referenced outside the data map (never updated in place). */
+export function markShared(values: unknown): void {
+  if (ArrayBuffer.isView(values)) unshared.delete(values.buffer);
+}
+
+/**
+ * The float32 storage of `t` if it may be overwritten in place: one tensor or variable holds its
+ * data id, the whole buffer is its storage, and no view of it was handed out. Null otherwise.
+ */
+export function inPlace(backend: MathBackendCPU, t: TensorInfo): Float32Array | null {
+  const data = backend.data.get(t.dataId);
+  const values = data?.values;
+  if (data === undefined || data.refCount !== 1 || !(values instanceof Float32Array)) return null;
+  if (values.byteOffset !== 0 || values.byteLength !== values.buffer.byteLength) return null;
+  return unshared.has(values.buffer) ? values : null;
+}
+
+/**
  * A new float32 output: its storage and the function that wraps it into a TensorInfo.
  * The storage is not zero-filled (every native kernel writes all of its output), which saves a
- * pass over memory per kernel; malloc also recycles freed blocks, where a zeroed typed array of
- * the same size would touch fresh pages.
+ * pass over memory per kernel; malloc recycles freed blocks (the addon keeps large blocks on the
+ * heap, see src/cc/addon.cc), where a zeroed typed array of the same size would touch fresh pages.
  */
 export function output(backend: MathBackendCPU, shape: number[]): [Float32Array, () => TensorInfo] {
   const n = sizeOf(shape);
   const values = new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  unshared.add(values.buffer);
   return [values, () => backend.makeTensorInfo(shape, 'float32', values)];
 }
 

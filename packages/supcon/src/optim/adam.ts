@@ -9,8 +9,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import { SlotOptimizer } from './base.js';
 import { checkRange, checkStep } from './check.js';
-import { type Optimizer, type OptimizerState, type Parameter, Slots } from './types.js';
+import type { Parameter } from './types.js';
+
+/** The native engine's fused in-place update (packages/native/src/kernels/optim.ts). */
+export const ADAM_KERNEL = 'SupconAdamUpdate';
 
 export interface AdamOptions {
   /** Default 0.9. */
@@ -27,7 +31,7 @@ export interface AdamOptions {
   excludeFromDecay?: (p: Parameter) => boolean;
 }
 
-export class Adam implements Optimizer {
+export class Adam extends SlotOptimizer {
   readonly kind = 'adam';
   private readonly beta1: number;
   private readonly beta2: number;
@@ -35,10 +39,8 @@ export class Adam implements Optimizer {
   private readonly weightDecay: number;
   private readonly decoupled: boolean;
   private readonly excludeFromDecay: (p: Parameter) => boolean;
-  private readonly slots = new Slots();
-  private steps = 0;
-
   constructor(options: AdamOptions = {}) {
+    super();
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
@@ -59,6 +61,17 @@ export class Adam implements Optimizer {
     params.forEach((p, i) => {
       tf.tidy(() => {
         const decay = this.excludeFromDecay(p) ? 0 : this.weightDecay;
+        const attrs = {
+          lr,
+          beta1: this.beta1,
+          beta2: this.beta2,
+          epsilon: this.epsilon,
+          weightDecay: decay,
+          decoupled: this.decoupled,
+          correction1,
+          correction2,
+        };
+        if (this.fused(ADAM_KERNEL, p, grads[i]!, ['m', 'v'], attrs)) return;
         let g = grads[i]!;
         let w: tf.Tensor = p.variable;
         if (decay > 0 && this.decoupled) w = tf.mul(w, 1 - lr * decay);
@@ -80,19 +93,5 @@ export class Adam implements Optimizer {
       });
     });
     this.steps = t;
-  }
-
-  getState(): OptimizerState {
-    return { kind: this.kind, step: this.steps, slots: this.slots.export() };
-  }
-
-  setState(state: OptimizerState): void {
-    check(state.kind === this.kind, 'state.kind', `"${this.kind}"`, state.kind);
-    this.slots.import(state.slots);
-    this.steps = state.step;
-  }
-
-  dispose(): void {
-    this.slots.dispose();
   }
 }

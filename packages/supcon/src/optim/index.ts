@@ -1,4 +1,5 @@
 export * from './adam.js';
+export * from './base.js';
 export * from './factory.js';
 export * from './lars.js';
 export * from './schedule.js';

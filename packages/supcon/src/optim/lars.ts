@@ -11,8 +11,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import { SlotOptimizer } from './base.js';
 import { checkRange, checkStep } from './check.js';
-import { isBatchNormOrBias, type Optimizer, type OptimizerState, type Parameter, Slots } from './types.js';
+import { isBatchNormOrBias, type Parameter } from './types.js';
+
+/** The native engine's fused in-place update (packages/native/src/kernels/optim.ts). */
+export const LARS_KERNEL = 'SupconLarsUpdate';
 
 export interface LARSOptions {
   /** μ, default 0.9. */
@@ -27,17 +31,15 @@ export interface LARSOptions {
   exclude?: (p: Parameter) => boolean;
 }
 
-export class LARS implements Optimizer {
+export class LARS extends SlotOptimizer {
   readonly kind = 'lars';
   private readonly momentum: number;
   private readonly weightDecay: number;
   private readonly eta: number;
   private readonly nesterov: boolean;
   private readonly exclude: (p: Parameter) => boolean;
-  private readonly slots = new Slots();
-  private steps = 0;
-
   constructor(options: LARSOptions = {}) {
+    super();
     this.momentum = options.momentum ?? 0.9;
     this.weightDecay = options.weightDecay ?? 0;
     this.eta = options.trustCoefficient ?? 0.001;
@@ -54,6 +56,15 @@ export class LARS implements Optimizer {
       const raw = grads[i]!;
       tf.tidy(() => {
         const adapt = !this.exclude(p);
+        const attrs = {
+          lr,
+          momentum: this.momentum,
+          weightDecay: this.weightDecay,
+          trustCoefficient: this.eta,
+          nesterov: this.nesterov,
+          adapt,
+        };
+        if (this.fused(LARS_KERNEL, p, raw, ['momentum'], attrs)) return;
         let g = raw;
         let scaledLr: tf.Scalar = tf.scalar(lr);
         if (adapt) {
@@ -74,19 +85,5 @@ export class LARS implements Optimizer {
       });
     });
     this.steps++;
-  }
-
-  getState(): OptimizerState {
-    return { kind: this.kind, step: this.steps, slots: this.slots.export() };
-  }
-
-  setState(state: OptimizerState): void {
-    check(state.kind === this.kind, 'state.kind', `"${this.kind}"`, state.kind);
-    this.slots.import(state.slots);
-    this.steps = state.step;
-  }
-
-  dispose(): void {
-    this.slots.dispose();
   }
 }

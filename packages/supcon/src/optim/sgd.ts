@@ -11,8 +11,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import { SlotOptimizer } from './base.js';
 import { checkRange, checkStep } from './check.js';
-import { type Optimizer, type OptimizerState, type Parameter, Slots } from './types.js';
+import type { Parameter } from './types.js';
+
+/** The native engine's fused in-place update (packages/native/src/kernels/optim.ts). */
+export const SGD_KERNEL = 'SupconSgdUpdate';
 
 export interface SGDOptions {
   /** μ, default 0 (plain SGD). */
@@ -27,17 +31,15 @@ export interface SGDOptions {
   excludeFromDecay?: (p: Parameter) => boolean;
 }
 
-export class SGD implements Optimizer {
+export class SGD extends SlotOptimizer {
   readonly kind = 'sgd';
   private readonly momentum: number;
   private readonly dampening: number;
   private readonly nesterov: boolean;
   private readonly weightDecay: number;
   private readonly excludeFromDecay: (p: Parameter) => boolean;
-  private readonly slots = new Slots();
-  private steps = 0;
-
   constructor(options: SGDOptions = {}) {
+    super();
     this.momentum = options.momentum ?? 0;
     this.dampening = options.dampening ?? 0;
     this.nesterov = options.nesterov ?? false;
@@ -60,11 +62,20 @@ export class SGD implements Optimizer {
       const g = grads[i]!;
       tf.tidy(() => {
         const decay = this.excludeFromDecay(p) ? 0 : this.weightDecay;
+        const attrs = {
+          lr,
+          momentum: this.momentum,
+          dampening: this.dampening,
+          weightDecay: decay,
+          nesterov: this.nesterov,
+        };
+        if (this.fused(SGD_KERNEL, p, g, this.momentum > 0 ? ['momentum'] : [], attrs)) return;
         let d = decay > 0 ? tf.add(g, tf.mul(p.variable, decay)) : g;
         if (this.momentum > 0) {
           const key = `${p.name}/momentum`;
           const old = this.slots.get(key);
-          const buf = old ? tf.add(tf.mul(old, this.momentum), tf.mul(d, 1 - this.dampening)) : tf.clone(d);
+          const damped = this.dampening === 0 ? d : tf.mul(d, 1 - this.dampening);
+          const buf = old ? tf.add(tf.mul(old, this.momentum), damped) : tf.clone(d);
           d = this.nesterov ? tf.add(d, tf.mul(buf, this.momentum)) : buf;
           this.slots.set(key, tf.keep(buf));
         }
@@ -72,19 +83,5 @@ export class SGD implements Optimizer {
       });
     });
     this.steps++;
-  }
-
-  getState(): OptimizerState {
-    return { kind: this.kind, step: this.steps, slots: this.slots.export() };
-  }
-
-  setState(state: OptimizerState): void {
-    check(state.kind === this.kind, 'state.kind', `"${this.kind}"`, state.kind);
-    this.slots.import(state.slots);
-    this.steps = state.step;
-  }
-
-  dispose(): void {
-    this.slots.dispose();
   }
 }

@@ -66,7 +66,9 @@ export class Slots {
   import(slots: OptimizerState['slots']): void {
     this.dispose();
     for (const [key, s] of Object.entries(slots)) {
-      this.vars.set(key, tf.variable(tf.tensor(s.values, s.shape, 'float32'), false));
+      const value = tf.tensor(s.values, s.shape, 'float32');
+      this.vars.set(key, tf.variable(value, false));
+      value.dispose(); // the variable holds the data; the temporary would keep a second reference
     }
   }
 
