@@ -100,3 +100,31 @@ test('PrefetchingViews refuses requests for another set than its own', async () 
   );
   await ahead.close();
 });
+
+test('PrefetchingViews whose worker died answers inline at once, without waiting for it', async () => {
+  const set = randomSet(32, 6, 6, 1);
+  const steps = augmentPreset('ce', { size: [6, 6] });
+  const ahead = new PrefetchingViews(set, { steps, batchSize: 8, views: 2, seed: 1, depth: 2 });
+  const direct = new Augmenter(steps, { height: 6, width: 6, channels: 1 });
+  const order = epochOrder(32, 1, 0);
+  const request = (step: number) => {
+    const indices = batchIndices(order, step, 8);
+    const o = { views: 2, seed: 1, epoch: 0, indices };
+    return {
+      got: ahead.makeViews(gather(set, indices), 8, o),
+      want: direct.apply(gather(set, indices), 8, o),
+    };
+  };
+  const first = request(0); // inline: the worker learns the position
+  assert.deepEqual(first.got, first.want);
+  // What the worker does when it fails: mark itself dead in the control words.
+  await ahead.close();
+  Atomics.store((ahead as unknown as { control: Int32Array }).control, 1, 2);
+  const t = performance.now();
+  for (let step = 1; step < 4; step++) {
+    const { got, want } = request(step);
+    assert.deepEqual(got, want);
+  }
+  assert.ok(performance.now() - t < 2000, 'no wait for a dead worker');
+  assert.equal(ahead.stats.inline, 4);
+});

@@ -26,6 +26,7 @@ interface Init {
 }
 
 const init = workerData as Init;
+const { control, depth } = init;
 // On Linux, setpriority(PRIO_PROCESS, 0) changes the calling thread only: this worker, not the trainer.
 if (init.nice > 0) {
   try {
@@ -34,47 +35,54 @@ if (init.nice > 0) {
     // not permitted or not supported: run at normal priority
   }
 }
-const [{ Augmenter }, sampler] = await Promise.all([importAugment(), importSampler()]);
-const augmenter = new Augmenter(init.steps, init.shape);
-const { control, depth, batchSize, views, seed } = init;
-const count = init.images.length / (init.shape.height * init.shape.width * init.shape.channels);
-const perEpoch = sampler.batchesPerEpoch(count, batchSize);
-const slotFloats = batchSize * views * augmenter.viewSize;
-let orderEpoch = -1;
-let order: Int32Array = new Int32Array(0);
+try {
+  const [{ Augmenter }, sampler] = await Promise.all([importAugment(), importSampler()]);
+  const augmenter = new Augmenter(init.steps, init.shape);
+  const { batchSize, views, seed } = init;
+  const count = init.images.length / (init.shape.height * init.shape.width * init.shape.channels);
+  const perEpoch = sampler.batchesPerEpoch(count, batchSize);
+  const slotFloats = batchSize * views * augmenter.viewSize;
+  let orderEpoch = -1;
+  let order: Int32Array = new Int32Array(0);
 
-while (Atomics.load(control, 1) === 0) {
-  const next = Atomics.load(control, 0);
-  if (next < 0) {
-    Atomics.wait(control, 0, next, 1000);
-    continue;
-  }
-  let target = -1;
-  for (let g = next; g < next + depth; g++) {
-    if (Atomics.load(control, 3 + (g % depth)) !== g + 1) {
-      target = g;
-      break;
+  while (Atomics.load(control, 1) === 0) {
+    const next = Atomics.load(control, 0);
+    if (next < 0) {
+      Atomics.wait(control, 0, next, 1000);
+      continue;
     }
+    let target = -1;
+    for (let g = next; g < next + depth; g++) {
+      if (Atomics.load(control, 3 + (g % depth)) !== g + 1) {
+        target = g;
+        break;
+      }
+    }
+    if (target < 0) {
+      Atomics.wait(control, 0, next, 1000); // every slot ahead is ready: sleep until the trainer moves on
+      continue;
+    }
+    const epoch = Math.floor(target / perEpoch);
+    if (epoch !== orderEpoch) {
+      order = sampler.epochOrder(count, seed, epoch);
+      orderEpoch = epoch;
+    }
+    const indices = sampler.batchIndices(order, target % perEpoch, batchSize);
+    const slot = target % depth;
+    Atomics.store(control, 2, target + 1);
+    Atomics.store(control, 3 + slot, 0);
+    if (indices.length === batchSize) {
+      const out = init.slots.subarray(slot * slotFloats, (slot + 1) * slotFloats);
+      augmenter.applyAt(init.images, indices, { views, seed, epoch, out });
+      init.slotIndices.set(indices, slot * batchSize);
+      Atomics.store(control, 3 + slot, target + 1);
+    }
+    Atomics.store(control, 2, 0);
+    Atomics.notify(control, 3 + slot);
   }
-  if (target < 0) {
-    Atomics.wait(control, 0, next, 1000); // every slot ahead is ready: sleep until the trainer moves on
-    continue;
-  }
-  const epoch = Math.floor(target / perEpoch);
-  if (epoch !== orderEpoch) {
-    order = sampler.epochOrder(count, seed, epoch);
-    orderEpoch = epoch;
-  }
-  const indices = sampler.batchIndices(order, target % perEpoch, batchSize);
-  const slot = target % depth;
-  Atomics.store(control, 2, target + 1);
-  Atomics.store(control, 3 + slot, 0);
-  if (indices.length === batchSize) {
-    const out = init.slots.subarray(slot * slotFloats, (slot + 1) * slotFloats);
-    augmenter.applyAt(init.images, indices, { views, seed, epoch, out });
-    init.slotIndices.set(indices, slot * batchSize);
-    Atomics.store(control, 3 + slot, target + 1);
-  }
-  Atomics.store(control, 2, 0);
-  Atomics.notify(control, 3 + slot);
+} catch (error) {
+  // Tell the training thread first (it may be waiting on a slot), then die with the error.
+  Atomics.store(control, 1, 2);
+  for (let k = 0; k < 3 + depth; k++) Atomics.notify(control, k);
+  throw error;
 }

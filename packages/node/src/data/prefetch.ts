@@ -100,14 +100,24 @@ export class PrefetchingViews {
       },
     });
     this.worker.unref(); // never keeps the process alive on its own
+    // A worker that fails (say, out of memory) must neither crash the run nor make it wait: the
+    // worker marks control[1] = 2 before it dies, and every later request is augmented inline.
+    this.worker.on('error', (error) => {
+      this.workerError = error;
+      Atomics.store(this.control, 1, 2);
+    });
   }
+
+  /** The error the worker died of, if it did (the run then continues with inline augmentation). */
+  workerError: Error | undefined;
 
   /** The Trainer's `makeViews`: `[count, views, H, W, C]` for the requested samples. */
   readonly makeViews = (images: Uint8Array, count: number, o: MakeViewsOptions): Float32Array => {
     this.checkSameData(images, o.indices);
     const g = this.globalStep(o);
     let result: Float32Array | undefined;
-    if (g !== undefined && Atomics.load(this.control, 0) >= 0) result = this.take(g, o.indices);
+    const alive = Atomics.load(this.control, 1) === 0;
+    if (g !== undefined && alive && Atomics.load(this.control, 0) >= 0) result = this.take(g, o.indices);
     if (result) this.stats.prefetched++;
     else {
       this.stats.inline++;
@@ -177,7 +187,11 @@ export class PrefetchingViews {
     const next = Atomics.load(this.control, 0);
     if (g < next || g >= next + this.depth) return undefined; // outside the worker's window
     const t = performance.now();
-    while (Atomics.load(this.control, 3 + s) !== g + 1 && performance.now() - t < 10_000) {
+    while (
+      Atomics.load(this.control, 3 + s) !== g + 1 &&
+      Atomics.load(this.control, 1) === 0 &&
+      performance.now() - t < 10_000
+    ) {
       Atomics.wait(this.control, 3 + s, Atomics.load(this.control, 3 + s), 20);
     }
     this.stats.waitMs += performance.now() - t;
