@@ -63,6 +63,8 @@ export interface PrefetchSummary {
   inline: number;
   /** Total time the training loop waited for the worker (ms). */
   waitMs: number;
+  /** Why the worker died, if it did (the run went on augmenting inline). */
+  workerError?: string;
 }
 
 export interface RunResult {
@@ -221,7 +223,12 @@ export async function trainRun(
       trainer,
       data,
       resumedFrom,
-      prefetch: { enabled: ahead !== undefined, depth: ahead ? depth : 0, ...stats },
+      prefetch: {
+        enabled: ahead !== undefined,
+        depth: ahead ? depth : 0,
+        ...stats,
+        ...(ahead?.workerError ? { workerError: ahead.workerError.message } : {}),
+      },
       interrupted,
     };
   } finally {
