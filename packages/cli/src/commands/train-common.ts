@@ -96,7 +96,8 @@ export function runOptionsFromFlags(flags: FlagValues): RunOptions {
 /** The prefetch line of a run's text summary. */
 export function prefetchLine(p: PrefetchSummary): string {
   if (!p.enabled) return 'views augmented on the training thread (--no-prefetch)';
-  return `views: ${p.prefetched} batches prepared ahead by the worker, ${p.inline} inline, ${p.waitMs.toFixed(0)} ms waited for the worker`;
+  const line = `views: ${p.prefetched} batches prepared ahead by the worker, ${p.inline} inline, ${p.waitMs.toFixed(0)} ms waited for the worker`;
+  return p.workerError ? `${line} (the worker failed: ${p.workerError})` : line;
 }
 
 /** What the CLI prints when a run was stopped by a signal; the exit code is 130. */
