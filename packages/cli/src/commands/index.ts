@@ -20,6 +20,7 @@ import { linearCommand } from './linear.js';
 import { robustnessCommand } from './robustness.js';
 import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
+import { trainDistributedCommand } from './train-distributed.js';
 
 export const allCommands: Command[] = [
   benchLossCommand,
@@ -31,6 +32,7 @@ export const allCommands: Command[] = [
   benchOverlapCommand,
   benchGradcacheCommand,
   trainCommand,
+  trainDistributedCommand,
   linearCommand,
   evalCommand,
   embedCommand,

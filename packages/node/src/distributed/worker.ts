@@ -155,6 +155,9 @@ function knnMonitor(
   return topKAccuracy(knnScores(bank, query.features, { classes, k }), query.labels, classes, 1);
 }
 
+// Ctrl-C reaches the whole process group: the coordinator alone decides, so every rank stops at the
+// same step (it answers the next all-reduce with the stop flag).
+process.on('SIGINT', () => undefined);
 // A lost coordinator ends the worker: a closed IPC channel here, EOF on fd 4 inside a step.
 process.on('disconnect', () => process.exit(70));
 process.once('message', (init: WorkerInit) => {

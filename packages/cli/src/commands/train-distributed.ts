@@ -1,0 +1,109 @@
+/**
+ * `supcon train-distributed`: `supcon train` over P worker processes (data-parallel, the full-batch
+ * SupCon gradient; see docs/distributed.md). Same flags and run folder as `supcon train`.
+ */
+import { join } from 'node:path';
+import { trainDistributed } from '@supcon/node';
+import type { StepRecord } from 'supcon';
+import type { BackendChoice } from '../backend.js';
+import { CliError, type Command } from '../command.js';
+import { parseFlags } from '../flags.js';
+import {
+  argumentErrorsAsCliErrors,
+  formatTime,
+  interruptedMessage,
+  specFromFlags,
+  trainFlagHelp,
+  trainFlagSpecs,
+} from './train-common.js';
+
+export const trainDistributedCommand: Command = {
+  name: 'train-distributed',
+  summary: 'Train like `supcon train`, data-parallel over several worker processes',
+  help: [
+    'Usage: supcon train-distributed --processes N [--threads T] [--out DIR] [--resume] [options]',
+    '',
+    'Each of N worker processes holds the whole model and 1/N of every batch; embeddings are all-gathered',
+    'and gradients summed, so a step equals the single-process step on the whole batch (BatchNorm',
+    "excepted: it normalises each worker's shard, as PyTorch DDP without SyncBatchNorm). Writes the same",
+    'run folder as `supcon train` (checkpoint from worker 0).',
+    '',
+    '  --processes N         worker processes (default 2)',
+    '  --threads T           native threads per worker (OMP_NUM_THREADS; default cores / N, at least 1)',
+    '  --out DIR --resume    as `supcon train`',
+    trainFlagHelp
+      .split('\n')
+      .filter((l) => !/prefetch|the results are identical|worker prepares the next/.test(l))
+      .join('\n'),
+  ].join('\n'),
+  async run(argv) {
+    const { flags, positionals } = parseFlags(argv, {
+      ...trainFlagSpecs,
+      out: { kind: 'string' },
+      resume: { kind: 'boolean' },
+      processes: { kind: 'int', min: 1, default: 2 },
+      threads: { kind: 'int', min: 1 },
+    });
+    if (positionals.length > 0)
+      throw new CliError(
+        `Unexpected argument \`${positionals[0]}\`. See \`supcon train-distributed --help\`.`,
+      );
+    if (flags['no-prefetch'] !== undefined || flags['prefetch-depth'] !== undefined)
+      throw new CliError(
+        'Flags `--no-prefetch` and `--prefetch-depth` do not apply: each worker augments its shard.',
+      );
+    const resume = flags['resume'] === true;
+    if (resume && flags['out'] === undefined)
+      throw new CliError('Flag `--resume` needs `--out DIR`, the run folder to continue.');
+    const spec = await argumentErrorsAsCliErrors(() => specFromFlags(flags));
+    const out =
+      (flags['out'] as string | undefined) ??
+      join('runs', `${spec.train.method}-dp-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    const quiet = flags['quiet'] === true || flags['json'] === true;
+    const threads = flags['threads'] as number | undefined;
+    const result = await argumentErrorsAsCliErrors(async () => {
+      try {
+        return await trainDistributed(
+          spec,
+          out,
+          {
+            processes: flags['processes'] as number,
+            ...(threads === undefined ? {} : { threadsPerProcess: threads }),
+            backend: flags['backend'] as BackendChoice,
+            resume,
+            handleSignals: true,
+          },
+          quiet ? {} : { onStep: progress(spec.train.batchSize) },
+        );
+      } catch (error) {
+        if (error instanceof Error && error.name === 'DistributedTrainingError')
+          throw new CliError(error.message, 1);
+        throw error;
+      }
+    });
+    if (!quiet) process.stderr.write('\n');
+    if (flags['json']) console.log(JSON.stringify(result));
+    else
+      console.log(
+        `Trained ${spec.train.method} for ${result.iterations} steps on ${result.processes} processes ` +
+          `(${result.threadsPerProcess} thread(s) each, ${result.backend}) in ${result.seconds.toFixed(1)} s → ${out}`,
+      );
+    if (result.interrupted) {
+      console.error(
+        interruptedMessage(out, result.iterations).replace('supcon train ', 'supcon train-distributed '),
+      );
+      return 130;
+    }
+    return 0;
+  },
+};
+
+function progress(batch: number): (r: StepRecord) => void {
+  let smoothed = 0;
+  return (r) => {
+    smoothed = smoothed === 0 ? r.imagesPerSecond : 0.9 * smoothed + 0.1 * r.imagesPerSecond;
+    const line = `epoch ${r.epoch + 1} step ${r.step + 1} loss ${r.loss.toFixed(4)} lr ${r.lr.toPrecision(3)} ${smoothed.toFixed(0)} img/s (${formatTime(batch / smoothed)} per step)`;
+    if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
+    else if ((r.iteration + 1) % 20 === 0) process.stderr.write(`${line}\n`);
+  };
+}
