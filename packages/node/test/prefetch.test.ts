@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { type ImageSet, PrefetchingViews } from '@supcon/node';
 import {
@@ -127,4 +128,32 @@ test('PrefetchingViews whose worker died answers inline at once, without waiting
   }
   assert.ok(performance.now() - t < 2000, 'no wait for a dead worker');
   assert.equal(ahead.stats.inline, 4);
+});
+
+test('nice lowers the priority of the worker thread only (Linux)', {
+  skip: process.platform !== 'linux' && 'per-thread niceness is a Linux behaviour',
+}, async () => {
+  const niceness = () =>
+    readdirSync('/proc/self/task').map((t) => {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); // field 19: nice
+    });
+  const before = niceness().filter((n) => n === 19).length;
+  const ahead = new PrefetchingViews(randomSet(16, 4, 4, 1), {
+    steps: [],
+    batchSize: 4,
+    views: 1,
+    seed: 0,
+    nice: 19,
+  });
+  for (let i = 0; i < 100 && niceness().filter((n) => n === 19).length === before; i++)
+    await new Promise((r) => setTimeout(r, 20));
+  assert.equal(niceness().filter((n) => n === 19).length, before + 1);
+  assert.equal(niceness()[0], 0, 'the main thread keeps its priority');
+  await ahead.close();
+  assert.throws(
+    () =>
+      new PrefetchingViews(randomSet(4, 2, 2, 1), { steps: [], batchSize: 2, views: 1, seed: 0, nice: 20 }),
+    /argument `nice`.*0\.\.19/,
+  );
 });
