@@ -1,0 +1,110 @@
+/**
+ * Steps per second of single-process training (`trainRun`, views augmented inline) against
+ * `trainDistributed` with 1, 2, … worker processes, on the same spec. Configurations are interleaved
+ * round by round (A B C A B C …) and each is summarised by the median step time of its steps after
+ * the first `warmup` of every run (startup, data loading and oneDNN's first-use primitive builds are
+ * left out; they are reported apart as `startupSeconds`).
+ *
+ *   node packages/node/dist/src/distributed/bench-main.js --model mlp --configs 1x2,1x1,2x1 --rounds 3
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { type Dataset, loadDataset } from '../data/index.js';
+import { trainRun } from '../train/session.js';
+import type { RunSpec } from '../train/spec.js';
+import { trainDistributed } from './coordinator.js';
+
+export interface DistributedBenchOptions {
+  spec: RunSpec;
+  /** Configurations after the single-process baseline: workers × native threads per worker. */
+  configs: { processes: number; threads: number }[];
+  rounds: number;
+  /** Steps per run, the first `warmup` of them not timed. */
+  steps: number;
+  warmup: number;
+  backend: 'native' | 'cpu';
+}
+
+export interface DistributedBenchRow {
+  /** 'single' (trainRun in this process, OMP_NUM_THREADS of this process) or 'P×T' (P workers of T threads). */
+  config: string;
+  medianStepSeconds: number;
+  stepsPerSecond: number;
+  /** Baseline median step time / this one (> 1: faster than one process). */
+  speedup: number;
+  startupSeconds: number;
+  runs: number;
+}
+
+export async function selectBenchBackend(backend: 'native' | 'cpu'): Promise<void> {
+  tf.env().set('PROD', true);
+  if (backend === 'native') {
+    const name = '@supcon/native';
+    const native = (await import(name)) as { registerNativeBackend?: () => unknown };
+    native.registerNativeBackend?.();
+    if (!(await tf.setBackend('native'))) throw new Error('The native backend did not initialise.');
+  } else await tf.setBackend('cpu');
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export async function benchDistributed(options: DistributedBenchOptions): Promise<DistributedBenchRow[]> {
+  const { spec, rounds, steps, warmup, backend } = options;
+  await selectBenchBackend(backend);
+  const dataset: Dataset = await loadDataset(spec.data.dataset);
+  const configs = [{ processes: 0, threads: 0 }, ...options.configs];
+  const times = configs.map(() => [] as number[]);
+  const startups = configs.map(() => [] as number[]);
+  for (let round = 0; round < rounds; round++) {
+    for (const [k, { processes, threads }] of configs.entries()) {
+      const dir = mkdtempSync(join(tmpdir(), 'supcon-bench-dp-'));
+      const seconds: number[] = [];
+      const started = performance.now();
+      let firstStepAt = 0;
+      const onStep = (r: { seconds: number }) => {
+        if (seconds.length === 0) firstStepAt = performance.now();
+        seconds.push(r.seconds);
+      };
+      try {
+        if (processes === 0) {
+          await trainRun(
+            spec,
+            join(dir, 'run'),
+            { dataset, prefetch: false },
+            { onStep, stop: (t) => t.position.iteration >= steps },
+          );
+        } else {
+          let reduced = 0;
+          await trainDistributed(
+            spec,
+            join(dir, 'run'),
+            { processes, threadsPerProcess: threads, backend, dataset },
+            { onStep, stop: () => ++reduced >= steps },
+          );
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      times[k]!.push(...seconds.slice(warmup));
+      startups[k]!.push((firstStepAt - started) / 1000 - (seconds[0] ?? 0));
+    }
+  }
+  const base = median(times[0]!);
+  return configs.map((c, k) => {
+    const m = median(times[k]!);
+    return {
+      config: c.processes === 0 ? 'single' : `${c.processes}×${c.threads}`,
+      medianStepSeconds: m,
+      stepsPerSecond: 1 / m,
+      speedup: base / m,
+      startupSeconds: median(startups[k]!),
+      runs: rounds,
+    };
+  });
+}
