@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Dashboard, startDashboard } from '../src/index.js';
-import { makeRunsFolder } from './fixtures.js';
+import { line, makeRunsFolder, step } from './fixtures.js';
 
 function findChromium(): string | undefined {
   for (const name of [process.env['CHROMIUM'], 'chromium', 'chromium-browser', 'google-chrome']) {
@@ -118,6 +118,38 @@ describe('pages in headless Chromium', { skip }, () => {
     assert.match(dom, /data-robustness="a"/);
     assert.match(dom, /<td>contrast<\/td><td>75.00<\/td><td>50.00<\/td>/);
     assert.match(dom, /data-sweep="tau"/);
+  });
+
+  it('redraws the loss curve live when the run appends a metrics line (SSE)', async () => {
+    const b = browse(`${dashboard.url}?report=1&run=live`, join(profile, 'live'));
+    const next = (test: (r: Record<string, unknown>) => boolean, what: string) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`${what}: no such report in 30 s (${JSON.stringify(reports.slice(-3))})`)),
+          30_000,
+        );
+        const check = () => {
+          const hit = reports.find((r) => test(r as Record<string, unknown>));
+          if (hit) {
+            clearTimeout(timer);
+            resolve(hit as Record<string, unknown>);
+          }
+        };
+        reported = check;
+        check();
+      });
+    try {
+      const isLive = (r: Record<string, unknown>) => r['page'] === 'dashboard' && r['run'] === 'live';
+      const before = await next((r) => isLive(r) && r['steps'] === 1, 'first draw');
+      assert.equal(before['plotted'], 1);
+      appendFileSync(join(folder.runs, 'live', 'metrics.jsonl'), line(step(1, 5.75)));
+      const after = await next((r) => isLive(r) && r['steps'] === 2, 'redraw after the append');
+      assert.equal(after['lastLoss'], 5.75);
+      assert.equal(after['plotted'], 2);
+    } finally {
+      kill(b.child);
+      await b.exited;
+    }
   });
 
   it('trains a SupCon encoder in the browser tab and the loss falls', async () => {

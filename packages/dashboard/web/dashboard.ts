@@ -80,6 +80,8 @@ function section(id: string, title: string, wide = false): HTMLElement {
 }
 
 const live = new URLSearchParams(location.search).get('live') !== '0';
+/** `?report=1`: POST what the loss plot shows after every redraw (the browser test's live check). */
+const report = new URLSearchParams(location.search).get('report') === '1';
 
 const state: {
   runs: RunRow[];
@@ -172,6 +174,17 @@ function renderCurves(): void {
         `step ${last.iteration + 1}, epoch ${last.epoch + 1}, loss ${last.loss.toFixed(4)}, lr ${num(last.lr, 5)}, ${Math.round(last.imagesPerSecond ?? 0)} images/s`,
       ),
     );
+  if (report)
+    void fetch('/api/client-report', {
+      method: 'POST',
+      body: JSON.stringify({
+        page: 'dashboard',
+        run: id,
+        steps: steps.length,
+        lastLoss: last?.loss,
+        plotted: Number(loss.querySelector('svg')?.dataset['points'] ?? 0),
+      }),
+    });
   const acc = section('accuracy', `kNN accuracy on validation: ${id}`);
   acc.append(
     linePlot(
