@@ -41,14 +41,18 @@ export class NativeBackend extends MathBackendCPU {
 }
 
 /**
- * A cpu kernel for `native` that records when it returns (a view of) existing storage: Slice
- * returns a subarray of its input, Reshape and Identity the input's own data id.
+ * A cpu kernel for `native` that records when it returns a view of existing storage under a new
+ * data id (Slice returns a subarray of its input). Outputs that reuse an input's data id
+ * (Reshape, Identity, the tape's saved clones) need nothing: the backend's refCount counts them.
  */
 function sharingAware(config: KernelConfig): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const out = config.kernelFunc(args);
     const backend = args.backend as MathBackendCPU;
-    for (const info of Array.isArray(out) ? out : [out]) markShared(backend.data.get(info.dataId)?.values);
+    const inputIds = Object.values(args.inputs).map((t) => t?.dataId);
+    for (const info of Array.isArray(out) ? out : [out]) {
+      if (!inputIds.includes(info.dataId)) markShared(backend.data.get(info.dataId)?.values);
+    }
     return out;
   };
   return { ...config, backendName: NATIVE_BACKEND, kernelFunc };
