@@ -187,10 +187,21 @@ describe('pages in headless Chromium', { skip }, () => {
         (report['knnAfter'] as number) > (report['knnBefore'] as number) + 0.1,
         JSON.stringify(report),
       );
+      // The same module in Node (tfjs cpu backend) trains identically: same data, weights, views, losses.
+      const { createSession, syntheticData } = await import('../web/session.js');
+      const data = syntheticData(512, 200);
+      const { trainer } = createSession(data, { method: 'supcon', batch: 64, steps, lr: 0.05 });
+      const inNode = Array.from({ length: 6 }, () => trainer.step().loss);
+      const gap = Math.max(...inNode.map((l, k) => Math.abs(l - losses[k]!) / l));
+      for (const [k, l] of inNode.entries())
+        assert.ok(
+          Math.abs(l - losses[k]!) < 2e-3 * Math.abs(l),
+          `step ${k}: Node ${l}, browser ${losses[k]}`,
+        );
       console.log(
         `browser training: ${report['backend']}, ${steps} steps in ${(report['seconds'] as number).toFixed(1)} s, ` +
           `median ${(report['stepsPerSecond'] as number).toFixed(2)} steps/s, loss ${first.toFixed(3)} -> ${last.toFixed(3)}, ` +
-          `kNN ${report['knnBefore']} -> ${report['knnAfter']}`,
+          `kNN ${report['knnBefore']} -> ${report['knnAfter']}; Node cpu vs browser, first 6 losses: max relative gap ${gap.toExponential(1)}`,
       );
     } finally {
       kill(b.child);
