@@ -137,7 +137,7 @@ describe('trainDistributed', { timeout: 120_000 }, () => {
     assert.ok(err < 1e-5, `relative error ${err}`);
   });
 
-  it('keeps the ranks bit-identical and close to the single-process Trainer; writes a normal run', async () => {
+  it('keeps the ranks bit-identical and close to the single-process Trainer; writes a normal run that resumes exactly', async () => {
     const s = spec(1);
     const dataset = quadrantDataset();
     const runDir = tempRun();
@@ -176,6 +176,34 @@ describe('trainDistributed', { timeout: 120_000 }, () => {
       assert.ok(err < 1e-4, `${name}: relative difference ${err} after ${result.iterations} steps`);
     }
     trainer.dispose();
+
+    // Interrupted after 2 steps, then resumed: the same bits as the uninterrupted run.
+    const resumedDir = tempRun();
+    let reduced = 0;
+    const part = await trainDistributed(
+      s,
+      resumedDir,
+      { processes: 2, backend: 'cpu', dataset },
+      { stop: () => ++reduced >= 2 },
+    );
+    assert.equal(part.iterations, 2);
+    const rest = await trainDistributed(s, resumedDir, {
+      processes: 2,
+      backend: 'cpu',
+      dataset,
+      resume: true,
+    });
+    assert.equal(rest.resumedFrom, 2);
+    assert.equal(rest.iterations, result.iterations);
+    assert.deepEqual(rest.fingerprints, result.fingerprints);
+    const steps = readFileSync(join(resumedDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      steps.filter((r) => r.type === 'step').map((r) => r.iteration),
+      Array.from({ length: result.iterations }, (_, i) => i),
+    );
   });
 
   it('ends with a clear error when a worker is killed, and leaves no process behind', async () => {

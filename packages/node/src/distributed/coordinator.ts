@@ -40,6 +40,13 @@ export interface DistributedOptions {
 
 export interface DistributedHooks {
   onStart?: (workers: { rank: number; pid: number }[]) => void;
+  /** Rank 0 has built its data and model (after a resume: restored); for progress displays. */
+  onReady?: (info: {
+    backend: string;
+    resumedFrom: number;
+    stepsPerEpoch: number;
+    totalIterations: number;
+  }) => void;
   onStep?: (r: StepRecord) => void;
   onEpoch?: (r: EpochRecord & { knnAccuracy?: number }) => void;
   /** Asked at each all-reduce; true stops every rank after that step (checkpoint written). */
@@ -206,6 +213,8 @@ export async function trainDistributed(
           truncateMetrics(files.metrics, resumedFrom);
           metricsReady = true;
           for (const p of pendingRecords.splice(0)) log(p);
+          const { backend, stepsPerEpoch, totalIterations } = m;
+          hooks.onReady?.({ backend, resumedFrom, stepsPerEpoch, totalIterations });
         }
       } else if (m.type === 'step') {
         log(m.record);

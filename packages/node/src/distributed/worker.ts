@@ -32,7 +32,14 @@ export interface WorkerInit {
 }
 
 export type WorkerMessage =
-  | { type: 'ready'; rank: number; backend: string; iteration: number }
+  | {
+      type: 'ready';
+      rank: number;
+      backend: string;
+      iteration: number;
+      stepsPerEpoch: number;
+      totalIterations: number;
+    }
   | { type: 'step'; record: StepRecord }
   | { type: 'epoch'; record: EpochRecord & { knnAccuracy?: number } }
   | { type: 'done'; rank: number; iteration: number; fingerprint: string }
@@ -102,7 +109,14 @@ async function run(init: WorkerInit): Promise<void> {
   const checkpoint = () => {
     if (rank === 0) saveCheckpoint(files.checkpoint, trainer.state(), { spec });
   };
-  await send({ type: 'ready', rank, backend, iteration: trainer.position.iteration });
+  await send({
+    type: 'ready',
+    rank,
+    backend,
+    iteration: trainer.position.iteration,
+    stepsPerEpoch: trainer.stepsPerEpoch,
+    totalIterations: trainer.totalIterations,
+  });
   let epochStart = performance.now();
   while (!trainer.position.done) {
     const { epochDone, ...record } = trainer.step();
