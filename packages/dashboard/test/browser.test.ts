@@ -195,7 +195,7 @@ describe('pages in headless Chromium', { skip }, () => {
       const gap = Math.max(...inNode.map((l, k) => Math.abs(l - losses[k]!) / l));
       for (const [k, l] of inNode.entries())
         assert.ok(
-          Math.abs(l - losses[k]!) < 2e-3 * Math.abs(l),
+          Math.abs(l - losses[k]!) < 1e-4 * Math.abs(l),
           `step ${k}: Node ${l}, browser ${losses[k]}`,
         );
       console.log(
