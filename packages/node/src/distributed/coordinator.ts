@@ -101,6 +101,13 @@ export async function trainDistributed(
   check(Number.isInteger(processes) && processes >= 1, 'processes', 'an integer >= 1', processes);
   const threads = options.threadsPerProcess ?? Math.max(1, Math.floor(availableParallelism() / processes));
   check(Number.isInteger(threads) && threads >= 1, 'threadsPerProcess', 'an integer >= 1', threads);
+  if (!options.resume)
+    check(
+      spec.train.batchSize >= processes,
+      'processes',
+      `at most the batch size (${spec.train.batchSize})`,
+      processes,
+    );
   const files = runFiles(runDir);
   mkdirSync(runDir, { recursive: true });
   const resume = options.resume === true;
