@@ -34,7 +34,15 @@ try {
     const url = `${dashboard.url}train?auto=1&report=1&backend=${backend}&steps=${values.steps}&batch=${values.batch}&images=${values.images}&dataset=${values.dataset}`;
     const child = spawn(
       chromium,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`, url],
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--enable-unsafe-swiftshader',
+        '--no-first-run',
+        `--user-data-dir=${profile}`,
+        url,
+      ],
       { detached: true, stdio: 'ignore' },
     );
     const started = performance.now();

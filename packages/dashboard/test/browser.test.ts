@@ -36,6 +36,8 @@ function browse(url: string, profile: string, extra: string[] = []) {
       '--headless',
       '--no-sandbox',
       '--disable-gpu',
+      // Software WebGL (SwiftShader) for our own trusted page: newer Chromium wants the opt-in.
+      '--enable-unsafe-swiftshader',
       '--disable-dev-shm-usage',
       '--no-first-run',
       `--user-data-dir=${profile}`,
