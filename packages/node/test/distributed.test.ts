@@ -5,10 +5,12 @@
  * crashed or failing worker ends the run with a clear error and no process left behind.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   augmentSteps,
   buildNetworks,
@@ -227,6 +229,38 @@ describe('trainDistributed', { timeout: 120_000 }, () => {
     );
     assert.ok(performance.now() - started < 60_000);
     for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `process ${pid} is gone`);
+  });
+
+  it('workers exit when the coordinator is killed', async () => {
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('./distributed-child.js', import.meta.url)), tempRun()],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    const pids = await new Promise<number[]>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /pids (\d+) (\d+)\n/.exec(out);
+        if (m && /step 1\n/.test(out)) resolve([Number(m[1]), Number(m[2])]);
+      });
+      child.once('exit', () => reject(new Error(`coordinator exited early: ${out}`)));
+    });
+    child.kill('SIGKILL');
+    // Orphaned workers are reparented to init; a worker counts as gone when it no longer exists or is a
+    // zombie waiting for init (it has stopped running either way).
+    const running = (pid: number) => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    const deadline = performance.now() + 20_000;
+    while (pids.some(running) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(pids.filter(running), [], 'no worker outlives its coordinator');
   });
 
   it("reports a worker's own error", async () => {
