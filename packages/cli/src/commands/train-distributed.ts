@@ -3,8 +3,7 @@
  * SupCon gradient; see docs/distributed.md). Same flags and run folder as `supcon train`.
  */
 import { join } from 'node:path';
-import { trainDistributed } from '@supcon/node';
-import type { StepRecord } from 'supcon';
+import { type DistributedHooks, trainDistributed } from '@supcon/node';
 import type { BackendChoice } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
@@ -73,7 +72,7 @@ export const trainDistributedCommand: Command = {
             resume,
             handleSignals: true,
           },
-          quiet ? {} : { onStep: progress(spec.train.batchSize) },
+          quiet ? {} : progress(spec.train.batchSize, spec.train.epochs),
         );
       } catch (error) {
         if (error instanceof Error && error.name === 'DistributedTrainingError')
@@ -81,7 +80,7 @@ export const trainDistributedCommand: Command = {
         throw error;
       }
     });
-    if (!quiet) process.stderr.write('\n');
+    if (!quiet && process.stderr.isTTY) process.stderr.write('\n');
     if (flags['json']) console.log(JSON.stringify(result));
     else
       console.log(
@@ -98,12 +97,24 @@ export const trainDistributedCommand: Command = {
   },
 };
 
-function progress(batch: number): (r: StepRecord) => void {
+/** A progress line on stderr (epoch, step, loss, lr, images per second, time left). */
+function progress(batch: number, epochs: number): DistributedHooks {
   let smoothed = 0;
-  return (r) => {
-    smoothed = smoothed === 0 ? r.imagesPerSecond : 0.9 * smoothed + 0.1 * r.imagesPerSecond;
-    const line = `epoch ${r.epoch + 1} step ${r.step + 1} loss ${r.loss.toFixed(4)} lr ${r.lr.toPrecision(3)} ${smoothed.toFixed(0)} img/s (${formatTime(batch / smoothed)} per step)`;
-    if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
-    else if ((r.iteration + 1) % 20 === 0) process.stderr.write(`${line}\n`);
+  let perEpoch = 0;
+  let total = 0;
+  return {
+    onReady: (info) => {
+      perEpoch = info.stepsPerEpoch;
+      total = info.totalIterations;
+    },
+    onStep: (r) => {
+      smoothed = smoothed === 0 ? r.imagesPerSecond : 0.9 * smoothed + 0.1 * r.imagesPerSecond;
+      const left = ((total - r.iteration - 1) * batch) / Math.max(smoothed, 1e-9);
+      const line =
+        `epoch ${r.epoch + 1}/${epochs} step ${r.step + 1}/${perEpoch} loss ${r.loss.toFixed(4)}` +
+        ` lr ${r.lr.toPrecision(3)} ${smoothed.toFixed(0)} img/s left ${formatTime(left)}`;
+      if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
+      else if ((r.iteration + 1) % 20 === 0 || r.iteration + 1 === total) process.stderr.write(`${line}\n`);
+    },
   };
 }
