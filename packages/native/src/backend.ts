@@ -20,7 +20,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { addonLoadError, loadAddon } from './addon.js';
 import { BATCH_NORM, batchNormGradConfig, nativeKernels } from './kernels/index.js';
-import { markShared, withFallback } from './kernels/util.js';
+import { markShared, recycle, withFallback } from './kernels/util.js';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -37,6 +37,14 @@ export class NativeBackend extends MathBackendCPU {
     const values = super.readSync(dataId);
     markShared(values);
     return values;
+  }
+
+  /** Hands the storage of a dropped native output to the opt-in output pool (kernels/util.ts). */
+  override disposeData(dataId: DataId, force = false): boolean {
+    const values = this.data.get(dataId)?.values;
+    const dropped = super.disposeData(dataId, force);
+    if (dropped && values !== undefined && !this.data.has(dataId)) recycle(values, dataId);
+    return dropped;
   }
 }
 

@@ -15,3 +15,4 @@ export {
   useNativeBackend,
 } from './backend.js';
 export { ADAM_UPDATE, BATCH_NORM, BATCH_NORM_GRAD, LARS_UPDATE, SGD_UPDATE } from './kernels/index.js';
+export { setOutputPoolLimit } from './kernels/util.js';

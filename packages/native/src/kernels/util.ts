@@ -1,7 +1,7 @@
 /** Helpers shared by the native kernels: typed access to the cpu backend's storage and fallback. */
 
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { DataId, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from '../addon.js';
 
 /** The Float32Array behind a float32 tensor, or null when it is stored otherwise (fall back). */
@@ -42,17 +42,63 @@ export function inPlace(backend: MathBackendCPU, t: TensorInfo): Float32Array | 
   return unshared.has(values.buffer) ? values : null;
 }
 
+/** The data id each native output was made under: only there may it be recycled. */
+const home = new WeakMap<Float32Array, DataId>();
+/** Recycled output storage by element count (opt-in, see `setOutputPoolLimit`). */
+const pool = new Map<number, Float32Array[]>();
+let pooledBytes = 0;
+let poolLimitBytes = Number(process.env['SUPCON_NATIVE_POOL'] ?? 0) * 2 ** 20 || 0;
+
+/**
+ * Keeps up to `mib` MiB of disposed native outputs for reuse by the next output of the same size
+ * (0 turns the pool off and drops what it holds). Default: `SUPCON_NATIVE_POOL` (MiB), else off.
+ */
+export function setOutputPoolLimit(mib: number): void {
+  poolLimitBytes = Math.max(0, mib) * 2 ** 20;
+  if (poolLimitBytes === 0) {
+    pool.clear();
+    pooledBytes = 0;
+  }
+}
+
+/**
+ * Called after the backend dropped `dataId`: keeps its storage for reuse when it is a native
+ * output made under that very id (not a view, not another id's alias), never handed out, and the
+ * pool has room. tfjs cpu kernels can wrap the same array under a second, internal data id; the
+ * `home` check keeps that one from recycling storage its owner still uses.
+ */
+export function recycle(values: unknown, dataId: DataId): void {
+  if (poolLimitBytes === 0 || !(values instanceof Float32Array) || home.get(values) !== dataId) return;
+  if (!unshared.has(values.buffer) || pooledBytes + values.byteLength > poolLimitBytes) return;
+  home.delete(values);
+  const list = pool.get(values.length) ?? [];
+  list.push(values);
+  pool.set(values.length, list);
+  pooledBytes += values.byteLength;
+}
+
 /**
  * A new float32 output: its storage and the function that wraps it into a TensorInfo.
  * The storage is not zero-filled (every native kernel writes all of its output), which saves a
  * pass over memory per kernel; malloc recycles freed blocks (the addon keeps large blocks on the
  * heap, see src/cc/addon.cc), where a zeroed typed array of the same size would touch fresh pages.
+ * With the opt-in pool, storage of disposed outputs of the same size is reused first.
  */
 export function output(backend: MathBackendCPU, shape: number[]): [Float32Array, () => TensorInfo] {
   const n = sizeOf(shape);
-  const values = new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  let values = pool.get(n)?.pop();
+  if (values) pooledBytes -= values.byteLength;
+  else values = new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
   unshared.add(values.buffer);
-  return [values, () => backend.makeTensorInfo(shape, 'float32', values)];
+  const storage = values;
+  return [
+    storage,
+    () => {
+      const info = backend.makeTensorInfo(shape, 'float32', storage);
+      home.set(storage, info.dataId);
+      return info;
+    },
+  ];
 }
 
 /**
