@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  linearClassifier,
   methodLoss,
   mlpEncoder,
   type Network,
@@ -51,7 +52,7 @@ function paramsOf(encoder: Network, head: Network): Parameter[] {
 }
 
 /** The summed rank gradients of a P-worker step, with the all-gather simulated. */
-function dataParallelGradient(encoder: Network, head: Network, size: number) {
+function dataParallelGradient(encoder: Network, head: Network, size: number, cfg = config) {
   const params = paramsOf(encoder, head);
   const shards = Array.from({ length: size }, (_, r) => shardRange(BATCH, r, size));
   const z = shards.map((s) => tf.tidy(() => head.apply(encoder.apply(rowsOf(s), true), true).dataSync()));
@@ -71,7 +72,7 @@ function dataParallelGradient(encoder: Network, head: Network, size: number) {
       inputs: x,
       labels,
       shard,
-      config,
+      config: cfg,
       params,
       allGather: (local) => {
         assert.deepEqual(Array.from(local), Array.from(z[r]!), 'a rank gathers its own embeddings');
@@ -90,7 +91,7 @@ function dataParallelGradient(encoder: Network, head: Network, size: number) {
 }
 
 /** Single process: the whole batch, or (perShard) each shard forwarded on its own ("ghost" BatchNorm). */
-function singleProcessGradient(encoder: Network, head: Network, perShard = 0) {
+function singleProcessGradient(encoder: Network, head: Network, perShard = 0, cfg = config) {
   const params = paramsOf(encoder, head);
   const forward = () => {
     if (perShard === 0) return head.apply(encoder.apply(inputs, true), true) as tf.Tensor2D; // [B·V, D]
@@ -100,7 +101,7 @@ function singleProcessGradient(encoder: Network, head: Network, perShard = 0) {
     return tf.concat(parts, 0) as tf.Tensor2D; // [B·V, D]
   };
   const { value, grads } = tf.variableGrads(
-    () => methodLoss('supcon', forward(), labels, VIEWS, config),
+    () => methodLoss(cfg.method, forward(), labels, VIEWS, cfg),
     params.map((p) => p.variable),
   );
   return { loss: value.dataSync()[0]!, grads: params.map((p) => grads[p.variable.name]!) };
@@ -143,6 +144,27 @@ describe('data-parallel gradient', () => {
         assert.ok(Math.abs(loss - single.loss) < 1e-6, `loss ${loss} vs ${single.loss}`);
       const err = relativeError(dp.grads, single.grads);
       assert.ok(err < 1e-5, `relative error ${err} with ${size} ranks`);
+      tf.dispose(dp.grads);
+    }
+  });
+
+  it('sums to the single-process gradient for simclr and cross-entropy too', () => {
+    const encoder = plainEncoder();
+    const cases = [
+      {
+        cfg: resolveConfig({ method: 'simclr', views: VIEWS }),
+        head: projectionHead({ inputDim: 8, outputDim: 4 }),
+      },
+      {
+        cfg: resolveConfig({ method: 'ce', views: VIEWS }),
+        head: linearClassifier({ inputDim: 8, classes: 3 }),
+      },
+    ];
+    for (const { cfg, head } of cases) {
+      const single = singleProcessGradient(encoder, head, 0, cfg);
+      const dp = dataParallelGradient(encoder, head, 3, cfg);
+      const err = relativeError(dp.grads, single.grads);
+      assert.ok(err < 1e-5, `${cfg.method}: relative error ${err}`);
       tf.dispose(dp.grads);
     }
   });
