@@ -41,6 +41,10 @@ export const trainFlagSpecs: Record<string, FlagSpec> = {
   encoder: { kind: 'string', choices: ENCODERS },
   width: { kind: 'int', min: 1 },
   'stem-stride': { kind: 'int', min: 1 },
+  stem: { kind: 'string', choices: ['cifar', 'imagenet'] },
+  'width-multiplier': { kind: 'number' },
+  'queue-size': { kind: 'int', min: 0 },
+  chunk: { kind: 'int', min: 0 },
   projection: { kind: 'string', choices: ['mlp', 'linear'] },
   augment: { kind: 'string', choices: ['light', 'supcon', 'none'] },
   validation: { kind: 'number', min: 0 },
@@ -65,6 +69,9 @@ export const trainFlagHelp = [
   '  --temperature X       τ (0.1 supcon, 0.5 simclr); --base-temperature X (default = τ)',
   '  --warmup-epochs X --decay cosine|step|constant --min-lr X --scale-lr (lr·batch/256)',
   `  --encoder ${ENCODERS.join('|')} --width N --stem-stride 1|2 --projection mlp|linear`,
+  '  --stem cifar|imagenet --width-multiplier X   (resnet18/34/50: 3×3 stem or 7×7 + max-pool; channel scale)',
+  '  --queue-size N        supcon/simclr: also contrast against N embeddings of earlier steps (memory queue)',
+  '  --chunk N             gradient caching: encode N images at a time (large batches in small memory; 0 = off)',
   '  --augment light|supcon|none --validation N (held out of train, default 5000) --limit N (first N train samples)',
   '  --seed N --checkpoint-every STEPS --knn-k K (kNN monitor each epoch, 0 = off) --probe-epochs N',
   '  --backend auto|native|cpu (default auto: native oneDNN engine when it loads)',
@@ -155,6 +162,8 @@ export function specFromFlags(flags: FlagValues): RunSpec {
   set('decay', 'decay');
   set('minLr', 'min-lr');
   set('seed', 'seed');
+  set('queueSize', 'queue-size');
+  set('chunkRows', 'chunk');
   if (flags['scale-lr']) train.scaleWithBatch = true;
   const tau = f<number>('temperature');
   if (tau !== undefined && f('base-temperature') === undefined) train.baseTemperature = tau;
@@ -173,6 +182,8 @@ export function specFromFlags(flags: FlagValues): RunSpec {
       throw new CliError(`Invalid value for \`--stem-stride\`. Expected 1 or 2. Received: ${s}.`);
     spec.model.stemStride = s;
   }
+  if (f('stem') !== undefined) spec.model.stem = f('stem')!;
+  if (f('width-multiplier') !== undefined) spec.model.widthMultiplier = f('width-multiplier')!;
   if (f('projection') !== undefined) spec.model.projection = f('projection')!;
   if (f('dataset') !== undefined) spec.data.dataset = f('dataset')!;
   if (f('augment') !== undefined) spec.data.augment = f('augment')!;

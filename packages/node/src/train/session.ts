@@ -25,6 +25,7 @@ import {
 import { check } from './check.js';
 import { loadCheckpoint, saveCheckpoint, writeFileDurable } from './checkpoint.js';
 import { embedImages } from './embed.js';
+import { exportLayersModel } from './export.js';
 import { augmentSteps, buildEncoder, buildHead, type RunSpec } from './spec.js';
 
 export interface RunHooks {
@@ -88,6 +89,8 @@ export function runFiles(runDir: string) {
     metrics: join(runDir, 'metrics.jsonl'),
     checkpoint: join(runDir, 'checkpoint.bin'),
     summary: join(runDir, 'summary.json'),
+    /** The trained encoder as a TensorFlow.js layers model (model.json + weights.bin), for the browser. */
+    encoder: join(runDir, 'encoder'),
   };
 }
 
@@ -218,6 +221,8 @@ export async function trainRun(
       if (options.handleSignals) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (stopped || trainer.position.done) checkpoint();
+    // A finished run also leaves its encoder in the TensorFlow.js layers format (tf.loadLayersModel).
+    if (trainer.position.done) await exportLayersModel(files.encoder, { spec, encoder, data });
     const stats = ahead?.stats ?? { prefetched: 0, inline: 0, waitMs: 0 };
     return {
       trainer,

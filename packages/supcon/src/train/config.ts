@@ -33,6 +33,16 @@ export interface TrainConfig {
   scaleWithBatch: boolean;
   /** Seed of weights, data order and augmentation. */
   seed: number;
+  /**
+   * supcon/simclr: contrast each batch also against this many embeddings of earlier steps kept in a
+   * FeatureQueue (0 = off). See `supConQueueLoss`.
+   */
+  queueSize: number;
+  /**
+   * Gradient caching: encode the batch's views this many images at a time (0 = all at once), so a
+   * large batch fits in small memory; the loss still sees the whole batch. See `cachedGradients`.
+   */
+  chunkRows: number;
 }
 
 export function defaultConfig(method: Method = 'supcon'): TrainConfig {
@@ -52,6 +62,8 @@ export function defaultConfig(method: Method = 'supcon'): TrainConfig {
     gamma: 0.1,
     scaleWithBatch: false,
     seed: 0,
+    queueSize: 0,
+    chunkRows: 0,
   };
 }
 
@@ -93,5 +105,13 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
     c.warmupEpochs,
   );
   check(Number.isInteger(c.seed), 'seed', 'an integer', c.seed);
+  check(Number.isInteger(c.queueSize) && c.queueSize >= 0, 'queueSize', 'an integer >= 0', c.queueSize);
+  check(
+    c.queueSize === 0 || c.method !== 'ce',
+    'queueSize',
+    '0 for the ce method (the queue is a contrastive-loss option)',
+    c.queueSize,
+  );
+  check(Number.isInteger(c.chunkRows) && c.chunkRows >= 0, 'chunkRows', 'an integer >= 0', c.chunkRows);
   return c;
 }

@@ -4,12 +4,14 @@
  *   ce:     softmax cross-entropy of the classifier's logits.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { type FeatureQueue, supConQueueLoss } from '../losses/queue.js';
 import { supConLoss } from '../losses/supcon.js';
 import type { Method } from './config.js';
 
 /**
  * `output` is the head's output for the views in sample-major order [B·V, D] (unit embeddings for
- * supcon/simclr, logits for ce); `labels` are the B sample labels.
+ * supcon/simclr, logits for ce); `labels` are the B sample labels. With a `queue` (supcon/simclr),
+ * the batch is also contrasted with the queue's rows.
  */
 export function methodLoss(
   method: Method,
@@ -17,6 +19,7 @@ export function methodLoss(
   labels: Int32Array,
   views: number,
   options: { temperature: number; baseTemperature: number },
+  queue?: FeatureQueue,
 ): tf.Scalar {
   const batch = labels.length;
   if (method === 'ce') {
@@ -27,7 +30,9 @@ export function methodLoss(
   }
   const features = tf.reshape(output, [batch, views, -1]); // [B, V, D]
   const opts = { temperature: options.temperature, baseTemperature: options.baseTemperature };
-  return supConLoss(features, method === 'supcon' ? Array.from(labels) : undefined, opts) as tf.Scalar;
+  const sampleLabels = method === 'supcon' ? Array.from(labels) : undefined;
+  if (queue) return supConQueueLoss(features, sampleLabels, queue, opts) as tf.Scalar;
+  return supConLoss(features, sampleLabels, opts) as tf.Scalar;
 }
 
 function repeat(labels: Int32Array, views: number): Int32Array {

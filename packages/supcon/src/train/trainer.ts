@@ -10,10 +10,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import { FeatureQueue } from '../losses/queue.js';
 import { createOptimizer } from '../optim/factory.js';
 import { learningRate, type Schedule } from '../optim/schedule.js';
 import type { Optimizer, OptimizerState, Parameter } from '../optim/types.js';
 import type { TrainConfig } from './config.js';
+import { cachedGradients } from './gradcache.js';
 import { methodLoss } from './loss.js';
 import type { Network } from './network.js';
 import { batchesPerEpoch, batchIndices, epochOrder } from './sampler.js';
@@ -82,6 +84,9 @@ export interface TrainerState {
   optimizer: OptimizerState;
 }
 
+const QUEUE_ROWS = 'queue/rows';
+const QUEUE_LABELS = 'queue/labels';
+
 export class Trainer {
   readonly config: TrainConfig;
   readonly encoder: Network;
@@ -94,6 +99,8 @@ export class Trainer {
   private readonly optimizer: Optimizer;
   private readonly schedule: Schedule;
   private readonly params: Parameter[];
+  /** Embeddings of earlier steps (config.queueSize > 0). */
+  readonly queue: FeatureQueue | undefined;
   private iteration = 0;
   private epochLoss = { sum: 0, steps: 0 };
   private order: { epoch: number; indices: Int32Array } | undefined;
@@ -132,6 +139,10 @@ export class Trainer {
       batchSize: config.batchSize,
     };
     this.optimizer = createOptimizer(config.optimizer);
+    this.queue =
+      config.queueSize > 0
+        ? new FeatureQueue({ capacity: config.queueSize, dim: head.outputDim })
+        : undefined;
     this.params = [
       ...encoder.parameters().map((p) => ({ name: `encoder/${p.name}`, variable: p.variable })),
       ...head.parameters().map((p) => ({ name: `head/${p.name}`, variable: p.variable })),
@@ -171,16 +182,43 @@ export class Trainer {
     const loss = tf.tidy(() => {
       const x = tf.tensor4d(pixels, [batch * views, ...this.viewShape]); // [B·V, H, W, C], sample-major
       const variables = this.params.map((p) => p.variable);
-      const { value, grads } = tf.variableGrads(() => {
-        const features = this.encoder.apply(x, true); // [B·V, F]
-        const output = this.head.apply(features, true) as tf.Tensor2D; // [B·V, D] embeddings or logits
-        return methodLoss(method, output, labels, views, this.config);
-      }, variables);
+      const forward = (input: tf.Tensor) =>
+        this.head.apply(this.encoder.apply(input, true), true) as tf.Tensor2D; // [n, D]
+      const lossOf = (output: tf.Tensor2D) =>
+        methodLoss(method, output, labels, views, this.config, this.queue);
+      let embeddings: tf.Tensor2D | undefined; // [B·V, D], for the queue
+      const chunk = this.config.chunkRows;
+      const { value, grads } =
+        chunk > 0 && chunk < batch * views
+          ? cachedGradients({
+              forward,
+              loss: (output) => {
+                if (this.queue) embeddings = tf.keep(tf.clone(output));
+                return lossOf(output);
+              },
+              inputs: x,
+              chunkRows: chunk,
+              variables,
+              state: this.stateVariables(),
+            })
+          : tf.variableGrads(() => {
+              const output = forward(x); // [B·V, D] embeddings or logits
+              if (this.queue) embeddings = tf.keep(tf.clone(output));
+              return lossOf(output);
+            }, variables);
       this.optimizer.step(
         this.params,
         variables.map((v) => grads[v.name]!),
         lr,
       );
+      if (this.queue && embeddings) {
+        // After the loss: this step's rows join the queue for the next steps.
+        this.queue.enqueue(
+          tf.reshape(embeddings, [batch, views, -1]),
+          method === 'supcon' ? labels : undefined,
+        );
+        embeddings.dispose();
+      }
       return value.dataSync()[0]!;
     });
     check(Number.isFinite(loss), 'loss', 'a finite value (lower the learning rate?)', loss);
@@ -236,6 +274,12 @@ export class Trainer {
         values: p.variable.dataSync().slice() as Float32Array,
       };
     }
+    if (this.queue) {
+      // The queue travels with the weights (labels as exact small floats) so a resume is exact.
+      const q = this.queue.state();
+      variables[QUEUE_ROWS] = { shape: [q.labels.length, this.queue.dim], values: q.rows };
+      variables[QUEUE_LABELS] = { shape: [q.labels.length], values: Float32Array.from(q.labels) };
+    }
     return {
       iteration: this.iteration,
       epochLoss: { ...this.epochLoss },
@@ -257,12 +301,26 @@ export class Trainer {
       p.variable.assign(tf.tensor(saved.values, saved.shape, 'float32'));
     }
     this.optimizer.setState(state.optimizer);
+    if (this.queue) {
+      const rows = state.variables[QUEUE_ROWS];
+      const qLabels = state.variables[QUEUE_LABELS];
+      if (rows && qLabels) this.queue.restore({ rows: rows.values, labels: Int32Array.from(qLabels.values) });
+      else this.queue.clear();
+    }
     this.iteration = state.iteration;
     this.epochLoss = { ...state.epochLoss };
   }
 
   dispose(): void {
     this.optimizer.dispose();
+  }
+
+  /** Variables the forward updates but the optimiser does not (BatchNorm running statistics). */
+  private stateVariables(): tf.Variable[] {
+    const trainable = new Set(this.params.map((p) => p.variable));
+    return this.allVariables()
+      .map((p) => p.variable)
+      .filter((v) => !trainable.has(v));
   }
 
   private allVariables(): Parameter[] {
