@@ -40,13 +40,7 @@ function peakRssMiB(): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-function runMode(
-  mode: Mode,
-  batch: number,
-  views: number,
-  chunk: number,
-  backend: string,
-): ModeResult {
+function runMode(mode: Mode, batch: number, views: number, chunk: number, backend: string): ModeResult {
   const net = createResNet18({ seed: 0 });
   const head = createProjectionHead({ seed: 0 });
   const variables = trainableVariables(net, head);
