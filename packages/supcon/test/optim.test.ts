@@ -143,3 +143,18 @@ test('optimisers reject bad options with one clear sentence', () => {
   assert.throws(() => opt.step([], [tf.scalar(1)], 0.1), /`grads`/);
   assert.throws(() => opt.step([], [], Number.NaN), /`lr`/);
 });
+
+test('setState holds exactly one tensor per slot (no temporary left behind)', () => {
+  const c = load('sgd')[1]!;
+  const params = makeParams(c);
+  const first = runSteps(c, params, 0, 2);
+  const state = first.getState();
+  first.dispose();
+  const before = tf.memory().numTensors;
+  const second = createOptimizer(configFor(c));
+  second.setState(state);
+  assert.equal(tf.memory().numTensors - before, Object.keys(state.slots).length);
+  second.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose(params.map((p) => p.variable));
+});
