@@ -14,6 +14,7 @@ import {
   trainFlagHelp,
   trainFlagSpecs,
 } from './train-common.js';
+import { trainDistributedCommand } from './train-distributed.js';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -27,6 +28,8 @@ export const trainCommand: Command = {
     '',
     '  --out DIR             run folder (default runs/<method>-<time>)',
     '  --resume              continue the run in --out (its config.json wins over other flags)',
+    '  --processes N         data-parallel over N worker processes (same as `supcon train-distributed`; default 1)',
+    '  --threads T           with --processes: native threads per worker',
     trainFlagHelp,
   ].join('\n'),
   async run(argv) {
@@ -34,7 +37,14 @@ export const trainCommand: Command = {
       ...trainFlagSpecs,
       out: { kind: 'string' },
       resume: { kind: 'boolean' },
+      processes: { kind: 'int', min: 1, default: 1 },
+      threads: { kind: 'int', min: 1 },
     });
+    if ((flags['processes'] as number) > 1) return trainDistributedCommand.run(argv);
+    if (flags['threads'] !== undefined)
+      throw new CliError(
+        'Flag `--threads` needs `--processes N` with N > 1 (it sets the threads of each worker).',
+      );
     if (positionals.length > 0)
       throw new CliError(`Unexpected argument \`${positionals[0]}\`. See \`supcon train --help\`.`);
     const resume = flags['resume'] === true;

@@ -101,6 +101,19 @@ export async function trainDistributed(
   check(Number.isInteger(processes) && processes >= 1, 'processes', 'an integer >= 1', processes);
   const threads = options.threadsPerProcess ?? Math.max(1, Math.floor(availableParallelism() / processes));
   check(Number.isInteger(threads) && threads >= 1, 'threadsPerProcess', 'an integer >= 1', threads);
+  // The memory queue and gradient caching belong to the one-process Trainer for now.
+  check(
+    !(spec.train.queueSize > 0),
+    'queueSize',
+    '0 with several processes (not supported yet)',
+    spec.train.queueSize,
+  );
+  check(
+    !(spec.train.chunkRows > 0),
+    'chunkRows',
+    '0 with several processes (not supported yet)',
+    spec.train.chunkRows,
+  );
   if (!options.resume)
     check(
       spec.train.batchSize >= processes,
