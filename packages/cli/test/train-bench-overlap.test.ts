@@ -39,7 +39,7 @@ test('bench overlap times every mode, interleaved, and reports slowdownPct', () 
     assert.ok(out.modes[m]!.medianMs > 0, m);
   }
   assert.ok(Number.isFinite(out.slowdownPct));
-  assert.equal(out.slowdownPct, out.slowdownPctByMode['ahead']);
+  assert.equal(out.slowdownPct, out.slowdownPctByMode['ahead-nice']);
   // Each ahead block: one resynchronising request inline, then the timed steps from the worker.
   assert.equal(out.modes['ahead']!.inline, 1);
   assert.equal(out.modes['ahead']!.prefetched, 2);

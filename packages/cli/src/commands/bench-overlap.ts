@@ -39,14 +39,14 @@ step of a block is untimed. Modes:
   ahead       PrefetchingViews: its worker thread augments the next batches alongside the step
   ahead-nice  the same with the worker thread at a lower priority (--nice)
   inline      augmented on the training thread inside the step
-slowdownPct = median step of ahead (or ahead-nice if ahead is not run) / median step of ready − 1.
+slowdownPct = median step of ahead-nice (how supcon train runs the worker; else ahead) / median step of ready − 1.
 
   --dataset D          fashion-mnist (default) | mnist | cifar10 | cifar100 | NAME:PATH
   --synthetic          random images of the dataset's shape (when it is not on disk)
   --encoder E          ${ENCODERS.join(' | ')} (default small-resnet)
   --batch-size N       samples per step (default 256)
   --augment A          light (default, the demo's) | supcon | none
-  --modes LIST         comma-separated, from ${OVERLAP_MODES.join(', ')} (default ready,ahead)
+  --modes LIST         comma-separated, from ${OVERLAP_MODES.join(', ')} (default ready,ahead-nice)
   --rounds R           rounds of blocks (default 5)
   --steps N            timed steps per block (default 4)
   --nice N             niceness of the ahead-nice worker (default 19)
@@ -61,7 +61,7 @@ slowdownPct = median step of ahead (or ahead-nice if ahead is not run) / median 
       encoder: { kind: 'string', default: 'small-resnet', choices: ENCODERS },
       'batch-size': { kind: 'int', default: 256, min: 2 },
       augment: { kind: 'string', default: 'light', choices: ['light', 'supcon', 'none'] },
-      modes: { kind: 'string', default: 'ready,ahead' },
+      modes: { kind: 'string', default: 'ready,ahead-nice' },
       rounds: { kind: 'int', default: 5, min: 1 },
       steps: { kind: 'int', default: 4, min: 1 },
       nice: { kind: 'int', default: 19, min: 0 },

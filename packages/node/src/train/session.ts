@@ -47,7 +47,10 @@ export interface RunOptions {
   prefetch?: boolean;
   /** Batches the worker keeps ready ahead (default 3). */
   prefetchDepth?: number;
-  /** Niceness of the worker thread (default 0; see PrefetchOptions.nice). */
+  /**
+   * Niceness of the worker thread (default 19: the step's threads come first; on this 2-core machine a
+   * normal-priority worker slowed a SupCon-augmented step by 6–10 %, a niced one by 3 %; see docs/data.md).
+   */
   prefetchNice?: number;
   /**
    * Stop cleanly at the next step boundary on SIGINT or SIGTERM (checkpoint written, worker closed;
@@ -167,7 +170,7 @@ export async function trainRun(
         views: spec.train.views,
         seed: spec.train.seed,
         depth,
-        nice: options.prefetchNice ?? 0,
+        nice: options.prefetchNice ?? 19,
       })
     : undefined;
   let interrupted = false;
