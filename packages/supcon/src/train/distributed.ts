@@ -25,14 +25,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
-import { createOptimizer } from '../optim/factory.js';
-import { learningRate, type Schedule } from '../optim/schedule.js';
-import type { Optimizer, Parameter } from '../optim/types.js';
+import type { Parameter } from '../optim/types.js';
+import { gatherImages, TrainerBase } from './base.js';
 import type { TrainConfig } from './config.js';
 import { methodLoss } from './loss.js';
 import type { Network } from './network.js';
-import { batchesPerEpoch, batchIndices, epochOrder } from './sampler.js';
-import type { MakeViews, StepRecord, TrainerOptions, TrainerState, TrainSet } from './trainer.js';
+import type { StepRecord, TrainerOptions } from './trainer.js';
 
 /** What a worker needs from the transport. Both calls are made by every rank in the same order. */
 export interface Collectives {
@@ -107,91 +105,29 @@ export interface DataParallelTrainerOptions extends TrainerOptions {
  * data-parallel group. Every rank sees the whole data set and derives the batch from (seed, epoch),
  * so only embeddings and gradients cross the transport.
  */
-export class DataParallelTrainer {
-  readonly config: TrainConfig;
-  readonly encoder: Network;
-  readonly head: Network;
+export class DataParallelTrainer extends TrainerBase {
   readonly collectives: Collectives;
-  readonly stepsPerEpoch: number;
-  readonly totalIterations: number;
-  private readonly data: TrainSet;
-  private readonly makeViews: MakeViews;
-  private readonly viewShape: [number, number, number];
-  private readonly optimizer: Optimizer;
-  private readonly schedule: Schedule;
-  private readonly params: Parameter[];
   /** Non-trainable variables (BatchNorm running statistics): averaged over ranks after each step. */
   private readonly buffers: Parameter[];
-  private iteration = 0;
-  private epochLoss = { sum: 0, steps: 0 };
-  private order: { epoch: number; indices: Int32Array } | undefined;
 
   constructor(options: DataParallelTrainerOptions) {
-    const { config, encoder, head, data, collectives } = options;
-    check(
-      data.count > 0 && data.labels.length === data.count,
-      'data',
-      'a non-empty set with one label per image',
-      `${data.count} images, ${data.labels.length} labels`,
-    );
+    super(options);
+    const { config, data, collectives } = options;
     shardRange(Math.min(config.batchSize, data.count), collectives.rank, collectives.size);
-    this.config = config;
-    this.encoder = encoder;
-    this.head = head;
-    this.data = data;
     this.collectives = collectives;
-    this.makeViews = options.makeViews ?? scaleOnly(data);
-    this.viewShape = options.viewShape ?? [data.height, data.width, data.channels];
-    this.stepsPerEpoch = batchesPerEpoch(data.count, config.batchSize);
-    this.totalIterations = this.stepsPerEpoch * config.epochs;
-    this.schedule = {
-      baseLr: config.lr,
-      totalIterations: this.totalIterations,
-      decay: config.decay,
-      warmupIterations: Math.round(config.warmupEpochs * this.stepsPerEpoch),
-      minLr: config.minLr,
-      milestones: config.milestones.map((e) => e * this.stepsPerEpoch),
-      gamma: config.gamma,
-      scaleWithBatch: config.scaleWithBatch,
-      batchSize: config.batchSize,
-    };
-    this.optimizer = createOptimizer(config.optimizer);
-    const named = (prefix: string, ps: Parameter[]) =>
-      ps.map((p) => ({ name: `${prefix}/${p.name}`, variable: p.variable }));
-    this.params = [...named('encoder', encoder.parameters()), ...named('head', head.parameters())];
-    const trainable = new Set(this.params.map((p) => p.variable));
-    this.buffers = this.allVariables().filter((p) => !trainable.has(p.variable));
-  }
-
-  get position(): { iteration: number; epoch: number; step: number; done: boolean } {
-    const epoch = Math.floor(this.iteration / this.stepsPerEpoch);
-    const step = this.iteration % this.stepsPerEpoch;
-    return { iteration: this.iteration, epoch, step, done: this.iteration >= this.totalIterations };
-  }
-
-  get lr(): number {
-    return learningRate(Math.min(this.iteration, this.totalIterations - 1), this.schedule);
+    this.buffers = this.stateVariables();
   }
 
   /** One synchronous step on this rank's shard of the next batch; every rank must call it. */
   step(): StepRecord & { epochDone?: { loss: number } } {
     const started = performance.now();
-    const { epoch, step, iteration } = this.position;
-    check(
-      iteration < this.totalIterations,
-      'iteration',
-      `< ${this.totalIterations} (training is done)`,
-      iteration,
-    );
-    if (this.order?.epoch !== epoch)
-      this.order = { epoch, indices: epochOrder(this.data.count, this.config.seed, epoch) };
-    const indices = batchIndices(this.order.indices, step, this.config.batchSize); // [B]
+    const { epoch, step, iteration, indices } = this.nextBatch(); // indices [B]
     const batch = indices.length;
     const { views, seed } = this.config;
     const shard = shardRange(batch, this.collectives.rank, this.collectives.size);
     const local = indices.subarray(shard.start, shard.end); // [n] dataset indices of this shard
     const labels = Int32Array.from(indices, (i) => this.data.labels[i]!); // [B]
-    const pixels = this.makeViews(gather(this.data, local), local.length, {
+    const pixels = this.makeViews(gatherImages(this.data, local), local.length, {
       views,
       seed,
       epoch,
@@ -216,10 +152,7 @@ export class DataParallelTrainer {
       inputs.dispose();
     }
     this.reduceAndApply(grads, lr);
-    check(Number.isFinite(loss), 'loss', 'a finite value (lower the learning rate?)', loss);
-    this.iteration++;
-    this.epochLoss.sum += loss;
-    this.epochLoss.steps++;
+    this.finishStep(loss);
     const seconds = (performance.now() - started) / 1000;
     const record = {
       type: 'step' as const,
@@ -235,43 +168,6 @@ export class DataParallelTrainer {
     const epochDone = { loss: this.epochLoss.sum / this.epochLoss.steps };
     this.epochLoss = { sum: 0, steps: 0 };
     return { ...record, epochDone };
-  }
-
-  /** Same layout as Trainer.state(), so checkpoints of either load into both. */
-  state(): TrainerState {
-    const variables: TrainerState['variables'] = {};
-    for (const p of this.allVariables())
-      variables[p.name] = {
-        shape: [...p.variable.shape],
-        values: p.variable.dataSync().slice() as Float32Array,
-      };
-    return {
-      iteration: this.iteration,
-      epochLoss: { ...this.epochLoss },
-      variables,
-      optimizer: this.optimizer.getState(),
-    };
-  }
-
-  restore(state: TrainerState): void {
-    for (const p of this.allVariables()) {
-      const saved = state.variables[p.name];
-      check(saved !== undefined, 'state.variables', `an entry for ${p.name}`, Object.keys(state.variables));
-      check(
-        saved.shape.join('x') === p.variable.shape.join('x'),
-        `state.variables.${p.name}`,
-        `shape [${p.variable.shape}]`,
-        `[${saved.shape}]`,
-      );
-      p.variable.assign(tf.tensor(saved.values, saved.shape, 'float32'));
-    }
-    this.optimizer.setState(state.optimizer);
-    this.iteration = state.iteration;
-    this.epochLoss = { ...state.epochLoss };
-  }
-
-  dispose(): void {
-    this.optimizer.dispose();
   }
 
   /** Steps 4–5: one all-reduce carries the gradients and the BatchNorm buffers, then the update. */
@@ -299,32 +195,4 @@ export class DataParallelTrainer {
       for (const b of this.buffers) b.variable.assign(tf.div(take(b.variable.shape, b.variable.size), size));
     });
   }
-
-  private allVariables(): Parameter[] {
-    return [
-      ...this.encoder.variables().map((p) => ({ name: `encoder/${p.name}`, variable: p.variable })),
-      ...this.head.variables().map((p) => ({ name: `head/${p.name}`, variable: p.variable })),
-    ];
-  }
-}
-
-function gather(data: TrainSet, indices: ArrayLike<number>): Uint8Array {
-  const size = data.height * data.width * data.channels;
-  const out = new Uint8Array(indices.length * size);
-  for (let k = 0; k < indices.length; k++) {
-    const i = indices[k]!;
-    out.set(data.images.subarray(i * size, (i + 1) * size), k * size);
-  }
-  return out;
-}
-
-function scaleOnly(data: TrainSet): MakeViews {
-  const size = data.height * data.width * data.channels;
-  return (images, count, { views }) => {
-    const out = new Float32Array(count * views * size);
-    for (let i = 0; i < count; i++)
-      for (let v = 0; v < views; v++)
-        for (let j = 0; j < size; j++) out[(i * views + v) * size + j] = images[i * size + j]! / 255;
-    return out;
-  };
 }

@@ -1,0 +1,188 @@
+/**
+ * What every trainer shares, whether it runs one process (Trainer) or one rank of a data-parallel
+ * group (DataParallelTrainer): the validated data, the sampler position, the learning-rate schedule,
+ * the optimiser, the parameter names, and the checkpoint state. Subclasses write the step.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { check } from '../errors.js';
+import { createOptimizer } from '../optim/factory.js';
+import { learningRate, type Schedule } from '../optim/schedule.js';
+import type { Optimizer, Parameter } from '../optim/types.js';
+import type { TrainConfig } from './config.js';
+import type { Network } from './network.js';
+import { batchesPerEpoch, batchIndices, epochOrder } from './sampler.js';
+import type { MakeViews, TrainerOptions, TrainerState, TrainSet } from './trainer.js';
+
+export abstract class TrainerBase {
+  readonly config: TrainConfig;
+  readonly encoder: Network;
+  readonly head: Network;
+  readonly stepsPerEpoch: number;
+  readonly totalIterations: number;
+  protected readonly data: TrainSet;
+  protected readonly makeViews: MakeViews;
+  protected readonly viewShape: [number, number, number];
+  protected readonly optimizer: Optimizer;
+  protected readonly schedule: Schedule;
+  /** Trainable parameters, named `encoder/…` and `head/…`. */
+  protected readonly params: Parameter[];
+  protected iteration = 0;
+  protected epochLoss = { sum: 0, steps: 0 };
+  private order: { epoch: number; indices: Int32Array } | undefined;
+
+  constructor(options: TrainerOptions) {
+    const { config, encoder, head, data } = options;
+    check(
+      data.count > 0 && data.labels.length === data.count,
+      'data',
+      'a non-empty set with one label per image',
+      `${data.count} images, ${data.labels.length} labels`,
+    );
+    check(
+      data.images.length === data.count * data.height * data.width * data.channels,
+      'data.images',
+      `${data.count}×${data.height}×${data.width}×${data.channels} bytes`,
+      `${data.images.length} bytes`,
+    );
+    this.config = config;
+    this.encoder = encoder;
+    this.head = head;
+    this.data = data;
+    this.makeViews = options.makeViews ?? scaleOnly(data);
+    this.viewShape = options.viewShape ?? [data.height, data.width, data.channels];
+    this.stepsPerEpoch = batchesPerEpoch(data.count, config.batchSize);
+    this.totalIterations = this.stepsPerEpoch * config.epochs;
+    this.schedule = {
+      baseLr: config.lr,
+      totalIterations: this.totalIterations,
+      decay: config.decay,
+      warmupIterations: Math.round(config.warmupEpochs * this.stepsPerEpoch),
+      minLr: config.minLr,
+      milestones: config.milestones.map((e) => e * this.stepsPerEpoch),
+      gamma: config.gamma,
+      scaleWithBatch: config.scaleWithBatch,
+      batchSize: config.batchSize,
+    };
+    this.optimizer = createOptimizer(config.optimizer);
+    this.params = [...named('encoder', encoder.parameters()), ...named('head', head.parameters())];
+  }
+
+  get position(): { iteration: number; epoch: number; step: number; done: boolean } {
+    const epoch = Math.floor(this.iteration / this.stepsPerEpoch);
+    const step = this.iteration % this.stepsPerEpoch;
+    return { iteration: this.iteration, epoch, step, done: this.iteration >= this.totalIterations };
+  }
+
+  /** The learning rate of the next step. */
+  get lr(): number {
+    return learningRate(Math.min(this.iteration, this.totalIterations - 1), this.schedule);
+  }
+
+  state(): TrainerState {
+    const variables: TrainerState['variables'] = {};
+    for (const p of this.allVariables()) {
+      variables[p.name] = {
+        shape: [...p.variable.shape],
+        values: p.variable.dataSync().slice() as Float32Array,
+      };
+    }
+    this.saveExtra(variables);
+    return {
+      iteration: this.iteration,
+      epochLoss: { ...this.epochLoss },
+      variables,
+      optimizer: this.optimizer.getState(),
+    };
+  }
+
+  restore(state: TrainerState): void {
+    for (const p of this.allVariables()) {
+      const saved = state.variables[p.name];
+      check(saved !== undefined, 'state.variables', `an entry for ${p.name}`, Object.keys(state.variables));
+      check(
+        saved.shape.join('x') === p.variable.shape.join('x'),
+        `state.variables.${p.name}`,
+        `shape [${p.variable.shape}]`,
+        `[${saved.shape}]`,
+      );
+      p.variable.assign(tf.tensor(saved.values, saved.shape, 'float32'));
+    }
+    this.optimizer.setState(state.optimizer);
+    this.restoreExtra(state.variables);
+    this.iteration = state.iteration;
+    this.epochLoss = { ...state.epochLoss };
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+
+  /** Entries a subclass adds to `state().variables` (e.g. the memory queue). */
+  protected saveExtra(_variables: TrainerState['variables']): void {}
+
+  /** Reads back what `saveExtra` wrote. */
+  protected restoreExtra(_variables: TrainerState['variables']): void {}
+
+  /** The next batch: its position and its dataset indices [B]. Throws when training is done. */
+  protected nextBatch(): { epoch: number; step: number; iteration: number; indices: Int32Array } {
+    const { epoch, step, iteration } = this.position;
+    check(
+      iteration < this.totalIterations,
+      'iteration',
+      `< ${this.totalIterations} (training is done)`,
+      iteration,
+    );
+    if (this.order?.epoch !== epoch)
+      this.order = { epoch, indices: epochOrder(this.data.count, this.config.seed, epoch) };
+    return { epoch, step, iteration, indices: batchIndices(this.order.indices, step, this.config.batchSize) };
+  }
+
+  /** Counts a finished step whose loss was `loss` (which must be finite). */
+  protected finishStep(loss: number): void {
+    check(Number.isFinite(loss), 'loss', 'a finite value (lower the learning rate?)', loss);
+    this.iteration++;
+    this.epochLoss.sum += loss;
+    this.epochLoss.steps++;
+  }
+
+  /** Every variable (trainable and state), named `encoder/…` and `head/…`. */
+  protected allVariables(): Parameter[] {
+    return [...named('encoder', this.encoder.variables()), ...named('head', this.head.variables())];
+  }
+
+  /** Variables the forward updates but the optimiser does not (BatchNorm running statistics). */
+  protected stateVariables(): Parameter[] {
+    const trainable = new Set(this.params.map((p) => p.variable));
+    return this.allVariables().filter((p) => !trainable.has(p.variable));
+  }
+}
+
+function named(prefix: string, ps: Parameter[]): Parameter[] {
+  return ps.map((p) => ({ name: `${prefix}/${p.name}`, variable: p.variable }));
+}
+
+/** The images at `indices`, one after another [n, H, W, C]. */
+export function gatherImages(data: TrainSet, indices: ArrayLike<number>): Uint8Array {
+  const size = data.height * data.width * data.channels;
+  const out = new Uint8Array(indices.length * size);
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k]!;
+    out.set(data.images.subarray(i * size, (i + 1) * size), k * size);
+  }
+  return out;
+}
+
+/** The default views: scaled to [0, 1] and repeated `views` times (no augmentation). */
+function scaleOnly(data: TrainSet): MakeViews {
+  const size = data.height * data.width * data.channels;
+  return (images, count, { views }) => {
+    const out = new Float32Array(count * views * size);
+    for (let i = 0; i < count; i++) {
+      for (let v = 0; v < views; v++) {
+        const base = (i * views + v) * size;
+        for (let j = 0; j < size; j++) out[base + j] = images[i * size + j]! / 255;
+      }
+    }
+    return out;
+  };
+}
