@@ -12,13 +12,14 @@
  *   const result = await trainDistributed(presetSpec('fashion-quick'), 'runs/dp', { processes: 2 });
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { EpochRecord, StepRecord } from 'supcon';
 import type { Dataset } from '../data/index.js';
 import { check } from '../train/check.js';
 import { writeFileDurable } from '../train/checkpoint.js';
+import { truncateMetrics } from '../train/run-common.js';
 import { readSpec, runFiles } from '../train/session.js';
 import type { RunSpec } from '../train/spec.js';
 import { FLAG_STOP, FrameReader, frame, OP_GATHER, OP_SUM } from './pipe.js';
@@ -292,20 +293,4 @@ export async function trainDistributed(
     fingerprints,
     seconds: (performance.now() - started) / 1000,
   };
-}
-
-/** Drops records logged after the checkpoint a resumed run continues from, and any torn last line. */
-function truncateMetrics(file: string, iteration: number): void {
-  if (!existsSync(file)) return;
-  const kept = readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => {
-      try {
-        const r = JSON.parse(line) as { type: string; iteration: number };
-        return r.type === 'step' ? r.iteration < iteration : r.iteration <= iteration;
-      } catch {
-        return false;
-      }
-    });
-  writeFileDurable(file, kept.length ? `${kept.join('\n')}\n` : '');
 }

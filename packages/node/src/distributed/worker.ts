@@ -5,19 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  Augmenter,
-  DataParallelTrainer,
-  type EpochRecord,
-  knnScores,
-  type StepRecord,
-  topKAccuracy,
-} from 'supcon';
-import { type Dataset, type ImageSet, subset } from '../data/index.js';
+import { DataParallelTrainer, type EpochRecord, type StepRecord } from 'supcon';
+import type { Dataset } from '../data/index.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
-import { embedImages } from '../train/embed.js';
+import { knnMonitor, trainAugmenter } from '../train/run-common.js';
 import { buildNetworks, prepareData, runFiles } from '../train/session.js';
-import { augmentSteps, type RunSpec } from '../train/spec.js';
+import type { RunSpec } from '../train/spec.js';
 import { PipeCollectives } from './pipe.js';
 
 export interface WorkerInit {
@@ -83,17 +76,7 @@ async function run(init: WorkerInit): Promise<void> {
   const data = await prepareData(spec, init.dataset);
   const { encoder, head } = buildNetworks(spec, data);
   const { train } = data;
-  const steps = augmentSteps(
-    spec.data.augment,
-    [train.height, train.width],
-    data.dataset.mean,
-    data.dataset.std,
-  );
-  const augmenter = new Augmenter(steps.train, {
-    height: train.height,
-    width: train.width,
-    channels: train.channels,
-  });
+  const { steps, augmenter } = trainAugmenter(spec, data);
   const o = augmenter.output;
   const collectives = new PipeCollectives(rank, size);
   const trainer = new DataParallelTrainer({
@@ -132,7 +115,7 @@ async function run(init: WorkerInit): Promise<void> {
           loss: epochDone.loss,
           seconds: (performance.now() - epochStart) / 1000,
         };
-        if (spec.knnK > 0) e.knnAccuracy = knnMonitor(trainer, data, steps.eval, spec.knnK);
+        if (spec.knnK > 0) e.knnAccuracy = knnMonitor(trainer.encoder, data, steps.eval, spec.knnK);
         checkpoint();
         await send({ type: 'epoch', record: e });
       }
@@ -147,26 +130,6 @@ async function run(init: WorkerInit): Promise<void> {
     iteration: trainer.position.iteration,
     fingerprint: fingerprint(trainer),
   });
-}
-
-/** kNN top-1 of (up to 2000) validation images against (up to 10000) training images, as trainRun. */
-function knnMonitor(
-  trainer: DataParallelTrainer,
-  data: { train: ImageSet; validation: ImageSet; dataset: Dataset },
-  steps: import('supcon').AugmentStep[],
-  k: number,
-): number {
-  const first = (set: ImageSet, n: number) =>
-    set.count <= n
-      ? set
-      : subset(
-          set,
-          Int32Array.from({ length: n }, (_, i) => i),
-        );
-  const bank = embedImages(trainer.encoder, first(data.train, 10000), steps);
-  const query = embedImages(trainer.encoder, first(data.validation, 2000), steps);
-  const classes = data.dataset.classes.length;
-  return topKAccuracy(knnScores(bank, query.features, { classes, k }), query.labels, classes, 1);
 }
 
 // Ctrl-C reaches the whole process group: the coordinator alone decides, so every rank stops at the

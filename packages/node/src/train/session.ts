@@ -5,15 +5,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  Augmenter,
-  type EpochRecord,
-  knnScores,
-  type Network,
-  type StepRecord,
-  Trainer,
-  topKAccuracy,
-} from 'supcon';
+import { type EpochRecord, type Network, type StepRecord, Trainer } from 'supcon';
 import {
   type Dataset,
   type ImageSet,
@@ -24,9 +16,9 @@ import {
 } from '../data/index.js';
 import { check } from './check.js';
 import { loadCheckpoint, saveCheckpoint, writeFileDurable } from './checkpoint.js';
-import { embedImages } from './embed.js';
 import { exportLayersModel } from './export.js';
-import { augmentSteps, buildEncoder, buildHead, type RunSpec } from './spec.js';
+import { knnMonitor, trainAugmenter, truncateMetrics } from './run-common.js';
+import { buildEncoder, buildHead, type RunSpec } from './spec.js';
 
 export interface RunHooks {
   onStep?: (r: StepRecord, trainer: Trainer) => void;
@@ -149,17 +141,7 @@ export async function trainRun(
   const data = await prepareData(spec, options.dataset);
   const { encoder, head } = buildNetworks(spec, data);
   const { train } = data;
-  const steps = augmentSteps(
-    spec.data.augment,
-    [train.height, train.width],
-    data.dataset.mean,
-    data.dataset.std,
-  );
-  const augmenter = new Augmenter(steps.train, {
-    height: train.height,
-    width: train.width,
-    channels: train.channels,
-  });
+  const { steps, augmenter } = trainAugmenter(spec, data);
   const o = augmenter.output;
   const depth = options.prefetchDepth ?? 3;
   const prefetch = options.prefetch ?? spec.data.augment !== 'none';
@@ -244,42 +226,4 @@ export async function trainRun(
     process.off('SIGTERM', onSignal);
     await ahead?.close();
   }
-}
-
-/** Drops records a killed process logged after its last checkpoint, and any torn last line. */
-function truncateMetrics(file: string, iteration: number): void {
-  if (!existsSync(file)) return;
-  const kept = readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => {
-      try {
-        const r = JSON.parse(line) as { type: string; iteration: number };
-        return r.type === 'step' ? r.iteration < iteration : r.iteration <= iteration;
-      } catch {
-        return false;
-      }
-    });
-  writeFileDurable(file, kept.length ? `${kept.join('\n')}\n` : '');
-}
-
-/** kNN top-1 on (up to 2000 of) the validation images against (up to 10000) training images. */
-function knnMonitor(
-  encoder: Network,
-  data: PreparedData,
-  steps: import('supcon').AugmentStep[],
-  k: number,
-): number {
-  const bank = embedImages(encoder, takeFirst(data.train, 10000), steps);
-  const query = embedImages(encoder, takeFirst(data.validation, 2000), steps);
-  const classes = data.dataset.classes.length;
-  return topKAccuracy(knnScores(bank, query.features, { classes, k }), query.labels, classes, 1);
-}
-
-function takeFirst(set: ImageSet, n: number): ImageSet {
-  return set.count <= n
-    ? set
-    : subset(
-        set,
-        Int32Array.from({ length: n }, (_, i) => i),
-      );
 }
