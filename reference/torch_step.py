@@ -1,13 +1,27 @@
 #!/usr/bin/env python3
-"""The PyTorch baseline of `supcon bench step`: one full SupCon training step of a CIFAR ResNet-18.
+"""The PyTorch baseline of `supcon bench step`: one full SupCon training step, timed.
 
-Same model (3x3 stem, no max-pool, BasicBlocks 64-128-256-512, global average pool), the same
-MLP projection head to 128, L2 normalisation, the SupCon loss (temperature 0.1, base temperature
-0.1, contrast mode 'all'), backward, and an SGD-momentum update (lr 0.05, momentum 0.9, no weight
-decay), on N*V random 32x32x3 images. Channels-last memory format and 2 threads, PyTorch's fastest
-CPU configuration here. Prints the median milliseconds per step after warm-up.
+Models (--model):
+  resnet18-cifar: CIFAR ResNet-18 (3x3 stem, no max-pool, BasicBlocks 64-128-256-512, global
+    average pool) and the MLP projection head 512 -> 512 -> 128, on 32x32x3 images;
+  small-resnet: supcon's smallResNet (packages/supcon/src/models/small.ts) as the demo builds it:
+    a 3x3 stem of stride --stem-stride, three stages of --blocks-per-stage BasicBlocks of widths
+    w, 2w, 4w (strides 1, 2, 2; w = --width), global average pool, and the MLP head
+    4w -> 4w -> --projection-dim, on 28x28x1 images.
+Then L2 normalisation, the SupCon loss (contrast mode 'all', base temperature = temperature),
+backward, and an SGD-momentum update with L2 weight decay on weights of rank >= 2 only (BatchNorm
+and biases excluded, as supcon's optimiser factory does). `supcon bench step --compare-torch`
+passes the model and optimiser numbers as flags, so both sides build the same thing; the trainable
+parameter count is printed so the caller can check.
 
-Run with Debian's PyTorch: /usr/bin/python3 reference/torch_step.py --batch-size 64 --views 2 --json
+Channels-last memory format and 2 threads, PyTorch's fastest CPU configuration here. With
+--precision bf16 the forward runs under torch.autocast('cpu', dtype=torch.bfloat16) and the
+normalised features are cast to float32 before the loss, so the loss runs in fp32.
+Prints the median milliseconds per step after warm-up, and the peak resident memory (ru_maxrss).
+
+Run with Debian's PyTorch:
+  /usr/bin/python3 reference/torch_step.py --batch-size 64 --views 2 --json
+  /usr/bin/python3 reference/torch_step.py --model small-resnet --precision bf16 --json
 """
 import argparse
 import json
@@ -59,6 +73,32 @@ class SupConResNet18(nn.Module):
         return F.normalize(self.head(features), dim=1)  # [B, 128]
 
 
+class SmallResNet(nn.Module):
+    """supcon's smallResNet with its MLP projection head: features [B, 4w], embeddings [B, feat_dim]."""
+
+    def __init__(self, channels=1, width=16, blocks_per_stage=1, stem_stride=2, feat_dim=128):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, width, 3, stem_stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        layers, cin = [], width
+        for stage, stride in enumerate([1, 2, 2]):
+            cout = width * 2**stage
+            for b in range(blocks_per_stage):
+                layers.append(BasicBlock(cin, cout, stride if b == 0 else 1))
+                cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Linear(cin, cin), nn.ReLU(inplace=True), nn.Linear(cin, feat_dim))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))  # [B, w, 28/s, 28/s]
+        x = self.layers(x)  # [B, 4w, H/4, W/4]
+        features = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)  # [B, 4w]
+        return F.normalize(self.head(features), dim=1)  # [B, feat_dim]
+
+
 def supcon_loss(features, labels, temperature=0.1, base_temperature=0.1):
     """SupCon (Khosla et al. 2020), contrast mode 'all'; features [N, V, D], labels [N]."""
     n, v = features.shape[:2]
@@ -73,49 +113,101 @@ def supcon_loss(features, labels, temperature=0.1, base_temperature=0.1):
     return -(temperature / base_temperature) * mean_log_prob_pos.mean()
 
 
+MODELS = {
+    # name: (image [C, H, W], default batch)
+    "resnet18-cifar": ((3, 32, 32), 64),
+    "small-resnet": ((1, 28, 28), 256),
+}
+
+
+def build_model(a):
+    if a.model == "resnet18-cifar":
+        return SupConResNet18(feat_dim=a.projection_dim)
+    return SmallResNet(1, a.width, a.blocks_per_stage, a.stem_stride, a.projection_dim)
+
+
+def at_least(low):
+    def parse(text):
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, received {text}")
+        return value
+
+    return parse
+
+
+positive = at_least(1)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--views", type=int, default=2)
-    p.add_argument("--steps", type=int, default=7, help="timed steps (median reported)")
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--model", choices=sorted(MODELS), default="resnet18-cifar")
+    p.add_argument("--batch-size", type=positive, help="samples per step (default 64, small-resnet 256)")
+    p.add_argument("--views", type=positive, default=2)
+    p.add_argument("--steps", type=positive, default=7, help="timed steps (median reported)")
+    p.add_argument("--warmup", type=at_least(0), default=2)
+    p.add_argument("--threads", type=positive, default=2)
+    p.add_argument("--classes", type=positive, default=10)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=0.0, help="on weights of rank >= 2 only")
+    p.add_argument("--temperature", type=float, default=0.1)
+    p.add_argument("--width", type=positive, default=16, help="small-resnet: first-stage width")
+    p.add_argument("--blocks-per-stage", type=positive, default=1, help="small-resnet")
+    p.add_argument("--stem-stride", type=int, choices=[1, 2], default=2, help="small-resnet")
+    p.add_argument("--projection-dim", type=positive, default=128)
+    p.add_argument("--params-only", action="store_true", help="print the trainable parameter count only")
     p.add_argument("--profile", action="store_true", help="add a per-operator breakdown of one step")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    n, v = a.batch_size, a.views
-    model = SupConResNet18().to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    images = torch.rand(n * v, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    (c, h, w), default_batch = MODELS[a.model]
+    n, v = a.batch_size or default_batch, a.views
+    model = build_model(a).to(memory_format=torch.channels_last)
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if a.params_only:
+        print(json.dumps({"model": a.model, "params": params}) if a.json else params)
+        return
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": a.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    opt = torch.optim.SGD(groups, lr=a.lr, momentum=a.momentum)
+    images = torch.rand(n * v, c, h, w).contiguous(memory_format=torch.channels_last)
     labels = torch.randint(0, a.classes, (n,))
+    bf16 = a.precision == "bf16"
 
     def step():
         opt.zero_grad(set_to_none=True)
-        z = model(images)  # [V*N, 128], view-major
-        loss = supcon_loss(z.view(v, n, -1).transpose(0, 1), labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            z = model(images)  # [V*N, D], view-major; bf16 under autocast
+        z = z.float()  # the loss in fp32, outside autocast
+        loss = supcon_loss(z.view(v, n, -1).transpose(0, 1), labels, a.temperature, a.temperature)
         loss.backward()
         opt.step()
         return loss.item()
 
-    times = []
+    times, losses = [], []
     for i in range(a.warmup + a.steps):
         t0 = time.perf_counter()
-        step()
+        losses.append(step())
         if i >= a.warmup:
             times.append((time.perf_counter() - t0) * 1000)
     ms = statistics.median(times)
     result = {
         "impl": "pytorch",
         "torch": torch.__version__,
+        "model": a.model,
+        "precision": a.precision,
         "threads": torch.get_num_threads(),
+        "params": params,
         "batchSize": n,
         "views": v,
         "msPerStep": ms,
         "imagesPerSec": n * v * 1000 / ms,
         "msAll": [round(t, 1) for t in times],
+        "losses": [round(x, 4) for x in losses],
         "peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     if a.profile:
@@ -128,7 +220,10 @@ def main():
     if a.json:
         print(json.dumps(result))
     else:
-        print(f"pytorch {torch.__version__}: {ms:.1f} ms/step, {result['imagesPerSec']:.0f} images/s ({n}x{v})")
+        print(
+            f"pytorch {torch.__version__} {a.model} ({a.precision}, {result['threads']} threads): "
+            f"{ms:.1f} ms/step, {result['imagesPerSec']:.0f} images/s ({n}x{v}), peak RSS {result['peakRssMiB']} MiB"
+        )
         for k in result.get("kernels", []):
             print(f"  {k['name']:<40} {k['ms']:9.2f} ms  x{k['calls']}")
 

@@ -1,206 +1,159 @@
 /**
- * `supcon bench step`: median time of one full SupCon training step of a CIFAR ResNet-18
- * (forward of N·V images, projection head, L2-normalise, SupCon loss, backward, SGD-momentum
- * update); with --compare-torch, reference/torch_step.py runs before and after ours (A B A) and
- * the ratio is printed; with --profile, a per-kernel time breakdown of one step.
+ * `supcon bench step`: median time of one full SupCon training step (forward of N·V images,
+ * projection head, L2-normalise, SupCon loss, backward, SGD-momentum update) of the CIFAR ResNet-18
+ * or of the demo's small ResNet. Without --compare-torch it measures in this process; with it,
+ * step-compare.ts interleaves PyTorch and our step in separate processes and this process loads no
+ * backend. --profile adds a per-kernel time breakdown of one step.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import {
-  createProjectionHead,
-  createResNet18,
-  projectionHeadForward,
-  resNetForward,
-  SGD,
-  supConLoss,
-  trainableVariables,
-} from 'supcon';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
-import type { Command } from '../command.js';
+import { CliError, type Command } from '../command.js';
+import { cpuInfo } from '../cpu.js';
 import { parseFlags } from '../flags.js';
-import { median, runTorchScript } from '../torch.js';
+import { type KernelTime, measureStep, PRECISION_CHOICES, type Precision } from '../step-bench.js';
+import { compareWithTorch } from '../step-compare.js';
+import { STEP_MODELS, type StepModelName, stepModel } from '../step-model.js';
 
 const flagSpecs = {
-  model: { kind: 'string', default: 'resnet18-cifar', choices: ['resnet18-cifar'] },
-  'batch-size': { kind: 'int', default: 64, min: 1 },
+  model: { kind: 'string', default: 'resnet18-cifar', choices: STEP_MODELS },
+  'batch-size': { kind: 'int', min: 1 }, // default: the model's (64 for resnet18-cifar, the demo's 256)
   views: { kind: 'int', default: 2, min: 1 },
   steps: { kind: 'int', default: 7, min: 1 },
   warmup: { kind: 'int', default: 2, min: 0 },
   classes: { kind: 'int', default: 10, min: 1 },
   backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
+  precision: { kind: 'string', default: 'fp32', choices: PRECISION_CHOICES },
   profile: { kind: 'boolean' },
   'compare-torch': { kind: 'boolean' },
+  rounds: { kind: 'int', min: 1 }, // default 3, only with --compare-torch
   python: { kind: 'string', default: '/usr/bin/python3' },
 } as const;
 
-export interface KernelTime {
-  name: string;
-  ms: number;
-  calls: number;
+const MODEL_TITLE: Record<StepModelName, string> = {
+  'resnet18-cifar': 'ResNet-18 (CIFAR stem) SupCon step',
+  'small-resnet': 'demo small-ResNet SupCon step',
+};
+
+const round0 = (x: unknown) => (x as number).toFixed(0);
+
+function kernelRows(title: string, kernels: KernelTime[], width: number): string[] {
+  if (kernels.length === 0) return [];
+  return [
+    title,
+    ...kernels
+      .slice(0, 25)
+      .map((k) => `  ${k.name.padEnd(width)} ${k.ms.toFixed(1).padStart(9)} ms  ×${k.calls}`),
+  ];
 }
 
-/** One training step as a closure over its model, optimiser and (fixed, random) batch. */
-function makeStep(
-  batch: number,
-  views: number,
-  classes: number,
-): { step: () => number; dispose: () => void } {
-  const net = createResNet18({ seed: 0 });
-  const head = createProjectionHead({ seed: 0 });
-  const params = trainableVariables(net, head).map((variable) => ({ name: variable.name, variable }));
-  const optimizer = new SGD({ momentum: 0.9 });
-  const images = tf.randomUniform([views * batch, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D; // [V·N, 32, 32, 3]
-  const labels = tf.randomUniformInt([batch], 0, classes, 2) as tf.Tensor1D; // [N]
-  const step = (): number =>
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () => {
-          const features = resNetForward(net, images, true); // [V·N, 512]
-          const z = projectionHeadForward(head, features); // [V·N, 128], unit rows, view-major
-          const byView = tf.transpose(tf.reshape(z, [views, batch, -1]), [1, 0, 2]); // [N, V, 128]
-          return supConLoss(byView, labels, { temperature: 0.1 }) as tf.Scalar;
-        },
-        params.map((p) => p.variable),
-      );
-      optimizer.step(
-        params,
-        params.map((p) => grads[p.variable.name]!),
-        0.05,
-      );
-      return value.dataSync()[0]!;
-    });
-  return {
-    step,
-    dispose: () => {
-      optimizer.dispose();
-      tf.dispose([images, labels, ...trainableVariables(net, head)]);
-    },
-  };
-}
-
-async function profileStep(step: () => number): Promise<{ totalMs: number; kernels: KernelTime[] }> {
-  const start = performance.now();
-  const info = await tf.profile(() => {
-    step();
-  });
-  const totalMs = performance.now() - start;
-  const byName = new Map<string, KernelTime>();
-  for (const k of info.kernels) {
-    const t = k.kernelTimeMs as number | { kernelMs?: number } | { error: string };
-    const ms = typeof t === 'number' ? t : 'kernelMs' in t ? (t.kernelMs ?? 0) : 0;
-    const entry = byName.get(k.name) ?? { name: k.name, ms: 0, calls: 0 };
-    entry.ms += ms;
-    entry.calls++;
-    byName.set(k.name, entry);
+function report(r: Record<string, unknown>, title: string): string {
+  const cpu = `CPU: ${r['cpu']} (family ${r['cpuFamily'] ?? 'unknown'}), ${r['logicalCpus']} logical CPUs`;
+  const images = `${r['batchSize']}×${r['views']} images`;
+  const ours = `supcon ${r['backend']} (${r['precision']}, ${r['threads']} threads)`;
+  const rows = [cpu];
+  if (r['ratioToTorch'] === undefined) {
+    rows.push(
+      `${title}, ${images}, ${ours}: ${round0(r['msPerStep'])} ms/step, ${round0(r['imagesPerSec'])} images/s, peak RSS ${r['peakRssMiB']} MiB, ${r['minorFaultsPerStep']} minor page faults/step`,
+    );
+  } else {
+    const rounds = r['rounds'] as { torchMs: number; oursMs: number }[];
+    const spread = r['spread'] as Record<'ours' | 'torch' | 'ratio', { min: number; max: number }>;
+    const range = (s: { min: number; max: number }) => `${s.min.toFixed(0)}–${s.max.toFixed(0)}`;
+    rows.push(
+      `${title}, ${images}, ${rounds.length} rounds interleaved (PyTorch first), each side in its own process:`,
+      `  pytorch ${r['torchVersion']} (${r['torchPrecision']}, ${r['torchThreads']} threads, channels-last): median ${round0(r['torchMsPerStep'])} ms/step (rounds ${range(spread.torch)}), peak RSS ${r['torchPeakRssMiB']} MiB`,
+      `  ${ours}: median ${round0(r['msPerStep'])} ms/step (rounds ${range(spread.ours)}), peak RSS ${r['peakRssMiB']} MiB`,
+      `  ratio supcon / pytorch (of the round medians) = ${(r['ratioToTorch'] as number).toFixed(2)} (per round ${spread.ratio.min.toFixed(2)}–${spread.ratio.max.toFixed(2)})`,
+      `  rounds (pytorch / supcon ms): ${rounds.map((x) => `${x.torchMs.toFixed(0)} / ${x.oursMs.toFixed(0)}`).join(', ')}`,
+    );
   }
-  const kernels = [...byName.values()]
-    .sort((a, b) => b.ms - a.ms)
-    .map((k) => ({ ...k, ms: Math.round(k.ms * 100) / 100 }));
-  return { totalMs, kernels };
-}
-
-function torchStep(python: string, batch: number, views: number, steps: number, profile: boolean) {
-  const args = ['--batch-size', String(batch), '--views', String(views), '--steps', String(steps)];
-  return runTorchScript(python, 'torch_step.py', profile ? [...args, '--profile'] : args);
+  const profiled = r['profile'] as { totalMs: number; kernels: KernelTime[] } | undefined;
+  if (profiled)
+    rows.push(
+      ...kernelRows(
+        `per-kernel time of one profiled step (${profiled.totalMs.toFixed(0)} ms wall):`,
+        profiled.kernels,
+        28,
+      ),
+    );
+  rows.push(
+    ...kernelRows(
+      'pytorch per-operator self time of one step:',
+      (r['torchProfile'] ?? []) as KernelTime[],
+      40,
+    ),
+  );
+  return rows.join('\n');
 }
 
 export const benchStepCommand: Command = {
   name: 'bench step',
-  summary: 'time one SupCon training step of a CIFAR ResNet-18 (optionally against PyTorch)',
-  help: `Usage: supcon bench step [--model resnet18-cifar] [--batch-size N] [--views V] [--backend auto|native|cpu] [--compare-torch] [--profile] [--json]
+  summary: 'time one SupCon training step (ResNet-18 or the demo model), optionally against PyTorch',
+  help: `Usage: supcon bench step [--model resnet18-cifar|small-resnet] [--batch-size N] [--views V] [--precision fp32|bf16] [--backend auto|native|cpu] [--compare-torch [--rounds R]] [--profile] [--json]
 
-Times one full training step: N·V random 32×32×3 images through a CIFAR ResNet-18 (3×3 stem,
-no max-pool), the MLP projection head to 128, L2 normalisation, the SupCon loss (τ = 0.1),
-backward and an SGD-momentum update (lr 0.05, μ 0.9). Median of --steps steps after --warmup.
+Times one full training step on random images: the encoder, the MLP projection head to 128, L2
+normalisation, the SupCon loss (τ = 0.1), backward and an SGD-momentum update. Median of --steps
+steps after --warmup untimed ones. Prints the CPU (model name and family) and the thread count.
 
-  --model M          resnet18-cifar (default)
-  --batch-size N     samples per step (default 64); images per step = N × V
+Models:
+  resnet18-cifar     CIFAR ResNet-18 (3×3 stem, no max-pool) on 32×32×3; lr 0.05, μ 0.9, no weight decay
+  small-resnet       the demo's encoder, head and optimiser (fashion-quick preset): small ResNet of
+                     width 16 with a stride-2 stem on 28×28×1, MLP head, SGD μ 0.9 with weight decay
+
+  --model M          resnet18-cifar (default) or small-resnet
+  --batch-size N     samples per step (default 64 for resnet18-cifar, the demo's 256 for small-resnet);
+                     images per step = N × V
   --views V          views per sample (default 2)
   --steps S          timed steps (default 7)
   --warmup W         untimed steps first (default 2)
   --classes K        label classes (default 10)
+  --precision P      fp32 (default) or bf16: our native engine's mixed precision (fp32 where the CPU
+                     cannot run bf16, said on stderr); PyTorch runs the step under
+                     torch.autocast('cpu', dtype=torch.bfloat16) with the loss in fp32
   --backend B        auto (native if it loads), native or cpu (default auto)
-  --profile          add a per-kernel time breakdown of one extra step
-  --compare-torch    run reference/torch_step.py before and after ours (A B A) and print the ratio
+  --profile          add a per-kernel time breakdown of one extra step (first round of each side)
+  --compare-torch    run reference/torch_step.py (2 threads, channels-last) and our step alternately,
+                     each in its own process: PyTorch, ours, PyTorch, ours, …; prints the ratio of
+                     the medians of the round medians and the spread of each side
+  --rounds R         rounds of the comparison (default 3, at least 1); needs --compare-torch
   --python PATH      Python with torch for --compare-torch (default /usr/bin/python3)
   --json             print one JSON object`,
   async run(argv) {
-    const { flags } = parseFlags(argv, flagSpecs);
-    const batch = flags['batch-size'] as number;
-    const views = flags['views'] as number;
-    const steps = flags['steps'] as number;
-    const warmup = flags['warmup'] as number;
-    const profile = Boolean(flags['profile']);
+    const { flags, positionals } = parseFlags(argv, flagSpecs);
+    if (positionals.length > 0)
+      throw new CliError(`Unexpected argument \`${positionals[0]}\`. See \`supcon bench step --help\`.`);
     const compare = Boolean(flags['compare-torch']);
-    const python = flags['python'] as string;
-    const backend = await selectBackend(flags['backend'] as BackendChoice, Boolean(flags['json']));
-    const torchBefore = compare ? torchStep(python, batch, views, steps, profile) : undefined;
-    const { step, dispose } = makeStep(batch, views, flags['classes'] as number);
-    const msAll: number[] = [];
-    const losses: number[] = [];
-    const rssMiBAll: number[] = []; // resident memory after every step: it should stay flat
-    // Minor page faults per timed step: first touches of fresh memory, which cost time on this VM
-    // and, unlike milliseconds, do not depend on what else runs on the machine.
-    const faultsAll: number[] = [];
-    for (let i = 0; i < warmup + steps; i++) {
-      const faults = process.resourceUsage().minorPageFault;
-      const start = performance.now();
-      losses.push(step());
-      if (i >= warmup) {
-        msAll.push(performance.now() - start);
-        faultsAll.push(process.resourceUsage().minorPageFault - faults);
-      }
-      rssMiBAll.push(Math.round(process.memoryUsage().rss / 2 ** 20));
-    }
-    const profiled = profile ? await profileStep(step) : undefined;
-    dispose();
-    const torchAfter = compare ? torchStep(python, batch, views, steps, false) : undefined;
-    const msPerStep = median(msAll);
-    const result: Record<string, unknown> = {
-      impl: 'supcon',
-      model: flags['model'],
-      backend,
-      batchSize: batch,
-      views,
-      msPerStep,
-      imagesPerSec: (batch * views * 1000) / msPerStep,
-      msAll: msAll.map((x) => Math.round(x)),
-      minorFaultsPerStep: median(faultsAll),
-      minorFaultsAll: faultsAll,
-      losses: losses.map((x) => Math.round(x * 1e4) / 1e4),
-      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-      rssMiBAll,
-    };
-    if (profiled) result['profile'] = profiled;
-    if (torchBefore && torchAfter) {
-      const torchMs = median([torchBefore['msPerStep'] as number, torchAfter['msPerStep'] as number]);
-      result['torch'] = { before: torchBefore, after: torchAfter, msPerStep: torchMs };
-      result['ratioToTorch'] = msPerStep / torchMs;
-    }
-    if (flags['json']) {
-      console.log(JSON.stringify(result));
-      return 0;
-    }
-    const rows = [
-      `ResNet-18 SupCon step, ${batch}×${views} images on ${backend}: ${msPerStep.toFixed(0)} ms/step, ${(result['imagesPerSec'] as number).toFixed(0)} images/s, peak RSS ${result['peakRssMiB']} MiB, ${result['minorFaultsPerStep']} minor page faults/step`,
-    ];
-    if (result['ratioToTorch'] !== undefined) {
-      const t = result['torch'] as { msPerStep: number };
-      rows.push(
-        `pytorch: ${t.msPerStep.toFixed(0)} ms/step; ratio supcon / pytorch = ${(result['ratioToTorch'] as number).toFixed(2)}`,
+    if (flags['rounds'] !== undefined && !compare)
+      throw new CliError(
+        `Invalid use of \`--rounds\`. Expected it with --compare-torch. Received: --rounds ${flags['rounds']} alone.`,
       );
+    const model = stepModel(flags['model'] as StepModelName);
+    const json = Boolean(flags['json']);
+    const common = {
+      model,
+      precision: flags['precision'] as Precision,
+      batch: (flags['batch-size'] as number | undefined) ?? model.defaultBatch,
+      views: flags['views'] as number,
+      steps: flags['steps'] as number,
+      warmup: flags['warmup'] as number,
+      classes: flags['classes'] as number,
+      profile: Boolean(flags['profile']),
+      warn: (line: string) => console.error(line),
+    };
+    let result: Record<string, unknown>;
+    if (compare) {
+      result = compareWithTorch({
+        ...common,
+        backend: flags['backend'] as BackendChoice,
+        rounds: (flags['rounds'] as number | undefined) ?? 3,
+        python: flags['python'] as string,
+      });
+    } else {
+      const backend = await selectBackend(flags['backend'] as BackendChoice, json);
+      result = await measureStep({ ...common, backend });
     }
-    if (profiled) {
-      rows.push(`per-kernel time of one profiled step (${profiled.totalMs.toFixed(0)} ms wall):`);
-      for (const k of profiled.kernels.slice(0, 25))
-        rows.push(`  ${k.name.padEnd(28)} ${k.ms.toFixed(1).padStart(9)} ms  ×${k.calls}`);
-      const torchKernels = (torchBefore?.['kernels'] ?? []) as KernelTime[];
-      if (torchKernels.length > 0) {
-        rows.push('pytorch per-operator self time of one step:');
-        for (const k of torchKernels.slice(0, 25))
-          rows.push(`  ${k.name.padEnd(40)} ${k.ms.toFixed(1).padStart(9)} ms  ×${k.calls}`);
-      }
-    }
-    console.log(rows.join('\n'));
+    const cpu = cpuInfo();
+    result = { ...result, cpu: cpu.model, cpuFamily: cpu.family, logicalCpus: cpu.logical };
+    console.log(json ? JSON.stringify(result) : report(result, MODEL_TITLE[model.name]));
     return 0;
   },
 };
