@@ -6,6 +6,8 @@
 import { createRequire } from 'node:module';
 
 type F32 = Float32Array;
+/** fp32 or bf16 (Uint16Array) storage: see precision.ts. */
+type Act = Float32Array | Uint16Array;
 type Ints = readonly number[];
 
 /** The functions the C++ addon exports (see src/cc/*.cc for the argument order). */
@@ -28,36 +30,46 @@ export interface NativeAddon {
   ): number;
   /** What the addon did to glibc malloc at load: 'heap' (tuned), 'system' (left alone) or 'failed'. */
   allocatorMode(): string;
+  /** Whether oneDNN can run bf16 convolutions natively on this CPU (avx512_core_bf16 or AMX). */
+  bf16Supported?(): boolean;
+  widenBf16(src: Uint16Array, dst: F32): void;
+  narrowToBf16(src: F32, dst: Uint16Array): void;
+  addBf16(a: Uint16Array, b: Uint16Array, out: Uint16Array): void;
   numThreads(): number;
   setNumThreads(n: number): void;
+  /** With `bf16`, y must be bf16 storage; inputs in the other storage are converted. */
   conv2d(
-    x: F32,
+    x: Act,
     xShape: Ints,
     w: F32,
     wShape: Ints,
-    y: F32,
+    y: Act,
     yShape: Ints,
     params: Ints,
     bias: F32 | null,
     act: number,
+    bf16: boolean,
   ): void;
   conv2dBackpropInput(
-    dy: F32,
+    dy: Act,
     dyShape: Ints,
     w: F32,
     wShape: Ints,
-    dx: F32,
+    dx: Act,
     dxShape: Ints,
     params: Ints,
+    bf16: boolean,
   ): void;
+  /** dw is fp32 in both precisions. */
   conv2dBackpropFilter(
-    x: F32,
+    x: Act,
     xShape: Ints,
-    dy: F32,
+    dy: Act,
     dyShape: Ints,
     dw: F32,
     wShape: Ints,
     params: Ints,
+    bf16: boolean,
   ): void;
   matmul(
     a: F32,
@@ -70,15 +82,16 @@ export interface NativeAddon {
     bias: F32 | null,
     act: number,
   ): void;
+  /** Activations (x, residual, y) in y's storage; others are converted. */
   batchNormTrain(
-    x: F32,
+    x: Act,
     c: number,
     gamma: F32,
     beta: F32,
-    residual: F32 | null,
+    residual: Act | null,
     eps: number,
     relu: boolean,
-    y: F32,
+    y: Act,
     mean: F32,
     variance: F32,
   ): void;
@@ -94,19 +107,20 @@ export interface NativeAddon {
     relu: boolean,
     y: F32,
   ): void;
+  /** Activations (dy, x, y, dx, dresidual) in dx's storage; inputs are converted. */
   batchNormGrad(
-    dy: F32,
-    x: F32,
-    y: F32 | null,
+    dy: Act,
+    x: Act,
+    y: Act | null,
     c: number,
     gamma: F32,
     mean: F32,
     variance: F32,
     eps: number,
-    dx: F32,
+    dx: Act,
     dgamma: F32,
     dbeta: F32,
-    dresidual: F32 | null,
+    dresidual: Act | null,
   ): void;
   binary(op: number, a: F32, aShape: Ints, b: F32, bShape: Ints, out: F32, outShape: Ints): void;
   unary(op: number, x: F32, out: F32): void;

@@ -17,10 +17,11 @@ import {
   registerGradient,
   registerKernel,
   setBackend,
+  type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { addonLoadError, loadAddon } from './addon.js';
 import { BATCH_NORM, batchNormGradConfig, nativeKernels } from './kernels/index.js';
-import { markShared, recycle, withFallback } from './kernels/util.js';
+import { f32, markShared, recycle, widenInputs, withFallback } from './kernels/util.js';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -34,6 +35,10 @@ export class NativeBackend extends MathBackendCPU {
 
   /** `dataSync()`/`data()` hand out the storage itself, so it must not be updated in place later. */
   override readSync(dataId: DataId): ReturnType<MathBackendCPU['readSync']> {
+    const data = this.data.get(dataId);
+    if (data?.values instanceof Uint16Array && data.dtype === 'float32') {
+      f32(this, { dataId, dtype: 'float32', shape: [] });
+    }
     const values = super.readSync(dataId);
     markShared(values);
     return values;
@@ -54,9 +59,12 @@ export class NativeBackend extends MathBackendCPU {
  * (Reshape, Identity, the tape's saved clones) need nothing: the backend's refCount counts them.
  */
 function sharingAware(config: KernelConfig): KernelConfig {
+  const passesDataIdOn = config.kernelName === 'Reshape' || config.kernelName === 'Identity';
   const kernelFunc: KernelFunc = (args) => {
-    const out = config.kernelFunc(args);
     const backend = args.backend as MathBackendCPU;
+    // cpu kernels read storage as floats: bf16-stored inputs are widened first (precision.ts).
+    if (!passesDataIdOn) widenInputs(backend, args.inputs as Record<string, TensorInfo | undefined>);
+    const out = config.kernelFunc(args);
     const inputIds = Object.values(args.inputs).map((t) => t?.dataId);
     for (const info of Array.isArray(out) ? out : [out]) {
       if (!inputIds.includes(info.dataId)) markShared(backend.data.get(info.dataId)?.values);

@@ -16,3 +16,11 @@ export {
 } from './backend.js';
 export { ADAM_UPDATE, BATCH_NORM, BATCH_NORM_GRAD, LARS_UPDATE, SGD_UPDATE } from './kernels/index.js';
 export { setOutputPoolLimit } from './kernels/util.js';
+export {
+  bf16Supported,
+  bf16UnsupportedReason,
+  getPrecision,
+  PRECISIONS,
+  type Precision,
+  setPrecision,
+} from './precision.js';

@@ -62,6 +62,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPool(env, exports);
   InitSupconRows(env, exports);
   InitOptim(env, exports);
+  InitBf16(env, exports);
   return exports;
 }
 

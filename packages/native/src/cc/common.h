@@ -48,5 +48,6 @@ void InitReduce(Napi::Env env, Napi::Object exports);
 void InitPool(Napi::Env env, Napi::Object exports);
 void InitSupconRows(Napi::Env env, Napi::Object exports);
 void InitOptim(Napi::Env env, Napi::Object exports);
+void InitBf16(Napi::Env env, Napi::Object exports);
 
 }  // namespace supcon

@@ -2,10 +2,16 @@
 // backward-weights. Activations stay in TensorFlow.js's plain NHWC layout; weights arrive as
 // HWIO and are reordered into whatever blocked layout oneDNN picks (format_tag::any), because
 // forcing plain weights halves the speed. Primitives are built once per shape and cached.
+//
+// Precision: every entry point takes a trailing `bf16` flag. With it, activations and their
+// gradients are bf16 (fp32 arguments are narrowed into a scratch buffer first), weights are
+// reordered from fp32 HWIO straight into oneDNN's bf16 layout (the reorder both converts and
+// blocks, so bf16 costs no extra pass over the weights), accumulation is fp32 inside oneDNN,
+// and weight gradients are written in fp32.
 #include <map>
 #include <memory>
 
-#include "common.h"
+#include "bf16.h"
 
 namespace supcon {
 namespace {
@@ -41,9 +47,32 @@ ConvShape MakeShape(const std::vector<int64_t>& x, const std::vector<int64_t>& w
   return s;
 }
 
-dnnl::convolution_forward::primitive_desc ForwardPd(const ConvShape& s, bool bias, int activation) {
-  memory::desc src(s.src, dt::f32, tag::nhwc), dst(s.dst, dt::f32, tag::nhwc);
-  memory::desc w(s.weights, dt::f32, tag::any);
+// Activations and their gradients: fp32 or bf16, plain NHWC.
+memory::desc Act(const memory::dims& d, bool bf16) { return memory::desc(d, bf16 ? dt::bf16 : dt::f32, tag::nhwc); }
+memory::desc AnyWeights(const memory::dims& d, bool bf16) {
+  return memory::desc(d, bf16 ? dt::bf16 : dt::f32, tag::any);
+}
+
+// The data pointer of `b` in the requested storage, converting into `scratch` when it differs.
+void* AsStorage(const Buf& b, bool bf16, std::vector<uint16_t>& scratch16, std::vector<float>& scratch32) {
+  if (b.bf16 == bf16) return b.data;
+  if (bf16) {
+    scratch16.resize(b.length);
+    NarrowToBf16(b.f(), scratch16.data(), static_cast<int64_t>(b.length));
+    return scratch16.data();
+  }
+  scratch32.resize(b.length);
+  WidenBf16(b.h(), scratch32.data(), static_cast<int64_t>(b.length));
+  return scratch32.data();
+}
+
+// Scratch for converted inputs, one per argument role (calls come one at a time from JavaScript).
+std::vector<uint16_t> scratch16[2];
+std::vector<float> scratch32[2];
+
+dnnl::convolution_forward::primitive_desc ForwardPd(const ConvShape& s, bool bias, int activation, bool bf16) {
+  memory::desc src = Act(s.src, bf16), dst = Act(s.dst, bf16);
+  memory::desc w = AnyWeights(s.weights, bf16);
   dnnl::primitive_attr attr;
   if (activation == 1) {
     dnnl::post_ops ops;
@@ -103,11 +132,21 @@ std::map<std::vector<int64_t>, std::unique_ptr<ForwardEntry>> forwardCache;
 std::map<std::vector<int64_t>, std::unique_ptr<BackwardDataEntry>> backwardDataCache;
 std::map<std::vector<int64_t>, std::unique_ptr<BackwardWeightsEntry>> backwardWeightsCache;
 
-// conv2d(x, xShape, w, wShape, y, yShape, params, bias|null, activation 0=linear 1=relu)
+// Throws unless the output buffer's storage matches the precision flag.
+void CheckOut(const Napi::CallbackInfo& info, const Buf& out, bool bf16, const char* what) {
+  if (out.bf16 != bf16) {
+    throw Napi::TypeError::New(info.Env(), std::string(what) + ": the output storage does not match the bf16 flag");
+  }
+}
+
+// conv2d(x, xShape, w, wShape, y, yShape, params, bias|null, activation 0=linear 1=relu, bf16)
 Napi::Value Conv2D(const Napi::CallbackInfo& info) {
-  float* x = F32(info, 0);
+  bool bf16 = info[9].ToBoolean();
+  Buf xb = AnyBuf(info, 0), yb = AnyBuf(info, 4);
+  CheckOut(info, yb, bf16, "conv2d");
+  void* x = AsStorage(xb, bf16, scratch16[0], scratch32[0]);
   float* w = F32(info, 2);
-  float* y = F32(info, 4);
+  void* y = yb.data;
   ConvShape s = MakeShape(Ints(info, 1), Ints(info, 3), Ints(info, 5), Ints(info, 6), info.Env());
   bool hasBias = info[7].IsTypedArray();
   float* bias = hasBias ? F32(info, 7) : nullptr;
@@ -115,9 +154,10 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   std::vector<int64_t> key = s.key;
   key.push_back(hasBias);
   key.push_back(activation);
+  key.push_back(bf16);
   auto& entry = forwardCache[key];
   if (!entry) {
-    auto pd = ForwardPd(s, hasBias, activation);
+    auto pd = ForwardPd(s, hasBias, activation, bf16);
     entry.reset(new ForwardEntry{pd, dnnl::convolution_forward(pd), {}});
     entry->weights.Init(s.weights, pd.weights_desc(), false);
   }
@@ -136,17 +176,22 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// conv2dBackpropInput(dy, dyShape, w, wShape, dx, dxShape, params)
+// conv2dBackpropInput(dy, dyShape, w, wShape, dx, dxShape, params, bf16)
 Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
-  float* dy = F32(info, 0);
+  bool bf16 = info[7].ToBoolean();
+  Buf dyb = AnyBuf(info, 0), dxb = AnyBuf(info, 4);
+  CheckOut(info, dxb, bf16, "conv2dBackpropInput");
+  void* dy = AsStorage(dyb, bf16, scratch16[0], scratch32[0]);
   float* w = F32(info, 2);
-  float* dx = F32(info, 4);
+  void* dx = dxb.data;
   ConvShape s = MakeShape(Ints(info, 5), Ints(info, 3), Ints(info, 1), Ints(info, 6), info.Env());
-  auto& entry = backwardDataCache[s.key];
+  std::vector<int64_t> key = s.key;
+  key.push_back(bf16);
+  auto& entry = backwardDataCache[key];
   if (!entry) {
-    auto hint = ForwardPd(s, false, 0);
-    memory::desc src(s.src, dt::f32, tag::nhwc), dst(s.dst, dt::f32, tag::nhwc);
-    memory::desc wd(s.weights, dt::f32, tag::any);
+    auto hint = ForwardPd(s, false, 0, bf16);
+    memory::desc src = Act(s.src, bf16), dst = Act(s.dst, bf16);
+    memory::desc wd = AnyWeights(s.weights, bf16);
     dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, src, wd, dst, s.strides, s.dilates,
                                             s.padL, s.padR);
     dnnl::convolution_backward_data::primitive_desc pd(d, Engine(), hint);
@@ -166,16 +211,19 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// conv2dBackpropFilter(x, xShape, dy, dyShape, dw, wShape, params)
+// conv2dBackpropFilter(x, xShape, dy, dyShape, dw, wShape, params, bf16); dw is always fp32.
 Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
-  float* x = F32(info, 0);
-  float* dy = F32(info, 2);
+  bool bf16 = info[7].ToBoolean();
+  void* x = AsStorage(AnyBuf(info, 0), bf16, scratch16[0], scratch32[0]);
+  void* dy = AsStorage(AnyBuf(info, 2), bf16, scratch16[1], scratch32[1]);
   float* dw = F32(info, 4);
   ConvShape s = MakeShape(Ints(info, 1), Ints(info, 5), Ints(info, 3), Ints(info, 6), info.Env());
-  auto& entry = backwardWeightsCache[s.key];
+  std::vector<int64_t> key = s.key;
+  key.push_back(bf16);
+  auto& entry = backwardWeightsCache[key];
   if (!entry) {
-    auto hint = ForwardPd(s, false, 0);
-    memory::desc src(s.src, dt::f32, tag::nhwc), dst(s.dst, dt::f32, tag::nhwc);
+    auto hint = ForwardPd(s, false, 0, bf16);
+    memory::desc src = Act(s.src, bf16), dst = Act(s.dst, bf16);
     memory::desc wd(s.weights, dt::f32, tag::any);
     dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, src, wd, dst, s.strides,
                                                s.dilates, s.padL, s.padR);

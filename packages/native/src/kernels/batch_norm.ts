@@ -7,7 +7,7 @@
  * - tfjs's own `FusedBatchNorm` (inference, moving statistics).
  */
 import { engine, type GradConfig, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
-import { f32, type NativeKernel, output } from './util.js';
+import { activation, f32, type NativeKernel, output, outputActivation } from './util.js';
 
 export const BATCH_NORM = 'SupconBatchNorm';
 export const BATCH_NORM_GRAD = 'SupconBatchNormGrad';
@@ -22,15 +22,15 @@ export const batchNormTrainKernel: NativeKernel = {
   run: ({ inputs, backend, attrs }, addon) => {
     const { x, scale, offset, residual } = inputs as Record<string, TensorInfo | undefined>;
     const { epsilon, relu } = attrs as unknown as BatchNormAttrs;
-    const xv = f32(backend, x);
+    const xv = activation(backend, x);
     const gv = f32(backend, scale);
     const bv = f32(backend, offset);
-    const rv = residual ? f32(backend, residual) : null;
+    const rv = residual ? activation(backend, residual) : null;
     if (!x || !xv || !gv || !bv || (residual && !rv)) {
       throw new Error(`${BATCH_NORM}: expected float32 inputs`);
     }
     const c = x.shape[x.shape.length - 1]!;
-    const [y, makeY] = output(backend, [...x.shape]);
+    const [y, makeY] = outputActivation(backend, [...x.shape]);
     const [mean, makeMean] = output(backend, [c]);
     const [variance, makeVar] = output(backend, [c]);
     addon.batchNormTrain(xv, c, gv, bv, rv, epsilon, relu, y, mean, variance);
@@ -44,14 +44,14 @@ export const batchNormGradKernel: NativeKernel = {
     const { dy, x, y, scale, mean, variance } = inputs as Record<string, TensorInfo>;
     const { epsilon, relu, residual } = attrs as unknown as BatchNormAttrs & { residual: boolean };
     const c = x!.shape[x!.shape.length - 1]!;
-    const [dx, makeDx] = output(backend, [...x!.shape]);
+    const [dx, makeDx] = outputActivation(backend, [...x!.shape]);
     const [dscale, makeDscale] = output(backend, [c]);
     const [doffset, makeDoffset] = output(backend, [c]);
-    const [dres, makeDres] = residual ? output(backend, [...x!.shape]) : [null, null];
+    const [dres, makeDres] = residual ? outputActivation(backend, [...x!.shape]) : [null, null];
     addon.batchNormGrad(
-      f32(backend, dy)!,
-      f32(backend, x)!,
-      relu ? f32(backend, y)! : null,
+      activation(backend, dy)!,
+      activation(backend, x)!,
+      relu ? activation(backend, y)! : null,
       c,
       f32(backend, scale)!,
       f32(backend, mean)!,

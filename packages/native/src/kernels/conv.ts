@@ -5,7 +5,7 @@ import {
   type FusedConv2DAttrs,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { f32, type NativeKernel, output } from './util.js';
+import { activation, bf16Activations, f32, type NativeKernel, output, outputActivation } from './util.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -42,12 +42,12 @@ export const conv2dKernel: NativeKernel = {
   kernelName: 'Conv2D',
   run: ({ inputs, backend, attrs }, addon) => {
     const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
-    const xv = f32(backend, x);
+    const xv = activation(backend, x);
     const wv = f32(backend, filter);
     const info = conv2dInfo(x.shape, filter.shape, attrs as unknown as Conv2DAttrs);
     if (!xv || !wv || !info) return null;
-    const [y, make] = output(backend, info.outShape);
-    addon.conv2d(xv, x.shape, wv, filter.shape, y, info.outShape, params(info), null, 0);
+    const [y, make] = outputActivation(backend, info.outShape);
+    addon.conv2d(xv, x.shape, wv, filter.shape, y, info.outShape, params(info), null, 0, bf16Activations());
     return make();
   },
 };
@@ -59,7 +59,7 @@ export const fusedConv2dKernel: NativeKernel = {
     const a = attrs as unknown as FusedConv2DAttrs;
     if (!x || !filter || preluActivationWeights) return null;
     if (a.activation !== 'linear' && a.activation !== 'relu') return null;
-    const xv = f32(backend, x);
+    const xv = activation(backend, x);
     const wv = f32(backend, filter);
     const info = conv2dInfo(x.shape, filter.shape, a);
     if (!xv || !wv || !info) return null;
@@ -68,7 +68,7 @@ export const fusedConv2dKernel: NativeKernel = {
       bv = f32(backend, bias);
       if (!bv || bv.length !== info.outChannels) return null;
     }
-    const [y, make] = output(backend, info.outShape);
+    const [y, make] = outputActivation(backend, info.outShape);
     addon.conv2d(
       xv,
       x.shape,
@@ -79,6 +79,7 @@ export const fusedConv2dKernel: NativeKernel = {
       params(info),
       bv,
       a.activation === 'relu' ? 1 : 0,
+      bf16Activations(),
     );
     return make();
   },
@@ -89,12 +90,21 @@ export const conv2dBackpropInputKernel: NativeKernel = {
   run: ({ inputs, backend, attrs }, addon) => {
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
     const a = attrs as unknown as Conv2DAttrs & { inputShape: number[] };
-    const dyv = f32(backend, dy);
+    const dyv = activation(backend, dy);
     const wv = f32(backend, filter);
     const info = conv2dInfo(a.inputShape, filter.shape, { ...a, dilations: 1 });
     if (!dyv || !wv || !info) return null;
-    const [dx, make] = output(backend, [...a.inputShape]);
-    addon.conv2dBackpropInput(dyv, dy.shape, wv, filter.shape, dx, a.inputShape, params(info));
+    const [dx, make] = outputActivation(backend, [...a.inputShape]);
+    addon.conv2dBackpropInput(
+      dyv,
+      dy.shape,
+      wv,
+      filter.shape,
+      dx,
+      a.inputShape,
+      params(info),
+      bf16Activations(),
+    );
     return make();
   },
 };
@@ -104,12 +114,21 @@ export const conv2dBackpropFilterKernel: NativeKernel = {
   run: ({ inputs, backend, attrs }, addon) => {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
     const a = attrs as unknown as Conv2DAttrs & { filterShape: number[] };
-    const xv = f32(backend, x);
-    const dyv = f32(backend, dy);
+    const xv = activation(backend, x);
+    const dyv = activation(backend, dy);
     const info = conv2dInfo(x.shape, a.filterShape, { ...a, dilations: 1 });
     if (!xv || !dyv || !info) return null;
-    const [dw, make] = output(backend, [...a.filterShape]);
-    addon.conv2dBackpropFilter(xv, x.shape, dyv, dy.shape, dw, a.filterShape, params(info));
+    const [dw, make] = output(backend, [...a.filterShape]); // weight gradients stay fp32
+    addon.conv2dBackpropFilter(
+      xv,
+      x.shape,
+      dyv,
+      dy.shape,
+      dw,
+      a.filterShape,
+      params(info),
+      bf16Activations(),
+    );
     return make();
   },
 };

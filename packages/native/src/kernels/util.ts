@@ -2,13 +2,62 @@
 
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { DataId, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import type { NativeAddon } from '../addon.js';
+import { type NativeAddon, requireAddon } from '../addon.js';
+import { getPrecision } from '../precision.js';
 
-/** The Float32Array behind a float32 tensor, or null when it is stored otherwise (fall back). */
+/**
+ * The Float32Array behind a float32 tensor, or null when it is stored otherwise (fall back).
+ * A tensor with bf16 storage (see precision.ts) is widened to fp32 for good first: its data id
+ * keeps the exact same values, now as floats, for every holder.
+ */
 export function f32(backend: MathBackendCPU, t: TensorInfo | undefined): Float32Array | null {
   if (t === undefined || t.dtype !== 'float32') return null;
-  const values = backend.data.get(t.dataId)?.values;
+  const data = backend.data.get(t.dataId);
+  const values = data?.values;
+  if (values instanceof Uint16Array) return widen(data!, values, t.dataId);
   return values instanceof Float32Array ? values : null;
+}
+
+/** Storage of a bf16-stored float32 tensor: the upper halves of its floats. */
+export type Bf16Array = Uint16Array;
+/** An activation's storage as native kernels that take either precision receive it. */
+export type Activation = Float32Array | Bf16Array;
+
+/** The storage of a float32 tensor, fp32 or bf16, without conversion (null: fall back). */
+export function activation(backend: MathBackendCPU, t: TensorInfo | undefined): Activation | null {
+  if (t === undefined || t.dtype !== 'float32') return null;
+  const values = backend.data.get(t.dataId)?.values;
+  return values instanceof Float32Array || values instanceof Uint16Array ? values : null;
+}
+
+/** Whether native kernels produce bf16 activations now (`setPrecision('bf16')`). */
+export function bf16Activations(): boolean {
+  return getPrecision() === 'bf16';
+}
+
+function widen(data: { values?: unknown }, values: Uint16Array, dataId: DataId): Float32Array {
+  const wide = new Float32Array(Buffer.allocUnsafeSlow(values.length * 4).buffer, 0, values.length);
+  requireAddon().widenBf16(values, wide);
+  data.values = wide;
+  unshared.add(wide.buffer);
+  home.set(wide, dataId);
+  return wide;
+}
+
+/**
+ * Widens every bf16-stored float32 input to fp32 storage: for the cpu kernels, which read
+ * `values` as floats. Kernels that only pass a data id on (Reshape, Identity) are left alone.
+ */
+export function widenInputs(backend: MathBackendCPU, inputs: Record<string, TensorInfo | undefined>): void {
+  for (const t of Object.values(inputs)) {
+    if (
+      t !== undefined &&
+      t.dtype === 'float32' &&
+      backend.data.get(t.dataId)?.values instanceof Uint16Array
+    ) {
+      f32(backend, t);
+    }
+  }
 }
 
 export function sizeOf(shape: readonly number[]): number {
@@ -101,6 +150,18 @@ export function output(backend: MathBackendCPU, shape: number[]): [Float32Array,
   ];
 }
 
+/** A new float32 output stored as bf16 (see precision.ts); its storage and the wrapping function. */
+export function outputBf16(backend: MathBackendCPU, shape: number[]): [Bf16Array, () => TensorInfo] {
+  const n = sizeOf(shape);
+  const storage = new Uint16Array(Buffer.allocUnsafeSlow(n * 2).buffer, 0, n);
+  return [storage, () => backend.makeTensorInfo(shape, 'float32', storage as unknown as Float32Array)];
+}
+
+/** An activation output: bf16 storage while `setPrecision('bf16')` is in effect, fp32 otherwise. */
+export function outputActivation(backend: MathBackendCPU, shape: number[]): [Activation, () => TensorInfo] {
+  return bf16Activations() ? outputBf16(backend, shape) : output(backend, shape);
+}
+
 /**
  * A native kernel for `kernelName`: `run` returns its output, or null to hand the call to the
  * cpu kernel (unsupported dtype, layout or attribute).
@@ -124,6 +185,7 @@ export function withFallback(
     const out = kernel.run(args as Parameters<NativeRun>[0], addon);
     if (out !== null) return out;
     if (!cpu) throw new Error(`native backend: no cpu fallback for kernel ${kernel.kernelName}`);
+    widenInputs(args.backend as MathBackendCPU, args.inputs as Record<string, TensorInfo | undefined>);
     return cpu.kernelFunc(args);
   };
 }
