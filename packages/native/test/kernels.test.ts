@@ -34,6 +34,22 @@ const convCases: [number[], number, number, number, Pad, number][] = [
   [[1, 11, 11, 2], 4, 3, 3, 'valid', 1],
   [[1, 12, 12, 3], 4, 5, 2, 'same', 1],
   [[4, 8, 8, 32], 3, 64, 2, 'same', 1],
+  // Patch rows of 3·3·512 ≥ 4096: the weight gradient goes through the im2col product (conv.cc).
+  [[2, 4, 4, 512], 3, 8, 1, 'same', 1],
+  [[2, 6, 6, 512], 3, 4, 2, 'same', 1],
+  [
+    [1, 5, 5, 512],
+    3,
+    4,
+    1,
+    [
+      [0, 0],
+      [1, 2],
+      [2, 1],
+      [0, 0],
+    ],
+    1,
+  ],
 ];
 
 describe('conv2d', () => {

@@ -8,6 +8,8 @@
 // reordered from fp32 HWIO straight into oneDNN's bf16 layout (the reorder both converts and
 // blocks, so bf16 costs no extra pass over the weights), accumulation is fp32 inside oneDNN,
 // and weight gradients are written in fp32.
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 
@@ -211,6 +213,79 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Weight gradient as one matrix product over im2col patches:
+//   dW[kh, kw, ci, co] = sum over pixels m of X_col[m, (kh, kw, ci)] * dY[m, co],
+// with X_col[m] the KH*KW input patches of output pixel m (zeros where the window leaves the
+// image) and dY the NHWC output gradient read as [M, CO]. dW in HWIO is [KH*KW*CI, CO] row-major,
+// so the product X_col^T dY lands in the user's layout with no reorder. oneDNN 2.6's direct
+// backward-weights kernels (AMX bf16 in particular) run deep layers with few pixels and many
+// channels far below the matrix engine's rate; a brgemm matmul over the patches does not.
+struct Im2ColEntry {
+  dnnl::matmul::primitive_desc pd;
+  dnnl::matmul prim;
+};
+std::map<std::vector<int64_t>, std::unique_ptr<Im2ColEntry>> im2colCache;
+std::vector<uint8_t> patches;
+
+// Copies the KH*KW windows of every output pixel into `cols` ([M, KH*KW*CI], element size `es`).
+void Im2Col(const uint8_t* x, const ConvShape& s, size_t es, uint8_t* cols) {
+  const int64_t N = s.src[0], CI = s.src[1], H = s.src[2], W = s.src[3];
+  const int64_t OH = s.dst[2], OW = s.dst[3], KH = s.weights[2], KW = s.weights[3];
+  const int64_t rowBytes = KH * KW * CI * static_cast<int64_t>(es), chunk = CI * static_cast<int64_t>(es);
+  ParallelFor(N * OH, 1, [&](int64_t b, int64_t e) {
+    for (int64_t nh = b; nh < e; nh++) {
+      int64_t n = nh / OH, oh = nh % OH;
+      for (int64_t ow = 0; ow < OW; ow++) {
+        uint8_t* row = cols + ((nh * OW) + ow) * rowBytes;
+        for (int64_t kh = 0; kh < KH; kh++) {
+          int64_t ih = oh * s.strides[0] - s.padL[0] + kh * (s.dilates[0] + 1);
+          for (int64_t kw = 0; kw < KW; kw++, row += chunk) {
+            int64_t iw = ow * s.strides[1] - s.padL[1] + kw * (s.dilates[1] + 1);
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+              std::memset(row, 0, chunk);
+            } else {
+              std::memcpy(row, x + ((n * H + ih) * W + iw) * chunk, chunk);
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// Whether the im2col product beats oneDNN's direct backward-weights kernel for this shape: deep
+// layers only (long patch rows), where the direct kernel is slowest and the copy is smallest.
+bool UseIm2Col(const ConvShape& s, bool bf16) {
+  static const char* env = std::getenv("SUPCON_NATIVE_IM2COL");
+  if (env && std::strcmp(env, "0") == 0) return false;
+  const int64_t k = s.weights[1] * s.weights[2] * s.weights[3];
+  return bf16 ? k >= 2048 : k >= 4096;
+}
+
+void BackpropFilterIm2Col(void* x, void* dy, float* dw, const ConvShape& s, bool bf16) {
+  const int64_t M = s.dst[0] * s.dst[2] * s.dst[3], K = s.weights[1] * s.weights[2] * s.weights[3];
+  const int64_t CO = s.weights[0];
+  const dt type = bf16 ? dt::bf16 : dt::f32;
+  const size_t es = bf16 ? 2 : 4;
+  std::vector<int64_t> key = s.key;
+  key.push_back(bf16);
+  auto& entry = im2colCache[key];
+  if (!entry) {
+    memory::desc colsT({K, M}, type, tag::ba);  // X_col^T: X_col [M, K] row-major, read transposed
+    memory::desc grad({M, CO}, type, tag::ab);
+    memory::desc out({K, CO}, dt::f32, tag::ab);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(colsT, grad, out), Engine());
+    entry.reset(new Im2ColEntry{pd, dnnl::matmul(pd)});
+  }
+  patches.resize(static_cast<size_t>(M * K) * es);
+  Im2Col(static_cast<const uint8_t*>(x), s, es, patches.data());
+  auto& stream = Stream();
+  memory a(entry->pd.src_desc(), Engine(), patches.data()), b(entry->pd.weights_desc(), Engine(), dy),
+      c(entry->pd.dst_desc(), Engine(), dw);
+  entry->prim.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+  stream.wait();
+}
+
 // conv2dBackpropFilter(x, xShape, dy, dyShape, dw, wShape, params, bf16); dw is always fp32.
 Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   bool bf16 = info[7].ToBoolean();
@@ -218,6 +293,10 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   void* dy = AsStorage(AnyBuf(info, 2), bf16, scratch16[1], scratch32[1]);
   float* dw = F32(info, 4);
   ConvShape s = MakeShape(Ints(info, 1), Ints(info, 5), Ints(info, 3), Ints(info, 6), info.Env());
+  if (UseIm2Col(s, bf16)) {
+    BackpropFilterIm2Col(x, dy, dw, s, bf16);
+    return info.Env().Undefined();
+  }
   std::vector<int64_t> key = s.key;
   key.push_back(bf16);
   auto& entry = backwardWeightsCache[key];
