@@ -36,11 +36,15 @@ export function bf16Activations(): boolean {
 }
 
 function widen(data: { values?: unknown }, values: Uint16Array, dataId: DataId): Float32Array {
-  const wide = new Float32Array(Buffer.allocUnsafeSlow(values.length * 4).buffer, 0, values.length);
+  const n = values.length;
+  let wide = pool32.get(n)?.pop();
+  if (wide) pooledBytes -= wide.byteLength;
+  else wide = new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
   requireAddon().widenBf16(values, wide);
   data.values = wide;
   unshared.add(wide.buffer);
   home.set(wide, dataId);
+  recycle(values, dataId); // the bf16 storage is nobody's now
   return wide;
 }
 
@@ -92,20 +96,29 @@ export function inPlace(backend: MathBackendCPU, t: TensorInfo): Float32Array | 
 }
 
 /** The data id each native output was made under: only there may it be recycled. */
-const home = new WeakMap<Float32Array, DataId>();
-/** Recycled output storage by element count (opt-in, see `setOutputPoolLimit`). */
-const pool = new Map<number, Float32Array[]>();
+const home = new WeakMap<Activation, DataId>();
+/** Recycled output storage by element count, fp32 and bf16 apart (see `setOutputPoolLimit`). */
+const pool32 = new Map<number, Float32Array[]>();
+const pool16 = new Map<number, Bf16Array[]>();
 let pooledBytes = 0;
-let poolLimitBytes = Number(process.env['SUPCON_NATIVE_POOL'] ?? 0) * 2 ** 20 || 0;
+/** Default pool limit: a training step's transient outputs come back every step, so they fit. */
+const DEFAULT_POOL_MIB = 1024;
+const poolEnv = process.env['SUPCON_NATIVE_POOL'];
+let poolLimitBytes =
+  (poolEnv === undefined || poolEnv === '' ? DEFAULT_POOL_MIB : Number(poolEnv) || 0) * 2 ** 20;
 
 /**
  * Keeps up to `mib` MiB of disposed native outputs for reuse by the next output of the same size
- * (0 turns the pool off and drops what it holds). Default: `SUPCON_NATIVE_POOL` (MiB), else off.
+ * and storage (0 turns the pool off and drops what it holds). Default: `SUPCON_NATIVE_POOL`
+ * (MiB; 0 turns it off), else 1024. Reusing storage spares malloc, the page faults of fresh
+ * memory and, above all, V8's garbage collections, which new external buffers of tens of MiB
+ * per kernel would otherwise trigger every few kernels.
  */
 export function setOutputPoolLimit(mib: number): void {
   poolLimitBytes = Math.max(0, mib) * 2 ** 20;
   if (poolLimitBytes === 0) {
-    pool.clear();
+    pool32.clear();
+    pool16.clear();
     pooledBytes = 0;
   }
 }
@@ -117,13 +130,36 @@ export function setOutputPoolLimit(mib: number): void {
  * `home` check keeps that one from recycling storage its owner still uses.
  */
 export function recycle(values: unknown, dataId: DataId): void {
-  if (poolLimitBytes === 0 || !(values instanceof Float32Array) || home.get(values) !== dataId) return;
+  if (poolLimitBytes === 0 || !(values instanceof Float32Array || values instanceof Uint16Array)) return;
+  if (home.get(values) !== dataId) return;
   if (!unshared.has(values.buffer) || pooledBytes + values.byteLength > poolLimitBytes) return;
   home.delete(values);
+  if (values instanceof Float32Array) push(pool32, values);
+  else push(pool16, values);
+  pooledBytes += values.byteLength;
+}
+
+function push<T>(pool: Map<number, T[]>, values: T & { length: number }): void {
   const list = pool.get(values.length) ?? [];
   list.push(values);
   pool.set(values.length, list);
-  pooledBytes += values.byteLength;
+}
+
+/** Wraps fresh or recycled `storage` as the output `shape` and remembers where it was made. */
+function wrap<T extends Activation>(
+  backend: MathBackendCPU,
+  shape: number[],
+  storage: T,
+): [T, () => TensorInfo] {
+  unshared.add(storage.buffer);
+  return [
+    storage,
+    () => {
+      const info = backend.makeTensorInfo(shape, 'float32', storage as unknown as Float32Array);
+      home.set(storage, info.dataId);
+      return info;
+    },
+  ];
 }
 
 /**
@@ -131,30 +167,23 @@ export function recycle(values: unknown, dataId: DataId): void {
  * The storage is not zero-filled (every native kernel writes all of its output), which saves a
  * pass over memory per kernel; malloc recycles freed blocks (the addon keeps large blocks on the
  * heap, see src/cc/addon.cc), where a zeroed typed array of the same size would touch fresh pages.
- * With the opt-in pool, storage of disposed outputs of the same size is reused first.
+ * Storage of disposed outputs of the same size is reused first (the output pool).
  */
 export function output(backend: MathBackendCPU, shape: number[]): [Float32Array, () => TensorInfo] {
   const n = sizeOf(shape);
-  let values = pool.get(n)?.pop();
+  let values = pool32.get(n)?.pop();
   if (values) pooledBytes -= values.byteLength;
   else values = new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
-  unshared.add(values.buffer);
-  const storage = values;
-  return [
-    storage,
-    () => {
-      const info = backend.makeTensorInfo(shape, 'float32', storage);
-      home.set(storage, info.dataId);
-      return info;
-    },
-  ];
+  return wrap(backend, shape, values);
 }
 
 /** A new float32 output stored as bf16 (see precision.ts); its storage and the wrapping function. */
 export function outputBf16(backend: MathBackendCPU, shape: number[]): [Bf16Array, () => TensorInfo] {
   const n = sizeOf(shape);
-  const storage = new Uint16Array(Buffer.allocUnsafeSlow(n * 2).buffer, 0, n);
-  return [storage, () => backend.makeTensorInfo(shape, 'float32', storage as unknown as Float32Array)];
+  let values = pool16.get(n)?.pop();
+  if (values) pooledBytes -= values.byteLength;
+  else values = new Uint16Array(Buffer.allocUnsafeSlow(n * 2).buffer, 0, n);
+  return wrap(backend, shape, values);
 }
 
 /** An activation output: bf16 storage while `setPrecision('bf16')` is in effect, fp32 otherwise. */
