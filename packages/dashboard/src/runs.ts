@@ -6,6 +6,7 @@
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { knnTestTop1 } from '@supcon/node';
 
 /** A path from a request that is not a run (or sweep) inside the root: answered 404 or 400. */
 export class NotFoundError extends Error {
@@ -121,8 +122,15 @@ export interface RunRow {
   knnAccuracy?: number;
   validationAccuracy?: number;
   testAccuracy?: number;
+  /** kNN test top-1 from summary.json (any naming it was written with), and its k and bank if recorded. */
   knnTestAccuracy?: number;
+  knnTestK?: number;
+  knnTestBank?: number;
+  /** Mean corruption error (absolute: mean of 1 − top-1 over corruptions and severities). */
   meanCorruptionError?: number;
+  /** mCE relative to a baseline run (Σ_s E / Σ_s E_baseline, averaged over corruptions; 1 = as robust). */
+  mCE?: number;
+  mCEBaseline?: string;
   hasRobustness: boolean;
   updated: string;
 }
@@ -156,6 +164,7 @@ export function runRow(root: string, id: string, now = Date.now()): RunRow {
   const mtime = existsSync(metricsFile) ? statSync(metricsFile).mtimeMs : statSync(dir).mtimeMs;
   const totalEpochs = num(train['epochs']);
   const testAccuracy = num(summary['testAccuracy']);
+  const knnTest = knnTestTop1(summary);
   let status: RunRow['status'];
   if (testAccuracy !== undefined) status = 'evaluated';
   else if (records.length === 0) status = 'empty';
@@ -176,8 +185,12 @@ export function runRow(root: string, id: string, now = Date.now()): RunRow {
     knnAccuracy: lastKnn?.knnAccuracy,
     validationAccuracy: num(summary['validationAccuracy']),
     testAccuracy,
-    knnTestAccuracy: num(summary['knnTestAccuracy']),
+    knnTestAccuracy: knnTest?.top1,
+    knnTestK: knnTest?.k,
+    knnTestBank: knnTest?.bank,
     meanCorruptionError: num(summary['meanCorruptionError']),
+    mCE: num(summary['mCE']),
+    mCEBaseline: typeof summary['mCEBaseline'] === 'string' ? summary['mCEBaseline'] : undefined,
     hasRobustness: existsSync(join(dir, 'robustness.json')),
     updated: new Date(mtime).toISOString(),
   });

@@ -84,6 +84,14 @@ describe('dashboard API', () => {
     assert.equal(a['knnAccuracy'], 0.71);
     assert.equal(a['testAccuracy'], 0.8);
     assert.equal(a['hasRobustness'], true);
+    // The relative mCE and the absolute mean corruption error, each under its own name.
+    assert.equal(a['mCE'], 0.948);
+    assert.equal(a['mCEBaseline'], 'runs/b');
+    assert.equal(a['meanCorruptionError'], 0.365);
+    // kNN test top-1 with the k and bank that produced it; an old summary's name is still read.
+    assert.deepEqual([a['knnTestAccuracy'], a['knnTestK'], a['knnTestBank']], [0.79, 20, 500]);
+    assert.equal(runs[1]!['knnTestAccuracy'], 0.6);
+    assert.equal(runs[1]!['knnTestK'], undefined);
     assert.equal(runs[1]!['method'], 'ce');
     assert.equal(runs[2]!['status'], 'training'); // metrics written just now, no summary
     assert.equal(runs[3]!['status'], 'empty');

@@ -118,6 +118,13 @@ describe('pages in headless Chromium', { skip }, () => {
     assert.match(dom, /data-bars="2"/);
     assert.match(dom, /data-label="a \(supcon\)" data-value="0.8"/);
     assert.match(dom, /data-robustness="a"/);
+    // The runs table: mCE against the baseline (a ratio) and the absolute corruption error (%), labelled apart.
+    assert.match(
+      dom,
+      /<th title="mCE: [^"]*">mCE vs baseline<\/th><th title="absolute[^"]*">corruption error %<\/th>/,
+    );
+    assert.match(dom, /<td title="baseline: runs\/b">0\.948<\/td><td>36\.50<\/td>/);
+    assert.doesNotMatch(dom, /mCE %/);
     assert.match(dom, /<td>contrast<\/td><td>75.00<\/td><td>50.00<\/td>/);
     assert.match(dom, /data-sweep="tau"/);
   });

@@ -26,7 +26,8 @@ function config(method: string, epochs: number) {
   };
 }
 
-/** `<tmp>/runs` with runs a (supcon, evaluated, robustness), b (ce, evaluated), live (supcon, no
+/** `<tmp>/runs` with runs a (supcon, evaluated, robustness, mCE against b), b (ce, evaluated, an old
+ * summary), live (supcon, no
  * summary), a sweep with one run, a symlink pointing out of the folder; and `<tmp>/outside`. */
 export function makeRunsFolder(): { root: string; runs: string } {
   const root = mkdtempSync(join(tmpdir(), 'supcon-dashboard-'));
@@ -44,7 +45,18 @@ export function makeRunsFolder(): { root: string; runs: string } {
       line(step(2, 4.9)) +
       line({ type: 'epoch', epoch: 0, iteration: 3, loss: 5.2, seconds: 1, knnAccuracy: 0.71 }),
   );
-  write('a/summary.json', json({ testAccuracy: 0.8, validationAccuracy: 0.81, knnTestAccuracy: 0.79 }));
+  write(
+    'a/summary.json',
+    json({
+      testAccuracy: 0.8,
+      validationAccuracy: 0.81,
+      knn: { k: 20, bank: 500, temperature: 0.1, test: { top1: 0.79, top5: 0.95, images: 100 } },
+      cleanTestAccuracy: 0.8,
+      meanCorruptionError: 0.365,
+      mCE: 0.948,
+      mCEBaseline: 'runs/b',
+    }),
+  );
   write(
     'a/robustness.json',
     json({
@@ -61,7 +73,8 @@ export function makeRunsFolder(): { root: string; runs: string } {
     'b/metrics.jsonl',
     line(step(0, 2.3)) + line({ type: 'epoch', epoch: 0, iteration: 1, loss: 2.3, seconds: 1 }),
   );
-  write('b/summary.json', json({ testAccuracy: 0.75, validationAccuracy: 0.76 }));
+  // Written by an earlier version: the kNN number under its old name, without its settings.
+  write('b/summary.json', json({ testAccuracy: 0.75, validationAccuracy: 0.76, knn_test_top1: 0.6 }));
   write('live/config.json', json(config('supcon', 5)));
   write('live/metrics.jsonl', line(step(0, 6)));
   write(

@@ -19,7 +19,11 @@ interface RunRow {
   validationAccuracy?: number;
   testAccuracy?: number;
   knnTestAccuracy?: number;
+  knnTestK?: number;
+  knnTestBank?: number;
   meanCorruptionError?: number;
+  mCE?: number;
+  mCEBaseline?: string;
   hasRobustness: boolean;
   updated: string;
 }
@@ -112,8 +116,14 @@ function renderRunsTable(): void {
     'probe val %',
     'test top-1 %',
     'kNN test %',
-    'mCE %',
+    'mCE vs baseline',
+    'corruption error %',
   ];
+  const titles: Record<string, string> = {
+    'mCE vs baseline':
+      'mCE: corruption error relative to the baseline run (sum over severities, mean over corruptions); below 1 is more robust',
+    'corruption error %': 'absolute mean corruption error: mean of 1 − top-1 over corruptions and severities',
+  };
   const body = h('tbody');
   for (const r of state.runs) {
     const tr = h(
@@ -130,13 +140,25 @@ function renderRunsTable(): void {
       h('td', {}, pct(r.knnAccuracy)),
       h('td', {}, pct(r.validationAccuracy)),
       h('td', {}, pct(r.testAccuracy)),
-      h('td', {}, pct(r.knnTestAccuracy)),
+      h(
+        'td',
+        r.knnTestK !== undefined ? { title: `k ${r.knnTestK}, bank ${r.knnTestBank} training samples` } : {},
+        pct(r.knnTestAccuracy),
+      ),
+      h('td', r.mCEBaseline !== undefined ? { title: `baseline: ${r.mCEBaseline}` } : {}, num(r.mCE, 3)),
       h('td', {}, pct(r.meanCorruptionError)),
     );
     tr.addEventListener('click', () => void select(r.id));
     body.append(tr);
   }
-  s.append(h('table', {}, h('thead', {}, h('tr', {}, ...cols.map((c) => h('th', {}, c)))), body));
+  s.append(
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, ...cols.map((c) => h('th', titles[c] ? { title: titles[c] } : {}, c)))),
+      body,
+    ),
+  );
 }
 
 function renderCurves(): void {

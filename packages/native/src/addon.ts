@@ -125,6 +125,7 @@ export interface NativeAddon {
   binary(op: number, a: F32, aShape: Ints, b: F32, bShape: Ints, out: F32, outShape: Ints): void;
   unary(op: number, x: F32, out: F32): void;
   reluGrad(dy: F32, x: F32, out: F32): void;
+  transpose(x: F32, shape: Ints, perm: Ints, out: F32): void;
   reduce(op: number, x: F32, shape: Ints, reduceMask: Ints, out: F32): void;
   softmax(x: F32, cols: number, out: F32): void;
   pool2d(x: F32, xShape: Ints, y: F32, yShape: Ints, params: Ints, isMax: boolean): void;

@@ -298,3 +298,47 @@ describe('pooling', () => {
     });
   }
 });
+
+describe('transpose', () => {
+  const cases: [number[], number[]][] = [
+    [
+      [2, 3],
+      [1, 0],
+    ],
+    [
+      [2, 256, 16],
+      [1, 0, 2],
+    ],
+    [
+      [3, 4, 5, 6],
+      [0, 3, 1, 2],
+    ],
+    [
+      [3, 4, 5, 6],
+      [3, 2, 1, 0],
+    ],
+    [
+      [2, 1, 5, 1, 3],
+      [4, 3, 0, 2, 1],
+    ],
+    [
+      [4, 5, 6],
+      [0, 1, 2],
+    ],
+    [
+      [1, 1],
+      [1, 0],
+    ],
+    [[7], [0]],
+  ];
+  for (const [shape, perm] of cases) {
+    test(`x ${shape} perm ${perm}, with gradient`, async () => {
+      await compareBackends('transpose', () => withGrads([rand(shape, 7)], (x) => tf.transpose(x, perm)), 0);
+    });
+  }
+  test('int32 falls back to the cpu kernel', async () => {
+    await compareBackends('transpose int32', () => [
+      tf.cast(tf.transpose(tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2], 'int32'), [2, 0, 1]), 'float32'),
+    ]);
+  });
+});

@@ -5,7 +5,7 @@
  * `testAccuracy` (a fraction) and `seconds` (wall time of the whole job).
  */
 import { join } from 'node:path';
-import { evaluateEncoder, trainRun, updateSummary, writeReport } from '@supcon/node';
+import { evaluateEncoder, knnSummaryFields, trainRun, updateSummary, writeReport } from '@supcon/node';
 import { type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
@@ -13,6 +13,7 @@ import {
   argumentErrorsAsCliErrors,
   formatTime,
   interruptedMessage,
+  knnText,
   prefetchLine,
   progressPrinter,
   runOptionsFromFlags,
@@ -82,6 +83,7 @@ export const demoCommand: Command = {
       trainSamples: data.train.count,
       prefetch,
       ...evalSummary,
+      ...knnSummaryFields(evalSummary.knn),
       trainSeconds,
       seconds: (performance.now() - started) / 1000,
     });
@@ -92,7 +94,7 @@ export const demoCommand: Command = {
     else {
       console.log(
         `Linear-probe test accuracy ${(100 * evalSummary.testAccuracy).toFixed(2)}% (top-5 ${(100 * evalSummary.testTop5).toFixed(2)}%, ` +
-          `validation ${(100 * evalSummary.validationAccuracy).toFixed(2)}%, kNN ${(100 * evalSummary.knnTestAccuracy).toFixed(2)}%) in ${formatTime(total)}.`,
+          `validation ${(100 * evalSummary.validationAccuracy).toFixed(2)}%, kNN ${knnText(evalSummary.knn)}) in ${formatTime(total)}.`,
       );
       console.log(`Report: ${report}`);
     }

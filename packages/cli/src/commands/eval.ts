@@ -1,7 +1,14 @@
 /** `supcon eval --run DIR`: kNN evaluation (cosine similarity, weighted vote) of a run's frozen encoder. */
-import { augmentSteps, embedImages, subset, updateSummary } from '@supcon/node';
-import { knnScores, topKAccuracy } from 'supcon';
-import type { Command } from '../command.js';
+import {
+  augmentSteps,
+  DEFAULT_KNN,
+  embedImages,
+  evaluateKnn,
+  knnSummaryFields,
+  subset,
+  updateSummary,
+} from '@supcon/node';
+import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { argumentErrorsAsCliErrors, openRun, runReaderFlagHelp, runReaderFlagSpecs } from './train-common.js';
 
@@ -9,54 +16,74 @@ export const evalCommand: Command = {
   name: 'eval',
   summary: 'kNN top-1/top-5 of a run’s frozen encoder on the validation and test splits',
   help: [
-    'Usage: supcon eval --run DIR [--k K] [--temperature T] [--json]',
+    'Usage: supcon eval --run DIR [--k K] [--bank N] [--temperature T] [--json]',
     '',
-    '  --k K              neighbours (default 200)',
-    '  --temperature T    τ of the vote weights exp(similarity / τ) (default 0.1)',
-    '  --bank N           training samples used as neighbours (default 10000; the first N of the split)',
+    'Writes the result to DIR/summary.json under `knn`, with the k, bank size and temperature that',
+    'produced it (replacing an earlier kNN result, e.g. the one `supcon linear` records).',
+    '',
+    `  --k K              neighbours (default ${DEFAULT_KNN.k}; at most the bank size)`,
+    `  --temperature T    τ of the vote weights exp(similarity / τ) (default ${DEFAULT_KNN.temperature})`,
+    `  --bank N           training samples used as neighbours (default ${DEFAULT_KNN.bank}; the first N of the split)`,
     runReaderFlagHelp,
   ].join('\n'),
   async run(argv) {
     const { flags } = parseFlags(argv, {
       ...runReaderFlagSpecs,
-      k: { kind: 'int', default: 200, min: 1 },
-      bank: { kind: 'int', default: 10000, min: 1 },
-      temperature: { kind: 'number', default: 0.1 },
+      k: { kind: 'int', default: DEFAULT_KNN.k, min: 1 },
+      bank: { kind: 'int', default: DEFAULT_KNN.bank, min: 1 },
+      temperature: { kind: 'number', default: DEFAULT_KNN.temperature },
     });
+    const k = flags['k'] as number;
+    const requestedBank = flags['bank'] as number;
+    // Refused before any image is embedded (the run's training split is known once its data is loaded).
+    if (k > requestedBank)
+      throw new CliError(
+        `Invalid value for \`--k\`. Expected at most the bank size (--bank ${requestedBank}). Received: ${k}.`,
+      );
     const { run, encoder, data } = await openRun(flags);
-    const result = await argumentErrorsAsCliErrors(async () => {
+    const bankSize = Math.min(requestedBank, data.train.count);
+    if (k > bankSize)
+      throw new CliError(
+        `Invalid value for \`--k\`. Expected at most the bank size (${bankSize}: the training split of \`${run}\` has ${data.train.count} samples). Received: ${k}.`,
+      );
+    const knn = await argumentErrorsAsCliErrors(async () => {
       const { mean, std } = data.dataset;
       const steps = augmentSteps('none', [data.train.height, data.train.width], mean, std).eval;
-      const classes = data.dataset.classes.length;
-      const n = Math.min(flags['bank'] as number, data.train.count);
       const bank = embedImages(
         encoder,
         subset(
           data.train,
-          Int32Array.from({ length: n }, (_, i) => i),
+          Int32Array.from({ length: bankSize }, (_, i) => i),
         ),
         steps,
       );
-      const out: Record<string, number> = {};
-      const splits = {
-        validation: data.validation,
-        ...(data.dataset.test ? { test: data.dataset.test } : {}),
-      };
-      for (const [name, set] of Object.entries(splits)) {
-        const q = embedImages(encoder, set, steps);
-        const scores = knnScores(bank, q.features, {
-          classes,
-          k: flags['k'] as number,
+      const test = data.dataset.test;
+      return evaluateKnn(
+        bank,
+        {
+          validation: embedImages(encoder, data.validation, steps),
+          ...(test ? { test: embedImages(encoder, test, steps) } : {}),
+        },
+        {
+          k,
+          bank: bankSize,
           temperature: flags['temperature'] as number,
-        });
-        out[`knn_${name}_top1`] = topKAccuracy(scores, q.labels, classes, 1);
-        out[`knn_${name}_top5`] = topKAccuracy(scores, q.labels, classes, Math.min(5, classes));
-      }
-      return out;
+          classes: data.dataset.classes.length,
+        },
+      );
     });
-    updateSummary(run, result);
-    if (flags['json']) console.log(JSON.stringify(result));
-    else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(22)} ${(100 * v).toFixed(2)}%`);
+    updateSummary(run, knnSummaryFields(knn));
+    if (flags['json']) console.log(JSON.stringify({ knn }));
+    else {
+      for (const split of ['validation', 'test'] as const) {
+        const r = knn[split];
+        if (r)
+          console.log(
+            `kNN ${split.padEnd(10)} top-1 ${(100 * r.top1).toFixed(2)}%  top-5 ${(100 * r.top5).toFixed(2)}%  (${r.images} images)`,
+          );
+      }
+      console.log(`k ${knn.k}, bank ${knn.bank} training samples, temperature ${knn.temperature}.`);
+    }
     return 0;
   },
 };

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  baselineDifferences,
   evaluateRobustness,
   loadRunEncoder,
   type RobustnessResult,
@@ -39,6 +40,20 @@ function readResult(runDir: string, flag: string): RobustnessResult {
   return JSON.parse(readFileSync(file, 'utf8')) as RobustnessResult;
 }
 
+/** The baseline's dataset: recorded in its robustness.json, or (older files) read from its config.json. */
+function withDataset(baseline: RobustnessResult, dir: string): RobustnessResult {
+  if (baseline.dataset !== undefined) return baseline;
+  const config = join(dir, 'config.json');
+  if (!existsSync(config)) return baseline;
+  try {
+    const dataset = (JSON.parse(readFileSync(config, 'utf8')) as { data?: { dataset?: unknown } }).data
+      ?.dataset;
+    return typeof dataset === 'string' ? { ...baseline, dataset } : baseline;
+  } catch {
+    return baseline;
+  }
+}
+
 const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(5);
 
 export const robustnessCommand: Command = {
@@ -48,12 +63,15 @@ export const robustnessCommand: Command = {
     'Usage: supcon robustness --run DIR [--corruptions all|LIST] [--severities 1,2,3,4,5] [--limit N] [--baseline DIR2] [--json]',
     '',
     'Fits the linear probe on clean frozen features (as `supcon linear`), then classifies the test set',
-    'corrupted at each severity. Writes DIR/robustness.json and adds meanCorruptionError to DIR/summary.json.',
+    'corrupted at each severity. Writes DIR/robustness.json and adds cleanTestAccuracy, meanCorruptionError',
+    '(absolute) and, with --baseline, mCE (relative) to DIR/summary.json, with the settings under `robustness`.',
     '',
     `  --corruptions L  "all" (default) or a comma list of: ${CORRUPTIONS.join(', ')}`,
     '  --severities S   comma list of severities 1..5 (default all five)',
     '  --limit N        use the first N test images (default all)',
-    '  --baseline DIR2  a run already evaluated with this command: report CE(c) = Σ_s E / Σ_s E_baseline and their mean (mCE)',
+    '  --baseline DIR2  a run already evaluated with this command: report CE(c) = Σ_s E / Σ_s E_baseline and their mean (mCE);',
+    '                   it must have been measured on the same test images (--limit), severities, seed and',
+    '                   dataset, and hold every corruption asked for (its other corruptions are left out)',
     '  --epochs N       probe epochs (default: the run config)',
     '  --seed N         seed of the noise corruptions (default 0)',
     '  --quiet          no progress line',
@@ -82,16 +100,42 @@ export const robustnessCommand: Command = {
     const baseline = baselineDir !== undefined ? readResult(baselineDir, '--baseline') : undefined;
     await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
     const progress = !flags['quiet'] && process.stderr.isTTY;
+    const seed = flags['seed'] as number;
+    const limit = flags['limit'] as number | undefined;
+    const refuseBaseline = (differences: string[]) => {
+      if (differences.length > 0)
+        throw new CliError(
+          `Invalid value for \`--baseline\`. Expected a run evaluated with the same test images, corruptions, severities and seed, so its errors compare. Received: ${baselineDir}, measured differently (${differences.join('; ')}); rerun \`supcon robustness --run ${baselineDir}\` with the same flags.`,
+        );
+    };
+    // What can be compared before loading anything: the baseline must hold what is asked for.
+    const setting = { corruptions, severities, seed };
+    if (baseline)
+      refuseBaseline(
+        baselineDifferences(
+          { ...setting, testImages: baseline.testImages },
+          withDataset(baseline, baselineDir!),
+        ),
+      );
     const result = await argumentErrorsAsCliErrors(async () => {
       const { spec, encoder, data } = await loadRunEncoder(run);
-      if (!data.dataset.test)
+      const test = data.dataset.test;
+      if (!test)
         throw new CliError(`Run \`${run}\` uses a dataset without a test split; robustness needs one.`);
-      const limit = flags['limit'] as number | undefined;
+      // The test images (the first N) and the dataset are known once the run's data is loaded.
+      const testImages = Math.min(limit ?? test.count, test.count);
+      if (baseline)
+        refuseBaseline(
+          baselineDifferences(
+            { ...setting, testImages, dataset: spec.data.dataset },
+            withDataset(baseline, baselineDir!),
+          ),
+        );
       const epochs = flags['epochs'] as number | undefined;
       return evaluateRobustness(spec, encoder, data, {
         corruptions,
         severities,
-        seed: flags['seed'] as number,
+        seed,
         ...(limit !== undefined ? { limit } : {}),
         ...(epochs !== undefined ? { probeEpochs: epochs } : {}),
         onProgress: (done, total, label) => {
@@ -101,11 +145,23 @@ export const robustnessCommand: Command = {
     });
     if (progress) process.stderr.write('\r\x1b[K');
     writeFileDurable(join(run, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
-    const relative = baseline ? relativeCorruptionErrors(result, baseline) : undefined;
+    const relative = baseline
+      ? await argumentErrorsAsCliErrors(() =>
+          relativeCorruptionErrors(result, withDataset(baseline, baselineDir!)),
+        )
+      : undefined;
+    // Every number with what it was measured on; an mCE of an earlier call with a baseline is removed.
     updateSummary(run, {
       cleanTestAccuracy: result.cleanAccuracy,
       meanCorruptionError: result.meanCorruptionError,
-      ...(relative ? { mCE: relative.mCE, mCEBaseline: baselineDir } : {}),
+      robustness: {
+        testImages: result.testImages,
+        corruptions: Object.keys(result.accuracy),
+        severities: result.severities,
+        seed: result.seed,
+      },
+      mCE: relative?.mCE,
+      mCEBaseline: relative ? baselineDir : undefined,
     });
     if (flags['json']) {
       console.log(JSON.stringify(relative ? { ...result, relative } : result));
@@ -120,8 +176,13 @@ export const robustnessCommand: Command = {
       lines.push(`${name.padEnd(16)}${acc.map(pct).join('')}${ce !== undefined ? `  ${ce.toFixed(3)}` : ''}`);
     }
     lines.push(`mean corruption error ${pct(result.meanCorruptionError)} %`);
-    if (relative)
-      lines.push(`mCE relative to ${baselineDir}: ${relative.mCE.toFixed(3)} (below 1: more robust)`);
+    if (relative) {
+      lines.push(
+        `mCE relative to ${baselineDir}: ${relative.mCE.toFixed(3)} over ${relative.corruptions.length} corruption(s) (below 1: more robust)`,
+      );
+      if (relative.baselineOnly.length > 0)
+        lines.push(`  (the baseline's other corruptions are left out: ${relative.baselineOnly.join(', ')})`);
+    }
     console.log(lines.join('\n'));
     return 0;
   },

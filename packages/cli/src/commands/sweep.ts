@@ -9,12 +9,14 @@
  * against the value).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { linePlot, png, updateSummary, writeFileDurable } from '@supcon/node';
+import { linePlot, png, type RunSpec, specDifferences, updateSummary, writeFileDurable } from '@supcon/node';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
+import { trainCommandFlagSpecs } from './train.js';
+import { argumentErrorsAsCliErrors, specFromFlags } from './train-common.js';
 
 /** Train flags a sweep may vary (those taking a value). */
 const VARIABLE = [
@@ -48,13 +50,51 @@ export interface SweepRun {
 
 const bin = fileURLToPath(new URL('../../../bin/supcon.js', import.meta.url));
 
+/** Runs `supcon ARGS` in a child process; its stderr is kept (for the error) and, unless quiet, shown. */
 function supcon(args: string[], quiet: boolean): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
-    stdio: ['ignore', 'pipe', quiet ? 'pipe' : 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     maxBuffer: 64 << 20,
   });
-  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  const stderr = r.stderr ?? '';
+  if (!quiet && stderr !== '') process.stderr.write(stderr);
+  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr };
+}
+
+/** The reason a child failed: its last stderr line, or its exit status when it printed none. */
+function lastLine(r: { status: number; stderr: string }): string {
+  const line = r.stderr
+    .trim()
+    .split('\n')
+    .at(-1)
+    ?.replace(/^supcon: /, '');
+  return line || `exit code ${r.status}, nothing on stderr`;
+}
+
+/** The spec `supcon train ARGS` would train, checked in this process (nothing is trained). */
+async function requestedSpec(run: string, args: string[]): Promise<RunSpec> {
+  try {
+    const { flags, positionals } = parseFlags(args, trainCommandFlagSpecs);
+    if (positionals.length > 0) throw new CliError(`unexpected argument \`${positionals[0]}\``);
+    return await argumentErrorsAsCliErrors(() => specFromFlags(flags));
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    throw new CliError(`Run \`${run}\` cannot start, so nothing was trained: ${error.message}`);
+  }
+}
+
+/** How the spec recorded in `run`'s config.json differs from `spec` (empty: none, or no run yet). */
+function staleFields(run: string, spec: RunSpec): string[] {
+  const file = join(run, 'config.json');
+  if (!existsSync(file)) return [];
+  let recorded: unknown;
+  try {
+    recorded = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return ['its config.json is not valid JSON'];
+  }
+  return specDifferences(recorded, spec).map((d) => d.replace(' → ', ' recorded, requested '));
 }
 
 function lastJson(stdout: string, what: string): Record<string, unknown> {
@@ -70,15 +110,19 @@ export const sweepCommand: Command = {
   name: 'sweep',
   summary: 'Train and probe one run per value of a hyperparameter; table, JSON and plot',
   help: [
-    'Usage: supcon sweep --vary NAME=V1,V2,... --out DIR [--probe-epochs N] [--quiet] [--json] [-- TRAIN FLAGS]',
+    'Usage: supcon sweep --vary NAME=V1,V2,... --out DIR [--probe-epochs N] [--rerun-stale] [--quiet] [--json] [-- TRAIN FLAGS]',
     '',
     'Runs `supcon train` and `supcon linear` once per value (DIR/NAME=VALUE), each in its own process;',
-    'rerunning the same command skips finished runs and resumes an interrupted one.',
+    "rerunning the same command skips finished runs and resumes an interrupted one. Every run's settings",
+    'are checked before the first one trains. A run folder whose config.json differs from the requested',
+    'settings (other train flags after `--`) is refused with the fields that differ, unless --rerun-stale.',
     'Writes DIR/sweep.json and DIR/sweep.png. Flags after `--` go to every `supcon train`.',
     '',
     `  --vary NAME=V,..   NAME one of: ${VARIABLE.join(', ')}`,
     '  --out DIR          the sweep folder (required)',
-    '  --probe-epochs N   linear-probe epochs (default: the run config)',
+    '  --probe-epochs N   linear-probe epochs (default: the run config); a finished run probed with',
+    '                     other epochs is probed again',
+    '  --rerun-stale      delete and retrain run folders trained with other settings than requested',
     '',
     "Example (the paper's temperature study, quick version):",
     '  npx supcon sweep --vary temperature=0.05,0.1,0.2,0.5 --out runs/tau -- --epochs 3',
@@ -92,6 +136,7 @@ export const sweepCommand: Command = {
       out: { kind: 'string' },
       'probe-epochs': { kind: 'int', min: 1 },
       quiet: { kind: 'boolean' },
+      'rerun-stale': { kind: 'boolean' },
     });
     const vary = flags['vary'] as string | undefined;
     const out = flags['out'] as string | undefined;
@@ -116,6 +161,26 @@ export const sweepCommand: Command = {
       if (trainFlags.includes(f) || trainFlags.some((a) => a.startsWith(`${f}=`)))
         throw new CliError(`Train flag \`${f}\` is set by the sweep itself; remove it after \`--\`.`);
     const quiet = flags['quiet'] === true || flags['json'] === true;
+    const say = (line: string) => {
+      if (!quiet) console.error(line);
+    };
+    // Every run's spec, and whether its folder already holds a run trained differently, before any training.
+    const planned = await Promise.all(
+      values.map(async (value) => {
+        const run = join(out, `${name}=${value}`);
+        const spec = await requestedSpec(run, [...trainFlags, `--${name}`, value]);
+        return { value, run, spec, stale: staleFields(run, spec) };
+      }),
+    );
+    const stale = planned.filter((p) => p.stale.length > 0);
+    if (stale.length > 0 && flags['rerun-stale'] !== true) {
+      const first = stale[0]!;
+      throw new CliError(
+        `Run folder \`${first.run}\` was trained with other settings than requested (${first.stale.join('; ')})` +
+          `${stale.length > 1 ? ` and so were ${stale.length - 1} more run folder(s) of this sweep` : ''}; ` +
+          'pass --rerun-stale to delete and retrain them, or choose another --out.',
+      );
+    }
     mkdirSync(out, { recursive: true });
     const runs: SweepRun[] = [];
     const save = () =>
@@ -123,45 +188,40 @@ export const sweepCommand: Command = {
         join(out, 'sweep.json'),
         `${JSON.stringify({ vary: name, values, trainFlags, runs }, null, 2)}\n`,
       );
-    for (const [i, value] of values.entries()) {
-      const run = join(out, `${name}=${value}`);
+    for (const [i, { value, run, spec, stale }] of planned.entries()) {
+      const tag = `[${i + 1}/${values.length}] ${name}=${value}`;
+      if (stale.length > 0) {
+        say(`${tag}: deleting the stale run ${run} (${stale.join('; ')})`);
+        rmSync(run, { recursive: true, force: true });
+      }
+      const probeEpochs = (flags['probe-epochs'] as number | undefined) ?? spec.probeEpochs;
       const summaryFile = join(run, 'summary.json');
       let summary = existsSync(summaryFile)
         ? (JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>)
         : {};
-      if (typeof summary['testAccuracy'] !== 'number') {
-        if (!quiet) console.error(`[${i + 1}/${values.length}] ${name}=${value}: training ${run}`);
+      const trained = typeof summary['testAccuracy'] === 'number';
+      if (!trained) {
+        say(`${tag}: training ${run}`);
         const resume = existsSync(join(run, 'checkpoint.bin')) ? ['--resume'] : [];
         const t = supcon(
           ['train', '--out', run, ...resume, ...trainFlags, `--${name}`, value, '--json', '--quiet'],
           quiet,
         );
-        if (t.status !== 0)
-          throw new CliError(
-            `Run ${name}=${value} failed to train: ${t.stderr.trim().split('\n').at(-1) ?? `exit ${t.status}`}`,
-          );
-        const trained = lastJson(t.stdout, `supcon train --out ${run}`);
-        const probeEpochs = flags['probe-epochs'];
-        const l = supcon(
-          [
-            'linear',
-            '--run',
-            run,
-            '--json',
-            ...(probeEpochs !== undefined ? ['--epochs', String(probeEpochs)] : []),
-          ],
-          quiet,
-        );
-        if (l.status !== 0)
-          throw new CliError(
-            `Run ${name}=${value}: the linear probe failed: ${l.stderr.trim().split('\n').at(-1)}`,
-          );
-        lastJson(l.stdout, `supcon linear --run ${run}`);
+        if (t.status !== 0) throw new CliError(`Run ${name}=${value} failed to train: ${lastLine(t)}`);
+        const result = lastJson(t.stdout, `supcon train --out ${run}`);
         // A resumed run reports only its own part of the training time.
-        summary = updateSummary(run, {
-          trainSeconds: trained['seconds'],
-          resumedFrom: trained['resumedFrom'],
-        });
+        summary = updateSummary(run, { trainSeconds: result['seconds'], resumedFrom: result['resumedFrom'] });
+      }
+      if (!trained || summary['probeEpochs'] !== probeEpochs) {
+        if (trained)
+          say(
+            `${tag}: probing again with ${probeEpochs} epochs (was ${summary['probeEpochs'] ?? 'unrecorded'})`,
+          );
+        const l = supcon(['linear', '--run', run, '--json', '--epochs', String(probeEpochs)], quiet);
+        if (l.status !== 0)
+          throw new CliError(`Run ${name}=${value}: the linear probe failed: ${lastLine(l)}`);
+        lastJson(l.stdout, `supcon linear --run ${run}`);
+        summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>;
       }
       const trainSeconds = summary['trainSeconds'];
       runs.push({

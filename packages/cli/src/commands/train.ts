@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { trainRun } from '@supcon/node';
 import { type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
-import { parseFlags } from '../flags.js';
+import { type FlagSpec, parseFlags } from '../flags.js';
 import {
   argumentErrorsAsCliErrors,
   interruptedMessage,
@@ -15,6 +15,15 @@ import {
   trainFlagSpecs,
 } from './train-common.js';
 import { trainDistributedCommand } from './train-distributed.js';
+
+/** Every flag `supcon train` accepts (also how `supcon sweep` checks its train flags up front). */
+export const trainCommandFlagSpecs: Record<string, FlagSpec> = {
+  ...trainFlagSpecs,
+  out: { kind: 'string' },
+  resume: { kind: 'boolean' },
+  processes: { kind: 'int', min: 1, default: 1 },
+  threads: { kind: 'int', min: 1 },
+};
 
 export const trainCommand: Command = {
   name: 'train',
@@ -33,13 +42,7 @@ export const trainCommand: Command = {
     trainFlagHelp,
   ].join('\n'),
   async run(argv) {
-    const { flags, positionals } = parseFlags(argv, {
-      ...trainFlagSpecs,
-      out: { kind: 'string' },
-      resume: { kind: 'boolean' },
-      processes: { kind: 'int', min: 1, default: 1 },
-      threads: { kind: 'int', min: 1 },
-    });
+    const { flags, positionals } = parseFlags(argv, trainCommandFlagSpecs);
     if ((flags['processes'] as number) > 1) return trainDistributedCommand.run(argv);
     if (flags['threads'] !== undefined)
       throw new CliError(

@@ -63,6 +63,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSupconRows(env, exports);
   InitOptim(env, exports);
   InitBf16(env, exports);
+  InitTranspose(env, exports);
   return exports;
 }
 

@@ -49,5 +49,6 @@ void InitPool(Napi::Env env, Napi::Object exports);
 void InitSupconRows(Napi::Env env, Napi::Object exports);
 void InitOptim(Napi::Env env, Napi::Object exports);
 void InitBf16(Napi::Env env, Napi::Object exports);
+void InitTranspose(Napi::Env env, Napi::Object exports);
 
 }  // namespace supcon

@@ -11,6 +11,7 @@ import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
 import { optimizerKernels } from './optim.js';
 import { poolKernels } from './pool.js';
 import { reduceKernels, softmaxKernel } from './reduce.js';
+import { transposeKernel } from './transpose.js';
 import type { NativeKernel } from './util.js';
 
 export { BATCH_NORM, BATCH_NORM_GRAD, batchNormGradConfig } from './batch_norm.js';
@@ -31,5 +32,6 @@ export const nativeKernels: NativeKernel[] = [
   ...reduceKernels,
   softmaxKernel,
   ...poolKernels,
+  transposeKernel,
   ...optimizerKernels,
 ];

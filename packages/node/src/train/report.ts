@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { FeatureSet } from 'supcon';
 import { writeFileDurable } from './checkpoint.js';
+import { knnTestTop1, LEGACY_KNN_KEYS } from './knn.js';
 import { runFiles } from './session.js';
 
 const COLORS = [
@@ -225,8 +226,16 @@ export async function writeReport(
     join(runDir, 'embedding.png'),
   );
   figures.push('embedding.png');
-  const rows = Object.entries(summary)
-    .filter(([, v]) => typeof v !== 'object')
+  const test1 = knnTestTop1(summary);
+  const knnRow: [string, unknown][] = test1
+    ? [[`kNN test top-1${test1.k !== undefined ? ` (k ${test1.k}, bank ${test1.bank})` : ''}`, test1.top1]]
+    : [];
+  const rows = [
+    ...Object.entries(summary).filter(
+      ([k, v]) => typeof v !== 'object' && !(LEGACY_KNN_KEYS as readonly string[]).includes(k),
+    ),
+    ...knnRow,
+  ]
     .map(
       ([k, v]) =>
         `<tr><th>${esc(k)}</th><td>${esc(typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : String(v))}</td></tr>`,

@@ -9,6 +9,7 @@
  */
 import { type Corruption, corruptImages, linearScores, type Network, topKAccuracy } from 'supcon';
 import { subset } from '../data/index.js';
+import { check } from './check.js';
 import { embedImages } from './embed.js';
 import { evaluateEncoder } from './evaluate.js';
 import type { PreparedData } from './session.js';
@@ -23,7 +24,42 @@ export interface RobustnessResult {
   /** Mean error over corruptions and severities (not normalised). */
   meanCorruptionError: number;
   testImages: number;
+  /** The run's dataset (`NAME[:PATH]`); absent in files written by earlier versions. */
+  dataset?: string;
+  /** Seed of the noise corruptions; absent in files written by earlier versions (which used 0 unless told). */
+  seed?: number;
   seconds: number;
+}
+
+/** What a robustness result was measured on: a baseline is compared only when this matches. */
+export interface RobustnessSetting {
+  dataset?: string;
+  testImages: number;
+  corruptions: Corruption[];
+  severities: number[];
+  seed?: number;
+}
+
+/**
+ * How `baseline` was measured differently from `setting`, one phrase per difference (empty: it can
+ * be compared). The baseline may hold more corruptions than asked for (they are left out of the mCE);
+ * it must hold every corruption asked for, on the same test images, severities and noise seed.
+ */
+export function baselineDifferences(setting: RobustnessSetting, baseline: RobustnessResult): string[] {
+  const out: string[] = [];
+  const list = (xs: readonly (string | number)[]) => (xs.length ? xs.join(',') : 'none');
+  if (setting.dataset !== undefined && baseline.dataset !== undefined && setting.dataset !== baseline.dataset)
+    out.push(`dataset ${setting.dataset} here, ${baseline.dataset} in the baseline`);
+  if (setting.testImages !== baseline.testImages)
+    out.push(`${setting.testImages} test images here, ${baseline.testImages} in the baseline`);
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+  if (list(sorted(setting.severities)) !== list(sorted(baseline.severities)))
+    out.push(`severities ${list(setting.severities)} here, ${list(baseline.severities)} in the baseline`);
+  const missing = setting.corruptions.filter((c) => baseline.accuracy[c] === undefined);
+  if (missing.length > 0) out.push(`corruptions ${list(missing)} missing from the baseline`);
+  if (setting.seed !== undefined && baseline.seed !== undefined && setting.seed !== baseline.seed)
+    out.push(`noise seed ${setting.seed} here, ${baseline.seed} in the baseline`);
+  return out;
 }
 
 export function evaluateRobustness(
@@ -85,28 +121,60 @@ export function evaluateRobustness(
     severities,
     meanCorruptionError: errorSum / Math.max(1, total),
     testImages: n,
+    dataset: spec.data.dataset,
+    seed: options.seed ?? 0,
     seconds: (performance.now() - started) / 1000,
   };
 }
 
-/** CE(c) = Σ_s E(c, s) / Σ_s E_base(c, s) for corruptions both results have; mCE is their mean. */
+/**
+ * CE(c) = Σ_s E(c, s) / Σ_s E_base(c, s) for every corruption of `result`; mCE is their mean. The
+ * baseline must have been measured the same way (baselineDifferences; InvalidArgumentError naming
+ * `baseline` otherwise) and have some error on each corruption, so mCE is always a finite number.
+ * Corruptions only the baseline has are listed in `baselineOnly` and left out.
+ */
 export function relativeCorruptionErrors(
   result: RobustnessResult,
   baseline: RobustnessResult,
-): { perCorruption: Partial<Record<Corruption, number>>; mCE: number } {
+): {
+  perCorruption: Partial<Record<Corruption, number>>;
+  mCE: number;
+  corruptions: Corruption[];
+  baselineOnly: Corruption[];
+} {
+  const corruptions = Object.keys(result.accuracy) as Corruption[];
+  const setting: RobustnessSetting = {
+    testImages: result.testImages,
+    corruptions,
+    severities: result.severities,
+    ...(result.dataset !== undefined ? { dataset: result.dataset } : {}),
+    ...(result.seed !== undefined ? { seed: result.seed } : {}),
+  };
+  const differences = baselineDifferences(setting, baseline);
+  check(
+    differences.length === 0,
+    'baseline',
+    'a robustness result measured on the same test images, severities, corruptions and seed',
+    differences.join('; '),
+  );
   const perCorruption: Partial<Record<Corruption, number>> = {};
   const values: number[] = [];
-  for (const [name, acc] of Object.entries(result.accuracy) as [Corruption, number[]][]) {
-    const base = baseline.accuracy[name];
-    if (!base || base.length !== acc.length) continue;
-    const err = acc.reduce((s, a) => s + (1 - a), 0);
-    const baseErr = base.reduce((s, a) => s + (1 - a), 0);
-    if (baseErr <= 0) continue;
+  const errorSum = (acc: number[], severities: number[], keep: number[]) =>
+    keep.reduce((sum, s) => sum + (1 - acc[severities.indexOf(s)]!), 0);
+  for (const name of corruptions) {
+    const err = errorSum(result.accuracy[name]!, result.severities, result.severities);
+    const baseErr = errorSum(baseline.accuracy[name]!, baseline.severities, result.severities);
+    check(
+      baseErr > 0,
+      'baseline',
+      `a baseline with some error on ${name} (CE divides by it)`,
+      `top-1 ${baseline.accuracy[name]!.join(', ')}`,
+    );
     perCorruption[name] = err / baseErr;
     values.push(err / baseErr);
   }
-  return {
-    perCorruption,
-    mCE: values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN,
-  };
+  const baselineOnly = (Object.keys(baseline.accuracy) as Corruption[]).filter(
+    (c) => !corruptions.includes(c),
+  );
+  return { perCorruption, mCE: values.reduce((a, b) => a + b, 0) / values.length, corruptions, baselineOnly };
 }

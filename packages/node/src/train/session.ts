@@ -19,6 +19,7 @@ import { loadCheckpoint, saveCheckpoint, writeFileDurable } from './checkpoint.j
 import { exportLayersModel } from './export.js';
 import { knnMonitor, trainAugmenter, truncateMetrics } from './run-common.js';
 import { buildEncoder, buildHead, type RunSpec } from './spec.js';
+import { resolveRunSpec } from './spec-check.js';
 
 export interface RunHooks {
   onStep?: (r: StepRecord, trainer: Trainer) => void;
@@ -90,7 +91,13 @@ export function runFiles(runDir: string) {
 }
 
 export async function prepareData(spec: RunSpec, dataset?: Dataset): Promise<PreparedData> {
-  const ds = dataset ?? (await loadDataset(spec.data.dataset));
+  const { size, grayscale } = spec.data;
+  const ds =
+    dataset ??
+    (await loadDataset(spec.data.dataset, {
+      ...(size !== undefined ? { imageSize: size } : {}),
+      ...(grayscale !== undefined ? { channels: grayscale ? 1 : 3 } : {}),
+    }));
   const { train, validation } = splitValidation(ds.train, {
     size: spec.data.validation,
     seed: spec.train.seed,
@@ -126,7 +133,6 @@ export async function trainRun(
   hooks: RunHooks = {},
 ): Promise<RunResult> {
   const files = runFiles(runDir);
-  mkdirSync(runDir, { recursive: true });
   if (options.resume) {
     spec = readSpec(runDir);
   } else {
@@ -136,10 +142,13 @@ export async function trainRun(
       'a folder without a previous run (or pass --resume to continue it)',
       runDir,
     );
-    writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
+    spec = resolveRunSpec(spec);
   }
+  // Data and networks first: a run that cannot start leaves no run folder behind.
   const data = await prepareData(spec, options.dataset);
   const { encoder, head } = buildNetworks(spec, data);
+  mkdirSync(runDir, { recursive: true });
+  if (!options.resume) writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
   const { train } = data;
   const { steps, augmenter } = trainAugmenter(spec, data);
   const o = augmenter.output;

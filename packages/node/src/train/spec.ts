@@ -53,6 +53,10 @@ export interface DataSpec {
   limit: number;
   /** 'light': crop (scale 0.6–1) + flip, suited to 28×28 greyscale; 'supcon': the paper's CIFAR recipe. */
   augment: (typeof AUGMENTS)[number];
+  /** `folder:` datasets only: images are resized to size × size (resolveRunSpec writes the default, 32). */
+  size?: number;
+  /** `folder:` datasets only: decode to one channel (resolveRunSpec writes the default, false). */
+  grayscale?: boolean;
 }
 
 export interface RunSpec {

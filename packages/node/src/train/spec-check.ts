@@ -1,0 +1,205 @@
+/**
+ * The run spec's schema, declared once: every key of every level with its type, so a config file is
+ * checked all the way down (`{"model": {"encodr": "mlp"}}` is refused as `model.encodr`, not ignored),
+ * and the resolution that makes the stored config.json exactly what trains (defaults filled in).
+ * Also the field-by-field difference of two specs (sweeps refuse to reuse a run trained differently).
+ */
+import { DECAYS, METHODS, OPTIMIZERS, type OptimizerConfig, resolveConfig, type TrainConfig } from 'supcon';
+import { check } from './check.js';
+import { AUGMENTS, type DataSpec, ENCODERS, type ModelSpec, type RunSpec } from './spec.js';
+
+type Field = { optional?: true } & (
+  | { type: 'number' | 'integer' | 'boolean' | 'string' | 'numbers' }
+  | { type: 'choice'; choices: readonly string[] }
+  | { type: 'object'; fields: Schema }
+);
+type Schema = Record<string, Field>;
+/** The compiler keeps each schema complete: a new spec field without its entry does not build. */
+type FieldsOf<T> = { [K in keyof Required<T>]: Field };
+
+const number = { type: 'number' } as const;
+const integer = { type: 'integer' } as const;
+const boolean = { type: 'boolean' } as const;
+const optional = <F extends Field>(f: F): F => ({ ...f, optional: true });
+
+const OPTIMIZER_FIELDS: FieldsOf<OptimizerConfig> = {
+  kind: { type: 'choice', choices: OPTIMIZERS },
+  momentum: optional(number),
+  nesterov: optional(boolean),
+  dampening: optional(number),
+  weightDecay: optional(number),
+  excludeBatchNormAndBias: optional(boolean),
+  trustCoefficient: optional(number),
+  beta1: optional(number),
+  beta2: optional(number),
+  epsilon: optional(number),
+  decoupled: optional(boolean),
+};
+
+const TRAIN_FIELDS: FieldsOf<TrainConfig> = {
+  method: { type: 'choice', choices: METHODS },
+  epochs: integer,
+  batchSize: integer,
+  views: integer,
+  temperature: number,
+  baseTemperature: number,
+  optimizer: { type: 'object', fields: OPTIMIZER_FIELDS },
+  lr: number,
+  decay: { type: 'choice', choices: DECAYS },
+  warmupEpochs: number,
+  minLr: number,
+  milestones: { type: 'numbers' },
+  gamma: number,
+  scaleWithBatch: boolean,
+  seed: integer,
+  queueSize: integer,
+  chunkRows: integer,
+};
+
+const MODEL_FIELDS: FieldsOf<ModelSpec> = {
+  encoder: { type: 'choice', choices: ENCODERS },
+  width: integer,
+  blocksPerStage: integer,
+  stemStride: integer,
+  hidden: { type: 'numbers' },
+  stem: optional({ type: 'choice', choices: ['cifar', 'imagenet'] }),
+  widthMultiplier: optional(number),
+  projection: { type: 'choice', choices: ['mlp', 'linear'] },
+  projectionDim: integer,
+  normalizeEncoderOutput: boolean,
+};
+
+const DATA_FIELDS: FieldsOf<DataSpec> = {
+  dataset: { type: 'string' },
+  validation: number,
+  limit: integer,
+  augment: { type: 'choice', choices: AUGMENTS },
+  size: optional(integer),
+  grayscale: optional(boolean),
+};
+
+const RUN_FIELDS: FieldsOf<RunSpec> = {
+  train: { type: 'object', fields: TRAIN_FIELDS },
+  model: { type: 'object', fields: MODEL_FIELDS },
+  data: { type: 'object', fields: DATA_FIELDS },
+  checkpointEvery: integer,
+  knnK: integer,
+  probeEpochs: integer,
+};
+
+const EXPECTED: Record<Exclude<Field['type'], 'choice' | 'object'>, string> = {
+  number: 'a finite number',
+  integer: 'an integer',
+  boolean: 'true or false',
+  string: 'a string',
+  numbers: 'an array of numbers',
+};
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkField(field: Field, value: unknown, path: string, complete: boolean): void {
+  if (field.type === 'object') {
+    checkObject(field.fields, value, path, complete);
+    return;
+  }
+  if (field.type === 'choice') {
+    const ok = typeof value === 'string' && field.choices.includes(value);
+    check(ok, path, `one of ${field.choices.join(', ')}`, value);
+    return;
+  }
+  const isNumber = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  const ok = {
+    number: isNumber(value),
+    integer: Number.isInteger(value),
+    boolean: typeof value === 'boolean',
+    string: typeof value === 'string',
+    numbers: Array.isArray(value) && value.every(isNumber),
+  }[field.type];
+  check(ok, path, EXPECTED[field.type], value);
+}
+
+function checkObject(schema: Schema, value: unknown, path: string, complete: boolean): void {
+  check(isObject(value), path || 'spec', 'a JSON object', value);
+  const where = path ? `\`${path}\`` : 'the run spec';
+  for (const [key, v] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    const field = schema[key];
+    check(
+      field !== undefined,
+      at,
+      `no such key: ${where} has only the keys ${Object.keys(schema).join(', ')}`,
+      v,
+    );
+    checkField(field, v, at, complete);
+  }
+  if (!complete) return;
+  for (const [key, field] of Object.entries(schema)) {
+    const at = path ? `${path}.${key}` : key;
+    check(
+      field.optional === true || value[key] !== undefined,
+      at,
+      'a value (the key is required)',
+      undefined,
+    );
+  }
+}
+
+/**
+ * Checks the keys and value types of every level of a run spec, naming the dotted path of the first
+ * problem (InvalidArgumentError). `partial` (a config file): keys may be missing.
+ *
+ * @example
+ *   checkSpecShape({ model: { encodr: 'mlp' } }, { partial: true });
+ *   // Invalid value for argument `model.encodr`. Expected no such key: `model` has only the keys encoder, …
+ */
+export function checkSpecShape(value: unknown, options: { partial?: boolean } = {}): void {
+  checkObject(RUN_FIELDS, value, '', options.partial !== true);
+}
+
+/** Folder images are resized to this size by default (`data.size`). */
+export const DEFAULT_FOLDER_SIZE = 32;
+
+/**
+ * A complete, validated copy of `spec`, with every default that training would otherwise apply
+ * silently written out (the train config's derived fields; a folder dataset's image size and
+ * channels), so the config.json stored from it is exactly what trains. `data.size` and
+ * `data.grayscale` apply to folder datasets only: the built-in ones have a fixed shape.
+ */
+export function resolveRunSpec(spec: RunSpec): RunSpec {
+  const resolved = structuredClone(spec);
+  resolved.train = resolveConfig(resolved.train);
+  checkSpecShape(resolved);
+  const data = resolved.data;
+  // Only the kind matters here; the name is checked when the data loads (tests pass their own data).
+  if (data.dataset.startsWith('folder:')) {
+    data.size ??= DEFAULT_FOLDER_SIZE;
+    data.grayscale ??= false;
+    check(data.size >= 1, 'data.size', 'an integer >= 1 (pixels per side)', data.size);
+  } else {
+    for (const key of ['size', 'grayscale'] as const)
+      check(
+        data[key] === undefined,
+        `data.${key}`,
+        `no value for dataset ${JSON.stringify(data.dataset)} (only folder: datasets are resized or decoded to one channel; the built-in datasets have a fixed shape)`,
+        data[key],
+      );
+  }
+  return resolved;
+}
+
+/**
+ * The leaves where two specs differ, as `path: A → B` (JSON values), in key order; empty when equal.
+ *
+ * @example
+ *   specDifferences({ train: { epochs: 1 } }, { train: { epochs: 2 } }); // ['train.epochs: 1 → 2']
+ */
+export function specDifferences(a: unknown, b: unknown, path = ''): string[] {
+  if (isObject(a) && isObject(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+    return keys.flatMap((k) => specDifferences(a[k], b[k], path ? `${path}.${k}` : k));
+  }
+  const show = (v: unknown) => (v === undefined ? 'absent' : JSON.stringify(v));
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${path || 'spec'}: ${show(a)} → ${show(b)}`];
+}
