@@ -163,6 +163,13 @@ describe('config files and the stored config', () => {
       refused(cli('train', '--dataset', dataset, '--out', out, '--quiet', ...tiny), /dataset/i);
       assert.equal(existsSync(out), false, `${dataset} left ${out}`);
     }
+    // Data-parallel: the workers load the data; the coordinator removes the folder it created.
+    const out = join(dir, 'failed-dp');
+    refused(
+      cli('train', '--processes', '2', '--dataset', 'folderr:x', '--out', out, '--quiet', ...tiny),
+      /dataset/,
+    );
+    assert.equal(existsSync(out), false, `--processes 2 left ${out}`);
   });
 });
 

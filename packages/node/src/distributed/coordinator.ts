@@ -12,7 +12,7 @@
  *   const result = await trainDistributed(presetSpec('fashion-quick'), 'runs/dp', { processes: 2 });
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { EpochRecord, StepRecord } from 'supcon';
@@ -22,6 +22,7 @@ import { writeFileDurable } from '../train/checkpoint.js';
 import { truncateMetrics } from '../train/run-common.js';
 import { readSpec, runFiles } from '../train/session.js';
 import type { RunSpec } from '../train/spec.js';
+import { resolveRunSpec } from '../train/spec-check.js';
 import { FLAG_STOP, FrameReader, frame, OP_GATHER, OP_SUM } from './pipe.js';
 import type { WorkerInit, WorkerMessage } from './worker.js';
 
@@ -123,15 +124,23 @@ export async function trainDistributed(
       processes,
     );
   const files = runFiles(runDir);
-  mkdirSync(runDir, { recursive: true });
   const resume = options.resume === true;
+  // The workers load the data: if they fail before the first checkpoint, what this call created goes.
+  const created = !existsSync(runDir);
   if (resume) {
     spec = readSpec(runDir);
     check(existsSync(files.checkpoint), 'resume', `a run folder with checkpoint.bin`, runDir);
   } else {
     check(!existsSync(files.checkpoint), 'out', 'a folder without a previous run (or resume it)', runDir);
+    spec = resolveRunSpec(spec);
+    mkdirSync(runDir, { recursive: true });
     writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
   }
+  const removeIfUnstarted = () => {
+    if (resume || existsSync(files.checkpoint)) return;
+    if (created) rmSync(runDir, { recursive: true, force: true });
+    else for (const f of [files.config, files.metrics]) rmSync(f, { force: true });
+  };
   check(
     spec.train.batchSize >= processes,
     'processes',
@@ -280,7 +289,10 @@ export async function trainDistributed(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  if (failure !== undefined) throw new DistributedTrainingError(failure);
+  if (failure !== undefined) {
+    removeIfUnstarted();
+    throw new DistributedTrainingError(failure);
+  }
   const fingerprints = ranks.map((r) => r.done!.fingerprint);
   return {
     runDir,
