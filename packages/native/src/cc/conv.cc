@@ -228,24 +228,37 @@ std::map<std::vector<int64_t>, std::unique_ptr<Im2ColEntry>> im2colCache;
 std::vector<uint8_t> patches;
 
 // Copies the KH*KW windows of every output pixel into `cols` ([M, KH*KW*CI], element size `es`).
+// Without dilation a window row (KW pixels of CI channels) is contiguous in the input, so it is
+// one copy unless it crosses the image border.
 void Im2Col(const uint8_t* x, const ConvShape& s, size_t es, uint8_t* cols) {
   const int64_t N = s.src[0], CI = s.src[1], H = s.src[2], W = s.src[3];
   const int64_t OH = s.dst[2], OW = s.dst[3], KH = s.weights[2], KW = s.weights[3];
-  const int64_t rowBytes = KH * KW * CI * static_cast<int64_t>(es), chunk = CI * static_cast<int64_t>(es);
+  const int64_t dh = s.dilates[0] + 1, dw = s.dilates[1] + 1;
+  const int64_t chunk = CI * static_cast<int64_t>(es), rowBytes = KH * KW * chunk;
   ParallelFor(N * OH, 1, [&](int64_t b, int64_t e) {
     for (int64_t nh = b; nh < e; nh++) {
       int64_t n = nh / OH, oh = nh % OH;
       for (int64_t ow = 0; ow < OW; ow++) {
         uint8_t* row = cols + ((nh * OW) + ow) * rowBytes;
+        const int64_t iw0 = ow * s.strides[1] - s.padL[1];
+        const bool inside = dw == 1 && iw0 >= 0 && iw0 + KW <= W;
         for (int64_t kh = 0; kh < KH; kh++) {
-          int64_t ih = oh * s.strides[0] - s.padL[0] + kh * (s.dilates[0] + 1);
+          int64_t ih = oh * s.strides[0] - s.padL[0] + kh * dh;
+          if (ih < 0 || ih >= H) {
+            std::memset(row, 0, KW * chunk);
+            row += KW * chunk;
+            continue;
+          }
+          const uint8_t* src = x + ((n * H + ih) * W) * chunk;
+          if (inside) {
+            std::memcpy(row, src + iw0 * chunk, KW * chunk);
+            row += KW * chunk;
+            continue;
+          }
           for (int64_t kw = 0; kw < KW; kw++, row += chunk) {
-            int64_t iw = ow * s.strides[1] - s.padL[1] + kw * (s.dilates[1] + 1);
-            if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
-              std::memset(row, 0, chunk);
-            } else {
-              std::memcpy(row, x + ((n * H + ih) * W + iw) * chunk, chunk);
-            }
+            int64_t iw = iw0 + kw * dw;
+            if (iw < 0 || iw >= W) std::memset(row, 0, chunk);
+            else std::memcpy(row, src + iw * chunk, chunk);
           }
         }
       }
@@ -253,13 +266,23 @@ void Im2Col(const uint8_t* x, const ConvShape& s, size_t es, uint8_t* cols) {
   });
 }
 
-// Whether the im2col product beats oneDNN's direct backward-weights kernel for this shape: deep
-// layers only (long patch rows), where the direct kernel is slowest and the copy is smallest.
+// Whether the im2col product beats oneDNN's direct backward-weights kernel for this shape. bf16:
+// deep layers (long patch rows, where the direct AMX kernel is slowest) and any layer whose
+// patches are small to copy (narrow layers, where it is slow too); fp32 only the deepest layers.
+// SUPCON_NATIVE_IM2COL=0 turns it off (for A/B measurements).
 bool UseIm2Col(const ConvShape& s, bool bf16) {
   static const char* env = std::getenv("SUPCON_NATIVE_IM2COL");
   if (env && std::strcmp(env, "0") == 0) return false;
   const int64_t k = s.weights[1] * s.weights[2] * s.weights[3];
-  return bf16 ? k >= 2048 : k >= 4096;
+  const int64_t m = s.dst[0] * s.dst[2] * s.dst[3];
+  if (!bf16) return k >= 4096;
+  return k >= 2048 || m * k * 2 <= (int64_t{16} << 20);
+}
+
+// A 1x1, stride-1, unpadded convolution's patches are the input itself.
+bool PatchesAreInput(const ConvShape& s) {
+  return s.weights[2] == 1 && s.weights[3] == 1 && s.strides[0] == 1 && s.strides[1] == 1 && s.padL[0] == 0 &&
+         s.padL[1] == 0;
 }
 
 void BackpropFilterIm2Col(void* x, void* dy, float* dw, const ConvShape& s, bool bf16) {
@@ -277,10 +300,14 @@ void BackpropFilterIm2Col(void* x, void* dy, float* dw, const ConvShape& s, bool
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(colsT, grad, out), Engine());
     entry.reset(new Im2ColEntry{pd, dnnl::matmul(pd)});
   }
-  patches.resize(static_cast<size_t>(M * K) * es);
-  Im2Col(static_cast<const uint8_t*>(x), s, es, patches.data());
+  void* cols = x;
+  if (!PatchesAreInput(s)) {
+    patches.resize(static_cast<size_t>(M * K) * es);
+    Im2Col(static_cast<const uint8_t*>(x), s, es, patches.data());
+    cols = patches.data();
+  }
   auto& stream = Stream();
-  memory a(entry->pd.src_desc(), Engine(), patches.data()), b(entry->pd.weights_desc(), Engine(), dy),
+  memory a(entry->pd.src_desc(), Engine(), cols), b(entry->pd.weights_desc(), Engine(), dy),
       c(entry->pd.dst_desc(), Engine(), dw);
   entry->prim.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
   stream.wait();
