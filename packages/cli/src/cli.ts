@@ -2,7 +2,7 @@
  * The `supcon` command line: parses flags and calls the same public API users call.
  * Each command lives in its own module under commands/ and registers here.
  */
-import { CliError } from './command.js';
+import { asCliError, CliError, EXIT } from './command.js';
 import { allCommands as commands } from './commands/index.js';
 
 function helpText(): string {
@@ -14,6 +14,11 @@ function helpText(): string {
     '  --json       print one JSON object on stdout',
     '  --verbose    show stack traces on errors',
     '  --help       show help for a command',
+    '',
+    'Errors are one sentence on stderr. Exit codes: 0 done; 1 the command failed (a dataset missing or',
+    'damaged, a damaged checkpoint, a failed download or worker); 2 the command line cannot run as written',
+    '(unknown flag, bad value or config file, an output path that cannot be written); 130 stopped by',
+    'SIGINT/SIGTERM after writing the checkpoint.',
   );
   return lines.join('\n');
 }
@@ -52,6 +57,6 @@ export async function run(argv: string[]): Promise<number> {
     const message = error instanceof Error ? error.message : String(error);
     console.error(`supcon: ${message}`);
     if (verbose && error instanceof Error && error.stack) console.error(error.stack);
-    return error instanceof CliError ? error.exitCode : 1;
+    return asCliError(error)?.exitCode ?? EXIT.failed;
   }
 }

@@ -11,7 +11,7 @@ import {
   progressBar,
   summariseDataset,
 } from '@supcon/node';
-import { CliError, type Command } from '../command.js';
+import { CliError, type Command, EXIT } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { datasetErrorsAsCliErrors } from './data-common.js';
 
@@ -79,7 +79,7 @@ export const dataDownloadCommand: Command = {
       try {
         return await downloadDataset(source, dir, showBar ? progressBar(process.stderr) : undefined);
       } catch (error) {
-        if (error instanceof DownloadError) throw new CliError(error.message, 1);
+        if (error instanceof DownloadError) throw new CliError(error.message, EXIT.failed);
         throw error;
       }
     });

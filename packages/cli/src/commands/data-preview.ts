@@ -1,6 +1,6 @@
 /** `supcon data preview NAME[:PATH] --out FILE.png`: originals and their augmented views in a grid. */
 import { resolve } from 'node:path';
-import { loadDataset, onePerClass, previewGrid, writeFileAtomic } from '@supcon/node';
+import { loadDataset, onePerClass, previewGrid, writeOutputFile } from '@supcon/node';
 import { AUGMENT_PRESETS, type AugmentPreset, augmentPreset } from 'supcon';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
@@ -13,6 +13,7 @@ export const dataPreviewCommand: Command = {
     'Usage: supcon data preview NAME[:PATH] --out FILE.png [--preset supcon] [--rows 10] [--views 6] [--seed 0]',
     '',
     'One row per sample (the first of each class in turn): the original, then its views.',
+    'Missing folders of FILE.png are created.',
     `  --preset P   ${AUGMENT_PRESETS.join(', ')} (default supcon)`,
     '  --rows N     samples (default 10)',
     '  --views V    augmented views per sample (default 6)',
@@ -47,7 +48,7 @@ export const dataPreviewCommand: Command = {
       seed: flags['seed'] as number,
       scale: flags['scale'] as number,
     });
-    writeFileAtomic(resolve(out), png);
+    await datasetErrorsAsCliErrors(async () => writeOutputFile('out', resolve(out), png));
     const summary = {
       out: resolve(out),
       dataset: ds.name,

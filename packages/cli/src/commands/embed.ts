@@ -1,5 +1,5 @@
 /** `supcon embed --run DIR --out FILE`: writes encoder features and labels of a split as JSON. */
-import { augmentSteps, embedImages, writeFileDurable } from '@supcon/node';
+import { augmentSteps, embedImages, writeOutputFile } from '@supcon/node';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { argumentErrorsAsCliErrors, openRun, runReaderFlagHelp, runReaderFlagSpecs } from './train-common.js';
@@ -12,7 +12,7 @@ export const embedCommand: Command = {
     '',
     'FILE gets {"split", "count", "dim", "classes", "labels": [...], "embeddings": [[...], ...]}.',
     '',
-    '  --out FILE         the JSON file to write (required)',
+    '  --out FILE         the JSON file to write (required; missing folders are created)',
     '  --split S          test (default), validation or train',
     runReaderFlagHelp,
   ].join('\n'),
@@ -43,7 +43,7 @@ export const embedCommand: Command = {
         labels: Array.from(f.labels),
         embeddings,
       };
-      writeFileDurable(out, JSON.stringify(doc));
+      writeOutputFile('out', out, JSON.stringify(doc));
       return { file: out, split, count: f.count, dim: f.dim };
     });
     if (flags['json']) console.log(JSON.stringify(result));

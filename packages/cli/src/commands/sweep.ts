@@ -9,11 +9,19 @@
  * against the value).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { linePlot, png, type RunSpec, specDifferences, updateSummary, writeFileDurable } from '@supcon/node';
-import { CliError, type Command } from '../command.js';
+import {
+  ensureOutputFolder,
+  linePlot,
+  png,
+  type RunSpec,
+  specDifferences,
+  updateSummary,
+  writeFileDurable,
+} from '@supcon/node';
+import { CliError, type Command, EXIT } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { trainCommandFlagSpecs } from './train.js';
 import { argumentErrorsAsCliErrors, specFromFlags } from './train-common.js';
@@ -102,7 +110,7 @@ function lastJson(stdout: string, what: string): Record<string, unknown> {
   try {
     return JSON.parse(line) as Record<string, unknown>;
   } catch {
-    throw new CliError(`${what} printed no JSON summary (last line: ${line.slice(0, 200)}).`);
+    throw new CliError(`${what} printed no JSON summary (last line: ${line.slice(0, 200)}).`, EXIT.failed);
   }
 }
 
@@ -181,7 +189,7 @@ export const sweepCommand: Command = {
           'pass --rerun-stale to delete and retrain them, or choose another --out.',
       );
     }
-    mkdirSync(out, { recursive: true });
+    await argumentErrorsAsCliErrors(() => ensureOutputFolder('out', out));
     const runs: SweepRun[] = [];
     const save = () =>
       writeFileDurable(
@@ -207,7 +215,8 @@ export const sweepCommand: Command = {
           ['train', '--out', run, ...resume, ...trainFlags, `--${name}`, value, '--json', '--quiet'],
           quiet,
         );
-        if (t.status !== 0) throw new CliError(`Run ${name}=${value} failed to train: ${lastLine(t)}`);
+        if (t.status !== 0)
+          throw new CliError(`Run ${name}=${value} failed to train: ${lastLine(t)}`, EXIT.failed);
         const result = lastJson(t.stdout, `supcon train --out ${run}`);
         // A resumed run reports only its own part of the training time.
         summary = updateSummary(run, { trainSeconds: result['seconds'], resumedFrom: result['resumedFrom'] });
@@ -219,7 +228,7 @@ export const sweepCommand: Command = {
           );
         const l = supcon(['linear', '--run', run, '--json', '--epochs', String(probeEpochs)], quiet);
         if (l.status !== 0)
-          throw new CliError(`Run ${name}=${value}: the linear probe failed: ${lastLine(l)}`);
+          throw new CliError(`Run ${name}=${value}: the linear probe failed: ${lastLine(l)}`, EXIT.failed);
         lastJson(l.stdout, `supcon linear --run ${run}`);
         summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>;
       }

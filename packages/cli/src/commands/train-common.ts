@@ -27,7 +27,7 @@ import {
   type Trainer,
 } from 'supcon';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
-import { CliError } from '../command.js';
+import { CliError, libraryErrorsAsCliErrors } from '../command.js';
 import type { FlagSpec, FlagValues } from '../flags.js';
 
 export const trainFlagSpecs: Record<string, FlagSpec> = {
@@ -246,20 +246,8 @@ export function formatTime(seconds: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-/** Turns the core's InvalidArgumentError into a CLI error (one sentence, no stack). */
-export async function argumentErrorsAsCliErrors<T>(f: () => Promise<T> | T): Promise<T> {
-  try {
-    return await f();
-  } catch (error) {
-    if (
-      error instanceof Error &&
-      ['InvalidArgumentError', 'CheckpointError', 'DatasetError', 'DatasetNotFoundError'].includes(error.name)
-    ) {
-      throw new CliError(error.message);
-    }
-    throw error;
-  }
-}
+/** The library's one-sentence errors as CLI errors (no stack; exit code by command.ts's policy). */
+export const argumentErrorsAsCliErrors = libraryErrorsAsCliErrors;
 
 /** Flags of the commands that read a trained run (`linear`, `eval`, `embed`). */
 export const runReaderFlagSpecs: Record<string, FlagSpec> = {

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { type DistributedHooks, trainDistributed } from '@supcon/node';
 import type { BackendChoice } from '../backend.js';
-import { CliError, type Command } from '../command.js';
+import { CliError, type Command, EXIT } from '../command.js';
 import { parseFlags } from '../flags.js';
 import {
   argumentErrorsAsCliErrors,
@@ -76,7 +76,7 @@ export const trainDistributedCommand: Command = {
         );
       } catch (error) {
         if (error instanceof Error && error.name === 'DistributedTrainingError')
-          throw new CliError(error.message, 1);
+          throw new CliError(error.message, EXIT.failed);
         throw error;
       }
     });

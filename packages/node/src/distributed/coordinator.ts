@@ -12,13 +12,14 @@
  *   const result = await trainDistributed(presetSpec('fashion-quick'), 'runs/dp', { processes: 2 });
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { EpochRecord, StepRecord } from 'supcon';
 import type { Dataset } from '../data/index.js';
 import { check } from '../train/check.js';
 import { writeFileDurable } from '../train/checkpoint.js';
+import { ensureOutputFolder } from '../train/output.js';
 import { truncateMetrics } from '../train/run-common.js';
 import { readSpec, runFiles } from '../train/session.js';
 import type { RunSpec } from '../train/spec.js';
@@ -133,7 +134,7 @@ export async function trainDistributed(
   } else {
     check(!existsSync(files.checkpoint), 'out', 'a folder without a previous run (or resume it)', runDir);
     spec = resolveRunSpec(spec);
-    mkdirSync(runDir, { recursive: true });
+    ensureOutputFolder('out', runDir);
     writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
   }
   const removeIfUnstarted = () => {

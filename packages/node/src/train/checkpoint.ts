@@ -8,7 +8,16 @@
  * temp file in the same folder, fsync, rename; a crash leaves the previous checkpoint intact.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import type { OptimizerState, TrainerState } from 'supcon';
 
 const MAGIC = 'SUPCONCK';
@@ -38,17 +47,28 @@ interface Header {
   sha256: string;
 }
 
-/** Writes `file` atomically and durably (temp + fsync + rename). */
+/**
+ * Writes `file` atomically and durably (temp + fsync + rename). A failure leaves no temporary file
+ * and is reported for `file` itself (with the errno `code` kept), not for the temporary name.
+ */
 export function writeFileDurable(file: string, data: Uint8Array | string): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    throw Object.assign(new Error(`Cannot write \`${file}\` (${code ?? (error as Error).message}).`), {
+      code,
+    });
   }
-  renameSync(tmp, file);
 }
 
 export function saveCheckpoint(file: string, state: TrainerState, meta: Record<string, unknown> = {}): void {

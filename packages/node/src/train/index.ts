@@ -4,6 +4,7 @@ export * from './embed.js';
 export * from './evaluate.js';
 export * from './export.js';
 export * from './knn.js';
+export * from './output.js';
 export * from './report.js';
 export * from './robustness.js';
 export * from './session.js';

@@ -3,7 +3,7 @@
  * step and epoch), `checkpoint.bin` (atomic, see checkpoint.ts) and, after evaluation, `summary.json`.
  * `resume: true` continues from the checkpoint exactly where an uninterrupted run would be.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type EpochRecord, type Network, type StepRecord, Trainer } from 'supcon';
 import {
@@ -17,6 +17,7 @@ import {
 import { check } from './check.js';
 import { loadCheckpoint, saveCheckpoint, writeFileDurable } from './checkpoint.js';
 import { exportLayersModel } from './export.js';
+import { ensureOutputFolder } from './output.js';
 import { knnMonitor, trainAugmenter, truncateMetrics } from './run-common.js';
 import { buildEncoder, buildHead, type RunSpec } from './spec.js';
 import { resolveRunSpec } from './spec-check.js';
@@ -147,7 +148,7 @@ export async function trainRun(
   // Data and networks first: a run that cannot start leaves no run folder behind.
   const data = await prepareData(spec, options.dataset);
   const { encoder, head } = buildNetworks(spec, data);
-  mkdirSync(runDir, { recursive: true });
+  ensureOutputFolder('out', runDir);
   if (!options.resume) writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
   const { train } = data;
   const { steps, augmenter } = trainAugmenter(spec, data);

@@ -1,0 +1,96 @@
+/**
+ * One behaviour for every output path (missing folders created, an unwritable path one sentence
+ * naming it, never a temporary file's ENOENT) and one exit-code policy across commands: 1 for a
+ * command that failed (dataset missing or damaged), 2 for a command line that cannot run as written.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+const hasFashion = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
+
+let dir: string;
+let file: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'supcon-out-'));
+  file = join(dir, 'a-file.txt');
+  writeFileSync(file, 'not a folder');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function fails(r: ReturnType<typeof cli>, code: number, pattern: RegExp): void {
+  assert.equal(r.status, code, `exit ${r.status}: ${r.stderr}`);
+  assert.match(r.stderr, pattern);
+  assert.doesNotMatch(r.stderr, /\.tmp-|\n\s+at /, 'no temporary file name, no stack trace');
+  // One sentence (a warning that the native engine is unavailable may precede it on some machines).
+  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('supcon: warning:'));
+  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+}
+
+test('embed and data preview create missing folders; an unwritable path is one sentence, exit 2', {
+  skip: !hasFashion && 'no Fashion-MNIST',
+}, () => {
+  const png = join(dir, 'new', 'deeper', 'preview.png');
+  const preview = cli('data', 'preview', 'fashion-mnist', '--out', png, '--rows', '2', '--views', '1');
+  assert.equal(preview.status, 0, preview.stderr);
+  assert.ok(existsSync(png));
+  fails(
+    cli('data', 'preview', 'fashion-mnist', '--out', join(file, 'x.png'), '--rows', '2', '--views', '1'),
+    2,
+    /`out`. Expected a folder that can be created .*Received: out=".*a-file\.txt"/,
+  );
+
+  const run = join(dir, 'run');
+  const trained = cli(
+    'train',
+    '--out',
+    run,
+    '--encoder',
+    'mlp',
+    '--limit',
+    '256',
+    '--validation',
+    '128',
+    '--batch-size',
+    '128',
+    '--epochs',
+    '1',
+    '--quiet',
+  );
+  assert.equal(trained.status, 0, trained.stderr);
+  const json = join(dir, 'new2', 'e.json');
+  const embed = cli('embed', '--run', run, '--out', json, '--split', 'validation');
+  assert.equal(embed.status, 0, embed.stderr);
+  assert.ok(existsSync(json));
+  fails(
+    cli('embed', '--run', run, '--out', join(file, 'e.json'), '--split', 'validation'),
+    2,
+    /`out`. Expected a folder that can be created/,
+  );
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.includes('.tmp')),
+    [],
+    'no temporary files left',
+  );
+  fails(cli('train', '--out', join(file, 'run'), '--encoder', 'mlp', '--limit', '256'), 2, /`out`/);
+  fails(cli('sweep', '--vary', 'seed=1', '--out', join(file, 'sweep')), 2, /`out`/);
+});
+
+test('the same error exits with the same code from every command', () => {
+  for (const dataset of ['folderr:x', 'mnist:/nonexistent', `folder:${join(dir, 'missing')}`]) {
+    fails(cli('data', 'inspect', dataset), 1, /dataset|Dataset/);
+    fails(cli('train', '--dataset', dataset, '--out', join(dir, 'r'), '--quiet'), 1, /dataset|Dataset/);
+    fails(cli('data', 'preview', dataset, '--out', join(dir, 'p.png')), 1, /dataset|Dataset/);
+  }
+  // A value the library refuses is a usage error wherever it is given.
+  fails(cli('data', 'inspect', 'fashion-mnist', '--validation', '-3'), 2, /`validation`/);
+  fails(cli('train', '--validation', '-3', '--out', join(dir, 'r')), 2, /`--validation`/);
+  fails(cli('train', '--temperature', '0', '--out', join(dir, 'r')), 2, /`temperature`/);
+  assert.match(cli('--help').stdout, /Exit codes: 0 done; 1 the command failed/);
+});
