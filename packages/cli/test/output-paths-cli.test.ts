@@ -29,7 +29,10 @@ function fails(r: ReturnType<typeof cli>, code: number, pattern: RegExp): void {
   assert.match(r.stderr, pattern);
   assert.doesNotMatch(r.stderr, /\.tmp-|\n\s+at /, 'no temporary file name, no stack trace');
   // One sentence (a warning that the native engine is unavailable may precede it on some machines).
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('supcon: warning:'));
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('supcon: warning:'));
   assert.equal(lines.length, 1, `one line: ${r.stderr}`);
 }
 
