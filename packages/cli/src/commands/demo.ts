@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { evaluateEncoder, knnSummaryFields, trainRun, updateSummary, writeReport } from '@supcon/node';
-import { type BackendChoice, selectBackend } from '../backend.js';
+import { type BackendChoice, precisionSetter, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import {
@@ -40,7 +40,6 @@ export const demoCommand: Command = {
     if (positionals.length > 0)
       throw new CliError(`Unexpected argument \`${positionals[0]}\`. See \`supcon demo --help\`.`);
     const spec = await argumentErrorsAsCliErrors(() => specFromFlags(flags));
-    const options = runOptionsFromFlags(flags);
     if (flags['knn-k'] === undefined) spec.knnK = 200; // the demo draws the kNN accuracy curve
     const out =
       (flags['out'] as string | undefined) ??
@@ -50,10 +49,11 @@ export const demoCommand: Command = {
       if (!quiet) console.error(s);
     };
     const backend = await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+    const options = { ...runOptionsFromFlags(flags), applyPrecision: precisionSetter(backend) };
     say(
       `supcon demo: ${spec.train.method} on ${spec.data.dataset}, ${spec.model.encoder} (width ${spec.model.width}), ${spec.train.epochs} epochs, backend ${backend} → ${out}`,
     );
-    const { trainer, data, prefetch, interrupted } = await argumentErrorsAsCliErrors(() =>
+    const { trainer, data, prefetch, interrupted, precision } = await argumentErrorsAsCliErrors(() =>
       trainRun(spec, out, options, {
         onStep: progressPrinter(quiet),
         onEpoch: (r) =>
@@ -74,6 +74,7 @@ export const demoCommand: Command = {
       command: 'demo',
       run: out,
       backend,
+      precision,
       method: spec.train.method,
       dataset: spec.data.dataset,
       encoder: spec.model.encoder,

@@ -17,6 +17,7 @@ import {
   linePlot,
   png,
   type RunSpec,
+  resolveRunSpec,
   specDifferences,
   updateSummary,
   writeFileDurable,
@@ -46,6 +47,7 @@ const VARIABLE = [
   'projection',
   'seed',
   'limit',
+  'precision',
 ] as const;
 
 export interface SweepRun {
@@ -102,7 +104,14 @@ function staleFields(run: string, spec: RunSpec): string[] {
   } catch {
     return ['its config.json is not valid JSON'];
   }
-  return specDifferences(recorded, spec).map((d) => d.replace(' → ', ' recorded, requested '));
+  // Fields added since the run was recorded count as their defaults (what that run trained with).
+  let resolved: unknown;
+  try {
+    resolved = resolveRunSpec(recorded as RunSpec);
+  } catch (error) {
+    return [`its config.json is not a valid run spec (${(error as Error).message})`];
+  }
+  return specDifferences(resolved, spec).map((d) => d.replace(' → ', ' recorded, requested '));
 }
 
 function lastJson(stdout: string, what: string): Record<string, unknown> {

@@ -9,6 +9,7 @@ import {
   ENCODERS,
   type KnnResult,
   loadRunEncoder,
+  PRECISIONS,
   PRESETS,
   type PrefetchSummary,
   type Preset,
@@ -67,6 +68,7 @@ export const trainFlagSpecs: Record<string, FlagSpec> = {
   'knn-k': { kind: 'int', min: 0 },
   'probe-epochs': { kind: 'int', min: 1 },
   backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
+  precision: { kind: 'string', choices: PRECISIONS },
   quiet: { kind: 'boolean' },
   'no-prefetch': { kind: 'boolean' },
   'prefetch-depth': { kind: 'int', min: 1 },
@@ -90,6 +92,9 @@ export const trainFlagHelp = [
   '  --size N --grayscale  folder: datasets only: resize images to N×N (default 32), decode to one channel',
   '  --seed N --checkpoint-every STEPS --knn-k K (kNN monitor each epoch, 0 = off) --probe-epochs N',
   '  --backend auto|native|cpu (default auto: native oneDNN engine when it loads)',
+  '  --precision fp32|bf16 compute precision of the native engine (default fp32; bf16: mixed precision where',
+  '                        the CPU supports it, else one warning and fp32). Stored in config.json; the',
+  '                        precision in effect is `precision` in the --json output and summary.json',
   '  --quiet               no progress line',
   '  --no-prefetch         augment on the training thread instead of in a worker thread ahead of the step',
   '                        (default: a worker prepares the next batches whenever views are augmented;',
@@ -209,6 +214,7 @@ export function specFromFlags(flags: FlagValues): RunSpec {
   if (f('checkpoint-every') !== undefined) spec.checkpointEvery = f('checkpoint-every')!;
   if (f('knn-k') !== undefined) spec.knnK = f('knn-k')!;
   if (f('probe-epochs') !== undefined) spec.probeEpochs = f('probe-epochs')!;
+  if (f('precision') !== undefined) spec.precision = f('precision')!;
   return resolveRunSpec(spec);
 }
 

@@ -1,7 +1,7 @@
 /** `supcon train`: trains an encoder (supcon, simclr or ce) into a run folder; `--resume` continues it. */
 import { join } from 'node:path';
-import { trainRun } from '@supcon/node';
-import { type BackendChoice, selectBackend } from '../backend.js';
+import { trainRun, updateSummary } from '@supcon/node';
+import { type BackendChoice, precisionSetter, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { type FlagSpec, parseFlags } from '../flags.js';
 import {
@@ -54,18 +54,19 @@ export const trainCommand: Command = {
     if (resume && flags['out'] === undefined)
       throw new CliError('Flag `--resume` needs `--out DIR`, the run folder to continue.');
     const spec = await argumentErrorsAsCliErrors(() => specFromFlags(flags));
-    const options = { ...runOptionsFromFlags(flags), resume };
     const out =
       (flags['out'] as string | undefined) ??
       join('runs', `${spec.train.method}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
     const backend = await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+    const options = { ...runOptionsFromFlags(flags), resume, applyPrecision: precisionSetter(backend) };
     const started = performance.now();
-    const { trainer, resumedFrom, prefetch, interrupted } = await argumentErrorsAsCliErrors(() =>
+    const { trainer, resumedFrom, prefetch, interrupted, precision } = await argumentErrorsAsCliErrors(() =>
       trainRun(spec, out, options, { onStep: progressPrinter(flags['quiet'] === true) }),
     );
     const summary = {
       run: out,
       backend,
+      precision,
       method: trainer.config.method,
       iterations: trainer.position.iteration,
       resumedFrom,
@@ -73,6 +74,8 @@ export const trainCommand: Command = {
       prefetch,
       seconds: (performance.now() - started) / 1000,
     };
+    // The precision in effect (config.json holds the one asked for).
+    updateSummary(out, { precision });
     if (flags['json']) console.log(JSON.stringify(summary));
     else {
       console.log(

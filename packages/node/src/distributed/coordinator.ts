@@ -134,6 +134,14 @@ export async function trainDistributed(
   } else {
     check(!existsSync(files.checkpoint), 'out', 'a folder without a previous run (or resume it)', runDir);
     spec = resolveRunSpec(spec);
+  }
+  check(
+    (spec.precision ?? 'fp32') === 'fp32',
+    'precision',
+    "'fp32' with several processes (bf16 is not passed to the workers yet)",
+    spec.precision,
+  );
+  if (!resume) {
     ensureOutputFolder('out', runDir);
     writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
   }

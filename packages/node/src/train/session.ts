@@ -19,7 +19,7 @@ import { loadCheckpoint, saveCheckpoint, writeFileDurable } from './checkpoint.j
 import { exportLayersModel } from './export.js';
 import { ensureOutputFolder } from './output.js';
 import { knnMonitor, trainAugmenter, truncateMetrics } from './run-common.js';
-import { buildEncoder, buildHead, type RunSpec } from './spec.js';
+import { buildEncoder, buildHead, type RunPrecision, type RunSpec } from './spec.js';
 import { resolveRunSpec } from './spec-check.js';
 
 export interface RunHooks {
@@ -47,6 +47,12 @@ export interface RunOptions {
    */
   prefetchNice?: number;
   /**
+   * Sets the engine's compute precision to the spec's (the stored one on resume) before the first
+   * step and returns the precision in effect, e.g. `@supcon/native`'s `setPrecision`. Required for
+   * `precision: 'bf16'`; without it a run is fp32.
+   */
+  applyPrecision?: (requested: RunPrecision) => RunPrecision | Promise<RunPrecision>;
+  /**
    * Stop cleanly at the next step boundary on SIGINT or SIGTERM (checkpoint written, worker closed;
    * `interrupted` is then true). A second signal kills the process as usual. For the CLI.
    */
@@ -72,6 +78,8 @@ export interface RunResult {
   prefetch: PrefetchSummary;
   /** The run stopped early on SIGINT/SIGTERM (only with `handleSignals`). */
   interrupted: boolean;
+  /** The compute precision in effect (`spec.precision` unless the engine could not run it). */
+  precision: RunPrecision;
 }
 
 export interface PreparedData {
@@ -145,6 +153,14 @@ export async function trainRun(
     );
     spec = resolveRunSpec(spec);
   }
+  const requested = spec.precision ?? 'fp32';
+  check(
+    requested === 'fp32' || options.applyPrecision !== undefined,
+    'precision',
+    "'fp32' unless RunOptions.applyPrecision sets the engine's precision (the CLI passes the native engine's setPrecision)",
+    requested,
+  );
+  const precision = options.applyPrecision ? await options.applyPrecision(requested) : requested;
   // Data and networks first: a run that cannot start leaves no run folder behind.
   const data = await prepareData(spec, options.dataset);
   const { encoder, head } = buildNetworks(spec, data);
@@ -230,6 +246,7 @@ export async function trainRun(
         ...(ahead?.workerError ? { workerError: ahead.workerError.message } : {}),
       },
       interrupted,
+      precision,
     };
   } finally {
     process.off('SIGINT', onSignal);

@@ -6,7 +6,7 @@
  */
 import { DECAYS, METHODS, OPTIMIZERS, type OptimizerConfig, resolveConfig, type TrainConfig } from 'supcon';
 import { check } from './check.js';
-import { AUGMENTS, type DataSpec, ENCODERS, type ModelSpec, type RunSpec } from './spec.js';
+import { AUGMENTS, type DataSpec, ENCODERS, type ModelSpec, PRECISIONS, type RunSpec } from './spec.js';
 
 type Field = { optional?: true } & (
   | { type: 'number' | 'integer' | 'boolean' | 'string' | 'numbers' }
@@ -85,6 +85,7 @@ const RUN_FIELDS: FieldsOf<RunSpec> = {
   checkpointEvery: integer,
   knnK: integer,
   probeEpochs: integer,
+  precision: optional({ type: 'choice', choices: PRECISIONS }),
 };
 
 const EXPECTED: Record<Exclude<Field['type'], 'choice' | 'object'>, string> = {
@@ -163,13 +164,14 @@ export const DEFAULT_FOLDER_SIZE = 32;
 
 /**
  * A complete, validated copy of `spec`, with every default that training would otherwise apply
- * silently written out (the train config's derived fields; a folder dataset's image size and
- * channels), so the config.json stored from it is exactly what trains. `data.size` and
+ * silently written out (the train config's derived fields; the precision; a folder dataset's image
+ * size and channels), so the config.json stored from it is exactly what trains. `data.size` and
  * `data.grayscale` apply to folder datasets only: the built-in ones have a fixed shape.
  */
 export function resolveRunSpec(spec: RunSpec): RunSpec {
   const resolved = structuredClone(spec);
   resolved.train = resolveConfig(resolved.train);
+  resolved.precision ??= 'fp32';
   checkSpecShape(resolved);
   const data = resolved.data;
   // Only the kind matters here; the name is checked when the data loads (tests pass their own data).

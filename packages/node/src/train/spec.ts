@@ -25,6 +25,12 @@ export const ENCODERS = ['small-resnet', 'mlp', 'resnet18', 'resnet34', 'resnet5
 export type EncoderKind = (typeof ENCODERS)[number];
 const RESNET_DEPTH = { resnet18: 18, resnet34: 34, resnet50: 50 } as const;
 export const AUGMENTS = ['light', 'supcon', 'none'] as const;
+/**
+ * The native engine's compute precisions (its `PRECISIONS`; @supcon/node does not depend on the
+ * engine, the CLI checks at compile time that the two lists agree).
+ */
+export const PRECISIONS = ['fp32', 'bf16'] as const;
+export type RunPrecision = (typeof PRECISIONS)[number];
 
 export interface ModelSpec {
   encoder: EncoderKind;
@@ -69,6 +75,11 @@ export interface RunSpec {
   knnK: number;
   /** Linear probe epochs (on frozen features). */
   probeEpochs: number;
+  /**
+   * Compute precision asked of the native engine: 'fp32' (default) or 'bf16' mixed precision. The
+   * one in effect (bf16 needs CPU support) is `RunResult.precision`, and `precision` in summary.json.
+   */
+  precision?: RunPrecision;
 }
 
 export const PRESETS = ['fashion-quick', 'cifar-paper'] as const;

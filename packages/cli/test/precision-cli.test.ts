@@ -1,0 +1,90 @@
+/**
+ * `--precision fp32|bf16` of `supcon train`, `demo` and `sweep`: validated in one sentence, stored in
+ * config.json, passed to the native engine at training start, and the precision in effect reported
+ * (--json, summary.json) with one warning line when bf16 cannot run here.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+const hasFashion = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
+const tiny = [
+  '--encoder',
+  'mlp',
+  '--limit',
+  '256',
+  '--validation',
+  '128',
+  '--batch-size',
+  '128',
+  '--epochs',
+  '1',
+];
+const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'supcon-precision-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('a bad precision is one sentence before anything runs, for train, demo and sweep', () => {
+  for (const command of ['train', 'demo']) {
+    const r = cli(command, '--precision', 'fp16', '--out', join(dir, command));
+    assert.equal(r.status, 2);
+    assert.match(
+      r.stderr,
+      /^supcon: Invalid value for `--precision`. Expected one of fp32, bf16. Received: fp16.\n$/,
+    );
+    assert.equal(existsSync(join(dir, command)), false);
+  }
+  const sweep = cli('sweep', '--vary', 'precision=fp32,fp16', '--out', join(dir, 'sweep'), '--', ...tiny);
+  assert.equal(sweep.status, 2);
+  assert.match(sweep.stderr, /precision=fp16` cannot start.*`--precision`.*Received: fp16/);
+  assert.equal(existsSync(join(dir, 'sweep', 'precision=fp32')), false);
+  // Data-parallel training does not pass bf16 to its workers yet: refused, nothing written.
+  const dp = cli('train', '--processes', '2', '--precision', 'bf16', '--out', join(dir, 'dp'), ...tiny);
+  assert.equal(dp.status, 2);
+  assert.match(dp.stderr, /`precision`. Expected 'fp32' with several processes/);
+  assert.equal(existsSync(join(dir, 'dp')), false);
+});
+
+test('the precision is stored, applied at training start and reported as in effect', {
+  skip: !hasFashion && 'no Fashion-MNIST',
+}, async () => {
+  const train = (name: string, ...args: string[]) => {
+    const out = join(dir, name);
+    const r = cli('train', '--out', out, '--quiet', '--json', ...tiny, ...args);
+    assert.equal(r.status, 0, r.stderr);
+    const json = JSON.parse(r.stdout) as { backend: string; precision: string };
+    const stored = readJson(join(out, 'config.json'))['precision'];
+    return { json, stored, summary: readJson(join(out, 'summary.json')), stderr: r.stderr };
+  };
+  const plain = train('default');
+  assert.deepEqual(
+    [plain.stored, plain.json.precision, plain.summary['precision']],
+    ['fp32', 'fp32', 'fp32'],
+  );
+
+  const cpu = train('cpu', '--backend', 'cpu', '--precision', 'bf16');
+  assert.deepEqual([cpu.stored, cpu.json.precision, cpu.summary['precision']], ['bf16', 'fp32', 'fp32']);
+  assert.match(cpu.stderr, /warning: bf16 runs on the native engine only; the cpu backend trains in fp32/);
+
+  const bf16 = train('bf16', '--precision', 'bf16');
+  assert.equal(bf16.stored, 'bf16');
+  assert.equal(bf16.summary['precision'], bf16.json.precision);
+  if (bf16.json.backend === 'native') {
+    const native = await import('@supcon/native');
+    const expected = native.bf16Supported() ? 'bf16' : 'fp32';
+    assert.equal(bf16.json.precision, expected);
+    if (expected === 'fp32')
+      assert.match(bf16.stderr, /warning: bf16 is not available \(.+\); training in fp32/);
+    else assert.doesNotMatch(bf16.stderr, /warning: bf16/);
+  }
+});
