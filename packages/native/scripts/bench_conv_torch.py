@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch counterpart of bench-conv.mjs: the same CIFAR ResNet-18 conv shapes, channels-last,
-2 threads, forward / backward-data / backward-weights, best of --reps runs."""
+2 threads, forward / backward-data / backward-weights, best of --reps runs; --precision bf16 runs
+them on bfloat16 tensors (what autocast hands the convolutions)."""
 import argparse
 import time
 
@@ -9,6 +10,7 @@ import torch
 p = argparse.ArgumentParser()
 p.add_argument("--batch", type=int, default=128)
 p.add_argument("--reps", type=int, default=5)
+p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
 a = p.parse_args()
 torch.set_num_threads(2)
 layers = [(32, 3, 64, 3, 1), (32, 64, 64, 3, 1), (32, 64, 128, 3, 2), (16, 128, 128, 3, 1), (32, 64, 128, 1, 2),
@@ -27,11 +29,12 @@ def best(fn):
 
 
 total = flop = 0.0
-print(f"pytorch {torch.__version__} conv, batch {a.batch}, best of {a.reps} (ms and GFLOP/s)")
+print(f"pytorch {torch.__version__} conv ({a.precision}), batch {a.batch}, best of {a.reps} (ms and GFLOP/s)")
 for size, cin, cout, k, stride in layers:
     cl = torch.channels_last
-    x = torch.randn(a.batch, cin, size, size).contiguous(memory_format=cl)
-    w = torch.randn(cout, cin, k, k).contiguous(memory_format=cl)
+    dtype = torch.bfloat16 if a.precision == "bf16" else torch.float32
+    x = torch.randn(a.batch, cin, size, size).to(dtype).contiguous(memory_format=cl)
+    w = torch.randn(cout, cin, k, k).to(dtype).contiguous(memory_format=cl)
     pad = k // 2
     y = torch.nn.functional.conv2d(x, w, None, stride, pad)
     out = y.shape[2]
