@@ -7,7 +7,7 @@
 
 import { buildEncoder, buildHead, type ModelSpec, presetSpec, type RunSpec } from '@supcon/node';
 import * as tf from '@tensorflow/tfjs-core';
-import { createOptimizer, supConLoss } from 'supcon';
+import { createOptimizer, supConLoss, variableGrads } from 'supcon';
 import type { StepModel } from './step-model.js';
 import { median } from './torch.js';
 
@@ -65,7 +65,7 @@ function makeStep(o: StepOptions): { step: () => number; params: number; dispose
   const step = (): number =>
     tf.tidy(() => {
       const vars = params.map((p) => p.variable);
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = variableGrads(() => {
         const z = head.apply(encoder.apply(images, true), true); // [V·N, 128], unit rows, view-major
         const byView = tf.transpose(tf.reshape(z, [views, batch, -1]), [1, 0, 2]); // [N, V, 128]
         return supConLoss(byView, labels, { temperature: model.temperature }) as tf.Scalar;

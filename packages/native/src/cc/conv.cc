@@ -115,34 +115,36 @@ dnnl::convolution_forward::primitive_desc ForwardPd(const ConvShape& s, bool bia
   return dnnl::convolution_forward::primitive_desc(d, attr, Engine());
 }
 
+// 64-byte aligned scratch that grows as needed, one per slot (0, 1: activations, 2: weights);
+// calls come one at a time from JavaScript, so the buffers are shared by every primitive.
+void* Scratch(int slot, size_t bytes) {
+  static std::vector<uint8_t> buffers[3];
+  auto& b = buffers[slot];
+  if (b.size() < bytes + 64) b.resize(bytes + 64);
+  auto p = reinterpret_cast<uintptr_t>(b.data());
+  return reinterpret_cast<void*>((p + 63) & ~uintptr_t{63});
+}
+
 // A weights tensor in the user's HWIO layout and, when oneDNN wants another layout, the
-// reorder into (or out of) a library-owned buffer in that layout.
+// reorder into (or out of) shared scratch in that layout. The weights change every step, so they
+// are reordered on every call anyway; a buffer per primitive would only add three copies of the
+// model to resident memory.
 struct WeightsBridge {
   memory::desc user;
   memory::desc prim;
   bool needsReorder = false;
-  std::unique_ptr<memory> buffer;
   std::unique_ptr<dnnl::reorder> reorder;
+  memory Buffer() const { return memory(prim, Engine(), Scratch(2, prim.get_size())); }
 
   void Init(const memory::dims& dims, const memory::desc& primDesc, bool toUser) {
     user = memory::desc(dims, dt::f32, tag::hwio);
     prim = primDesc;
     needsReorder = user != prim;
     if (!needsReorder) return;
-    buffer = std::make_unique<memory>(prim, Engine());
     reorder = toUser ? std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(Engine(), prim, Engine(), user))
                      : std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(Engine(), user, Engine(), prim));
   }
 };
-
-// 64-byte aligned scratch that grows as needed, one per slot; calls come one at a time.
-void* Scratch(int slot, size_t bytes) {
-  static std::vector<uint8_t> buffers[2];
-  auto& b = buffers[slot];
-  if (b.size() < bytes + 64) b.resize(bytes + 64);
-  auto p = reinterpret_cast<uintptr_t>(b.data());
-  return reinterpret_cast<void*>((p + 63) & ~uintptr_t{63});
-}
 
 // An activation in the user's NHWC layout and, when the primitive wants another layout, the
 // reorder into (or out of) scratch slot `slot` in that layout.
@@ -254,7 +256,7 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   memory userW(entry->weights.user, Engine(), w);
   memory primW = userW;
   if (entry->weights.needsReorder) {
-    primW = *entry->weights.buffer;
+    primW = entry->weights.Buffer();
     entry->weights.reorder->execute(stream, userW, primW);
   }
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, primW}, {DNNL_ARG_DST, dst}};
@@ -295,7 +297,7 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   memory userW(entry->weights.user, Engine(), w);
   memory primW = userW;
   if (entry->weights.needsReorder) {
-    primW = *entry->weights.buffer;
+    primW = entry->weights.Buffer();
     entry->weights.reorder->execute(stream, userW, primW);
   }
   entry->prim.execute(stream, {{DNNL_ARG_DIFF_SRC, diffSrc}, {DNNL_ARG_WEIGHTS, primW}, {DNNL_ARG_DIFF_DST, diffDst}});
@@ -442,7 +444,7 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   auto& stream = Stream();
   memory src = entry->src.In(x), diffDst = entry->diffDst.In(dy);
   memory userW(entry->weights.user, Engine(), dw);
-  memory primW = entry->weights.needsReorder ? *entry->weights.buffer : userW;
+  memory primW = entry->weights.needsReorder ? entry->weights.Buffer() : userW;
   entry->prim.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_WEIGHTS, primW}, {DNNL_ARG_DIFF_DST, diffDst}});
   if (entry->weights.needsReorder) entry->weights.reorder->execute(stream, primW, userW);
   stream.wait();

@@ -17,6 +17,7 @@ import {
   resolveConfig,
   supConLoss,
   Trainer,
+  variableGrads,
 } from 'supcon';
 import type { ImageSet } from '../data/image-set.js';
 import { PrefetchingViews } from '../data/prefetch.js';
@@ -119,7 +120,7 @@ function bareStep(
   return () =>
     tf.tidy(() => {
       const vars = params.map((p) => p.variable);
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = variableGrads(() => {
         const z = head.apply(encoder.apply(x, true), true); // [2B, D]
         return supConLoss(tf.reshape(z, [batch, 2, -1]), labels, { temperature: 0.1 }) as tf.Scalar;
       }, vars);

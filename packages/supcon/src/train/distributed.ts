@@ -28,6 +28,7 @@ import { check } from '../errors.js';
 import type { Parameter } from '../optim/types.js';
 import { gatherImages, TrainerBase } from './base.js';
 import type { TrainConfig } from './config.js';
+import { variableGrads } from './grads.js';
 import { methodLoss } from './loss.js';
 import type { Network } from './network.js';
 import type { StepRecord, TrainerOptions } from './trainer.js';
@@ -77,7 +78,7 @@ export function shardGradients(options: ShardGradientsOptions): { loss: number; 
   check(inputs.shape[0] === rows, 'inputs', `${rows} rows (the shard's views)`, inputs.shape[0]);
   const variables = params.map((p) => p.variable);
   return tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => {
+    const { value, grads } = variableGrads(() => {
       const local = head.apply(encoder.apply(inputs, true), true) as tf.Tensor2D; // [n·V, D]
       const dim = local.shape[1]!;
       const all = options.allGather(local.dataSync() as Float32Array); // [B·V·D], rank order

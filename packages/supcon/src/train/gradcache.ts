@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import { variableGrads } from './grads.js';
 
 export interface CachedGradientsOptions {
   /** Training-mode forward of a chunk of inputs [n, ...] → outputs [n, D] (encoder then head). */
@@ -64,7 +65,7 @@ export function cachedGradients(options: CachedGradientsOptions): {
     for (const s of starts) {
       tf.tidy(() => {
         const upstream = chunk(grad, s); // [n, D]
-        const part = tf.variableGrads(() => tf.sum(tf.mul(forward(chunk(inputs, s)), upstream)), variables);
+        const part = variableGrads(() => tf.sum(tf.mul(forward(chunk(inputs, s)), upstream)), variables);
         for (const [name, g] of Object.entries(part.grads)) {
           const sum = grads[name] ? tf.add(grads[name]!, g) : g;
           if (grads[name]) grads[name]!.dispose();

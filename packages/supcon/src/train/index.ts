@@ -1,6 +1,7 @@
 export * from './config.js';
 export * from './distributed.js';
 export * from './gradcache.js';
+export * from './grads.js';
 export * from './loss.js';
 export * from './network.js';
 export * from './sampler.js';

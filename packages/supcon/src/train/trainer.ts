@@ -14,6 +14,7 @@ import type { OptimizerState } from '../optim/types.js';
 import { gatherImages, TrainerBase } from './base.js';
 import type { TrainConfig } from './config.js';
 import { cachedGradients } from './gradcache.js';
+import { variableGrads } from './grads.js';
 import { methodLoss } from './loss.js';
 import type { Network } from './network.js';
 
@@ -129,7 +130,7 @@ export class Trainer extends TrainerBase {
               variables,
               state: this.stateVariables().map((p) => p.variable),
             })
-          : tf.variableGrads(() => {
+          : variableGrads(() => {
               const output = forward(x); // [B·V, D] embeddings or logits
               if (this.queue) embeddings = tf.keep(tf.clone(output));
               return lossOf(output);
