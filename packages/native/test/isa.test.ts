@@ -36,7 +36,10 @@ test('fp32 convolutions run and agree with cpu when oneDNN is capped at AVX2; bf
     encoding: 'utf8',
   });
   assert.equal(out.status, 0, out.stderr);
-  const { worst, bf16 } = JSON.parse(out.stdout.trim().split('\n').at(-1)!) as { worst: number; bf16: boolean };
+  const { worst, bf16 } = JSON.parse(out.stdout.trim().split('\n').at(-1)!) as {
+    worst: number;
+    bf16: boolean;
+  };
   assert.ok(worst <= 1e-4, `relative error ${worst} against cpu under AVX2`);
   assert.equal(bf16, false);
 });
