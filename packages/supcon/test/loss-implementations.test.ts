@@ -1,4 +1,7 @@
-/** The fused host path and the whole-tensor path agree on values and gradients for every option. */
+/**
+ * The fused host path and the whole-tensor path agree on values and gradients for every option,
+ * for a batch of 7 and for a batch of one sample (a last batch; the tensor path once threw there).
+ */
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Labels, type SupConOptions, supConLoss } from 'supcon';
@@ -6,9 +9,8 @@ import { assertClose, randomFeatures, randomLabels, rng, values } from './helper
 
 type Case = { name: string; labels?: Labels; options: SupConOptions; views: number };
 
-function cases(): Case[] {
+function cases(batch: number): Case[] {
   const out: Case[] = [];
-  const batch = 7;
   const r = rng(3);
   const mask = Array.from({ length: batch }, (_, a) =>
     Array.from({ length: batch }, (__, s) =>
@@ -40,7 +42,7 @@ function cases(): Case[] {
             blockRows: 5,
           };
           out.push({
-            name: `${sourceName}, V=${views}, ${variant}/${denominator}, ${contrastMode}`,
+            name: `B=${batch}, ${sourceName}, V=${views}, ${variant}/${denominator}, ${contrastMode}`,
             options,
             views,
             ...(labels ? { labels } : {}),
@@ -53,11 +55,12 @@ function cases(): Case[] {
 }
 
 describe("implementation 'host' equals implementation 'tensor'", () => {
-  for (const c of cases()) {
+  for (const c of [...cases(7), ...cases(1)]) {
     it(c.name, () => {
-      const f = randomFeatures(c.name.length, 7, c.views, 5);
+      const batch = c.name.startsWith('B=1,') ? 1 : 7;
+      const f = randomFeatures(c.name.length, batch, c.views, 5);
       const upstream = tf.tidy(() =>
-        tf.randomUniform([c.options.contrastMode === 'one' ? 7 : 7 * c.views], 0, 1, 'float32', 5),
+        tf.randomUniform([c.options.contrastMode === 'one' ? batch : batch * c.views], 0, 1, 'float32', 5),
       );
       const run = (implementation: 'host' | 'tensor') =>
         tf.tidy(() => {

@@ -41,13 +41,23 @@ export interface BlockPairs {
 }
 
 /**
+ * indicator[i, j] = 1 where indices[i] == j, else 0: `tf.oneHot` without its depth ≥ 2 limit
+ * (a batch of one sample has depth 1). With `complement`, 0 there and 1 elsewhere.
+ */
+function indicator(indices: tf.Tensor1D, depth: number, complement = false): tf.Tensor2D {
+  const columns = tf.range(0, depth, 1, 'int32'); // [depth]
+  const at = tf.expandDims(indices, 1); // [b, 1]
+  return tf.cast(complement ? tf.notEqual(at, columns) : tf.equal(at, columns), 'float32') as tf.Tensor2D; // [b, depth]
+}
+
+/**
  * Rows of U for the anchor samples `anchorSamples` [b] (int32): [b, B] float32.
  */
 export function untiledRows(source: PairSource, anchorSamples: tf.Tensor1D, batch: number): tf.Tensor2D {
   return tf.tidy(() => {
     switch (source.kind) {
       case 'instance':
-        return tf.oneHot(anchorSamples, batch, 1, 0, 'float32') as tf.Tensor2D; // [b, B]
+        return indicator(anchorSamples, batch); // [b, B]
       case 'labels': {
         const anchorLabels = tf.expandDims(tf.gather(source.labels, anchorSamples), 1); // [b, 1]
         return tf.cast(tf.equal(anchorLabels, tf.expandDims(source.labels, 0)), 'float32') as tf.Tensor2D; // [b, B]
@@ -71,7 +81,7 @@ export function untiledRows(source: PairSource, anchorSamples: tf.Tensor1D, batc
 export function capRows(rows: tf.Tensor2D, anchorSamples: tf.Tensor1D, samplesCap: number): tf.Tensor2D {
   return tf.tidy(() => {
     const batch = rows.shape[1];
-    const own = tf.oneHot(anchorSamples, batch, 1, 0, 'float32'); // [b, B]
+    const own = indicator(anchorSamples, batch); // [b, B]
     const candidates = tf.mul(tf.cast(tf.greater(rows, 0), 'float32'), tf.sub(1, own)); // [b, B]
     const rank = tf.cumsum(candidates, 1); // [b, B] 1-based rank among candidates
     const kept = tf.mul(candidates, tf.cast(tf.lessEqual(rank, samplesCap), 'float32')); // [b, B]
@@ -95,7 +105,7 @@ export function blockPairs(
     const anchorSamples = tf.mod(rows, tf.scalar(batch, 'int32')) as tf.Tensor1D; // [b]
     const uncapped = untiledRows(source, anchorSamples, batch); // [b, B]
     const capped = samplesCap === undefined ? uncapped : capRows(uncapped, anchorSamples, samplesCap); // [b, B]
-    const notSelf = tf.oneHot(rows, batch * views, 0, 1, 'float32'); // [b, N] 0 on the anchor itself
+    const notSelf = indicator(rows, batch * views, true); // [b, N] 0 on the anchor itself
     const positives = tf.mul(tf.tile(capped, [1, views]), notSelf) as tf.Tensor2D; // [b, N]
     const isNegative = tf.cast(tf.equal(tf.tile(uncapped, [1, views]), 0), 'float32'); // [b, N]
     const negatives = tf.mul(isNegative, notSelf) as tf.Tensor2D; // [b, N]
