@@ -408,18 +408,13 @@ void BackpropFilterIm2Col(void* x, void* dy, float* dw, const ConvShape& s, bool
 
 // conv2dBackpropFilter(x, xShape, dy, dyShape, dw, wShape, params, bf16); dw is always fp32.
 Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
-  bool bf16 = info[7].ToBoolean();
+  ConvShape s = MakeShape(Ints(info, 1), Ints(info, 5), Ints(info, 3), Ints(info, 6), info.Env());
+  // A stem on 1-3 input channels runs in fp32 even under bf16: oneDNN's AMX kernel is slower than
+  // fp32 there, and the images are fp32 already.
+  const bool bf16 = info[7].ToBoolean() && s.weights[1] * s.weights[2] * s.weights[3] >= 32;
   void* x = AsStorage(AnyBuf(info, 0), bf16, scratch16[0], scratch32[0]);
   void* dy = AsStorage(AnyBuf(info, 2), bf16, scratch16[1], scratch32[1]);
   float* dw = F32(info, 4);
-  ConvShape s = MakeShape(Ints(info, 1), Ints(info, 5), Ints(info, 3), Ints(info, 6), info.Env());
-  // A stem on 1-3 input channels: oneDNN's AMX kernel is slower than fp32 there, and the images
-  // are fp32 already.
-  if (bf16 && s.weights[1] * s.weights[2] * s.weights[3] < 32) {
-    bf16 = false;
-    x = AsStorage(AnyBuf(info, 0), false, scratch16[0], scratch32[0]);
-    dy = AsStorage(AnyBuf(info, 2), false, scratch16[1], scratch32[1]);
-  }
   if (UseIm2Col(s, bf16)) {
     BackpropFilterIm2Col(x, dy, dw, s, bf16);
     return info.Env().Undefined();

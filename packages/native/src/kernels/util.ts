@@ -36,10 +36,7 @@ export function bf16Activations(): boolean {
 }
 
 function widen(data: { values?: unknown }, values: Uint16Array, dataId: DataId): Float32Array {
-  const n = values.length;
-  let wide = pool32.get(n)?.pop();
-  if (wide) pooledBytes -= wide.byteLength;
-  else wide = new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  const wide = storage32(values.length);
   requireAddon().widenBf16(values, wide);
   data.values = wide;
   unshared.add(wide.buffer);
@@ -170,20 +167,26 @@ function wrap<T extends Activation>(
  * Storage of disposed outputs of the same size is reused first (the output pool).
  */
 export function output(backend: MathBackendCPU, shape: number[]): [Float32Array, () => TensorInfo] {
-  const n = sizeOf(shape);
-  let values = pool32.get(n)?.pop();
-  if (values) pooledBytes -= values.byteLength;
-  else values = new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
-  return wrap(backend, shape, values);
+  return wrap(backend, shape, storage32(sizeOf(shape)));
+}
+
+/** n floats of uninitialised storage: a pooled buffer of that size, else a fresh one. */
+function storage32(n: number): Float32Array {
+  const pooled = pool32.get(n)?.pop();
+  if (pooled) pooledBytes -= pooled.byteLength;
+  return pooled ?? new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+}
+
+/** n bf16 values of uninitialised storage, pooled or fresh (see storage32). */
+function storage16(n: number): Bf16Array {
+  const pooled = pool16.get(n)?.pop();
+  if (pooled) pooledBytes -= pooled.byteLength;
+  return pooled ?? new Uint16Array(Buffer.allocUnsafeSlow(n * 2).buffer, 0, n);
 }
 
 /** A new float32 output stored as bf16 (see precision.ts); its storage and the wrapping function. */
 export function outputBf16(backend: MathBackendCPU, shape: number[]): [Bf16Array, () => TensorInfo] {
-  const n = sizeOf(shape);
-  let values = pool16.get(n)?.pop();
-  if (values) pooledBytes -= values.byteLength;
-  else values = new Uint16Array(Buffer.allocUnsafeSlow(n * 2).buffer, 0, n);
-  return wrap(backend, shape, values);
+  return wrap(backend, shape, storage16(sizeOf(shape)));
 }
 
 /** An activation output: bf16 storage while `setPrecision('bf16')` is in effect, fp32 otherwise. */
