@@ -5,14 +5,21 @@
  * this module loads nothing native unless the backend is 'native'.
  */
 
-import { buildEncoder, buildHead, type ModelSpec, presetSpec, type RunSpec } from '@supcon/node';
+import {
+  buildEncoder,
+  buildHead,
+  type ModelSpec,
+  presetSpec,
+  type RunPrecision,
+  type RunSpec,
+} from '@supcon/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { createOptimizer, supConLoss, variableGrads } from 'supcon';
 import type { StepModel } from './step-model.js';
 import { median } from './torch.js';
 
-export type Precision = 'fp32' | 'bf16';
-export const PRECISION_CHOICES: readonly Precision[] = ['fp32', 'bf16'];
+/** The native engine's precisions, as the run spec lists them (checked equal in backend.ts). */
+export type Precision = RunPrecision;
 
 export interface KernelTime {
   name: string;

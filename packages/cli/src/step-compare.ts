@@ -9,24 +9,14 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BackendChoice } from './backend.js';
 import { CliError } from './command.js';
-import type { Precision } from './step-bench.js';
-import type { StepModel } from './step-model.js';
+import type { StepOptions } from './step-bench.js';
 import { median, runTorchScript } from './torch.js';
 
-export interface CompareOptions {
-  model: StepModel;
+/** The options of one measured step; `profile` applies to the first round of each side. */
+export interface CompareOptions extends Omit<StepOptions, 'backend'> {
   backend: BackendChoice;
-  precision: Precision;
-  batch: number;
-  views: number;
-  steps: number;
-  warmup: number;
-  classes: number;
   rounds: number;
-  /** Profile one extra step of each side in the first round. */
-  profile: boolean;
   python: string;
-  warn: (line: string) => void;
 }
 
 export interface Round {

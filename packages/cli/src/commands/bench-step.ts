@@ -5,11 +5,12 @@
  * step-compare.ts interleaves PyTorch and our step in separate processes and this process loads no
  * backend. --profile adds a per-kernel time breakdown of one step.
  */
+import { PRECISIONS } from '@supcon/node';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { cpuInfo } from '../cpu.js';
 import { parseFlags } from '../flags.js';
-import { type KernelTime, measureStep, PRECISION_CHOICES, type Precision } from '../step-bench.js';
+import { type KernelTime, measureStep, type Precision } from '../step-bench.js';
 import { compareWithTorch } from '../step-compare.js';
 import { STEP_MODELS, type StepModelName, stepModel } from '../step-model.js';
 
@@ -21,7 +22,7 @@ const flagSpecs = {
   warmup: { kind: 'int', default: 2, min: 0 },
   classes: { kind: 'int', default: 10, min: 1 },
   backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
-  precision: { kind: 'string', default: 'fp32', choices: PRECISION_CHOICES },
+  precision: { kind: 'string', default: 'fp32', choices: PRECISIONS },
   profile: { kind: 'boolean' },
   'compare-torch': { kind: 'boolean' },
   rounds: { kind: 'int', min: 1 }, // default 3, only with --compare-torch
