@@ -4,16 +4,11 @@
  * command that failed (dataset missing or damaged), 2 for a command line that cannot run as written.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-const hasFashion = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
+import { cli, hasFashion, tinyTrain } from './helpers.js';
 
 let dir: string;
 let file: string;
@@ -50,22 +45,7 @@ test('embed and data preview create missing folders; an unwritable path is one s
   );
 
   const run = join(dir, 'run');
-  const trained = cli(
-    'train',
-    '--out',
-    run,
-    '--encoder',
-    'mlp',
-    '--limit',
-    '256',
-    '--validation',
-    '128',
-    '--batch-size',
-    '128',
-    '--epochs',
-    '1',
-    '--quiet',
-  );
+  const trained = cli('train', '--out', run, ...tinyTrain(256, 128), '--quiet');
   assert.equal(trained.status, 0, trained.stderr);
   const json = join(dir, 'new2', 'e.json');
   const embed = cli('embed', '--run', run, '--out', json, '--split', 'validation');

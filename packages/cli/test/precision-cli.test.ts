@@ -4,29 +4,13 @@
  * (--json, summary.json) with one warning line when bf16 cannot run here.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { cli, hasFashion, readJson, tinyTrain } from './helpers.js';
 
-const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-const hasFashion = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
-const tiny = [
-  '--encoder',
-  'mlp',
-  '--limit',
-  '256',
-  '--validation',
-  '128',
-  '--batch-size',
-  '128',
-  '--epochs',
-  '1',
-];
-const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+const tiny = tinyTrain(256, 128);
 
 let dir: string;
 before(() => {

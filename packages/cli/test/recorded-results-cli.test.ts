@@ -6,31 +6,15 @@
  * Fashion-MNIST slice and a generated image folder.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { encodePng } from '@supcon/node';
+import { cli, hasFashion, readJson, tinyTrain } from './helpers.js';
 
-const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-const hasFashion = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
 const noFashion = !hasFashion && 'no Fashion-MNIST';
-const tiny = [
-  '--encoder',
-  'mlp',
-  '--limit',
-  '512',
-  '--validation',
-  '256',
-  '--batch-size',
-  '128',
-  '--epochs',
-  '1',
-];
-const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+const tiny = tinyTrain(512, 256);
 
 function refused(r: ReturnType<typeof cli>, pattern: RegExp): void {
   assert.notEqual(r.status, 0, `expected a refusal, got exit 0: ${r.stdout.slice(-300)}`);
