@@ -90,7 +90,12 @@ describe('input validation', () => {
     [
       'unknown reduction',
       () => supConLoss(f, labels, { reduction: 'avg' } as unknown as SupConOptions),
-      /`reduction`.*"avg"/,
+      /`reduction`.*'mean', 'pair-mean', 'sum', 'none'.*reduction="avg"/,
+    ],
+    [
+      'unknown zero-negative policy',
+      () => supConLoss(f, labels, { zeroNegatives: 'zero' } as unknown as SupConOptions),
+      /`zeroNegatives`.*'include', 'exclude'.*zeroNegatives="zero"/,
     ],
     [
       'unknown zero-positive policy',

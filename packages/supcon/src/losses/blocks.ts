@@ -33,6 +33,10 @@ export interface BlockConfig {
   denominator: Denominator;
   /** Samples kept as positives per anchor besides its own views (positivesCap / V); undefined = no cap. */
   samplesCap: number | undefined;
+  /** 'exclude': an anchor without negatives is invalid (loss 0, no gradient), as for 'only-negatives'. */
+  zeroNegatives: 'include' | 'exclude';
+  /** Also return Σ_j W per anchor (the weights of reduction 'pair-mean'). */
+  withPositives: boolean;
   /** Anchor rows per block. */
   blockRows: number;
   /** 'tensor': whole-tensor ops (any backend); 'host': fused row passes on host memory (cpu, native). */
@@ -46,6 +50,8 @@ export interface BlockRun {
   validAnchors: tf.Scalar;
   /** Number of anchors without any positive. */
   anchorsWithoutPositives: tf.Scalar;
+  /** Σ_j W[i, j] per anchor [M], 0 for invalid anchors (when `withPositives`). */
+  positives?: tf.Tensor1D;
   /** Σ_i weight_i · dloss_i/dF [N, D] when row weights were given. */
   grad?: tf.Tensor2D;
 }
@@ -67,6 +73,14 @@ function sumRows(x: tf.Tensor): tf.Tensor1D {
   return tf.sum(x, 1) as tf.Tensor1D;
 }
 
+interface BlockOutput {
+  loss: tf.Tensor1D; // [b]
+  valid: tf.Tensor1D; // [b] 0/1
+  withoutPositives: tf.Scalar;
+  positives?: tf.Tensor1D; // [b] Σ_j W, 0 for invalid anchors
+  logitsGrad?: tf.Tensor2D; // [b, N]
+}
+
 /**
  * One block of anchors [rowStart, rowEnd): per-anchor loss and validity, and the logits gradient G.
  */
@@ -77,7 +91,7 @@ function block(
   rowStart: number,
   rowEnd: number,
   withGrad: boolean,
-): { loss: tf.Tensor1D; valid: tf.Tensor1D; withoutPositives: tf.Scalar; logitsGrad?: tf.Tensor2D } {
+): BlockOutput {
   const rows = rowEnd - rowStart;
   const dim = features.shape[1];
   const anchors = tf.slice(scaledFeatures, [rowStart, 0], [rows, dim]); // [b, D]
@@ -94,10 +108,10 @@ function block(
   const isNegative = tf.greater(negatives, 0) as tf.Tensor2D; // [b, N] bool
   const positiveCount = sumRows(positives); // [b] Σ_j W
   const hasPositives = tf.greater(positiveCount, 0); // [b]
-  const valid =
-    cfg.denominator === 'only-negatives'
-      ? tf.logicalAnd(hasPositives, tf.greater(sumRows(negatives), 0))
-      : hasPositives; // [b]
+  const requireNegatives = cfg.denominator === 'only-negatives' || cfg.zeroNegatives === 'exclude';
+  const valid = requireNegatives
+    ? tf.logicalAnd(hasPositives, tf.greater(sumRows(negatives), 0))
+    : hasPositives; // [b]
   const countSafe = tf.expandDims(tf.where(hasPositives, positiveCount, tf.onesLike(positiveCount)), 1); // [b, 1]
 
   const denominatorSet = cfg.denominator === 'all' ? tf.logicalOr(isPositive, isNegative) : isNegative; // [b, N]
@@ -120,11 +134,12 @@ function block(
     loss = tf.squeeze(tf.sub(tf.log(countSafe), inner.lse), [1]) as tf.Tensor1D; // log ΣW − log Σ W e^x
   }
   const zeros = tf.zerosLike(loss);
-  const result = {
+  const result: BlockOutput = {
     loss: tf.where(valid, loss, zeros) as tf.Tensor1D,
     valid: tf.cast(valid, 'float32') as tf.Tensor1D,
     withoutPositives: tf.sum(tf.cast(tf.logicalNot(hasPositives), 'float32')) as tf.Scalar,
   };
+  if (cfg.withPositives) result.positives = tf.where(valid, positiveCount, zeros) as tf.Tensor1D; // [b]
   if (!withGrad) return result;
 
   let logitsGrad: tf.Tensor2D; // [b, N]
@@ -137,8 +152,6 @@ function block(
   logitsGrad = tf.where(tf.expandDims(valid, 1), logitsGrad, tf.zerosLike(logitsGrad)) as tf.Tensor2D;
   return { ...result, logitsGrad };
 }
-
-type BlockOutput = ReturnType<typeof block>;
 
 /** The same outputs as `block`, computed by the fused host passes of host.ts. */
 function hostBlockTensors(
@@ -155,40 +168,43 @@ function hostBlockTensors(
   const anchors = tf.slice(scaledFeatures, [rowStart, 0], [rows, features.shape[1]]); // [b, D]
   const logits = tf.matMul(anchors, features, false, true); // [b, N]
   const values = logits.dataSync() as Float32Array;
-  const h = hostBlock(
-    values,
+  const spec = {
     rowStart,
     rows,
-    cfg.batch,
-    cfg.views,
-    cfg.variant,
-    cfg.denominator,
-    sampleRows,
+    batch: cfg.batch,
+    views: cfg.views,
+    variant: cfg.variant,
+    denominator: cfg.denominator,
+    requireNegatives: cfg.zeroNegatives === 'exclude',
+    withPositives: cfg.withPositives,
     withGrad,
-  );
+  };
+  const h = hostBlock(values, spec, sampleRows);
   const out: BlockOutput = {
     loss: tf.tensor1d(h.loss),
     valid: tf.tensor1d(h.valid),
     withoutPositives: tf.scalar(h.withoutPositives),
   };
+  if (h.positives) out.positives = tf.tensor1d(h.positives);
   if (h.logitsGrad) out.logitsGrad = tf.tensor2d(h.logitsGrad, [rows, n]);
   return out;
 }
 
 /**
- * Runs every block. With `rowWeights` ([M], a scalar, or 'unit' for weight 1), also returns
- * Σ_i rowWeights_i · d(loss_i)/dF [N, D].
+ * Runs every block. With `rowWeights` ([M], a scalar, 'unit' for weight 1, or 'positives' for
+ * weight Σ_j W[i, j], which needs `cfg.withPositives`), also returns Σ_i rowWeights_i · d(loss_i)/dF [N, D].
  */
 export function runBlocks(
   cfg: BlockConfig,
   features: tf.Tensor2D,
-  rowWeights?: tf.Tensor | 'unit',
+  rowWeights?: tf.Tensor | 'unit' | 'positives',
 ): BlockRun {
   const sampleRows =
     cfg.implementation === 'host' ? hostSampleRows(cfg.source, cfg.batch, cfg.samplesCap) : undefined;
   const [rowsTotal, dim] = features.shape;
   const scaledFeatures = tf.div(features, cfg.temperature) as tf.Tensor2D; // [N, D]
   const losses: tf.Tensor1D[] = [];
+  const positives: tf.Tensor1D[] = [];
   const anchorGrads: tf.Tensor2D[] = [];
   let validAnchors: tf.Scalar = tf.scalar(0);
   let withoutPositives: tf.Scalar = tf.scalar(0);
@@ -207,7 +223,9 @@ export function runBlocks(
         : block(cfg, features, scaledFeatures, start, end, withGrad);
       if (!r.logitsGrad || !rowWeights) return { ...r, anchorGrad: undefined, contrast: undefined };
       let g = r.logitsGrad; // [b, N] dL/dS
-      if (rowWeights !== 'unit') {
+      if (rowWeights === 'positives') {
+        g = tf.mul(g, tf.expandDims(r.positives!, 1)) as tf.Tensor2D; // [b, N]
+      } else if (rowWeights !== 'unit') {
         const weights =
           rowWeights.rank === 0 ? rowWeights : tf.expandDims(tf.slice(rowWeights, [start], [end - start]), 1);
         g = tf.mul(g, weights) as tf.Tensor2D;
@@ -221,6 +239,7 @@ export function runBlocks(
     });
     out.logitsGrad?.dispose();
     losses.push(out.loss);
+    if (out.positives) positives.push(out.positives);
     validAnchors = swap(validAnchors, tf.add(validAnchors, tf.sum(out.valid)));
     out.valid.dispose();
     withoutPositives = swap(withoutPositives, tf.add(withoutPositives, out.withoutPositives));
@@ -235,6 +254,10 @@ export function runBlocks(
   const perAnchor = losses.length === 1 ? losses[0]! : tf.concat(losses);
   if (losses.length > 1) for (const l of losses) l.dispose();
   const run: BlockRun = { perAnchor, validAnchors, anchorsWithoutPositives: withoutPositives };
+  if (positives.length > 0) {
+    run.positives = positives.length === 1 ? positives[0]! : tf.concat(positives); // [M]
+    if (positives.length > 1) for (const p of positives) p.dispose();
+  }
   if (contrastGrad) {
     const anchorGrad = tf.concat(anchorGrads); // [M, D]
     const padded =

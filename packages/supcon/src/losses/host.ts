@@ -75,6 +75,22 @@ export interface HostBlockOutput {
   valid: Float32Array; // [b] 0/1
   withoutPositives: number;
   logitsGrad?: Float32Array; // [b, N]
+  positives?: Float32Array; // [b] Σ_j W of valid anchors, 0 for invalid ones
+}
+
+/** One block of anchor rows [rowStart, rowStart + rows) and what to compute for it. */
+export interface HostBlockSpec {
+  rowStart: number;
+  rows: number;
+  batch: number; // B
+  views: number; // V
+  variant: Variant;
+  denominator: Denominator;
+  /** An anchor without negatives is invalid (loss 0, no gradient), whatever the denominator. */
+  requireNegatives: boolean;
+  /** Also return Σ_j W per anchor (the weights of reduction 'pair-mean'). */
+  withPositives: boolean;
+  withGrad: boolean;
 }
 
 function softplus(x: number): number {
@@ -105,34 +121,32 @@ function rowKernel(): RowKernel | undefined {
 const DENOMINATOR_CODE: Record<Denominator, number> = { all: 0, 'one-positive': 1, 'only-negatives': 2 };
 
 /** Zeroed outputs for `rows` anchors; the logits gradient [rows, n] only when asked for. */
-function emptyOutput(rows: number, n: number, withGrad: boolean): HostBlockOutput {
+function emptyOutput(spec: HostBlockSpec): HostBlockOutput {
+  const { rows, batch, views } = spec;
   const out: HostBlockOutput = {
     loss: new Float32Array(rows),
     valid: new Float32Array(rows),
     withoutPositives: 0,
   };
-  if (withGrad) out.logitsGrad = new Float32Array(rows * n);
+  if (spec.withGrad) out.logitsGrad = new Float32Array(rows * batch * views);
+  if (spec.withPositives) out.positives = new Float32Array(rows);
   return out;
 }
 
 /**
  * Loss (and logits gradient) for anchor rows [rowStart, rowStart + b) given their logits S [b, N]:
  * in native code (multi-threaded) when @supcon/native is loaded, else the JS passes below.
+ * The native kernel knows neither `requireNegatives` nor the positive weights: both are applied
+ * here from the sample rows (O(B) per anchor, against the kernel's O(N)).
  */
 export function hostBlock(
   logits: Float32Array,
-  rowStart: number,
-  rows: number,
-  batch: number,
-  views: number,
-  variant: Variant,
-  denominator: Denominator,
+  spec: HostBlockSpec,
   sampleRows: SampleRows,
-  withGrad: boolean,
 ): HostBlockOutput {
   const kernel = rowKernel();
-  if (!kernel)
-    return hostBlockJs(logits, rowStart, rows, batch, views, variant, denominator, sampleRows, withGrad);
+  if (!kernel) return hostBlockJs(logits, spec, sampleRows);
+  const { rowStart, rows, batch, views } = spec;
   const n = batch * views;
   const uncapped = new Float32Array(rows * batch); // [b, B]
   const capped = new Float32Array(rows * batch); // [b, B]
@@ -140,28 +154,42 @@ export function hostBlock(
     const at = i * batch;
     sampleRows((rowStart + i) % batch, uncapped.subarray(at, at + batch), capped.subarray(at, at + batch));
   }
-  const out = emptyOutput(rows, n, withGrad); // zero-filled: the kernel writes only the set entries
+  const out = emptyOutput(spec); // zero-filled: the kernel writes only the set entries
   const grad = out.logitsGrad ?? null;
-  const variantCode = variant === 'out' ? 0 : 1;
-  const args = [rowStart, rows, batch, views, variantCode, DENOMINATOR_CODE[denominator]] as const;
+  const variantCode = spec.variant === 'out' ? 0 : 1;
+  const args = [rowStart, rows, batch, views, variantCode, DENOMINATOR_CODE[spec.denominator]] as const;
   out.withoutPositives = kernel(logits, uncapped, capped, ...args, out.loss, out.valid, grad);
+  if (!spec.requireNegatives && !out.positives) return out;
+  for (let i = 0; i < rows; i++) {
+    if (out.valid[i] === 0) continue;
+    const a = (rowStart + i) % batch;
+    const at = i * batch;
+    let zeros = 0; // samples that are no positive at all: each of their views is a negative
+    let weight = 0; // Σ_s Ucap[a, s]
+    for (let s = 0; s < batch; s++) {
+      if (uncapped[at + s] === 0) zeros++;
+      weight += capped[at + s]!;
+    }
+    // Every view of those samples but the anchor row itself (a view of sample a).
+    const negatives = views * zeros - (uncapped[at + a] === 0 ? 1 : 0);
+    if (spec.requireNegatives && negatives === 0) {
+      out.valid[i] = 0;
+      out.loss[i] = 0;
+      grad?.fill(0, i * n, (i + 1) * n);
+    } else if (out.positives) out.positives[i] = views * weight - capped[at + a]!;
+  }
   return out;
 }
 
 /** The JS passes (any runtime). */
 export function hostBlockJs(
   logits: Float32Array,
-  rowStart: number,
-  rows: number,
-  batch: number,
-  views: number,
-  variant: Variant,
-  denominator: Denominator,
+  spec: HostBlockSpec,
   sampleRows: SampleRows,
-  withGrad: boolean,
 ): HostBlockOutput {
+  const { rowStart, rows, batch, views, variant, denominator } = spec;
   const n = batch * views;
-  const out = emptyOutput(rows, n, withGrad);
+  const out = emptyOutput(spec);
   const grad = out.logitsGrad;
   const uncapped = new Float32Array(batch);
   const capped = new Float32Array(batch);
@@ -170,6 +198,7 @@ export function hostBlockJs(
   const logY = new Float64Array(n); // 'in': log p + log W per positive
   const denAll = denominator === 'all';
   const onePositive = denominator === 'one-positive';
+  const requireNegatives = spec.requireNegatives || denominator === 'only-negatives';
 
   for (let i = 0; i < rows; i++) {
     const r = rowStart + i;
@@ -197,8 +226,9 @@ export function hostBlockJs(
       }
     }
     if (count === 0) out.withoutPositives++;
-    if (count === 0 || (denominator === 'only-negatives' && negatives === 0)) continue; // invalid: loss 0, grad 0
+    if (count === 0 || (requireNegatives && negatives === 0)) continue; // invalid: loss 0, grad 0
     out.valid[i] = 1;
+    if (out.positives) out.positives[i] = count;
 
     // Pass 2: log-sum-exp over the denominator set D (positives ∪ negatives for 'all').
     const max = denAll ? Math.max(maxPos, maxNeg) : maxNeg;

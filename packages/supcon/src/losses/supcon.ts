@@ -12,8 +12,9 @@ import { type BlockConfig, type Denominator, runBlocks, type Variant } from './b
 import { type PairSource, sourceTensors, withTensors } from './pairs.js';
 
 export type ContrastMode = 'all' | 'one';
-export type Reduction = 'mean' | 'sum' | 'none';
+export type Reduction = 'mean' | 'pair-mean' | 'sum' | 'none';
 export type ZeroPositives = 'exclude' | 'zero';
+export type ZeroNegatives = 'include' | 'exclude';
 export type { Denominator, Variant };
 
 export interface SupConOptions {
@@ -33,7 +34,17 @@ export interface SupConOptions {
   mask?: tf.Tensor2D | number[][];
   /** Anchors without positives: dropped from the mean ('exclude') or counted as 0 ('zero'). Default 'exclude'. */
   zeroPositives?: ZeroPositives;
-  /** 'mean' over anchors, 'sum', or 'none' (one loss per anchor, view-major). Default 'mean'. */
+  /**
+   * Anchors without negatives (a one-class batch): scored over their positives ('include'), or
+   * invalid like anchors without positives ('exclude': loss 0, no gradient; pytorch-metric-learning's
+   * SupConLoss). Default 'include'.
+   */
+  zeroNegatives?: ZeroNegatives;
+  /**
+   * 'mean' over anchors; 'pair-mean' over positive pairs (each anchor weighted by Σ_j W, its number
+   * of positives; pytorch-metric-learning's NTXentLoss); 'sum'; or 'none' (one loss per anchor,
+   * view-major). Default 'mean'.
+   */
   reduction?: Reduction;
   /** Anchor rows per block (memory ∝ rows × block). Default: about 4M logits per block. */
   blockRows?: number;
@@ -68,6 +79,7 @@ const OPTION_NAMES = new Set([
   'positivesCap',
   'mask',
   'zeroPositives',
+  'zeroNegatives',
   'reduction',
   'blockRows',
   'checkFinite',
@@ -102,6 +114,7 @@ interface Resolved {
   denominator: Denominator;
   positivesCap: number;
   zeroPositives: ZeroPositives;
+  zeroNegatives: ZeroNegatives;
   reduction: Reduction;
   blockRows: number | undefined;
   checkFinite: boolean;
@@ -136,7 +149,8 @@ function resolveOptions(options: SupConOptions): Resolved {
     ),
     positivesCap: cap,
     zeroPositives: oneOf('zeroPositives', options.zeroPositives, ['exclude', 'zero'] as const, 'exclude'),
-    reduction: oneOf('reduction', options.reduction, ['mean', 'sum', 'none'] as const, 'mean'),
+    zeroNegatives: oneOf('zeroNegatives', options.zeroNegatives, ['include', 'exclude'] as const, 'include'),
+    reduction: oneOf('reduction', options.reduction, ['mean', 'pair-mean', 'sum', 'none'] as const, 'mean'),
     blockRows,
     checkFinite,
     implementation: oneOf(
@@ -299,6 +313,8 @@ export function supConLossWithStats(
     variant: opts.variant,
     denominator: opts.denominator,
     samplesCap: opts.positivesCap > -1 ? opts.positivesCap / views : undefined,
+    zeroNegatives: opts.zeroNegatives,
+    withPositives: opts.reduction === 'pair-mean',
     blockRows: Math.min(anchors, opts.blockRows ?? Math.max(1, Math.floor(LOGITS_PER_BLOCK / rows))),
     implementation:
       opts.implementation === 'auto'
@@ -311,6 +327,7 @@ export function supConLossWithStats(
   let validAnchors: tf.Scalar | undefined;
   let withoutPositives: tf.Scalar | undefined;
   const reduce = opts.reduction !== 'none';
+  const pairMean = opts.reduction === 'pair-mean';
 
   // The blocks want view-major rows. On host backends the reorder is a row copy in JS (the cpu
   // backend's transpose converts indices per element); elsewhere it is a transpose outside.
@@ -324,14 +341,26 @@ export function supConLossWithStats(
     // When a gradient will be taken of a reduced loss, the gradient costs little extra in the same
     // pass (the logits are already there), so compute it now instead of recomputing the blocks later.
     const eager = reduce && tf.engine().state.gradientDepth > 0;
-    const run = runBlocks(cfg, f, eager ? 'unit' : undefined);
+    const run = runBlocks(cfg, f, eager ? (pairMean ? 'positives' : 'unit') : undefined);
     validAnchors = tf.keep(run.validAnchors);
     withoutPositives = tf.keep(run.anchorsWithoutPositives);
-    const count = opts.zeroPositives === 'zero' ? tf.scalar(anchors) : tf.maximum(run.validAnchors, 1);
-    const factor = opts.reduction === 'mean' ? tf.div(opts.scale, count) : tf.scalar(opts.scale);
-    const value = reduce ? tf.mul(tf.sum(run.perAnchor), factor) : tf.mul(run.perAnchor, opts.scale);
+    // factor: d(value)/d(perAnchor), a scalar, or [M] for 'pair-mean' (perPair · Σ_j W per anchor).
+    let factor: tf.Tensor;
+    let gradFactor: tf.Tensor; // what the eager gradient (already weighted by Σ_j W for 'pair-mean') takes
+    let value: tf.Tensor;
+    if (pairMean) {
+      const pairs = tf.sum(run.positives!); // Σ_i Σ_j W: positive pairs of valid anchors
+      gradFactor = tf.div(opts.scale, tf.where(tf.greater(pairs, 0), pairs, tf.onesLike(pairs)));
+      factor = tf.mul(run.positives!, gradFactor); // [M]
+      value = tf.sum(tf.mul(run.perAnchor, factor));
+    } else {
+      const count = opts.zeroPositives === 'zero' ? tf.scalar(anchors) : tf.maximum(run.validAnchors, 1);
+      factor = opts.reduction === 'mean' ? tf.div(opts.scale, count) : tf.scalar(opts.scale);
+      gradFactor = factor;
+      value = reduce ? tf.mul(tf.sum(run.perAnchor), factor) : tf.mul(run.perAnchor, opts.scale);
+    }
     // The labels or mask are saved with the features: the gradient pass may run after this call returned.
-    if (eager && run.grad) save([fromBlocks(tf.mul(run.grad, factor) as tf.Tensor2D)]);
+    if (eager && run.grad) save([fromBlocks(tf.mul(run.grad, gradFactor) as tf.Tensor2D)]);
     else save([f, factor, ...sourceTensors(source)]);
     return {
       value,
