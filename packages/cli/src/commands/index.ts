@@ -17,6 +17,7 @@ import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
 import { linearCommand } from './linear.js';
+import { predictCommand } from './predict.js';
 import { robustnessCommand } from './robustness.js';
 import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
@@ -36,6 +37,7 @@ export const allCommands: Command[] = [
   linearCommand,
   evalCommand,
   embedCommand,
+  predictCommand,
   exportCommand,
   demoCommand,
   robustnessCommand,

@@ -1,9 +1,13 @@
-/** `supcon linear --run DIR`: linear probe on the frozen encoder of a run (validation picks, test once). */
-import { evaluateEncoder, knnSummaryFields, updateSummary } from '@supcon/node';
+/**
+ * `supcon linear --run DIR`: linear probe on the frozen encoder of a run (validation picks, test
+ * once), with a progress line on stderr; the fitted probe is kept in DIR/probe.json for `predict`.
+ */
+import { type EvalProgress, evaluateEncoder, keepProbe, knnSummaryFields, updateSummary } from '@supcon/node';
 import type { Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import {
   argumentErrorsAsCliErrors,
+  formatTime,
   knnText,
   openRun,
   runReaderFlagHelp,
@@ -12,9 +16,10 @@ import {
 
 export const linearCommand: Command = {
   name: 'linear',
-  summary: 'Linear probe (top-1/top-5) on the frozen encoder of a training run',
+  summary:
+    'Linear probe (top-1/top-5) on the frozen encoder of a training run; keeps the probe for `predict`',
   help: [
-    'Usage: supcon linear --run DIR [--epochs N] [--json]',
+    'Usage: supcon linear --run DIR [--epochs N] [--quiet] [--json]',
     '',
     'Computes features of the training, validation and test splits once, fits a softmax-regression',
     'classifier (weight decay chosen among 0, 1e-4, 1e-3 on validation) and reports the test set once.',
@@ -22,25 +27,81 @@ export const linearCommand: Command = {
     'to the bank size for smaller training splits, and summary.json says so). Results are merged into',
     'DIR/summary.json (the kNN numbers under `knn`, with their k, bank and temperature).',
     '',
+    'The probe is kept in DIR/probe.json (written atomically): its weights, the feature standardisation,',
+    'the class names, the input shape and normalisation, the settings and accuracies, and the checkpoint',
+    'it was fitted on. `supcon predict --run DIR IMAGE…` uses it to label new images.',
+    '',
+    'A progress line on stderr shows the stage (features of each split, probe epochs) and the time left;',
+    'none with --quiet or --json.',
+    '',
     '  --epochs N         probe epochs (default: the run config, 20 for fashion-quick)',
+    '  --quiet            no progress line',
     runReaderFlagHelp,
   ].join('\n'),
   async run(argv) {
-    const { flags } = parseFlags(argv, { ...runReaderFlagSpecs, epochs: { kind: 'int', min: 1 } });
-    const { run, spec, encoder, data } = await openRun(flags);
-    const result = await argumentErrorsAsCliErrors(async () => {
+    const { flags } = parseFlags(argv, {
+      ...runReaderFlagSpecs,
+      epochs: { kind: 'int', min: 1 },
+      quiet: { kind: 'boolean' },
+    });
+    const { run, spec, encoder, data, checkpoint } = await openRun(flags);
+    const progress =
+      flags['quiet'] === true || flags['json'] === true ? undefined : evalProgressPrinter('linear');
+    const { result, probeFile } = await argumentErrorsAsCliErrors(async () => {
       const epochs = flags['epochs'] as number | undefined;
-      return evaluateEncoder(spec, encoder, data, epochs !== undefined ? { probeEpochs: epochs } : {})
-        .summary;
+      const evaluation = evaluateEncoder(spec, encoder, data, {
+        ...(epochs !== undefined ? { probeEpochs: epochs } : {}),
+        ...(progress ? { onProgress: progress.update } : {}),
+      });
+      progress?.end();
+      return { result: evaluation.summary, probeFile: keepProbe(run, evaluation, data, checkpoint) };
     });
     updateSummary(run, { ...result, ...knnSummaryFields(result.knn) });
-    if (flags['json']) console.log(JSON.stringify(result));
+    if (flags['json']) console.log(JSON.stringify({ ...result, probeFile }));
     else
       console.log(
         `Linear probe: test top-1 ${(100 * result.testAccuracy).toFixed(2)}%, top-5 ${(100 * result.testTop5).toFixed(2)}%, ` +
           `validation top-1 ${(100 * result.validationAccuracy).toFixed(2)}% (weight decay ${result.probeWeightDecay}, ` +
-          `${result.probeEpochs} epochs); kNN test top-1 ${knnText(result.knn)}.`,
+          `${result.probeEpochs} epochs); kNN test top-1 ${knnText(result.knn)}. Probe kept in ${probeFile}.`,
       );
     return 0;
   },
 };
+
+/** The text of one progress update, e.g. `[#####...] probe 12/60 epochs, left 8s`. */
+export function evalProgressText(p: EvalProgress): string {
+  const width = 20;
+  const done = Math.round(width * p.fraction);
+  const bar = `[${'#'.repeat(done)}${'.'.repeat(width - done)}]`;
+  const left =
+    p.secondsLeft === undefined
+      ? 'left ?'
+      : `left ${formatTime(p.secondsLeft)}${p.probeCounted ? '' : ' + probe'}`;
+  return `${bar} ${p.stage} ${p.done}/${p.total} ${p.unit}, ${left}`;
+}
+
+/**
+ * A progress line on stderr: rewritten in place on a terminal; otherwise (a log, a pipe) one line
+ * when a stage ends and at most one every 5 s in between.
+ */
+export function evalProgressPrinter(command: string): { update: (p: EvalProgress) => void; end: () => void } {
+  const tty = process.stderr.isTTY === true;
+  let lastLine = performance.now();
+  return {
+    update(p) {
+      const text = `${command}: ${evalProgressText(p)}`;
+      if (tty) {
+        process.stderr.write(`\r${text}\x1b[K`);
+        return;
+      }
+      const now = performance.now();
+      if (p.done === p.total || now - lastLine > 5000) {
+        process.stderr.write(`${text}\n`);
+        lastLine = now;
+      }
+    },
+    end() {
+      if (tty) process.stderr.write('\r\x1b[K');
+    },
+  };
+}

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   type FeatureSet,
   fitLinearProbe,
+  LINEAR_PROBE_DEFAULTS,
   type LinearProbe,
   linearScores,
   type Network,
@@ -18,7 +19,15 @@ import type { Dataset } from '../data/index.js';
 import { check } from './check.js';
 import { loadCheckpoint, writeFileDurable } from './checkpoint.js';
 import { embedImages } from './embed.js';
+import { type EvalProgress, EvalProgressTracker, type EvalStage } from './eval-progress.js';
 import { DEFAULT_KNN, evaluateKnn, type KnnResult } from './knn.js';
+import {
+  type CheckpointFingerprint,
+  fingerprintFile,
+  type ProbeRecord,
+  probeRecord,
+  saveProbe,
+} from './probe-file.js';
 import { buildNetworks, type PreparedData, prepareData, readSpec, runFiles } from './session.js';
 import { augmentSteps, type RunSpec } from './spec.js';
 
@@ -36,15 +45,25 @@ export interface EvalSummary {
   evalSeconds: number;
 }
 
-/** Loads a run's encoder with its checkpointed weights. */
+/** Loads a run's encoder with its checkpointed weights, and the checkpoint's fingerprint. */
 export async function loadRunEncoder(
   runDir: string,
   dataset?: Dataset,
-): Promise<{ spec: RunSpec; encoder: Network; data: PreparedData }> {
+): Promise<{ spec: RunSpec; encoder: Network; data: PreparedData; checkpoint: CheckpointFingerprint }> {
   const spec = readSpec(runDir);
   const data = await prepareData(spec, dataset);
   const { encoder, head } = buildNetworks(spec, data);
-  const { state } = loadCheckpoint(runFiles(runDir).checkpoint);
+  tf.dispose(head.variables().map((p) => p.variable));
+  const checkpoint = loadEncoderWeights(encoder, runFiles(runDir).checkpoint);
+  return { spec, encoder, data, checkpoint };
+}
+
+/**
+ * Assigns the `encoder/…` weights of a checkpoint file to `encoder`; returns the file's fingerprint
+ * (iteration and SHA-256), which a kept probe records.
+ */
+export function loadEncoderWeights(encoder: Network, file: string): CheckpointFingerprint {
+  const { state } = loadCheckpoint(file);
   for (const p of encoder.variables()) {
     const saved = state.variables[`encoder/${p.name}`];
     check(
@@ -55,34 +74,64 @@ export async function loadRunEncoder(
     );
     p.variable.assign(tf.tensor(saved.values, saved.shape));
   }
-  tf.dispose(head.variables().map((p) => p.variable));
-  return { spec, encoder, data };
+  return fingerprintFile(file, state.iteration);
 }
 
+/** Options of `evaluateEncoder`. */
+export interface EvaluateOptions {
+  /** Probe epochs per candidate weight decay (default: the run's `probeEpochs`). */
+  probeEpochs?: number;
+  /** Candidate weight decays, the best on validation kept (default 0, 1e-4, 1e-3). */
+  weightDecays?: number[];
+  /** Progress with the time left, after each encoder batch and each probe epoch. */
+  onProgress?: (progress: EvalProgress) => void;
+}
+
+/** The probe's candidate weight decays (chosen among on validation). */
+export const PROBE_WEIGHT_DECAYS = [0, 1e-4, 1e-3] as const;
+
+/**
+ * Frozen features of the run's splits, the linear probe chosen on validation, then the test set once.
+ *
+ * @example
+ *   const { summary, probe, settings } = evaluateEncoder(spec, encoder, data, { onProgress: (p) => log(p) });
+ */
 export function evaluateEncoder(
   spec: RunSpec,
   encoder: Network,
   data: PreparedData,
-  options: { probeEpochs?: number; weightDecays?: number[] } = {},
-): { summary: EvalSummary; probe: LinearProbe; test: FeatureSet } {
+  options: EvaluateOptions = {},
+): { summary: EvalSummary; probe: LinearProbe; test: FeatureSet; settings: ProbeRecord['settings'] } {
   const started = performance.now();
   const test = data.dataset.test;
   check(test !== undefined, 'dataset', 'a dataset with a test split', data.dataset.name);
   const { mean, std } = data.dataset;
   const steps = augmentSteps('none', [data.train.height, data.train.width], mean, std).eval;
   const classes = data.dataset.classes.length;
-  const trainF = embedImages(encoder, data.train, steps);
-  const valF = embedImages(encoder, data.validation, steps);
   const probeEpochs = options.probeEpochs ?? spec.probeEpochs;
+  const weightDecays = options.weightDecays ?? [...PROBE_WEIGHT_DECAYS];
+  const tracker = new EvalProgressTracker({
+    trainImages: data.train.count,
+    validationImages: data.validation.count,
+    testImages: test.count,
+    probeEpochs: probeEpochs * weightDecays.length,
+  });
+  const report = options.onProgress;
+  const embedding = (stage: EvalStage) =>
+    report ? { onProgress: (done: number) => report(tracker.update(stage, done)) } : {};
+  const trainF = embedImages(encoder, data.train, steps, embedding('train features'));
+  const valF = embedImages(encoder, data.validation, steps, embedding('validation features'));
+  let epochsDone = 0;
   const probe = fitLinearProbe(trainF, {
     classes,
     epochs: probeEpochs,
     validation: valF,
-    weightDecays: options.weightDecays ?? [0, 1e-4, 1e-3],
+    weightDecays,
     seed: spec.train.seed,
+    ...(report ? { onEpoch: () => report(tracker.update('probe', ++epochsDone)) } : {}),
   });
   // The test set, once, after every choice was made on validation.
-  const testF = embedImages(encoder, test, steps);
+  const testF = embedImages(encoder, test, steps, embedding('test features'));
   const scores = linearScores(probe, testF.features);
   const summary: EvalSummary = {
     validationAccuracy: probe.validationAccuracy,
@@ -95,7 +144,52 @@ export function evaluateEncoder(
     featureDim: trainF.dim,
     evalSeconds: (performance.now() - started) / 1000,
   };
-  return { summary, probe, test: testF };
+  const settings: ProbeRecord['settings'] = {
+    epochs: probeEpochs,
+    batchSize: LINEAR_PROBE_DEFAULTS.batchSize,
+    lr: LINEAR_PROBE_DEFAULTS.lr,
+    optimizer: 'adam',
+    schedule: 'cosine',
+    seed: spec.train.seed,
+    weightDecay: probe.weightDecay,
+    weightDecayCandidates: weightDecays,
+    trainImages: trainF.count,
+    validationImages: valF.count,
+  };
+  return { summary, probe, test: testF, settings };
+}
+
+/**
+ * Keeps the probe of an evaluation in `runDir/probe.json` (atomically), with the input the encoder
+ * takes, the class names, the settings and accuracies, and the checkpoint it was fitted on.
+ */
+export function keepProbe(
+  runDir: string,
+  evaluation: Pick<ReturnType<typeof evaluateEncoder>, 'summary' | 'probe' | 'settings'>,
+  data: PreparedData,
+  checkpoint: CheckpointFingerprint,
+): string {
+  const { summary, probe, settings } = evaluation;
+  const t = data.train;
+  return saveProbe(
+    runDir,
+    probeRecord(probe, {
+      encoder: checkpoint,
+      input: {
+        shape: [t.height, t.width, t.channels],
+        mean: [...data.dataset.mean],
+        std: [...data.dataset.std],
+      },
+      classes: [...data.dataset.classes],
+      settings,
+      accuracy: {
+        train: probe.trainAccuracy,
+        validation: summary.validationAccuracy,
+        test: summary.testAccuracy,
+        testTop5: summary.testTop5,
+      },
+    }),
+  );
 }
 
 /** Merges `fields` into the run's summary.json (atomically); a field set to undefined is removed. */

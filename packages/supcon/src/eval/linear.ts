@@ -17,6 +17,9 @@ import { learningRate } from '../optim/schedule.js';
 import type { FeatureSet } from './features.js';
 import { topKAccuracy } from './metrics.js';
 
+/** The probe's defaults, exported so that a kept probe can record the settings that fitted it. */
+export const LINEAR_PROBE_DEFAULTS = { epochs: 30, batchSize: 256, lr: 0.01 } as const;
+
 export interface LinearProbeOptions {
   classes: number;
   /** Default 30. */
@@ -30,6 +33,8 @@ export interface LinearProbeOptions {
   validation?: FeatureSet;
   /** Seed of the mini-batch order and initialisation, default 0. */
   seed?: number;
+  /** Called after each epoch of each candidate decay (for progress lines); `epoch` counts from 1. */
+  onEpoch?: (weightDecay: number, epoch: number) => void;
 }
 
 export interface LinearProbe {
@@ -48,7 +53,14 @@ export interface LinearProbe {
 }
 
 export function fitLinearProbe(train: FeatureSet, options: LinearProbeOptions): LinearProbe {
-  const { classes, epochs = 30, batchSize = 256, lr = 0.01, weightDecays = [1e-4], seed = 0 } = options;
+  const {
+    classes,
+    epochs = LINEAR_PROBE_DEFAULTS.epochs,
+    batchSize = LINEAR_PROBE_DEFAULTS.batchSize,
+    lr = LINEAR_PROBE_DEFAULTS.lr,
+    weightDecays = [1e-4],
+    seed = 0,
+  } = options;
   check(Number.isInteger(classes) && classes > 1, 'classes', 'an integer > 1', classes);
   check(Number.isInteger(epochs) && epochs > 0, 'epochs', 'a positive integer', epochs);
   check(weightDecays.length > 0, 'weightDecays', 'at least one weight decay', weightDecays);
@@ -61,7 +73,8 @@ export function fitLinearProbe(train: FeatureSet, options: LinearProbeOptions): 
   const { mean, std } = standardisation(train);
   let best: LinearProbe | undefined;
   for (const weightDecay of weightDecays) {
-    const probe = fitOne(train, { classes, epochs, batchSize, lr, weightDecay, seed, mean, std });
+    const onEpoch = options.onEpoch ? (epoch: number) => options.onEpoch!(weightDecay, epoch) : undefined;
+    const probe = fitOne(train, { classes, epochs, batchSize, lr, weightDecay, seed, mean, std, onEpoch });
     if (options.validation) {
       const scores = linearScores(probe, options.validation.features);
       probe.validationAccuracy = topKAccuracy(scores, options.validation.labels, classes, 1);
@@ -112,6 +125,7 @@ interface FitConfig {
   seed: number;
   mean: Float32Array;
   std: Float32Array;
+  onEpoch: ((epoch: number) => void) | undefined;
 }
 
 function fitOne(train: FeatureSet, c: FitConfig): LinearProbe {
@@ -143,6 +157,7 @@ function fitOne(train: FeatureSet, c: FitConfig): LinearProbe {
       adam.step(params, [grads[w.name]!, grads[b.name]!], learningRate(it++, schedule));
       tf.dispose([idx, ...Object.values(grads)]);
     }
+    c.onEpoch?.(epoch + 1);
   }
   const probe: LinearProbe = {
     dim,
