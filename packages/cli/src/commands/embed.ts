@@ -11,7 +11,7 @@ import { openRun, runReaderFlagHelp, runReaderFlagSpecs } from './train-common.j
 
 export const embedCommand: Command = {
   name: 'embed',
-  summary: 'Write the embeddings of a split, or of new images, (frozen encoder of a run) to a JSON file',
+  summary: 'Write the embeddings of a split or of new images (frozen encoder of a run) to a JSON file',
   help: [
     'Usage: supcon embed --run DIR --out FILE [--split test|validation|train] [--json]',
     '       supcon embed --run DIR --out FILE --images PATH [--no-resize] [--json]',
