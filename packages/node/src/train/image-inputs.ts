@@ -48,9 +48,15 @@ export function listImageFiles(paths: string[]): string[] {
     }
     if (isFolder) {
       const before = files.length;
-      const names = readdirSync(path)
-        .filter((n) => !n.startsWith('.'))
-        .sort();
+      let names: string[];
+      try {
+        names = readdirSync(path)
+          .filter((n) => !n.startsWith('.'))
+          .sort();
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+        throw new ImageInputError(`Folder \`${path}\` cannot be read (${code}).`);
+      }
       for (const name of names) visit(join(path, name), false);
       if (named && files.length === before)
         throw new ImageInputError(`Folder \`${path}\` holds no JPEG, PNG or WebP images.`);
