@@ -209,3 +209,73 @@ describe('memory', () => {
     f.dispose();
   });
 });
+
+describe("zeroNegatives and reduction 'pair-mean' beyond integer labels", () => {
+  // Sample 1 is a positive of every sample (and 3 of itself only): rows 1 and 3 have no negatives.
+  const mask = [
+    [1, 0.5, 0, 0, 0],
+    [1, 1, 1, 1, 1],
+    [0, 2, 1, 0, 0],
+    [1, 1, 1, 1, 1],
+    [0, 1, 0, 0, 0.25],
+  ];
+  const views = 2;
+  const f = randomFeatures(21, 5, views, 6);
+  const upstream = tf.tidy(() => tf.randomUniform([10], 0, 1, 'float32', 8));
+  for (const implementation of ['host', 'tensor'] as const) {
+    it(`'exclude' makes exactly the anchors without negatives invalid (${implementation})`, () => {
+      const opts = { mask, temperature: 0.2, implementation, reduction: 'none' } as const;
+      const kept = supConLossWithStats(f, undefined, opts);
+      const dropped = supConLossWithStats(f, undefined, { ...opts, zeroNegatives: 'exclude' });
+      const noNegatives = (row: number) => mask[row % 5]!.every((w) => w > 0);
+      const a = values(kept.loss);
+      const b = values(dropped.loss);
+      for (let r = 0; r < 10; r++) assert.equal(b[r], noNegatives(r) ? 0 : a[r], `row ${r}`);
+      assert.equal(dropped.validAnchors, kept.validAnchors - 4);
+      const weights = tf.tensor1d(Array.from({ length: 10 }, (_, r) => (noNegatives(r) ? 0 : 1)));
+      const expected = values(
+        tf.grad((x) => tf.sum(tf.mul(tf.mul(supConLoss(x, undefined, opts), weights), upstream)))(f),
+      );
+      const got = values(
+        tf.grad((x) =>
+          tf.sum(tf.mul(supConLoss(x, undefined, { ...opts, zeroNegatives: 'exclude' }), upstream)),
+        )(f),
+      );
+      assertClose(got, expected, 1e-5, 1e-7, 'gradient');
+      tf.dispose([kept.loss, dropped.loss, weights]);
+    });
+
+    it(`'pair-mean' weights each anchor by ΣW, a weighted mask and two views (${implementation})`, () => {
+      // Row r = v·B + a: ΣW = V·Σ_s mask[a][s] − mask[a][a] (the anchor row itself is no positive).
+      const pairs = Array.from({ length: 10 }, (_, r) => {
+        const row = mask[r % 5]!;
+        return views * row.reduce((x, y) => x + y, 0) - row[r % 5]!;
+      });
+      const total = pairs.reduce((x, y) => x + y, 0);
+      const opts = { mask, temperature: 0.2, implementation, variant: 'in' } as const;
+      const recipe = (x: tf.Tensor) =>
+        tf.div(tf.sum(tf.mul(supConLoss(x, undefined, { ...opts, reduction: 'none' }), pairs)), total);
+      const pairMean = (x: tf.Tensor) => supConLoss(x, undefined, { ...opts, reduction: 'pair-mean' });
+      tf.tidy(() => {
+        assertClose(values(pairMean(f)), values(recipe(f)), 1e-5, 1e-7, 'value');
+        assertClose(values(tf.grad(pairMean)(f)), values(tf.grad(recipe)(f)), 1e-5, 1e-7, 'gradient');
+        // An upstream gradient other than 1 scales the gradient computed with the value.
+        const dy = tf.scalar(0.7);
+        const scaled = tf.grad((x) => tf.mul(pairMean(x), dy))(f);
+        assertClose(values(scaled), values(tf.mul(tf.grad(recipe)(f), dy)), 1e-5, 1e-7, 'scaled');
+      });
+    });
+  }
+
+  it("'pair-mean' of a batch without positive pairs is 0 with a zero gradient", () => {
+    const g = randomFeatures(4, 4, 1, 3);
+    for (const implementation of ['host', 'tensor'] as const) {
+      tf.tidy(() => {
+        const opts = { reduction: 'pair-mean', implementation } as const;
+        assert.equal(values(supConLoss(g, [0, 1, 2, 3], opts))[0], 0);
+        assert.ok(values(tf.grad((x) => supConLoss(x, [0, 1, 2, 3], opts))(g)).every((v) => v === 0));
+      });
+    }
+    g.dispose();
+  });
+});
