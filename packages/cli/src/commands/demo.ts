@@ -11,11 +11,15 @@ import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import {
   argumentErrorsAsCliErrors,
+  cpuBackendWarning,
+  epochLine,
+  finishedMessage,
   formatTime,
   interruptedMessage,
   knnText,
   prefetchLine,
   progressPrinter,
+  resumeSpec,
   runOptionsFromFlags,
   specFromFlags,
   trainFlagHelp,
@@ -26,21 +30,35 @@ export const demoCommand: Command = {
   name: 'demo',
   summary: 'Train SupCon on Fashion-MNIST, run the linear probe and write an HTML report',
   help: [
-    'Usage: supcon demo [--out DIR] [--json] [options]',
+    'Usage: supcon demo [--out DIR] [--resume] [--json] [options]',
     '',
     'Runs `supcon train` with the fashion-quick preset (override anything below), then the linear',
     'probe, then writes DIR/report.html with loss.png, accuracy.png and embedding.png, and DIR/summary.json.',
     '',
     '  --out DIR             run folder (default runs/demo-<time>)',
+    '  --resume              continue the interrupted run in --out (as `supcon train --resume`: refused',
+    '                        without a checkpoint or with flags that change the run), then probe and report;',
+    '                        --resume --epochs N lengthens it to N epochs',
     trainFlagHelp,
   ].join('\n'),
   async run(argv) {
     const started = performance.now();
-    const { flags, positionals } = parseFlags(argv, { ...trainFlagSpecs, out: { kind: 'string' } });
+    const { flags, positionals } = parseFlags(argv, {
+      ...trainFlagSpecs,
+      out: { kind: 'string' },
+      resume: { kind: 'boolean' },
+    });
     if (positionals.length > 0)
       throw new CliError(`Unexpected argument \`${positionals[0]}\`. See \`supcon demo --help\`.`);
-    const spec = await argumentErrorsAsCliErrors(() => specFromFlags(flags));
-    if (flags['knn-k'] === undefined) spec.knnK = 200; // the demo draws the kNN accuracy curve
+    const resume = flags['resume'] === true;
+    if (resume && flags['out'] === undefined)
+      throw new CliError('Flag `--resume` needs `--out DIR`, the run folder to continue.');
+    // The kNN monitor is on by default (k 200): the report draws its curve.
+    const { spec: asked, epochs } = await argumentErrorsAsCliErrors(() =>
+      resume
+        ? resumeSpec(argv, flags, flags['out'] as string)
+        : { spec: specFromFlags(flags), epochs: undefined },
+    );
     const out =
       (flags['out'] as string | undefined) ??
       join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -49,24 +67,31 @@ export const demoCommand: Command = {
       if (!quiet) console.error(s);
     };
     const backend = await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
-    const options = { ...runOptionsFromFlags(flags), applyPrecision: precisionSetter(backend) };
+    const slow = cpuBackendWarning(backend, asked.model.encoder);
+    if (slow) console.error(slow);
+    const options = {
+      ...runOptionsFromFlags(flags),
+      resume,
+      ...(epochs !== undefined ? { epochs } : {}),
+      applyPrecision: precisionSetter(backend),
+    };
+    const planned = epochs ?? asked.train.epochs;
     say(
-      `supcon demo: ${spec.train.method} on ${spec.data.dataset}, ${spec.model.encoder} (width ${spec.model.width}), ${spec.train.epochs} epochs, backend ${backend} → ${out}`,
+      `supcon demo: ${asked.train.method} on ${asked.data.dataset}, ${asked.model.encoder} (width ${asked.model.width}), ${planned} epochs, backend ${backend} → ${out}${resume ? ' (resumed)' : ''}`,
     );
-    const { trainer, data, prefetch, interrupted, precision } = await argumentErrorsAsCliErrors(() =>
-      trainRun(spec, out, options, {
-        onStep: progressPrinter(quiet),
-        onEpoch: (r) =>
-          say(
-            `epoch ${r.epoch + 1}: loss ${r.loss.toFixed(4)}${r.knnAccuracy !== undefined ? `, kNN validation top-1 ${(100 * r.knnAccuracy).toFixed(2)}%` : ''} (${r.seconds.toFixed(0)} s)`,
-          ),
-      }),
-    );
+    const { spec, trainer, data, prefetch, interrupted, precision, resumedFrom, alreadyFinished } =
+      await argumentErrorsAsCliErrors(() =>
+        trainRun(asked, out, options, {
+          onStep: progressPrinter(quiet),
+          onEpoch: (r) => say(epochLine(r, planned)),
+        }),
+      );
     const trainSeconds = (performance.now() - started) / 1000;
     if (interrupted) {
-      console.error(interruptedMessage(out, trainer.position.iteration));
+      console.error(interruptedMessage(out, trainer.position.iteration, 'demo'));
       return 130;
     }
+    if (alreadyFinished) say(finishedMessage(out, spec.train.epochs, trainer.position.iteration, 'demo'));
     say(prefetchLine(prefetch));
     say('linear probe on frozen features…');
     const { summary: evalSummary, test } = evaluateEncoder(spec, trainer.encoder, data);
@@ -81,6 +106,7 @@ export const demoCommand: Command = {
       width: spec.model.width,
       epochs: spec.train.epochs,
       iterations: trainer.position.iteration,
+      resumedFrom,
       trainSamples: data.train.count,
       prefetch,
       ...evalSummary,

@@ -18,7 +18,7 @@ import { CORRUPTIONS, parseCorruptions } from 'supcon';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { argumentErrorsAsCliErrors } from './train-common.js';
+import { argumentErrorsAsCliErrors, formatTime } from './train-common.js';
 
 const RESULT_FILE = 'robustness.json';
 
@@ -56,6 +56,40 @@ function withDataset(baseline: RobustnessResult, dir: string): RobustnessResult 
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(5);
 
+/**
+ * Progress of the corrupted passes on stderr with the time left (from the rate so far): on a
+ * terminal one line rewritten before each pass, elsewhere (logs, CI) a line per finished corruption.
+ */
+function progressReporter(
+  quiet: boolean,
+  corruptions: readonly string[],
+  severities: number,
+): { update: (done: number, total: number, label: string) => void; end: () => void } {
+  const tty = process.stderr.isTTY === true;
+  let started: number | undefined;
+  const times = (done: number, total: number) => {
+    const elapsed = (performance.now() - (started ?? performance.now())) / 1000;
+    const left = done > 0 ? (elapsed / done) * (total - done) : Number.NaN;
+    return `${formatTime(elapsed)} elapsed, ${formatTime(left)} left`;
+  };
+  return {
+    update(done, total, label) {
+      if (quiet) return;
+      started ??= performance.now();
+      if (tty) {
+        const now = done < total ? ` ${label}` : '';
+        process.stderr.write(`\r\x1b[Krobustness ${done}/${total}${now}, ${times(done, total)}`);
+      } else if (done > 0 && done % severities === 0) {
+        const finished = corruptions[done / severities - 1];
+        process.stderr.write(`robustness ${done}/${total} (${finished} done), ${times(done, total)}\n`);
+      }
+    },
+    end() {
+      if (!quiet && tty) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
 export const robustnessCommand: Command = {
   name: 'robustness',
   summary: 'Linear-probe accuracy under corruptions (noise, blur, JPEG, ...) and mCE against a baseline run',
@@ -74,7 +108,8 @@ export const robustnessCommand: Command = {
     '                   dataset, and hold every corruption asked for (its other corruptions are left out)',
     '  --epochs N       probe epochs (default: the run config)',
     '  --seed N         seed of the noise corruptions (default 0)',
-    '  --quiet          no progress line',
+    '  --quiet          no progress (default: the passes done and the time left on stderr, a line per',
+    '                   corruption when stderr is not a terminal)',
     '  --backend auto|native|cpu',
   ].join('\n'),
   async run(argv) {
@@ -99,7 +134,7 @@ export const robustnessCommand: Command = {
     const baselineDir = flags['baseline'] as string | undefined;
     const baseline = baselineDir !== undefined ? readResult(baselineDir, '--baseline') : undefined;
     await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
-    const progress = !flags['quiet'] && process.stderr.isTTY;
+    const progress = progressReporter(flags['quiet'] === true, corruptions, severities.length);
     const seed = flags['seed'] as number;
     const limit = flags['limit'] as number | undefined;
     const refuseBaseline = (differences: string[]) => {
@@ -138,12 +173,10 @@ export const robustnessCommand: Command = {
         seed,
         ...(limit !== undefined ? { limit } : {}),
         ...(epochs !== undefined ? { probeEpochs: epochs } : {}),
-        onProgress: (done, total, label) => {
-          if (progress) process.stderr.write(`\r\x1b[Krobustness ${done}/${total} ${label}`);
-        },
+        onProgress: progress.update,
       });
     });
-    if (progress) process.stderr.write('\r\x1b[K');
+    progress.end();
     writeFileDurable(join(run, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
     const relative = baseline
       ? await argumentErrorsAsCliErrors(() =>

@@ -8,6 +8,7 @@ import {
   checkSpecShape,
   ENCODERS,
   type KnnResult,
+  knnMonitorSettings,
   loadRunEncoder,
   PRECISIONS,
   PRESETS,
@@ -15,11 +16,15 @@ import {
   type Preset,
   presetSpec,
   type RunOptions,
+  type RunResult,
   type RunSpec,
+  readResumableSpec,
   resolveRunSpec,
+  specDifferences,
 } from '@supcon/node';
 import {
   DECAYS,
+  type EpochRecord,
   InvalidArgumentError,
   METHODS,
   OPTIMIZERS,
@@ -128,13 +133,69 @@ export function prefetchLine(p: PrefetchSummary): string {
 }
 
 /** What the CLI prints when a run was stopped by a signal; the exit code is 130. */
-export function interruptedMessage(out: string, iteration: number): string {
-  return `Interrupted after step ${iteration}; the checkpoint is written. Continue with: supcon train --out ${out} --resume`;
+export function interruptedMessage(
+  out: string,
+  iteration: number,
+  command: 'train' | 'demo' = 'train',
+): string {
+  return `Interrupted after step ${iteration}; the checkpoint is written. Continue with: supcon ${command} --out ${out} --resume`;
 }
 
-/** preset → config file → flags. */
-export function specFromFlags(flags: FlagValues): RunSpec {
-  const spec = presetSpec(flags['preset'] as Preset);
+/** What `train`/`demo` print for `--resume` of a run that has trained all its epochs. */
+export function finishedMessage(
+  out: string,
+  epochs: number,
+  iterations: number,
+  command: 'train' | 'demo',
+): string {
+  return (
+    `Run ${out} is already finished (${epochs} epoch${epochs === 1 ? '' : 's'}, ${iterations} steps); nothing was trained. ` +
+    `To train it longer: supcon ${command} --out ${out} --resume --epochs ${epochs + 1} (or more; the schedule is recomputed over the new total).`
+  );
+}
+
+/**
+ * The spec to continue for `--resume --out DIR`: the one stored in DIR (refused without a checkpoint),
+ * and `epochs` when `--epochs` asks for more than recorded. Any other flag or config file that would
+ * change the stored run is refused with the differences; repeating the recorded values is fine (that
+ * is how `supcon sweep` resumes its runs, with every train flag).
+ */
+export function resumeSpec(
+  argv: string[],
+  flags: FlagValues,
+  out: string,
+): { spec: RunSpec; epochs?: number } {
+  const stored = resolveRunSpec(readResumableSpec(out));
+  const given = (name: string) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  // A preset describes a whole run: it matches when the run it gives (with the flags) is the stored one.
+  const requested = given('preset') ? specFromFlags(flags) : specFromFlags(flags, stored);
+  // Extensions are the run's history, not a setting a flag can ask for.
+  const { extensions: _stored, ...recorded } = stored;
+  const { extensions: _requested, ...asked } = requested;
+  const differences = specDifferences(recorded, asked).filter((d) => !d.startsWith('train.epochs:'));
+  if (differences.length > 0)
+    throw new CliError(
+      `Run folder \`${out}\` was trained with other settings than these flags ask for (${differences.join('; ')}); ` +
+        `\`--resume\` continues the run as its config.json records it (only \`--epochs N\` may lengthen it): drop those flags, or start a new run with another --out.`,
+    );
+  const epochs = requested.train.epochs;
+  if (epochs < stored.train.epochs)
+    throw new CliError(
+      `Invalid value for \`--epochs\` with \`--resume\`. Expected at least ${stored.train.epochs}, the epochs recorded in ${out}/config.json (a run can be lengthened, not shortened). Received: ${epochs}.`,
+    );
+  return epochs > stored.train.epochs ? { spec: stored, epochs } : { spec: stored };
+}
+
+/** The kNN monitor's k when neither a config file nor `--knn-k` sets it (0 turns it off). */
+const DEFAULT_MONITOR_K = 200;
+
+/**
+ * preset → config file → flags. With `base` (the stored spec of a run being resumed) the config file
+ * and flags apply to it instead of a preset, so what they change can be compared with the run.
+ */
+export function specFromFlags(flags: FlagValues, base?: RunSpec): RunSpec {
+  const spec = base ? structuredClone(base) : presetSpec(flags['preset'] as Preset);
+  if (!base) spec.knnK = DEFAULT_MONITOR_K; // the per-epoch line and the --json summary show it
   const file = flags['config'] as string | undefined;
   if (file !== undefined) {
     if (!existsSync(file)) throw new CliError(`Config file \`${file}\` does not exist.`);
@@ -151,6 +212,10 @@ export function specFromFlags(flags: FlagValues): RunSpec {
         throw new CliError(`Config file \`${file}\`: ${error.message}`);
       throw error;
     }
+    if ((partial as { extensions?: unknown }).extensions !== undefined)
+      throw new CliError(
+        `Config file \`${file}\` holds \`extensions\`: the record of how a run was lengthened with \`--resume --epochs\`, which a new run cannot replay; remove the key (or continue that run with \`supcon train --out DIR --resume\`).`,
+      );
     Object.assign(spec.model, partial.model ?? {});
     Object.assign(spec.data, partial.data ?? {});
     Object.assign(spec.train, partial.train ?? {});
@@ -237,6 +302,57 @@ export function progressPrinter(quiet: boolean): (r: StepRecord, trainer: Traine
     else if ((r.iteration + 1) % 20 === 0 || left === 0) process.stderr.write(`${line}\n`);
     if (tty && left === 0) process.stderr.write('\n');
   };
+}
+
+/**
+ * The line `train` and `demo` print after each epoch: `epoch 2/10: loss 4.1234, kNN validation top-1
+ * 81.20%, train accuracy 85.10% (31 s)` (kNN with the monitor on, train accuracy for ce).
+ */
+export function epochLine(r: EpochRecord & { knnAccuracy?: number }, epochs: number): string {
+  const parts = [`loss ${r.loss.toFixed(4)}`];
+  if (r.knnAccuracy !== undefined) parts.push(`kNN validation top-1 ${(100 * r.knnAccuracy).toFixed(2)}%`);
+  if (r.accuracy !== undefined) parts.push(`train accuracy ${(100 * r.accuracy).toFixed(2)}%`);
+  return `epoch ${r.epoch + 1}/${epochs}: ${parts.join(', ')} (${r.seconds.toFixed(0)} s)`;
+}
+
+/**
+ * The warning for a convolutional encoder on the pure-JavaScript `cpu` backend (asked for, or what
+ * `auto` fell back to), whose convolutions are tens of times slower than the native engine's; empty
+ * when it does not apply.
+ */
+export function cpuBackendWarning(backend: string, encoder: string): string {
+  if (backend !== 'cpu' || encoder === 'mlp') return '';
+  return (
+    `supcon: warning: the \`cpu\` backend runs the convolutions of ${encoder} in plain JavaScript: a training ` +
+    'step takes minutes. For a quick try pass `--encoder mlp`; for real runs use the native engine (`--backend native`).'
+  );
+}
+
+/**
+ * The end of a run for `--json`: `epochs` (planned), `epochsDone`, and from the last finished epoch
+ * its mean `loss`, the kNN monitor's validation top-1 with its settings (`knn`, when on) and, for
+ * ce, `trainAccuracy` (mean training top-1 of that epoch's steps).
+ */
+export function finalMetrics(result: RunResult): {
+  epochs: number;
+  epochsDone: number;
+  loss?: number;
+  knn?: { k: number; bank: number; temperature: number; validation: { top1: number; images: number } };
+  trainAccuracy?: number;
+} {
+  const { trainer, lastEpoch, spec, data } = result;
+  const out: ReturnType<typeof finalMetrics> = {
+    epochs: trainer.config.epochs,
+    epochsDone: Math.floor(trainer.position.iteration / trainer.stepsPerEpoch),
+  };
+  if (!lastEpoch) return out;
+  out.loss = lastEpoch.loss;
+  if (lastEpoch.knnAccuracy !== undefined) {
+    const { images, ...settings } = knnMonitorSettings(data, spec.knnK);
+    out.knn = { ...settings, validation: { top1: lastEpoch.knnAccuracy, images } };
+  }
+  if (lastEpoch.accuracy !== undefined) out.trainAccuracy = lastEpoch.accuracy;
+  return out;
 }
 
 /** A kNN result's test top-1 with its settings, e.g. `71.36% (k 200, bank 10000)`. */

@@ -6,9 +6,14 @@ import { CliError, type Command } from '../command.js';
 import { type FlagSpec, parseFlags } from '../flags.js';
 import {
   argumentErrorsAsCliErrors,
+  cpuBackendWarning,
+  epochLine,
+  finalMetrics,
+  finishedMessage,
   interruptedMessage,
   prefetchLine,
   progressPrinter,
+  resumeSpec,
   runOptionsFromFlags,
   specFromFlags,
   trainFlagHelp,
@@ -32,11 +37,18 @@ export const trainCommand: Command = {
     'Usage: supcon train [--out DIR] [--resume] [options]',
     '',
     'Writes DIR/config.json, DIR/metrics.jsonl (one JSON record per step and epoch) and DIR/checkpoint.bin',
-    '(atomic, every --checkpoint-every steps and at each epoch end). --resume continues DIR exactly',
-    '(weights, optimiser state, schedule position, data order and augmentation draws).',
+    '(atomic, every --checkpoint-every steps and at each epoch end), and prints a line per epoch (loss,',
+    'kNN validation top-1, training accuracy for ce, time). --json: the run summary with the final `loss`,',
+    '`knn` (k, bank, validation top-1), `trainAccuracy` (ce), `epochs` and `epochsDone`.',
     '',
     '  --out DIR             run folder (default runs/<method>-<time>)',
-    '  --resume              continue the run in --out (its config.json wins over other flags)',
+    '  --resume              continue the run in --out exactly (weights, optimiser state, schedule position,',
+    '                        data order, augmentation draws) as its config.json records it; refused when DIR',
+    '                        has no checkpoint, or when another flag would change the run. A finished run',
+    '                        says so and trains nothing',
+    '  --resume --epochs N   lengthen the run to N epochs (more than recorded): from the checkpoint on, the',
+    '                        schedule is the one of an N-epoch run (a cosine rises back to its value there);',
+    '                        config.json gets train.epochs N and an entry in `extensions`',
     '  --processes N         data-parallel over N worker processes (same as `supcon train-distributed`; default 1)',
     '  --threads T           with --processes: native threads per worker',
     trainFlagHelp,
@@ -53,16 +65,34 @@ export const trainCommand: Command = {
     const resume = flags['resume'] === true;
     if (resume && flags['out'] === undefined)
       throw new CliError('Flag `--resume` needs `--out DIR`, the run folder to continue.');
-    const spec = await argumentErrorsAsCliErrors(() => specFromFlags(flags));
+    const { spec, epochs } = await argumentErrorsAsCliErrors(() =>
+      resume
+        ? resumeSpec(argv, flags, flags['out'] as string)
+        : { spec: specFromFlags(flags), epochs: undefined },
+    );
     const out =
       (flags['out'] as string | undefined) ??
       join('runs', `${spec.train.method}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    const quiet = flags['quiet'] === true;
     const backend = await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
-    const options = { ...runOptionsFromFlags(flags), resume, applyPrecision: precisionSetter(backend) };
+    const slow = cpuBackendWarning(backend, spec.model.encoder);
+    if (slow) console.error(slow);
+    const options = {
+      ...runOptionsFromFlags(flags),
+      resume,
+      ...(epochs !== undefined ? { epochs } : {}),
+      applyPrecision: precisionSetter(backend),
+    };
     const started = performance.now();
-    const { trainer, resumedFrom, prefetch, interrupted, precision } = await argumentErrorsAsCliErrors(() =>
-      trainRun(spec, out, options, { onStep: progressPrinter(flags['quiet'] === true) }),
+    const result = await argumentErrorsAsCliErrors(() =>
+      trainRun(spec, out, options, {
+        onStep: progressPrinter(quiet),
+        onEpoch: (r) => {
+          if (!quiet) console.error(epochLine(r, epochs ?? spec.train.epochs));
+        },
+      }),
     );
+    const { trainer, resumedFrom, prefetch, interrupted, precision, alreadyFinished } = result;
     const summary = {
       run: out,
       backend,
@@ -70,16 +100,21 @@ export const trainCommand: Command = {
       method: trainer.config.method,
       iterations: trainer.position.iteration,
       resumedFrom,
+      alreadyFinished,
       interrupted,
       prefetch,
+      ...finalMetrics(result),
       seconds: (performance.now() - started) / 1000,
     };
     // The precision in effect (config.json holds the one asked for).
     updateSummary(out, { precision });
     if (flags['json']) console.log(JSON.stringify(summary));
+    else if (alreadyFinished)
+      console.log(finishedMessage(out, trainer.config.epochs, summary.iterations, 'train'));
     else {
       console.log(
-        `Trained ${summary.method} for ${summary.iterations} steps in ${summary.seconds.toFixed(1)} s → ${out}`,
+        `Trained ${summary.method} for ${summary.iterations - resumedFrom} steps in ${summary.seconds.toFixed(1)} s` +
+          `${resumedFrom > 0 ? ` (steps ${resumedFrom + 1}–${summary.iterations})` : ''} → ${out}`,
       );
       console.log(prefetchLine(prefetch));
     }

@@ -1,10 +1,10 @@
 /**
  * Pieces of a training run shared by the one-process session (session.ts) and the data-parallel
- * workers and coordinator (distributed/): the training augmentation, the kNN monitor, and the
- * metrics log's truncation on resume.
+ * workers and coordinator (distributed/): the training augmentation, the kNN monitor (and what it
+ * measured on), and the metrics log's truncation on resume and its last epoch.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { Augmenter, type AugmentStep, knnScores, type Network, topKAccuracy } from 'supcon';
+import { Augmenter, type AugmentStep, type EpochRecord, knnScores, type Network, topKAccuracy } from 'supcon';
 import { type ImageSet, subset } from '../data/index.js';
 import { writeFileDurable } from './checkpoint.js';
 import { embedImages } from './embed.js';
@@ -47,12 +47,41 @@ export function truncateMetrics(file: string, iteration: number): void {
   writeFileDurable(file, kept.length ? `${kept.join('\n')}\n` : '');
 }
 
+/** The kNN monitor's bank (first training images), queries (first validation images) and vote τ. */
+const MONITOR = { bank: 10000, queries: 2000, temperature: 0.1 } as const;
+
 /** kNN top-1 on (up to 2000 of) the validation images against (up to 10000) training images. */
 export function knnMonitor(encoder: Network, data: PreparedData, steps: AugmentStep[], k: number): number {
-  const bank = embedImages(encoder, takeFirst(data.train, 10000), steps);
-  const query = embedImages(encoder, takeFirst(data.validation, 2000), steps);
+  const bank = embedImages(encoder, takeFirst(data.train, MONITOR.bank), steps);
+  const query = embedImages(encoder, takeFirst(data.validation, MONITOR.queries), steps);
   const classes = data.dataset.classes.length;
-  return topKAccuracy(knnScores(bank, query.features, { classes, k }), query.labels, classes, 1);
+  const { temperature } = MONITOR;
+  return topKAccuracy(knnScores(bank, query.features, { classes, k, temperature }), query.labels, classes, 1);
+}
+
+/** What `knnMonitor(…, k)` measures on `data`: k (at most the bank), bank size, τ, query images. */
+export function knnMonitorSettings(
+  data: PreparedData,
+  k: number,
+): { k: number; bank: number; temperature: number; images: number } {
+  const bank = Math.min(data.train.count, MONITOR.bank);
+  const images = Math.min(data.validation.count, MONITOR.queries);
+  return { k: Math.min(k, bank), bank, temperature: MONITOR.temperature, images };
+}
+
+/** The last epoch record of a metrics log (undefined before the first epoch ends). */
+export function lastEpochRecord(file: string): (EpochRecord & { knnAccuracy?: number }) | undefined {
+  if (!existsSync(file)) return undefined;
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const r = JSON.parse(lines[i]!) as EpochRecord;
+      if (r.type === 'epoch') return r;
+    } catch {
+      // a torn last line of a killed process
+    }
+  }
+  return undefined;
 }
 
 function takeFirst(set: ImageSet, n: number): ImageSet {

@@ -1,7 +1,9 @@
 /**
  * A training run on disk: `<runDir>/config.json` (the RunSpec), `metrics.jsonl` (one JSON record per
  * step and epoch), `checkpoint.bin` (atomic, see checkpoint.ts) and, after evaluation, `summary.json`.
- * `resume: true` continues from the checkpoint exactly where an uninterrupted run would be.
+ * `resume: true` continues from the checkpoint exactly where an uninterrupted run would be; with
+ * `epochs` it also lengthens the run (the schedule recomputed over the new total, recorded in
+ * config.json's `extensions`).
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +20,10 @@ import { check } from './check.js';
 import { loadCheckpoint, saveCheckpoint, writeFileDurable } from './checkpoint.js';
 import { exportLayersModel } from './export.js';
 import { ensureOutputFolder } from './output.js';
-import { knnMonitor, trainAugmenter, truncateMetrics } from './run-common.js';
+import { knnMonitor, lastEpochRecord, trainAugmenter, truncateMetrics } from './run-common.js';
+
+export { knnMonitorSettings, lastEpochRecord } from './run-common.js';
+
 import { buildEncoder, buildHead, type RunPrecision, type RunSpec } from './spec.js';
 import { resolveRunSpec } from './spec-check.js';
 
@@ -30,7 +35,15 @@ export interface RunHooks {
 }
 
 export interface RunOptions {
+  /** Continue the run in the folder from its checkpoint (refused when there is none). */
   resume?: boolean;
+  /**
+   * With `resume`: train to this many epochs, at least the recorded ones. More than recorded extends
+   * the run: from the checkpoint's iteration on, the learning-rate schedule (warm-up, decay) is the
+   * one of a run planned for `epochs` epochs; config.json gets the new `train.epochs` and an entry in
+   * `extensions`, so it says exactly what trained.
+   */
+  epochs?: number;
   /** Use this dataset instead of loading `spec.data.dataset` (tests, synthetic data). */
   dataset?: Dataset;
   /**
@@ -72,6 +85,8 @@ export interface PrefetchSummary {
 }
 
 export interface RunResult {
+  /** The spec that trained (on resume: the stored one, with any extension), as config.json holds it. */
+  spec: RunSpec;
   trainer: Trainer;
   data: PreparedData;
   resumedFrom: number;
@@ -80,6 +95,10 @@ export interface RunResult {
   interrupted: boolean;
   /** The compute precision in effect (`spec.precision` unless the engine could not run it). */
   precision: RunPrecision;
+  /** Resumed a run that had already trained all its epochs: nothing was trained. */
+  alreadyFinished: boolean;
+  /** The last finished epoch (from metrics.jsonl, so also after a resume); undefined before one. */
+  lastEpoch: (EpochRecord & { knnAccuracy?: number }) | undefined;
 }
 
 export interface PreparedData {
@@ -127,6 +146,46 @@ export function readSpec(runDir: string): RunSpec {
   return JSON.parse(readFileSync(file, 'utf8')) as RunSpec;
 }
 
+/**
+ * The stored spec of a run that `--resume` can continue: one with a checkpoint (InvalidArgumentError
+ * naming `out` otherwise: there is nothing to continue, and training from scratch instead would be
+ * a silent surprise).
+ */
+export function readResumableSpec(runDir: string): RunSpec {
+  const files = runFiles(runDir);
+  check(
+    existsSync(files.checkpoint),
+    'out',
+    existsSync(files.config)
+      ? 'a run folder holding checkpoint.bin to continue (this run stopped before its first checkpoint: start it again without --resume)'
+      : 'a run folder holding checkpoint.bin to continue (nothing was trained here: start a run without --resume)',
+    runDir,
+  );
+  return readSpec(runDir);
+}
+
+/**
+ * `spec` lengthened to `epochs` at `iteration`: `train.epochs` set and the extension recorded. The
+ * schedule is a function of the total iterations, so from `iteration` on it is the one of a run
+ * planned for `epochs` epochs (a cosine rises back to its value there, like a warm restart).
+ */
+export function extendSpec(spec: RunSpec, epochs: number, iteration: number): RunSpec {
+  const recorded = spec.train.epochs;
+  check(
+    Number.isInteger(epochs) && epochs >= recorded,
+    'epochs',
+    `an integer >= ${recorded}, the epochs recorded in config.json (a run can be extended, not shortened)`,
+    epochs,
+  );
+  if (epochs === recorded) return spec;
+  const extension = { atIteration: iteration, fromEpochs: recorded, toEpochs: epochs };
+  return resolveRunSpec({
+    ...spec,
+    train: { ...spec.train, epochs },
+    extensions: [...(spec.extensions ?? []), extension],
+  });
+}
+
 /** Builds the encoder and head of a run and, if it has a checkpoint, loads their weights. */
 export function buildNetworks(spec: RunSpec, data: PreparedData): { encoder: Network; head: Network } {
   const shape: [number, number, number] = [data.train.height, data.train.width, data.train.channels];
@@ -143,8 +202,15 @@ export async function trainRun(
 ): Promise<RunResult> {
   const files = runFiles(runDir);
   if (options.resume) {
-    spec = readSpec(runDir);
+    spec = readResumableSpec(runDir);
+    if (options.epochs !== undefined) extendSpec(spec, options.epochs, 0); // refuse before loading anything
   } else {
+    check(
+      options.epochs === undefined,
+      'epochs',
+      'no value without resume (set spec.train.epochs)',
+      options.epochs,
+    );
     check(
       !existsSync(files.checkpoint),
       'out',
@@ -164,8 +230,13 @@ export async function trainRun(
   // Data and networks first: a run that cannot start leaves no run folder behind.
   const data = await prepareData(spec, options.dataset);
   const { encoder, head } = buildNetworks(spec, data);
+  // The trainer's schedule is fixed at construction: an extension is applied before it is built.
+  const saved = options.resume ? loadCheckpoint(files.checkpoint).state : undefined;
+  const planned = spec.train.epochs;
+  if (saved && options.epochs !== undefined) spec = extendSpec(spec, options.epochs, saved.iteration);
   ensureOutputFolder('out', runDir);
-  if (!options.resume) writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
+  if (!saved || spec.train.epochs !== planned)
+    writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
   const { train } = data;
   const { steps, augmenter } = trainAugmenter(spec, data);
   const o = augmenter.output;
@@ -199,11 +270,11 @@ export async function trainRun(
       viewShape: [o.height, o.width, o.channels],
     });
     let resumedFrom = 0;
-    if (options.resume && existsSync(files.checkpoint)) {
-      const { state } = loadCheckpoint(files.checkpoint);
-      trainer.restore(state);
-      resumedFrom = state.iteration;
+    if (saved) {
+      trainer.restore(saved);
+      resumedFrom = saved.iteration;
     }
+    const alreadyFinished = trainer.position.done;
     truncateMetrics(files.metrics, resumedFrom);
     const log = (record: object) => appendFileSync(files.metrics, `${JSON.stringify(record)}\n`);
     const checkpoint = () => saveCheckpoint(files.checkpoint, trainer.state(), { spec });
@@ -231,14 +302,20 @@ export async function trainRun(
       // Signals are delivered by the event loop: let it turn between steps when we listen for them.
       if (options.handleSignals) await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    if (stopped || trainer.position.done) checkpoint();
-    // A finished run also leaves its encoder in the TensorFlow.js layers format (tf.loadLayersModel).
-    if (trainer.position.done) await exportLayersModel(files.encoder, { spec, encoder, data });
+    if (!alreadyFinished && (stopped || trainer.position.done)) checkpoint();
+    // A finished run also leaves its encoder in the TensorFlow.js layers format (tf.loadLayersModel);
+    // a finished run resumed again writes it only if it is missing (a kill during the export).
+    const exported = existsSync(join(files.encoder, 'model.json'));
+    if (trainer.position.done && (!alreadyFinished || !exported))
+      await exportLayersModel(files.encoder, { spec, encoder, data });
     const stats = ahead?.stats ?? { prefetched: 0, inline: 0, waitMs: 0 };
     return {
+      spec,
       trainer,
       data,
       resumedFrom,
+      alreadyFinished,
+      lastEpoch: lastEpochRecord(files.metrics),
       prefetch: {
         enabled: ahead !== undefined,
         depth: ahead ? depth : 0,

@@ -6,12 +6,21 @@
  */
 import { DECAYS, METHODS, OPTIMIZERS, type OptimizerConfig, resolveConfig, type TrainConfig } from 'supcon';
 import { check } from './check.js';
-import { AUGMENTS, type DataSpec, ENCODERS, type ModelSpec, PRECISIONS, type RunSpec } from './spec.js';
+import {
+  AUGMENTS,
+  type DataSpec,
+  ENCODERS,
+  type ModelSpec,
+  PRECISIONS,
+  type RunExtension,
+  type RunSpec,
+} from './spec.js';
 
 type Field = { optional?: true } & (
   | { type: 'number' | 'integer' | 'boolean' | 'string' | 'numbers' }
   | { type: 'choice'; choices: readonly string[] }
   | { type: 'object'; fields: Schema }
+  | { type: 'list'; item: Schema }
 );
 type Schema = Record<string, Field>;
 /** The compiler keeps each schema complete: a new spec field without its entry does not build. */
@@ -78,6 +87,12 @@ const DATA_FIELDS: FieldsOf<DataSpec> = {
   grayscale: optional(boolean),
 };
 
+const EXTENSION_FIELDS: FieldsOf<RunExtension> = {
+  atIteration: integer,
+  fromEpochs: integer,
+  toEpochs: integer,
+};
+
 const RUN_FIELDS: FieldsOf<RunSpec> = {
   train: { type: 'object', fields: TRAIN_FIELDS },
   model: { type: 'object', fields: MODEL_FIELDS },
@@ -86,9 +101,10 @@ const RUN_FIELDS: FieldsOf<RunSpec> = {
   knnK: integer,
   probeEpochs: integer,
   precision: optional({ type: 'choice', choices: PRECISIONS }),
+  extensions: optional({ type: 'list', item: EXTENSION_FIELDS }),
 };
 
-const EXPECTED: Record<Exclude<Field['type'], 'choice' | 'object'>, string> = {
+const EXPECTED: Record<Exclude<Field['type'], 'choice' | 'object' | 'list'>, string> = {
   number: 'a finite number',
   integer: 'an integer',
   boolean: 'true or false',
@@ -103,6 +119,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function checkField(field: Field, value: unknown, path: string, complete: boolean): void {
   if (field.type === 'object') {
     checkObject(field.fields, value, path, complete);
+    return;
+  }
+  if (field.type === 'list') {
+    check(Array.isArray(value), path, 'an array of JSON objects', value);
+    // Each entry is a record, complete even in a partial spec.
+    for (const [i, item] of (value as unknown[]).entries())
+      checkObject(field.item, item, `${path}[${i}]`, true);
     return;
   }
   if (field.type === 'choice') {

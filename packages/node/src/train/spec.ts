@@ -80,6 +80,19 @@ export interface RunSpec {
    * one in effect (bf16 needs CPU support) is `RunResult.precision`, and `precision` in summary.json.
    */
   precision?: RunPrecision;
+  /**
+   * How `--resume --epochs N` lengthened the run, in order: at `atIteration` (the steps done then)
+   * the run planned for `fromEpochs` epochs was extended to `toEpochs`, and every later step's
+   * learning rate (warm-up, decay) is computed over the new total. Absent for a run trained in one piece.
+   */
+  extensions?: RunExtension[];
+}
+
+/** One `--resume --epochs N` of a run (see `RunSpec.extensions`). */
+export interface RunExtension {
+  atIteration: number;
+  fromEpochs: number;
+  toEpochs: number;
 }
 
 export const PRESETS = ['fashion-quick', 'cifar-paper'] as const;

@@ -27,7 +27,7 @@ export abstract class TrainerBase {
   /** Trainable parameters, named `encoder/…` and `head/…`. */
   protected readonly params: Parameter[];
   protected iteration = 0;
-  protected epochLoss = { sum: 0, steps: 0 };
+  protected epochLoss: TrainerState['epochLoss'] = { sum: 0, steps: 0 };
   private order: { epoch: number; indices: Int32Array } | undefined;
 
   constructor(options: TrainerOptions) {
@@ -137,12 +137,13 @@ export abstract class TrainerBase {
     return { epoch, step, iteration, indices: batchIndices(this.order.indices, step, this.config.batchSize) };
   }
 
-  /** Counts a finished step whose loss was `loss` (which must be finite). */
-  protected finishStep(loss: number): void {
+  /** Counts a finished step whose loss was `loss` (which must be finite) and, for ce, its training top-1. */
+  protected finishStep(loss: number, accuracy?: number): void {
     check(Number.isFinite(loss), 'loss', 'a finite value (lower the learning rate?)', loss);
     this.iteration++;
     this.epochLoss.sum += loss;
     this.epochLoss.steps++;
+    if (accuracy !== undefined) this.epochLoss.accuracySum = (this.epochLoss.accuracySum ?? 0) + accuracy;
   }
 
   /** Every variable (trainable and state), named `encoder/…` and `head/…`. */

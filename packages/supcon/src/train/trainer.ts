@@ -44,6 +44,8 @@ export interface StepRecord {
   lr: number;
   imagesPerSecond: number;
   seconds: number;
+  /** ce only: top-1 of the classifier on this step's views (training mode, before the update). */
+  accuracy?: number;
 }
 
 export interface EpochRecord {
@@ -53,6 +55,8 @@ export interface EpochRecord {
   /** Mean training loss over the epoch's steps. */
   loss: number;
   seconds: number;
+  /** ce only: mean of the steps' training top-1 (every batch has the same size). */
+  accuracy?: number;
 }
 
 export interface TrainerOptions {
@@ -77,7 +81,8 @@ export interface TrainHooks {
 /** Everything needed to continue a run exactly: weights, optimiser slots, position, epoch loss so far. */
 export interface TrainerState {
   iteration: number;
-  epochLoss: { sum: number; steps: number };
+  /** The epoch so far: summed step losses, steps, and (ce) summed step accuracies. */
+  epochLoss: { sum: number; steps: number; accuracySum?: number };
   variables: Record<string, { shape: number[]; values: Float32Array }>;
   optimizer: OptimizerState;
 }
@@ -108,7 +113,7 @@ export class Trainer extends TrainerBase {
     const labels = Int32Array.from(indices, (i) => this.data.labels[i]!); // [B]
     const pixels = this.makeViews(images, batch, { views, seed: this.config.seed, epoch, indices });
     const lr = this.lr;
-    const loss = tf.tidy(() => {
+    const { loss, accuracy } = tf.tidy(() => {
       const x = tf.tensor4d(pixels, [batch * views, ...this.viewShape]); // [B·V, H, W, C], sample-major
       const variables = this.params.map((p) => p.variable);
       const forward = (input: tf.Tensor) =>
@@ -116,6 +121,11 @@ export class Trainer extends TrainerBase {
       const lossOf = (output: tf.Tensor2D) =>
         methodLoss(method, output, labels, views, this.config, this.queue);
       let embeddings: tf.Tensor2D | undefined; // [B·V, D], for the queue
+      let correct: tf.Scalar | undefined; // ce: views classified right
+      const scored = (output: tf.Tensor2D) => {
+        if (method === 'ce') correct = tf.keep(correctCount(output, labels, views));
+        return lossOf(output);
+      };
       const chunk = this.config.chunkRows;
       const { value, grads } =
         chunk > 0 && chunk < batch * views
@@ -123,7 +133,7 @@ export class Trainer extends TrainerBase {
               forward,
               loss: (output) => {
                 if (this.queue) embeddings = tf.keep(tf.clone(output));
-                return lossOf(output);
+                return scored(output);
               },
               inputs: x,
               chunkRows: chunk,
@@ -133,7 +143,7 @@ export class Trainer extends TrainerBase {
           : variableGrads(() => {
               const output = forward(x); // [B·V, D] embeddings or logits
               if (this.queue) embeddings = tf.keep(tf.clone(output));
-              return lossOf(output);
+              return scored(output);
             }, variables);
       this.optimizer.step(
         this.params,
@@ -148,11 +158,27 @@ export class Trainer extends TrainerBase {
         );
         embeddings.dispose();
       }
-      return value.dataSync()[0]!;
+      const right = correct?.dataSync()[0];
+      correct?.dispose();
+      return {
+        loss: value.dataSync()[0]!,
+        accuracy: right === undefined ? undefined : right / (batch * views),
+      };
     });
-    this.finishStep(loss);
+    this.finishStep(loss, accuracy);
     const seconds = (performance.now() - started) / 1000;
-    return { type: 'step', epoch, step, iteration, loss, lr, imagesPerSecond: batch / seconds, seconds };
+    const record: StepRecord = {
+      type: 'step',
+      epoch,
+      step,
+      iteration,
+      loss,
+      lr,
+      imagesPerSecond: batch / seconds,
+      seconds,
+    };
+    if (accuracy !== undefined) record.accuracy = accuracy;
+    return record;
   }
 
   /**
@@ -175,16 +201,18 @@ export class Trainer extends TrainerBase {
       const record = this.step();
       hooks.afterStep?.(record);
       if (this.position.step === 0) {
-        const { sum, steps } = this.epochLoss;
+        const { sum, steps, accuracySum } = this.epochLoss;
         this.epochLoss = { sum: 0, steps: 0 };
         const seconds = (performance.now() - epochStart) / 1000;
-        hooks.afterEpoch?.({
+        const done: EpochRecord = {
           type: 'epoch',
           epoch: record.epoch,
           iteration: this.iteration,
           loss: sum / steps,
           seconds,
-        });
+        };
+        if (accuracySum !== undefined) done.accuracy = accuracySum / steps;
+        hooks.afterEpoch?.(done);
         epochStart = performance.now();
       }
       yield record;
@@ -207,4 +235,13 @@ export class Trainer extends TrainerBase {
     if (rows && labels) this.queue.restore({ rows: rows.values, labels: Int32Array.from(labels.values) });
     else this.queue.clear();
   }
+}
+
+/** Views whose largest logit is their sample's label: output [B·V, C] logits, sample-major. */
+function correctCount(output: tf.Tensor2D, labels: Int32Array, views: number): tf.Scalar {
+  const perView = tf.tensor1d(
+    Int32Array.from({ length: labels.length * views }, (_, i) => labels[Math.floor(i / views)]!),
+    'int32',
+  ); // [B·V]
+  return tf.sum(tf.cast(tf.equal(tf.argMax(output, 1), perView), 'float32')); // []
 }
