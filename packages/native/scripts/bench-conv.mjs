@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Per-layer convolution throughput of the native addon on the conv shapes of a CIFAR ResNet-18
-// (NHWC, batch given by --batch, default 128): forward, backward-data and backward-weights,
+// (NHWC, batch given by --batch, default 128), or with --model small-resnet of the demo's small ResNet (batch 512): forward, backward-data and backward-weights,
 // best of --reps runs (the minimum is the figure least disturbed by other load on the machine).
 // --precision bf16 runs the bf16 kernels (bf16 activations and activation gradients, fp32 weights
 // and weight gradients, as in training). --peak first prints the engine's practical peak: a 1x1
@@ -13,7 +13,13 @@ const get = (name, def) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : def;
 };
-const batch = get('batch', 128);
+const mi = args.indexOf('--model');
+const model = mi >= 0 ? args[mi + 1] : 'resnet18-cifar';
+if (model !== 'resnet18-cifar' && model !== 'small-resnet') {
+  console.error(`Invalid value for --model. Expected resnet18-cifar or small-resnet. Received: ${model}.`);
+  process.exit(2);
+}
+const batch = get('batch', model === 'small-resnet' ? 512 : 128);
 const reps = get('reps', 5);
 const pi = args.indexOf('--precision');
 const precision = pi >= 0 ? args[pi + 1] : 'fp32';
@@ -39,7 +45,7 @@ function activation(n) {
 const empty = (n) => (bf16 ? new Uint16Array(n) : new Float32Array(n));
 
 // [input size, in channels, out channels, kernel, stride]
-const layers = [
+const resnet18 = [
   [32, 3, 64, 3, 1],
   [32, 64, 64, 3, 1],
   [32, 64, 128, 3, 2],
@@ -52,6 +58,18 @@ const layers = [
   [4, 512, 512, 3, 1],
   [8, 256, 512, 1, 2],
 ];
+// The demo's small ResNet (width 16, stride-2 stem, one block per stage) on 28x28x1; batch 512 = 256 x 2 views.
+const smallResNet = [
+  [28, 1, 16, 3, 2],
+  [14, 16, 16, 3, 1],
+  [14, 16, 32, 3, 2],
+  [7, 32, 32, 3, 1],
+  [14, 16, 32, 1, 2],
+  [7, 32, 64, 3, 2],
+  [4, 64, 64, 3, 1],
+  [7, 32, 64, 1, 2],
+];
+const layers = model === 'small-resnet' ? smallResNet : resnet18;
 
 function best(fn) {
   fn();

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch counterpart of bench-conv.mjs: the same CIFAR ResNet-18 conv shapes, channels-last,
+"""PyTorch counterpart of bench-conv.mjs: the same CIFAR ResNet-18 (or, with --model small-resnet, demo small-ResNet) conv shapes, channels-last,
 2 threads, forward / backward-data / backward-weights, best of --reps runs; --precision bf16 runs
 them on bfloat16 tensors (what autocast hands the convolutions)."""
 import argparse
@@ -8,14 +8,20 @@ import time
 import torch
 
 p = argparse.ArgumentParser()
-p.add_argument("--batch", type=int, default=128)
+p.add_argument("--model", choices=["resnet18-cifar", "small-resnet"], default="resnet18-cifar")
+p.add_argument("--batch", type=int, default=None, help="default 128 (resnet18-cifar) or 512 (small-resnet)")
 p.add_argument("--reps", type=int, default=5)
 p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
 a = p.parse_args()
+if a.batch is None:
+    a.batch = 512 if a.model == "small-resnet" else 128
 torch.set_num_threads(2)
 layers = [(32, 3, 64, 3, 1), (32, 64, 64, 3, 1), (32, 64, 128, 3, 2), (16, 128, 128, 3, 1), (32, 64, 128, 1, 2),
           (16, 128, 256, 3, 2), (8, 256, 256, 3, 1), (16, 128, 256, 1, 2), (8, 256, 512, 3, 2), (4, 512, 512, 3, 1),
           (8, 256, 512, 1, 2)]
+if a.model == "small-resnet":  # the demo's small ResNet (width 16, stride-2 stem) on 28x28x1, 256 x 2 views
+    layers = [(28, 1, 16, 3, 2), (14, 16, 16, 3, 1), (14, 16, 32, 3, 2), (7, 32, 32, 3, 1), (14, 16, 32, 1, 2),
+              (7, 32, 64, 3, 2), (4, 64, 64, 3, 1), (7, 32, 64, 1, 2)]
 
 
 def best(fn):

@@ -34,9 +34,11 @@ const convCases: [number[], number, number, number, Pad, number][] = [
   [[1, 11, 11, 2], 4, 3, 3, 'valid', 1],
   [[1, 12, 12, 3], 4, 5, 2, 'same', 1],
   [[4, 8, 8, 32], 3, 64, 2, 'same', 1],
-  // 3×3 stride 1 on 16-multiple channels: Winograd in fp32 (conv.cc), with and without padding.
+  // 3×3 stride 1 on 16-multiple channels of at least 64: Winograd in fp32 (conv.cc), with and
+  // without padding; narrower ones run direct.
+  [[2, 8, 8, 64], 3, 64, 1, 'same', 1],
+  [[2, 9, 9, 64], 3, 80, 1, 'valid', 1],
   [[2, 8, 8, 32], 3, 32, 1, 'same', 1],
-  [[2, 9, 9, 16], 3, 48, 1, 'valid', 1],
   [[1, 4, 4, 64], 3, 16, 1, 'same', 1],
   // Patch rows of 3·3·512 ≥ 4096: the weight gradient goes through the im2col product (conv.cc).
   [[2, 4, 4, 512], 3, 8, 1, 'same', 1],

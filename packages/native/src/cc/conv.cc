@@ -72,17 +72,23 @@ void* AsStorage(const Buf& b, bool bf16, std::vector<uint16_t>& scratch16, std::
 std::vector<uint16_t> scratch16[2];
 std::vector<float> scratch32[2];
 
-// fp32 3x3 stride-1 convolutions on 16-multiple channels run as Winograd F(4x4, 3x3) (oneDNN's
+// fp32 3x3 stride-1 convolutions on 16-multiple channels (64 or more) run as Winograd F(4x4, 3x3) (oneDNN's
 // jit_wino_4x3 for AVX-512): about half the multiplications of the direct algorithm, and in
 // measurements about twice as fast per call on this project's machines, reorders included. It
 // wants blocked activations, which are reordered through shared scratch (ActBridge). Its results
 // differ from the direct algorithm by float rounding only (the kernel tests hold it to 1e-4).
 // SUPCON_NATIVE_WINOGRAD=0 turns it off.
+// Below 64 channels the Winograd transforms cost more than they save: the demo's 16- and
+// 32-channel layers ran 1.1-1.7x slower with it than direct on a Zen 4 (bench-conv.mjs --model
+// small-resnet, 2026-12-01); ResNet-18's 3x3 stride-1 layers (64-512 channels) gain from it.
+constexpr int64_t kWinogradMinChannels = 64;
+
 bool UseWinograd(const ConvShape& s, bool bf16) {
   static const char* env = std::getenv("SUPCON_NATIVE_WINOGRAD");
   if (bf16 || (env && std::strcmp(env, "0") == 0)) return false;
   return s.weights[2] == 3 && s.weights[3] == 3 && s.strides[0] == 1 && s.strides[1] == 1 && s.dilates[0] == 0 &&
-         s.dilates[1] == 0 && s.weights[0] % 16 == 0 && s.weights[1] % 16 == 0;
+         s.dilates[1] == 0 && s.weights[0] % 16 == 0 && s.weights[1] % 16 == 0 && s.weights[0] >= kWinogradMinChannels &&
+         s.weights[1] >= kWinogradMinChannels;
 }
 
 dnnl::algorithm Algorithm(bool winograd) {

@@ -5,6 +5,7 @@ export {
   batchNorm,
   createBatchNorm,
 } from './batch_norm.js';
+export { L2_NORMALIZE_EPSILON, l2NormalizeRows } from './normalize.js';
 export {
   type BasicBlock,
   type ConvBn,

@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
 import type { Network } from '../train/network.js';
 import { type BatchNormParams, batchNorm, createBatchNorm } from './batch_norm.js';
+import { l2NormalizeRows } from './normalize.js';
 
 export const RESNET_DEPTHS = [18, 34, 50] as const;
 export type ResNetDepth = (typeof RESNET_DEPTHS)[number];
@@ -215,7 +216,7 @@ export function createProjectionHead(
 export function projectionHeadForward(head: ProjectionHead, features: tf.Tensor2D): tf.Tensor2D {
   const h = tf.fused.matMul({ a: features, b: head.w1, bias: head.b1, activation: 'relu' }); // [B, 512]
   const z = tf.fused.matMul({ a: h, b: head.w2, bias: head.b2 }); // [B, 128]
-  return tf.div(z, tf.maximum(tf.norm(z, 'euclidean', 1, true), 1e-12)) as tf.Tensor2D; // [B, 128], unit rows
+  return l2NormalizeRows(z as tf.Tensor2D); // [B, 128], unit rows
 }
 
 /** Every trainable variable of the encoder and head, in a stable order. */

@@ -14,6 +14,7 @@ import { check } from '../errors.js';
 import type { Parameter } from '../optim/types.js';
 import { type Network, uniqueScope } from '../train/network.js';
 import { type BatchNormParams, batchNorm } from './batch_norm.js';
+import { l2NormalizeRows } from './normalize.js';
 
 /** Seeds for initialisers, derived deterministically from one seed. */
 function seeds(seed: number): () => number {
@@ -177,9 +178,9 @@ export function projectionHead(options: ProjectionHeadOptions): Network {
   const hidden = kind === 'mlp' ? vars.dense('dense0', inputDim, inputDim, next) : undefined;
   const out = vars.dense('dense1', inputDim, outputDim, next);
   return vars.network((input) => {
-    let x: tf.Tensor2D = normalizeInput ? l2Normalize(input as tf.Tensor2D) : (input as tf.Tensor2D); // [B, D]
+    let x: tf.Tensor2D = normalizeInput ? l2NormalizeRows(input as tf.Tensor2D) : (input as tf.Tensor2D); // [B, D]
     if (hidden) x = tf.relu(tf.add(tf.matMul(x, hidden.kernel), hidden.bias!)) as tf.Tensor2D; // [B, D]
-    return l2Normalize(tf.add(tf.matMul(x, out.kernel), out.bias!) as tf.Tensor2D); // [B, outputDim], unit rows
+    return l2NormalizeRows(tf.add(tf.matMul(x, out.kernel), out.bias!) as tf.Tensor2D); // [B, outputDim], unit rows
   }, outputDim);
 }
 
@@ -195,8 +196,4 @@ export function linearClassifier(options: { inputDim: number; classes: number; s
   const vars = new Vars(uniqueScope('linear_classifier'));
   const fc = vars.dense('fc', options.inputDim, options.classes, seeds(options.seed ?? 2));
   return vars.network((x) => tf.add(tf.matMul(x as tf.Tensor2D, fc.kernel), fc.bias!), options.classes);
-}
-
-function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.div(x, tf.maximum(tf.norm(x, 'euclidean', 1, true), 1e-12)); // [B, D]
 }
