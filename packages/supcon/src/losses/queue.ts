@@ -16,7 +16,8 @@
  *   queue.enqueue(z, labels);                                            // after the step
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { check, InvalidArgumentError } from '../errors.js';
+import { check } from '../errors.js';
+import { knownOptions, oneOf, temperatureScale } from './options.js';
 
 /** Rows of the queue without a label: never a positive. */
 export const NO_LABEL = -1;
@@ -176,19 +177,6 @@ export interface QueueRows {
 /** Masked logits stand-in for −∞: exp underflows to exactly 0 and every gradient stays finite. */
 const OUTSIDE = 1e9;
 
-function pick<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (!allowed.includes(value as T))
-    throw new InvalidArgumentError(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
-  return value as T;
-}
-
-function positive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  check(typeof value === 'number' && Number.isFinite(value) && value > 0, name, 'a finite number > 0', value);
-  return value;
-}
-
 /**
  * SupCon loss of `features` [B, V, D] (L2-normalised rows) contrasted with the batch and with the
  * rows of `queue`. `labels` [B] are integers >= 0; omit them for SimCLR with a queue.
@@ -200,10 +188,7 @@ export function supConQueueLoss(
   queue: FeatureQueue | QueueRows,
   options: QueueLossOptions = {},
 ): tf.Tensor {
-  check(typeof options === 'object' && options !== null, 'options', 'an object', options);
-  for (const key of Object.keys(options))
-    if (!QUEUE_OPTIONS.has(key))
-      throw new InvalidArgumentError('options', `only the keys ${[...QUEUE_OPTIONS].join(', ')}`, key);
+  knownOptions(options, QUEUE_OPTIONS);
   check(
     features instanceof tf.Tensor && features.rank === 3,
     'features',
@@ -212,12 +197,16 @@ export function supConQueueLoss(
   );
   const [batch, views, dim] = features.shape as [number, number, number];
   check(batch > 0 && views > 0 && dim > 0, 'features', 'non-empty batch, views and dim', features);
-  const temperature = positive('temperature', options.temperature, 0.1);
-  const scale = temperature / positive('baseTemperature', options.baseTemperature, temperature);
-  const mode = pick('contrastMode', options.contrastMode, ['all', 'one'] as const, 'all');
-  const variant = pick('variant', options.variant, ['out', 'in'] as const, 'out');
-  const zeroPositives = pick('zeroPositives', options.zeroPositives, ['exclude', 'zero'] as const, 'exclude');
-  const reduction = pick('reduction', options.reduction, ['mean', 'sum', 'none'] as const, 'mean');
+  const { temperature, scale } = temperatureScale(options, 0.1);
+  const mode = oneOf('contrastMode', options.contrastMode, ['all', 'one'] as const, 'all');
+  const variant = oneOf('variant', options.variant, ['out', 'in'] as const, 'out');
+  const zeroPositives = oneOf(
+    'zeroPositives',
+    options.zeroPositives,
+    ['exclude', 'zero'] as const,
+    'exclude',
+  );
+  const reduction = oneOf('reduction', options.reduction, ['mean', 'sum', 'none'] as const, 'mean');
   if (labels !== undefined) {
     check(labels.length === batch, 'labels', `${batch} labels (one per sample)`, `${labels.length} labels`);
     for (let b = 0; b < batch; b++)

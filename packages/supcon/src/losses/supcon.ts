@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { check, InvalidArgumentError } from '../errors.js';
 import { type BlockConfig, type Denominator, runBlocks, type Variant } from './blocks.js';
+import { knownOptions, oneOf, temperatureScale } from './options.js';
 import { type PairSource, sourceTensors, withTensors } from './pairs.js';
 
 export type ContrastMode = 'all' | 'one';
@@ -92,20 +93,6 @@ const HOST_BACKENDS = new Set(['cpu', 'native']);
 /** Logits per block: bounds the memory of one [block, N] slab to about 16 MiB per tensor. */
 const LOGITS_PER_BLOCK = 1 << 22;
 
-function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (!allowed.includes(value as T)) {
-    throw new InvalidArgumentError(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
-  }
-  return value as T;
-}
-
-function positiveNumber(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  check(typeof value === 'number' && Number.isFinite(value) && value > 0, name, 'a finite number > 0', value);
-  return value;
-}
-
 interface Resolved {
   temperature: number;
   scale: number;
@@ -122,13 +109,8 @@ interface Resolved {
 }
 
 function resolveOptions(options: SupConOptions): Resolved {
-  check(typeof options === 'object' && options !== null, 'options', 'an object', options);
-  for (const key of Object.keys(options)) {
-    if (!OPTION_NAMES.has(key))
-      throw new InvalidArgumentError('options', `only the keys ${[...OPTION_NAMES].join(', ')}`, key);
-  }
-  const temperature = positiveNumber('temperature', options.temperature, 0.1);
-  const baseTemperature = positiveNumber('baseTemperature', options.baseTemperature, temperature);
+  knownOptions(options, OPTION_NAMES);
+  const { temperature, scale } = temperatureScale(options, 0.1);
   const cap = options.positivesCap ?? -1;
   check(Number.isInteger(cap) && cap >= -1, 'positivesCap', 'an integer >= 0, or -1 for no cap', cap);
   const blockRows = options.blockRows;
@@ -138,7 +120,7 @@ function resolveOptions(options: SupConOptions): Resolved {
   check(typeof checkFinite === 'boolean', 'checkFinite', 'a boolean', checkFinite);
   return {
     temperature,
-    scale: temperature / baseTemperature,
+    scale,
     contrastMode: oneOf('contrastMode', options.contrastMode, ['all', 'one'] as const, 'all'),
     variant: oneOf('variant', options.variant, ['out', 'in'] as const, 'out'),
     denominator: oneOf(
