@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# Installs everything supcon needs on Debian 12 with Node 20: system packages (when run as root
-# and something is missing), npm dependencies, and the TypeScript build.
+# Installs what supcon needs on Debian 12 with Node 20: system packages (when run as root and
+# something is missing), npm dependencies (which build the native addon), and the TypeScript build.
+#   bash scripts/setup.sh          what training needs (`supcon demo`, `train`, `linear`, ...)
+#   bash scripts/setup.sh --dev    also what the tests, reference scripts and benchmarks need:
+#                                  PyTorch (the reference and the baseline) and Chromium (browser tests)
+#   --list                         prints the Debian packages it would check, and does nothing else
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(g++ make python3 libdnnl-dev python3-torch python3-torchvision dataset-fashion-mnist libopenblas0-pthread chromium)
+APT_PACKAGES=(g++ make python3 libdnnl-dev dataset-fashion-mnist)
+DEV_PACKAGES=(python3-torch python3-torchvision libopenblas0-pthread chromium)
+list=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) APT_PACKAGES+=("${DEV_PACKAGES[@]}") ;;
+    --list) list=1 ;;
+    *) echo "setup: unknown argument '$arg'; expected --dev and/or --list." >&2; exit 2 ;;
+  esac
+done
+if [ "$list" = 1 ]; then echo "${APT_PACKAGES[*]}"; exit 0; fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
