@@ -123,33 +123,37 @@ def tf_contrastive(features, one_hot=None, temperature=1.0, contrast_mode='all',
     return torch.where(count > 0, loss[0] / safe, torch.zeros_like(safe))  # a second division by |P|
 
 
-def pml_supcon(embeddings, labels, temperature=0.1):
-    """embeddings [N, D] -> scalar."""
-    y = torch.tensor(labels)
-    z = unit(embeddings)
-    same = y[:, None] == y[None, :]
-    pos = same & ~torch.eye(len(y), dtype=torch.bool)
-    neg = ~same
+def _pml_pairs(labels, ref_labels, own):
+    """Positive pairs (same label, not the query's own row) and negative pairs (other label)."""
+    same = torch.tensor(labels)[:, None] == torch.tensor(ref_labels, dtype=torch.long)[None, :]
+    return same & ~own, ~same
+
+
+def _pml_supcon(queries, refs, pos, neg, temperature):
+    """SupConLoss of queries [N, D] against refs [M, D]: 0 without a positive or a negative pair;
+    else the mean over the queries whose loss is > 0 (its default reducer drops the zeros)."""
     if not (pos.any() and neg.any()):
-        return (embeddings * 0).sum()
-    s = z @ z.T / temperature
+        return (queries * 0).sum()
+    s = unit(queries) @ unit(refs).T / temperature
     s = s - s.max(dim=1, keepdim=True).values.detach()
     log_prob = s - masked_lse(s, pos | neg)[:, None]
     per = -(torch.where(pos, log_prob, torch.zeros_like(s))).sum(1) / pos.sum(1).clamp(min=1)
     kept = per > 0
-    return per[kept].mean() if kept.any() else (embeddings * 0).sum()
+    return per[kept].mean() if kept.any() else (queries * 0).sum()
+
+
+def pml_supcon(embeddings, labels, temperature=0.1):
+    """embeddings [N, D] -> scalar."""
+    pos, neg = _pml_pairs(labels, labels, torch.eye(len(labels), dtype=torch.bool))
+    return _pml_supcon(embeddings, embeddings, pos, neg, temperature)
 
 
 def pml_ntxent(embeddings, labels, temperature=0.07):
     """embeddings [N, D] -> scalar: the mean over positive pairs."""
-    y = torch.tensor(labels)
-    z = unit(embeddings)
-    same = y[:, None] == y[None, :]
-    pos = same & ~torch.eye(len(y), dtype=torch.bool)
-    neg = ~same
+    pos, neg = _pml_pairs(labels, labels, torch.eye(len(labels), dtype=torch.bool))
     if not (pos.any() and neg.any()):
         return (embeddings * 0).sum()
-    s = z @ z.T / temperature
+    s = unit(embeddings) @ unit(embeddings).T / temperature
     terms = []
     for a, p in pos.nonzero().tolist():
         both = torch.cat([s[a, p:p + 1], s[a][neg[a]]])
@@ -160,23 +164,12 @@ def pml_ntxent(embeddings, labels, temperature=0.07):
 def pml_cross_batch(embeddings, labels, memory, memory_labels, temperature=0.1, detach=True):
     """SupConLoss through CrossBatchMemory: embeddings [N, D] against memory rows [K, D] and the batch
     itself (a detached copy in the memory when `detach`, PML's behaviour) -> scalar."""
-    n = embeddings.shape[0]
-    y = torch.tensor(labels)
-    ref = torch.cat([memory, embeddings.detach() if detach else embeddings])  # [K + N, D]
-    ref_y = torch.cat([torch.tensor(memory_labels, dtype=y.dtype), y])
-    k = memory.shape[0]
-    same = y[:, None] == ref_y[None, :]
-    own = torch.zeros_like(same)
-    own[torch.arange(n), k + torch.arange(n)] = True
-    pos = same & ~own
-    neg = ~same
-    if not (pos.any() and neg.any()):
-        return (embeddings * 0).sum()
-    s = unit(embeddings) @ unit(ref).T / temperature
-    log_prob = s - masked_lse(s, pos | neg)[:, None]
-    per = -(torch.where(pos, log_prob, torch.zeros_like(s))).sum(1) / pos.sum(1).clamp(min=1)
-    kept = per > 0
-    return per[kept].mean() if kept.any() else (embeddings * 0).sum()
+    n, k = embeddings.shape[0], memory.shape[0]
+    refs = torch.cat([memory, embeddings.detach() if detach else embeddings])  # [K + N, D]
+    own = torch.zeros(n, k + n, dtype=torch.bool)
+    own[torch.arange(n), k + torch.arange(n)] = True  # each query's own copy in the memory
+    pos, neg = _pml_pairs(labels, list(memory_labels) + list(labels), own)
+    return _pml_supcon(embeddings, refs, pos, neg, temperature)
 
 
 def _lightly_rows(views):
