@@ -340,9 +340,10 @@ def build(seed):
               lambda e, y=labels: pml_ntxent(e, y, temperature=0.07), {'labels': labels})
 
     # pytorch-metric-learning CrossBatchMemory(SupConLoss): values equal, gradients not.
-    for name, n, k in [('memory12', 6, 12), ('memory-empty', 6, 0), ('memory5-batch1', 1, 5)]:
-        labels = [R.randrange(3) for _ in range(n)]
-        memory_labels = [R.randrange(3) for _ in range(k)]
+    for name, n, k in [('memory12', 6, 12), ('memory-empty', 6, 0), ('memory5-batch1', 1, 5), ('one-class', 4, 6)]:
+        classes = 1 if name == 'one-class' else 3
+        labels = [R.randrange(classes) for _ in range(n)]
+        memory_labels = [R.randrange(classes) for _ in range(k)]
         mem = b.draw([k, 8]) if k else torch.zeros(0, 8, dtype=DTYPE)
         memory = {'shape': [k, 8], 'values': [r10(v) for v in mem.reshape(-1).tolist()], 'labels': memory_labels}
         fn = lambda e, y=labels, m=mem, ml=memory_labels, d=True: pml_cross_batch(e, y, m, ml, 0.1, detach=d)  # noqa: E731

@@ -68,6 +68,7 @@ describe('supConQueueLoss with an empty queue is supConLoss', () => {
       { temperature: 0.5, baseTemperature: 0.07, variant: 'in' as const },
       { contrastMode: 'one' as const, reduction: 'none' as const },
       { reduction: 'sum' as const, zeroPositives: 'zero' as const },
+      { reduction: 'none' as const, zeroNegatives: 'exclude' as const },
     ]) {
       it(`B ${batch} V ${views} ${labelled ? 'labels' : 'SimCLR'} ${JSON.stringify(options)}`, () => {
         const f = randomFeatures(batch * 7 + views, batch, views, 16);
@@ -81,6 +82,43 @@ describe('supConQueueLoss with an empty queue is supConLoss', () => {
       });
     }
   }
+});
+
+describe("supConQueueLoss zeroNegatives: 'exclude'", () => {
+  it('a one-class batch against a queue of that class scores 0 with a zero gradient', () => {
+    const f = randomFeatures(5, 4, 2, 8);
+    const queue = {
+      features: tf.reshape(randomFeatures(6, 3, 1, 8), [3, 8]) as tf.Tensor2D,
+      labels: [2, 2, 2],
+    };
+    const labels = [2, 2, 2, 2];
+    tf.tidy(() => {
+      const kept = supConQueueLoss(f, labels, queue, { reduction: 'none' });
+      assert.ok(values(kept).every((v) => v > 0));
+      const loss = (x: tf.Tensor) => supConQueueLoss(x, labels, queue, { zeroNegatives: 'exclude' });
+      assert.equal(values(loss(f))[0], 0);
+      assert.ok(values(tf.grad(loss)(f)).every((g) => g === 0));
+      // One queue row of another class gives every anchor a negative again.
+      const mixed = { ...queue, labels: [2, 2, 0] };
+      assertClose(
+        values(supConQueueLoss(f, labels, mixed, { zeroNegatives: 'exclude' })),
+        values(supConQueueLoss(f, labels, mixed)),
+        1e-6,
+        1e-7,
+        'with a negative',
+      );
+    });
+    tf.dispose([f, queue.features]);
+  });
+  it('rejects an unknown policy', () => {
+    const f = randomFeatures(5, 2, 2, 8);
+    const q = new FeatureQueue({ capacity: 2, dim: 8 });
+    assert.throws(
+      () => supConQueueLoss(f, [0, 1], q, { zeroNegatives: 'drop' } as unknown as QueueLossOptions),
+      /`zeroNegatives`.*'include', 'exclude'.*zeroNegatives="drop"/,
+    );
+    f.dispose();
+  });
 });
 
 describe('FeatureQueue', () => {

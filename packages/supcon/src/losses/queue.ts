@@ -155,6 +155,8 @@ export interface QueueLossOptions {
   variant?: 'out' | 'in';
   /** Anchors without positives: dropped from the mean ('exclude') or counted as 0 ('zero'). Default 'exclude'. */
   zeroPositives?: 'exclude' | 'zero';
+  /** Anchors without negatives: scored ('include') or invalid like those without positives ('exclude'). Default 'include'. */
+  zeroNegatives?: 'include' | 'exclude';
   /** 'mean' over anchors, 'sum', or 'none' (one loss per anchor, view-major). Default 'mean'. */
   reduction?: 'mean' | 'sum' | 'none';
 }
@@ -165,6 +167,7 @@ const QUEUE_OPTIONS = new Set([
   'contrastMode',
   'variant',
   'zeroPositives',
+  'zeroNegatives',
   'reduction',
 ]);
 
@@ -205,6 +208,12 @@ export function supConQueueLoss(
     options.zeroPositives,
     ['exclude', 'zero'] as const,
     'exclude',
+  );
+  const zeroNegatives = oneOf(
+    'zeroNegatives',
+    options.zeroNegatives,
+    ['include', 'exclude'] as const,
+    'include',
   );
   const reduction = oneOf('reduction', options.reduction, ['mean', 'sum', 'none'] as const, 'mean');
   if (labels !== undefined) {
@@ -258,6 +267,9 @@ export function supConQueueLoss(
         for (let q = 0; q < k; q++) if (queueLabels[q] === labels[a]) pos[i * cols + n + q] = 1;
       }
       for (let j = 0; j < cols; j++) counts[i]! += pos[i * cols + j]!;
+      // Every column but the anchor itself is a positive or a negative, so all positives means no
+      // negative; 'exclude' then makes the anchor invalid the way a count of 0 positives does.
+      if (zeroNegatives === 'exclude' && counts[i]! === cols - 1) counts[i] = 0;
     }
     let valid = 0;
     for (const c of counts) if (c > 0) valid++;
