@@ -9,6 +9,9 @@
  *   lse_i = log Σ_{j∈D(i)} exp S[i, j],  q[i, j] = softmax over D(i)
  *   α[i, j] = W[i, j] / Σ_j W[i, j]                           ('out': mean over positives outside the log)
  *   π[i, j] = softmax over positives of (x[i, j] + log W)     ('in': mean inside the log)
+ * An anchor is valid when Σ_j W > 0 and, for 'only-negatives' or zeroNegatives 'exclude', it has a
+ * negative; an invalid anchor scores 0 with a zero gradient. Σ_j W of the valid anchors is also the
+ * weight of reduction 'pair-mean' (the mean over positive pairs).
  *
  * Gradient of one anchor's loss with respect to its logits row (derived by hand, see docs/loss.md):
  *   'all' | 'only-negatives':  G = q − w               with w = α ('out') or π ('in')
