@@ -1,5 +1,6 @@
 /** The supcon dashboard: a local web server over run folders, and SupCon training in a browser tab. */
 export { type DatasetMeta, MAX_SERVED_IMAGES, SERVED_DATASETS } from './data.js';
+export { hostCheck, hostName, isHostName, isLoopback } from './hosts.js';
 export {
   listRuns,
   listSweeps,

@@ -10,19 +10,26 @@ const STYLE = `
   table { border-collapse: collapse; font-size: 13px; }
   th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
   th:first-child, td:first-child { text-align: left; }
+  table.runs th:nth-child(2), table.runs td:nth-child(2) { text-align: left; }
   tr.selected { background: #e8f0fb; } tbody tr { cursor: pointer; }
   .muted { color: #888; } .status-training { color: #d62728; font-weight: 600; }
   svg text { font: 11px system-ui, sans-serif; fill: #333; }
   label { margin-right: 12px; } button { font-size: 14px; padding: 4px 14px; }
+  .swatch { display: inline-block; width: 10px; height: 10px; margin-left: 4px; border-radius: 2px; }
+  .note { background: #fff4d6; border-left: 3px solid #e6a700; padding: 4px 8px; margin: 4px 0 8px; }
 `;
 
 const TITLES = { dashboard: 'supcon dashboard', train: 'supcon: training in the browser' } as const;
 
-export function page(entry: 'dashboard' | 'train'): string {
+/**
+ * The page shell of `entry`. `static`: the server runs in screenshot mode, and `data-static` on the
+ * body tells the page to open no live stream (as `?static=1` does for one page).
+ */
+export function page(entry: 'dashboard' | 'train', options: { static?: boolean } = {}): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${TITLES[entry]}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${STYLE}</style></head>
-<body><header><h1>${TITLES[entry]}</h1><a href="/">runs</a><a href="/train">train in this tab</a></header>
+<body${options.static ? ' data-static="true"' : ''}><header><h1>${TITLES[entry]}</h1><a href="/">runs</a><a href="/train">train in this tab</a></header>
 <main id="app"><section class="wide muted">Loading…</section></main>
 <script type="module" src="/assets/${entry}.js"></script></body></html>
 `;

@@ -109,12 +109,18 @@ export function parseMetrics(text: string): MetricRecord[] {
 
 export interface RunRow {
   id: string;
+  /** Hyperparameters from config.json (older runs: summary.json). */
   method?: string;
   dataset?: string;
   encoder?: string;
   epochs?: number;
   batchSize?: number;
+  /** Peak learning rate (`train.lr`). */
+  lr?: number;
+  /** τ; absent for cross-entropy, which has none. */
   temperature?: number;
+  /** The compute precision in effect (summary.json), else the one asked for (config.json, default fp32). */
+  precision?: string;
   status: 'training' | 'trained' | 'evaluated' | 'stopped' | 'empty';
   epochsDone: number;
   iterations: number;
@@ -144,6 +150,10 @@ function num(x: unknown): number | undefined {
   return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
 }
 
+function str(x: unknown): string | undefined {
+  return typeof x === 'string' ? x : undefined;
+}
+
 /** Drops undefined fields (exactOptionalPropertyTypes: optional means absent). */
 function defined<T>(o: { [K in keyof T]: T[K] | undefined }): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
@@ -165,6 +175,8 @@ export function runRow(root: string, id: string, now = Date.now()): RunRow {
   const totalEpochs = num(train['epochs']);
   const testAccuracy = num(summary['testAccuracy']);
   const knnTest = knnTestTop1(summary);
+  const method = str(train['method']) ?? str(summary['method']);
+  const hasConfig = Object.keys(config).length > 0;
   let status: RunRow['status'];
   if (testAccuracy !== undefined) status = 'evaluated';
   else if (records.length === 0) status = 'empty';
@@ -172,12 +184,14 @@ export function runRow(root: string, id: string, now = Date.now()): RunRow {
   else status = totalEpochs !== undefined && epochs.length >= totalEpochs ? 'trained' : 'stopped';
   return defined<RunRow>({
     id,
-    method: (train['method'] ?? summary['method']) as string | undefined,
-    dataset: (data['dataset'] ?? summary['dataset']) as string | undefined,
-    encoder: (model['encoder'] ?? summary['encoder']) as string | undefined,
+    method,
+    dataset: str(data['dataset']) ?? str(summary['dataset']),
+    encoder: str(model['encoder']) ?? str(summary['encoder']),
     epochs: totalEpochs,
     batchSize: num(train['batchSize']),
-    temperature: num(train['temperature']),
+    lr: num(train['lr']),
+    temperature: method === 'ce' ? undefined : num(train['temperature']),
+    precision: str(summary['precision']) ?? str(config['precision']) ?? (hasConfig ? 'fp32' : undefined),
     status,
     epochsDone: epochs.length,
     iterations: lastStep ? lastStep.iteration + 1 : 0,

@@ -11,6 +11,9 @@
  *   GET /api/datasets/NAME        shape and classes;  GET /api/datasets/NAME/train.bin?count=N  pixels + labels
  *   POST /api/client-report       only when `onClientReport` is given (tests collect the pages' results)
  *
+ * Every request must name this server in its `Host` header (`localhost`, the address it listens on,
+ * or a name in `allowedHosts`; see hosts.ts): anything else is answered 403, against DNS rebinding.
+ *
  * @example
  *   const d = await startDashboard({ runs: 'runs', port: 8080 });
  *   console.log(d.url); // http://127.0.0.1:8080/
@@ -21,6 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { bundle, ENTRIES, type Entry } from './bundle.js';
 import { datasetMeta, datasetSlice } from './data.js';
+import { hostCheck } from './hosts.js';
 import { page } from './pages.js';
 import { listRuns, listSweeps, NotFoundError, runDetail, runDir, runMetrics } from './runs.js';
 import { tailAsEvents } from './tail.js';
@@ -30,6 +34,17 @@ export interface DashboardOptions {
   runs: string;
   /** Default 127.0.0.1: the dashboard has no authentication, keep it local unless you mean it. */
   host?: string;
+  /**
+   * Further names accepted in the `Host` header besides `localhost` and the listening address (e.g.
+   * the machine's name on the LAN when listening on 0.0.0.0). Default none.
+   */
+  allowedHosts?: string[];
+  /**
+   * Screenshot mode: the pages open no live stream and never refresh, and `/api/events` answers 204
+   * (which tells an EventSource not to reconnect), so the page's network goes idle and headless
+   * browsers' `--virtual-time-budget` and `--dump-dom` can finish. Default false.
+   */
+  static?: boolean;
   /** Default 8080; 0 picks a free port. */
   port?: number;
   /** Enables POST /api/client-report; called with each parsed JSON body. */
@@ -78,12 +93,24 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** The request handler, exported for embedding the dashboard in another server. */
-export function dashboardHandler(options: DashboardOptions) {
+/**
+ * The request handler, exported for embedding the dashboard in another server. `bound`: the addresses
+ * the server listens on, accepted in the `Host` header (default `options.host`, else 127.0.0.1).
+ */
+export function dashboardHandler(options: DashboardOptions, bound = [options.host ?? '127.0.0.1']) {
   const root = options.runs;
+  const hostAllowed = hostCheck(bound, options.allowedHosts);
+  const pageOptions = { static: options.static === true };
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
+    if (!hostAllowed(req.headers.host))
+      return send(
+        res,
+        403,
+        'text/plain; charset=utf-8',
+        `Refused a request for host ${JSON.stringify(req.headers.host)}: this dashboard answers only localhost, ${bound.join(', ')} and the names given to --allow-host (a guard against DNS rebinding).\n`,
+      );
     try {
       if (req.method === 'POST' && path === '/api/client-report' && options.onClientReport) {
         options.onClientReport(JSON.parse(await readBody(req)));
@@ -92,8 +119,8 @@ export function dashboardHandler(options: DashboardOptions) {
       if (req.method !== 'GET' && req.method !== 'HEAD')
         return sendJson(res, 405, { error: `Method ${req.method} is not allowed here.` });
       if (path === '/' || path === '/index.html')
-        return send(res, 200, 'text/html; charset=utf-8', page('dashboard'));
-      if (path === '/train') return send(res, 200, 'text/html; charset=utf-8', page('train'));
+        return send(res, 200, 'text/html; charset=utf-8', page('dashboard', pageOptions));
+      if (path === '/train') return send(res, 200, 'text/html; charset=utf-8', page('train', pageOptions));
       const asset = /^\/assets\/([a-z]+)\.js$/.exec(path)?.[1];
       if (asset !== undefined && (ENTRIES as readonly string[]).includes(asset))
         return send(res, 200, 'text/javascript; charset=utf-8', await bundle(asset as Entry));
@@ -103,6 +130,8 @@ export function dashboardHandler(options: DashboardOptions) {
       if (path === '/api/metrics') return sendJson(res, 200, runMetrics(root, requireId(url)));
       if (path === '/api/events') {
         const dir = runDir(root, requireId(url));
+        // 204: an EventSource given it stops instead of reconnecting every few seconds.
+        if (options.static) return send(res, 204, 'text/plain; charset=utf-8', '');
         const raw = url.searchParams.get('offset');
         const offset = raw === null ? undefined : Number(raw);
         if (offset !== undefined && !(Number.isInteger(offset) && offset >= 0))
@@ -136,13 +165,16 @@ export function dashboardHandler(options: DashboardOptions) {
 /** Starts the dashboard server; resolves once it listens. */
 export function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const host = options.host ?? '127.0.0.1';
-  const handler = dashboardHandler(options);
+  // The name given and the address it resolved to (`localhost` may listen on ::1) are both this server.
+  const bound = [host];
+  const handler = dashboardHandler(options, bound);
   const server = createServer((req, res) => void handler(req, res));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8080, host, () => {
       server.off('error', reject);
-      const { port } = server.address() as AddressInfo;
+      const { port, address } = server.address() as AddressInfo;
+      if (!bound.includes(address)) bound.push(address);
       const shown = host.includes(':') ? `[${host}]` : host;
       resolve({
         url: `http://${shown}:${port}/`,

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, rmSync, statSync } from 'node:fs';
-import { get } from 'node:http';
+import { get, request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Dashboard, startDashboard } from '../src/index.js';
+import { type Dashboard, hostCheck, hostName, isHostName, isLoopback, startDashboard } from '../src/index.js';
 import { line, makeRunsFolder, step } from './fixtures.js';
 
 let dashboard: Dashboard;
@@ -93,6 +93,15 @@ describe('dashboard API', () => {
     assert.equal(runs[1]!['knnTestAccuracy'], 0.6);
     assert.equal(runs[1]!['knnTestK'], undefined);
     assert.equal(runs[1]!['method'], 'ce');
+    // Hyperparameters from config.json; the precision that ran (summary.json) over the one asked for.
+    assert.deepEqual(
+      [a['lr'], a['temperature'], a['batchSize'], a['epochs'], a['precision']],
+      [0.05, 0.1, 64, 1, 'fp32'],
+    );
+    // Cross-entropy has no τ; a config without `precision` trained in fp32 (the default).
+    assert.equal(runs[1]!['temperature'], undefined);
+    assert.equal(runs[1]!['lr'], 0.05);
+    assert.equal(runs[1]!['precision'], 'fp32');
     assert.equal(runs[2]!['status'], 'training'); // metrics written just now, no summary
     assert.equal(runs[3]!['status'], 'empty');
   });
@@ -191,5 +200,149 @@ describe('dashboard API', () => {
     assert.ok(bytes.subarray(5 * 784).every((l) => l < 10));
     assert.equal((await api('/api/datasets/fashion-mnist/train.bin?count=0')).status, 400);
     assert.equal((await api('/api/datasets/fashion-mnist/train.bin?count=1000000')).status, 400);
+  });
+});
+
+/** GET `path` from `d` with `host` as the Host header (fetch cannot set it). */
+function withHost(d: Dashboard, path: string, host: string) {
+  const url = new URL(path, d.url);
+  return new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port: url.port, path: url.pathname + url.search, headers: { host } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('dashboard Host header (DNS rebinding)', () => {
+  let folder: { root: string; runs: string };
+  before(() => {
+    folder = makeRunsFolder();
+  });
+  after(() => rmSync(folder.root, { recursive: true, force: true }));
+
+  it('answers localhost and the listening address, refuses other names with 403 and one sentence', async () => {
+    const d = await startDashboard({ runs: folder.runs, port: 0 });
+    try {
+      const port = new URL(d.url).port;
+      for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, 'localhost', `LOCALHOST:${port}`])
+        assert.equal((await withHost(d, '/api/runs', host)).status, 200, host);
+      for (const host of [
+        `evil.example:${port}`,
+        'evil.example',
+        `127.0.0.1.evil.example:${port}`,
+        `localhost.evil.example:${port}`,
+        `evil.example@127.0.0.1:${port}`,
+        `192.168.1.20:${port}`,
+      ]) {
+        for (const path of ['/', '/api/runs', '/api/metrics?id=a', '/assets/dashboard.js']) {
+          const r = await withHost(d, path, host);
+          assert.equal(r.status, 403, `${host} ${path}`);
+          assert.match(r.type, /^text\/plain/);
+          assert.match(
+            r.body,
+            /^Refused a request for host "[^"]+": this dashboard answers only localhost, 127\.0\.0\.1 /,
+          );
+          assert.equal(r.body.trim().split('\n').length, 1, r.body);
+          assert.ok(!r.body.includes('records'), r.body);
+        }
+      }
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('accepts names given in allowedHosts, and any IP literal when listening on every interface', async () => {
+    const d = await startDashboard({ runs: folder.runs, port: 0, host: '0.0.0.0', allowedHosts: ['mybox'] });
+    try {
+      const port = new URL(d.url).port;
+      for (const host of [`mybox:${port}`, `192.168.1.20:${port}`, `[::1]:${port}`, `localhost:${port}`])
+        assert.equal((await withHost(d, '/api/runs', host)).status, 200, host);
+      assert.equal((await withHost(d, '/api/runs', `evil.example:${port}`)).status, 403);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('hostCheck, hostName and isLoopback', () => {
+    assert.equal(hostName('LocalHost:8080'), 'localhost');
+    assert.equal(hostName('[::1]:8080'), '::1');
+    assert.equal(hostName('::1'), '::1');
+    assert.equal(hostName('a.example.'), 'a.example');
+    assert.equal(hostName('user@127.0.0.1'), undefined);
+    assert.equal(hostName('127.0.0.1/x'), undefined);
+    assert.deepEqual(['mybox', 'mybox.lan', '[::1]', '10.0.0.2', 'mybox:80', 'a b', ''].map(isHostName), [
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    const ok = hostCheck(['127.0.0.1']);
+    assert.deepEqual(['localhost:1', '127.0.0.1', '127.0.0.2', 'evil.example', ''].map(ok), [
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    // No Host header: no browser sent it, so nothing was rebound.
+    assert.equal(ok(undefined), true);
+    assert.equal(hostCheck(['::1'])('[::1]:80'), true);
+    assert.equal(hostCheck(['::'])('[fe80::1]:80'), true);
+    assert.equal(hostCheck(['::'])('evil.example'), false);
+    assert.deepEqual(
+      [
+        '127.0.0.1',
+        '127.1.2.3',
+        '::1',
+        '[::1]',
+        'localhost',
+        '0.0.0.0',
+        '::',
+        '192.168.1.2',
+        'example.com',
+      ].map(isLoopback),
+      [true, true, true, true, true, false, false, false, false],
+    );
+  });
+});
+
+describe('dashboard screenshot mode (static)', () => {
+  let folder: { root: string; runs: string };
+  before(() => {
+    folder = makeRunsFolder();
+  });
+  after(() => rmSync(folder.root, { recursive: true, force: true }));
+
+  it('marks the pages static and answers the event stream 204, so an EventSource stops', async () => {
+    const d = await startDashboard({ runs: folder.runs, port: 0, static: true });
+    const normal = await startDashboard({ runs: folder.runs, port: 0 });
+    try {
+      assert.match(await (await fetch(d.url)).text(), /<body data-static="true">/);
+      assert.match(await (await fetch(new URL('/train', d.url))).text(), /<body data-static="true">/);
+      assert.doesNotMatch(await (await fetch(normal.url)).text(), /data-static/);
+      const r = await fetch(new URL('/api/events?id=live', d.url));
+      assert.equal(r.status, 204);
+      assert.equal(await r.text(), '');
+      // Everything else is served as usual.
+      assert.equal((await fetch(new URL('/api/metrics?id=a', d.url))).status, 200);
+    } finally {
+      await d.close();
+      await normal.close();
+    }
   });
 });

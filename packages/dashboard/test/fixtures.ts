@@ -18,11 +18,11 @@ export function step(iteration: number, loss: number) {
   };
 }
 
-function config(method: string, epochs: number) {
+export function config(method: string, epochs: number, dataset = 'fashion-mnist') {
   return {
-    train: { method, epochs, batchSize: 64, temperature: 0.1 },
+    train: { method, epochs, batchSize: 64, lr: 0.05, temperature: 0.1 },
     model: { encoder: 'mlp' },
-    data: { dataset: 'fashion-mnist' },
+    data: { dataset },
   };
 }
 
@@ -37,7 +37,8 @@ export function makeRunsFolder(): { root: string; runs: string } {
     writeFileSync(join(runs, path), text);
   };
   const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
-  write('a/config.json', json(config('supcon', 1)));
+  // Asked for bf16; the summary records the precision that ran.
+  write('a/config.json', json({ ...config('supcon', 1), precision: 'bf16' }));
   write(
     'a/metrics.jsonl',
     line(step(0, 5.5)) +
@@ -55,6 +56,7 @@ export function makeRunsFolder(): { root: string; runs: string } {
       meanCorruptionError: 0.365,
       mCE: 0.948,
       mCEBaseline: 'runs/b',
+      precision: 'fp32',
     }),
   );
   write(

@@ -1,9 +1,20 @@
 /**
- * The dashboard page: the runs table, the selected run's loss and accuracy curves (live while it
- * trains, over Server-Sent Events), a comparison of test top-1 across runs, robustness tables and
- * sweep plots. Reads only the JSON API of the dashboard server.
+ * The dashboard page: the runs table with each run's hyperparameters, the loss and accuracy curves
+ * of the ticked runs overlaid (live while they train, over Server-Sent Events), a comparison of test
+ * top-1 across runs, robustness tables and sweep plots. Reads only the JSON API of the dashboard
+ * server; the comparison logic is in compare.ts.
  */
-import { barChart, downsample, linePlot, METHOD_COLORS, PALETTE } from './plot.js';
+import {
+  assignColors,
+  datasetNote,
+  knnSeries,
+  liveMode,
+  lossSeries,
+  type MetricRecord,
+  requestedRuns,
+  shortNumber,
+} from './compare.js';
+import { barChart, linePlot, METHOD_COLORS } from './plot.js';
 
 interface RunRow {
   id: string;
@@ -11,6 +22,10 @@ interface RunRow {
   dataset?: string;
   encoder?: string;
   epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  temperature?: number;
+  precision?: string;
   status: string;
   epochsDone: number;
   iterations: number;
@@ -26,16 +41,6 @@ interface RunRow {
   mCEBaseline?: string;
   hasRobustness: boolean;
   updated: string;
-}
-
-interface MetricRecord {
-  type: 'step' | 'epoch';
-  epoch: number;
-  iteration: number;
-  loss: number;
-  lr?: number;
-  knnAccuracy?: number;
-  imagesPerSecond?: number;
 }
 
 interface Robustness {
@@ -83,17 +88,34 @@ function section(id: string, title: string, wide = false): HTMLElement {
   return s;
 }
 
-const live = new URLSearchParams(location.search).get('live') !== '0';
+/**
+ * Live unless in screenshot mode (`supcon dashboard --static`, `?static=1`, `?live=0`): an open event
+ * stream keeps the network busy, so headless `--dump-dom` and `--virtual-time-budget` never finish.
+ */
+const live = liveMode(location.search, document.body.dataset['static'] === 'true');
 /** `?report=1`: POST what the loss plot shows after every redraw (the browser test's live check). */
 const report = new URLSearchParams(location.search).get('report') === '1';
+/** Live streams at most: a browser opens six HTTP/1.1 connections per host and the API needs some. */
+const MAX_STREAMS = 4;
 
 const state: {
   runs: RunRow[];
-  selected?: string;
-  records: MetricRecord[];
-  source?: EventSource;
+  /** The ticked runs, in the order they were ticked: their curves are overlaid. */
+  selected: string[];
+  records: Map<string, MetricRecord[]>;
+  sources: Map<string, EventSource>;
+  colors: Map<string, string>;
   drawPending: boolean;
-} = { runs: [], records: [], drawPending: false };
+} = { runs: [], selected: [], records: new Map(), sources: new Map(), colors: new Map(), drawPending: false };
+
+const colorOf = (id: string) => state.colors.get(id) ?? '#7f7f7f';
+const rowOf = (id: string) => state.runs.find((r) => r.id === id) ?? { id };
+
+/** A visible note above a chart whose runs come from different datasets (nothing when they agree). */
+function appendDatasetNote(s: HTMLElement, runs: { id: string; dataset?: string }[]): void {
+  const note = datasetNote(runs);
+  if (note) s.append(h('p', { class: 'note', 'data-note': 'datasets' }, note));
+}
 
 function renderRunsTable(): void {
   const s = section('runs', `Runs (${state.runs.length})`, true);
@@ -104,10 +126,15 @@ function renderRunsTable(): void {
     return;
   }
   const cols = [
+    'compare',
     'run',
     'method',
     'dataset',
     'encoder',
+    'precision',
+    'batch',
+    'lr',
+    'τ',
     'status',
     'epochs',
     'steps',
@@ -120,19 +147,41 @@ function renderRunsTable(): void {
     'corruption error %',
   ];
   const titles: Record<string, string> = {
+    compare: 'tick runs to overlay their curves; the swatch is the colour of the run in every chart',
+    lr: 'peak learning rate (train.lr in config.json)',
+    τ: 'temperature of the contrastive loss (none for cross-entropy)',
+    batch: 'images per step',
+    epochs: 'epochs done / planned',
     'mCE vs baseline':
       'mCE: corruption error relative to the baseline run (sum over severities, mean over corruptions); below 1 is more robust',
     'corruption error %': 'absolute mean corruption error: mean of 1 − top-1 over corruptions and severities',
   };
   const body = h('tbody');
   for (const r of state.runs) {
+    const ticked = state.selected.includes(r.id);
+    const box = h('input', {
+      type: 'checkbox',
+      'data-compare': r.id,
+      'aria-label': `compare ${r.id}`,
+      ...(ticked ? { checked: '' } : {}),
+    });
+    box.addEventListener('click', (e) => e.stopPropagation());
+    box.addEventListener('change', () => {
+      const rest = state.selected.filter((id) => id !== r.id);
+      void setSelection(box.checked ? [...rest, r.id] : rest);
+    });
     const tr = h(
       'tr',
-      { 'data-run': r.id, ...(r.id === state.selected ? { class: 'selected' } : {}) },
+      { 'data-run': r.id, ...(ticked ? { class: 'selected' } : {}) },
+      h('td', {}, box, h('span', { class: 'swatch', style: `background:${colorOf(r.id)}` })),
       h('td', {}, r.id),
       h('td', {}, r.method ?? ''),
       h('td', {}, r.dataset ?? ''),
       h('td', {}, r.encoder ?? ''),
+      h('td', {}, r.precision ?? ''),
+      h('td', {}, r.batchSize !== undefined ? String(r.batchSize) : ''),
+      h('td', {}, shortNumber(r.lr)),
+      h('td', {}, shortNumber(r.temperature)),
       h('td', { class: `status-${r.status}` }, r.status),
       h('td', {}, `${r.epochsDone}${r.epochs !== undefined ? `/${r.epochs}` : ''}`),
       h('td', {}, String(r.iterations)),
@@ -148,13 +197,14 @@ function renderRunsTable(): void {
       h('td', r.mCEBaseline !== undefined ? { title: `baseline: ${r.mCEBaseline}` } : {}, num(r.mCE, 3)),
       h('td', {}, pct(r.meanCorruptionError)),
     );
-    tr.addEventListener('click', () => void select(r.id));
+    // A click on the row shows that run alone; the checkbox adds it to (or removes it from) the overlay.
+    tr.addEventListener('click', () => void setSelection([r.id]));
     body.append(tr);
   }
   s.append(
     h(
       'table',
-      {},
+      { class: 'runs' },
       h('thead', {}, h('tr', {}, ...cols.map((c) => h('th', titles[c] ? { title: titles[c] } : {}, c)))),
       body,
     ),
@@ -163,31 +213,22 @@ function renderRunsTable(): void {
 
 function renderCurves(): void {
   state.drawPending = false;
-  const id = state.selected ?? '';
-  const steps = state.records.filter((r) => r.type === 'step');
-  const epochs = state.records.filter((r) => r.type === 'epoch');
-  const loss = section('loss', `Training loss: ${id}`);
+  const runs = state.selected.map((id) => ({ id, color: colorOf(id), records: state.records.get(id) ?? [] }));
+  const what = runs.length === 1 ? runs[0]!.id : `${runs.length} runs`;
+  const loss = section('loss', `Training loss: ${what}`);
+  const acc = section('accuracy', `kNN accuracy on validation: ${what}`);
+  if (runs.length === 0) {
+    for (const s of [loss, acc])
+      s.append(h('p', { class: 'muted' }, 'Tick runs in the table to see their curves, overlaid.'));
+    return;
+  }
+  const rows = state.selected.map(rowOf);
+  appendDatasetNote(loss, rows);
   loss.append(
-    linePlot(
-      [
-        {
-          name: 'step',
-          points: downsample(steps.map((r) => [r.iteration, r.loss])),
-          color: '#9ecae1',
-          width: 1,
-        },
-        {
-          name: 'epoch mean',
-          points: epochs.map((r) => [r.iteration, r.loss]),
-          color: '#08519c',
-          dots: true,
-          width: 2,
-        },
-      ],
-      { title: 'loss', xLabel: 'iteration', yLabel: 'loss' },
-    ),
+    linePlot(lossSeries(runs), { title: 'loss', xLabel: 'iteration', yLabel: 'loss', integerX: true }),
   );
-  const last = steps.at(-1);
+  const steps = runs.flatMap((r) => r.records.filter((x) => x.type === 'step'));
+  const last = runs.length === 1 ? steps.at(-1) : undefined;
   if (last)
     loss.append(
       h(
@@ -201,29 +242,20 @@ function renderCurves(): void {
       method: 'POST',
       body: JSON.stringify({
         page: 'dashboard',
-        run: id,
+        run: state.selected.join(' '),
         steps: steps.length,
-        lastLoss: last?.loss,
+        lastLoss: steps.at(-1)?.loss,
         plotted: Number(loss.querySelector('svg')?.dataset['points'] ?? 0),
       }),
     });
-  const acc = section('accuracy', `kNN accuracy on validation: ${id}`);
+  appendDatasetNote(acc, rows);
   acc.append(
-    linePlot(
-      [
-        {
-          name: 'kNN top-1',
-          points: epochs.filter((r) => r.knnAccuracy !== undefined).map((r) => [r.epoch + 1, r.knnAccuracy!]),
-          color: '#d62728',
-          dots: true,
-        },
-      ],
-      {
-        title: 'kNN top-1 (validation) per epoch',
-        xLabel: 'epoch',
-        yLabel: 'top-1',
-      },
-    ),
+    linePlot(knnSeries(runs), {
+      title: 'kNN top-1 (validation) per epoch',
+      xLabel: 'epoch',
+      yLabel: 'top-1',
+      integerX: true,
+    }),
   );
 }
 
@@ -240,8 +272,9 @@ async function renderRobustness(): Promise<void> {
     s.append(h('p', { class: 'muted' }, 'No robustness.json yet: run `npx supcon robustness --run DIR`.'));
     return;
   }
+  appendDatasetNote(s, runs);
   const series = [];
-  for (const [i, r] of runs.entries()) {
+  for (const r of runs) {
     const detail = await getJson<{ robustness?: Robustness }>(`/api/run?id=${encodeURIComponent(r.id)}`);
     const rb = detail.robustness;
     if (!rb) continue;
@@ -272,7 +305,7 @@ async function renderRobustness(): Promise<void> {
     series.push({
       name: r.id.slice(-16),
       points: [[0, rb.cleanAccuracy] as [number, number], ...mean],
-      color: METHOD_COLORS[r.method ?? ''] ?? PALETTE[i % PALETTE.length]!,
+      color: colorOf(r.id),
       dots: true,
     });
   }
@@ -282,6 +315,7 @@ async function renderRobustness(): Promise<void> {
       xLabel: 'severity',
       yLabel: 'top-1',
       yRange: [0, 1],
+      integerX: true,
     }),
   );
 }
@@ -300,6 +334,7 @@ function renderComparison(): void {
     (a, b) =>
       order.indexOf(a.method ?? '') - order.indexOf(b.method ?? '') || b.testAccuracy! - a.testAccuracy!,
   );
+  appendDatasetNote(s, done);
   s.append(
     barChart(
       done.map((r) => ({
@@ -349,33 +384,55 @@ async function renderSweeps(): Promise<void> {
   }
 }
 
-async function select(id: string): Promise<void> {
-  state.selected = id;
-  state.source?.close();
-  for (const tr of document.querySelectorAll('#runs tr[data-run]'))
-    tr.classList.toggle('selected', (tr as HTMLElement).dataset['run'] === id);
+/** Fetches a ticked run's metrics and, when live, follows what it appends (while it stays ticked). */
+async function loadRun(id: string): Promise<void> {
   const q = encodeURIComponent(id);
   const { records, bytes } = await getJson<{ records: MetricRecord[]; bytes: number }>(
     `/api/metrics?id=${q}`,
   );
-  if (state.selected !== id) return;
-  state.records = records;
-  renderCurves();
-  // Live: the records appended after what we just read (`?live=0` turns it off, e.g. for --dump-dom,
-  // which waits for the network to go idle).
-  if (!live) return;
+  if (!state.selected.includes(id)) return;
+  state.records.set(id, records);
+  if (!live || state.sources.has(id) || state.sources.size >= MAX_STREAMS) return;
   const source = new EventSource(`/api/events?id=${q}&offset=${bytes}`);
   source.onmessage = (e: MessageEvent<string>) => {
-    state.records.push(JSON.parse(e.data) as MetricRecord);
+    state.records.get(id)?.push(JSON.parse(e.data) as MetricRecord);
     scheduleCurves();
   };
-  source.addEventListener('reset', () => void select(id));
-  state.source = source;
+  // The file shrank (a resumed run dropped records): read it again from the start.
+  source.addEventListener('reset', () => {
+    source.close();
+    state.sources.delete(id);
+    void loadRun(id).then(renderCurves);
+  });
+  state.sources.set(id, source);
+}
+
+/** Ticks exactly `ids` and draws their curves once every new one is loaded. */
+async function setSelection(ids: string[]): Promise<void> {
+  state.selected = ids;
+  for (const [id, source] of state.sources)
+    if (!ids.includes(id)) {
+      source.close();
+      state.sources.delete(id);
+    }
+  for (const id of state.records.keys()) if (!ids.includes(id)) state.records.delete(id);
+  for (const tr of document.querySelectorAll<HTMLElement>('#runs tr[data-run]')) {
+    const on = ids.includes(tr.dataset['run'] ?? '');
+    tr.classList.toggle('selected', on);
+    const box = tr.querySelector<HTMLInputElement>('input[data-compare]');
+    if (box) box.checked = on;
+  }
+  await Promise.all(ids.filter((id) => !state.records.has(id)).map(loadRun));
+  if (state.selected === ids) renderCurves();
 }
 
 async function refreshRuns(): Promise<void> {
   const { runs } = await getJson<{ runs: RunRow[] }>('/api/runs');
   state.runs = runs;
+  state.colors = assignColors(
+    state.colors,
+    runs.map((r) => r.id),
+  );
   renderRunsTable();
 }
 
@@ -386,10 +443,13 @@ async function main(): Promise<void> {
   section('loss', 'Training loss');
   section('accuracy', 'kNN accuracy');
   await Promise.all([renderRobustness(), renderSweeps()]);
-  const requested = new URLSearchParams(location.search).get('run');
+  // `?run=a&run=b` ticks those runs; by default the newest one.
+  const requested = requestedRuns(
+    location.search,
+    state.runs.map((r) => r.id),
+  );
   const newest = [...state.runs].sort((a, b) => b.updated.localeCompare(a.updated))[0];
-  const first = state.runs.find((r) => r.id === requested) ?? newest;
-  if (first) await select(first.id);
+  await setSelection(requested.length > 0 ? requested : newest ? [newest.id] : []);
   document.body.dataset['ready'] = 'true';
   if (live)
     setInterval(() => {

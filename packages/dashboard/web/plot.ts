@@ -26,6 +26,8 @@ export interface Series {
   /** Dots at each point instead of a line only (few points, e.g. per epoch). */
   dots?: boolean;
   width?: number;
+  /** Stroke opacity (default 1), e.g. raw steps under their epoch means. */
+  opacity?: number;
 }
 
 export interface PlotOptions {
@@ -38,6 +40,8 @@ export interface PlotOptions {
   xTicks?: { at: number; label: string }[];
   /** Fixed y range (e.g. [0, 1] for accuracies); default: the data's, padded. */
   yRange?: [number, number];
+  /** x counts something whole (epochs, iterations, severities): ticks only at integers. */
+  integerX?: boolean;
 }
 
 function el<K extends keyof SVGElementTagNameMap>(
@@ -51,12 +55,18 @@ function el<K extends keyof SVGElementTagNameMap>(
   return e;
 }
 
-/** About five round tick values covering [lo, hi]. */
-export function niceTicks(lo: number, hi: number, count = 5): number[] {
-  if (!(hi > lo)) return [lo];
+/**
+ * About `count` round tick values covering [lo, hi]; with `integer`, whole numbers only (an axis of
+ * epochs has no tick at 0.5, even when it spans one or two).
+ *
+ * @example niceTicks(0, 2, 5, true); // [0, 1, 2]
+ */
+export function niceTicks(lo: number, hi: number, count = 5, integer = false): number[] {
+  if (!(hi > lo)) return [integer ? Math.round(lo) : lo];
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const steps = [1, 2, 2.5, 5, 10].map((m) => m * mag).filter((s) => !integer || Number.isInteger(s));
+  const step = Math.max(integer ? 1 : 0, steps.find((s) => s >= raw) ?? 10 * mag);
   const ticks: number[] = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(+v.toPrecision(12));
   return ticks;
@@ -84,11 +94,43 @@ export function downsample(points: [number, number][], max = 500): [number, numb
   return out;
 }
 
+/** Legend entries longer than this keep their end (run ids differ at the end: `tau/temperature=0.5`). */
+const LEGEND_CHARS = 26;
+const legendText = (name: string) =>
+  name.length > LEGEND_CHARS ? `…${name.slice(-(LEGEND_CHARS - 1))}` : name;
+
+/**
+ * Where each legend entry goes: left to right in rows above the plot area (where it cannot hide a
+ * curve), a new row when the next entry would pass `right`. Widths are estimated from the text
+ * (about 6.5 px a character at 11 px), so this needs no DOM.
+ */
+export function legendLayout(names: string[], left: number, right: number): { x: number; row: number }[] {
+  let x = left;
+  let row = 0;
+  return names.map((name) => {
+    const w = 22 + 6.5 * legendText(name).length;
+    if (x > left && x + w > right) {
+      x = left;
+      row++;
+    }
+    const at = { x, row };
+    x += w;
+    return at;
+  });
+}
+
 /** A line plot with axes, ticks and a legend. */
 export function linePlot(series: Series[], o: PlotOptions): SVGSVGElement {
   const W = o.width ?? 520;
-  const H = o.height ?? 260;
   const m = { l: 52, r: 12, t: 38, b: 36 };
+  const legend = legendLayout(
+    series.map((s) => s.name),
+    m.l,
+    W - m.r,
+  );
+  const rows = Math.max(1, ...legend.map((p) => p.row + 1));
+  m.t += 14 * (rows - 1);
+  const H = (o.height ?? 260) + 14 * (rows - 1);
   const svg = el('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: 'plot' });
   svg.dataset['title'] = o.title;
   const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
@@ -115,7 +157,11 @@ export function linePlot(series: Series[], o: PlotOptions): SVGSVGElement {
     svg.append(el('line', { x1: m.l, y1: sy(v), x2: W - m.r, y2: sy(v), stroke: '#eee' }));
     svg.append(el('text', { x: m.l - 4, y: sy(v) + 4, 'text-anchor': 'end' }, fmt(v)));
   }
-  const xt = o.xTicks ?? niceTicks(x0, x1).map((v) => ({ at: v, label: fmt(v) }));
+  const xt =
+    o.xTicks ??
+    niceTicks(x0, x1, 5, o.integerX)
+      .filter((v) => v >= x0 && v <= x1)
+      .map((v) => ({ at: v, label: fmt(v) }));
   for (const t of xt)
     svg.append(el('text', { x: sx(t.at), y: H - m.b + 14, 'text-anchor': 'middle' }, t.label));
   svg.append(el('text', { x: (m.l + W - m.r) / 2, y: H - 4, 'text-anchor': 'middle' }, o.xLabel));
@@ -135,15 +181,27 @@ export function linePlot(series: Series[], o: PlotOptions): SVGSVGElement {
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (pts.length === 0) return;
     const d = pts.map(([x, y], k) => `${k ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
-    const path = el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': s.width ?? 1.5 });
+    const path = el('path', {
+      d,
+      fill: 'none',
+      stroke: s.color,
+      'stroke-width': s.width ?? 1.5,
+      ...(s.opacity !== undefined ? { 'stroke-opacity': s.opacity } : {}),
+    });
     path.dataset['series'] = s.name;
     svg.append(path);
     if (s.dots || pts.length === 1)
       for (const [x, y] of pts) svg.append(el('circle', { cx: sx(x), cy: sy(y), r: 3, fill: s.color }));
-    // Legend in a row above the plot area, where it cannot hide a curve.
-    const lx = m.l + 130 * i;
-    svg.append(el('rect', { x: lx, y: 21, width: 10, height: 10, fill: s.color }));
-    svg.append(el('text', { x: lx + 14, y: 30 }, s.name.slice(0, 18)));
+    const at = legend[i]!;
+    const ly = 21 + 14 * at.row;
+    const key = el('g', { class: 'legend' });
+    key.dataset['legend'] = s.name;
+    key.append(
+      el('title', {}, s.name),
+      el('rect', { x: at.x, y: ly, width: 10, height: 10, fill: s.color }),
+      el('text', { x: at.x + 14, y: ly + 9 }, legendText(s.name)),
+    );
+    svg.append(key);
   });
   return svg;
 }
