@@ -126,6 +126,9 @@ test('a finished run says so; --resume --epochs N extends it with the schedule o
   );
   assert.ok(steps[8]!.lr > steps[7]!.lr, 'the learning rate rises again at the extension');
 
+  // Over several processes a run is not lengthened yet: refused before any worker starts.
+  const dp = cli('train', '--processes', '2', '--out', run, '--resume', '--epochs', '3', '--quiet');
+  assertOneSentence(dp, 2, /cannot lengthen a run over several processes.*--resume --epochs 3/);
   // Shorter than recorded: refused, naming the epochs.
   const shorter = cli('train', '--out', run, '--resume', '--epochs', '1', '--quiet');
   assertOneSentence(shorter, 2, /`--epochs`.*at least 2.*Received: 1/);

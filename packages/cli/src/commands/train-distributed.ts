@@ -11,6 +11,7 @@ import {
   argumentErrorsAsCliErrors,
   formatTime,
   interruptedMessage,
+  resumeSpec,
   specFromFlags,
   trainFlagHelp,
   trainFlagSpecs,
@@ -54,7 +55,16 @@ export const trainDistributedCommand: Command = {
     const resume = flags['resume'] === true;
     if (resume && flags['out'] === undefined)
       throw new CliError('Flag `--resume` needs `--out DIR`, the run folder to continue.');
-    const spec = await argumentErrorsAsCliErrors(() => specFromFlags(flags));
+    const spec = await argumentErrorsAsCliErrors(() => {
+      if (!resume) return specFromFlags(flags);
+      // As `supcon train --resume`: the stored run, refused without a checkpoint or with other flags.
+      const continued = resumeSpec(argv, flags, flags['out'] as string);
+      if (continued.epochs !== undefined)
+        throw new CliError(
+          `\`--resume --epochs ${continued.epochs}\` cannot lengthen a run over several processes yet; lengthen it in one process (\`supcon train --out ${flags['out']} --resume --epochs ${continued.epochs}\`): the checkpoints of both commands are the same.`,
+        );
+      return continued.spec;
+    });
     const out =
       (flags['out'] as string | undefined) ??
       join('runs', `${spec.train.method}-dp-${new Date().toISOString().replace(/[:.]/g, '-')}`);
