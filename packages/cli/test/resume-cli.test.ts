@@ -170,3 +170,13 @@ test('an interrupted demo continues with `demo --resume` and writes its report',
   assert.ok(existsSync(join(run, 'report.html')));
   rmSync(dir, { recursive: true });
 });
+
+test('--help of train and demo describes --resume and --resume --epochs N', () => {
+  const train = cli('train', '--help').stdout;
+  assert.match(train, /--resume --epochs N +lengthen the run/);
+  assert.match(train, /refused when DIR\s+has no checkpoint/);
+  const demo = cli('demo', '--help').stdout;
+  assert.match(demo, /Usage: supcon demo \[--out DIR\] \[--resume\]/);
+  assert.match(demo, /--resume --epochs N lengthens it/);
+  assert.match(demo, /continue with --resume \(same --out\)/);
+});
