@@ -62,3 +62,10 @@ export function hostCheck(
     return bound.some(isWildcard) && isIP(name) !== 0;
   };
 }
+
+/** What `hostCheck(bound)` accepts besides the allowed names, in words for the refusal sentence. */
+export function acceptedHosts(bound: readonly string[]): string {
+  const names = new Set(['localhost', ...bound.filter((h) => !isWildcard(h)).map(bare)]);
+  if (bound.some(isWildcard)) names.add('any IP address');
+  return [...names].join(', ');
+}

@@ -24,7 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { bundle, ENTRIES, type Entry } from './bundle.js';
 import { datasetMeta, datasetSlice } from './data.js';
-import { hostCheck } from './hosts.js';
+import { acceptedHosts, hostCheck } from './hosts.js';
 import { page } from './pages.js';
 import { listRuns, listSweeps, NotFoundError, runDetail, runDir, runMetrics } from './runs.js';
 import { tailAsEvents } from './tail.js';
@@ -109,7 +109,7 @@ export function dashboardHandler(options: DashboardOptions, bound = [options.hos
         res,
         403,
         'text/plain; charset=utf-8',
-        `Refused a request for host ${JSON.stringify(req.headers.host)}: this dashboard answers only localhost, ${bound.join(', ')} and the names given to --allow-host (a guard against DNS rebinding).\n`,
+        `Refused a request for host ${JSON.stringify(req.headers.host)}: this dashboard answers only ${acceptedHosts(bound)} and the names given to --allow-host (a guard against DNS rebinding).\n`,
       );
     try {
       if (req.method === 'POST' && path === '/api/client-report' && options.onClientReport) {

@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Dashboard, startDashboard } from '../src/index.js';
-import { line, makeRunsFolder, step } from './fixtures.js';
+import { PALETTE } from '../web/plot.js';
+import { config, line, makeRunsFolder, step } from './fixtures.js';
 
 function findChromium(): string | undefined {
   for (const name of [process.env['CHROMIUM'], 'chromium', 'chromium-browser', 'google-chrome']) {
@@ -27,6 +28,22 @@ function findChromium(): string | undefined {
 
 const chromium = findChromium();
 const skip = chromium ? false : 'Chromium is not installed (apt-get install -y chromium)';
+
+/** `--dump-dom` of `url` once the page's virtual time has run out (needs the network to go idle). */
+async function dumpDom(url: string, profile: string): Promise<string> {
+  const b = browse(url, profile, ['--virtual-time-budget=15000', '--dump-dom']);
+  const timer = setTimeout(() => kill(b.child), 45_000);
+  await b.exited;
+  clearTimeout(timer);
+  const dom = b.output().stdout;
+  assert.match(
+    dom,
+    /data-ready="true"/,
+    `page did not finish: ${dom.slice(0, 400)} ${b.output().stderr.slice(-800)}`,
+  );
+  assert.ok(!dom.includes('id="error"'), dom);
+  return dom;
+}
 
 /** Runs Chromium headless on `url` (in its own process group, killed at the end). */
 function browse(url: string, profile: string, extra: string[] = []) {
@@ -75,6 +92,15 @@ describe('pages in headless Chromium', { skip }, () => {
   let reported = () => {};
   before(async () => {
     folder = makeRunsFolder();
+    // A run on another dataset, to compare against.
+    mkdirSync(join(folder.runs, 'cifar'));
+    writeFileSync(join(folder.runs, 'cifar', 'config.json'), JSON.stringify(config('supcon', 1, 'cifar10')));
+    writeFileSync(
+      join(folder.runs, 'cifar', 'metrics.jsonl'),
+      line(step(0, 6.1)) +
+        line(step(1, 5.9)) +
+        line({ type: 'epoch', epoch: 0, iteration: 2, loss: 6, seconds: 1, knnAccuracy: 0.3 }),
+    );
     profile = mkdtempSync(join(tmpdir(), 'supcon-chromium-'));
     dashboard = await startDashboard({
       runs: folder.runs,
@@ -92,27 +118,32 @@ describe('pages in headless Chromium', { skip }, () => {
   });
 
   it('renders the runs table, the loss curve, the comparison, robustness and sweeps', async () => {
-    // live=0: no SSE stream, so the page's network goes idle and --dump-dom can fire.
-    const b = browse(`${dashboard.url}?live=0&run=a`, join(profile, 'dom'), [
-      '--virtual-time-budget=15000',
-      '--dump-dom',
-    ]);
-    const timer = setTimeout(() => kill(b.child), 45_000);
-    await b.exited;
-    clearTimeout(timer);
-    const dom = b.output().stdout;
-    assert.match(
-      dom,
-      /data-ready="true"/,
-      `page did not finish: ${dom.slice(0, 400)} ${b.output().stderr.slice(-800)}`,
-    );
-    assert.ok(!dom.includes('id="error"'), dom);
-    for (const id of ['a', 'b', 'live', 'tau/temperature=0.1'])
+    // live=0 (the older spelling of static=1): no SSE stream, so the network goes idle and --dump-dom fires.
+    const dom = await dumpDom(`${dashboard.url}?live=0&run=a`, join(profile, 'dom'));
+    for (const id of ['a', 'b', 'cifar', 'live', 'tau/temperature=0.1'])
       assert.ok(dom.includes(`data-run="${id}"`), id);
-    // The loss plot of run a: its 3 step losses and 1 epoch mean.
+    // The loss plot of run a: its 3 step losses (faint) and 1 epoch mean, in a's colour.
     const loss = /<section id="loss">.*?<\/section>/s.exec(dom)?.[0] ?? '';
     assert.match(loss, /data-points="4"/);
-    assert.match(loss, /<path d="M[^"]+" fill="none" stroke="#9ecae1"/);
+    const colorA = PALETTE[0]!;
+    assert.match(
+      loss,
+      new RegExp(`<path d="M[^"]+" fill="none" stroke="${colorA}" stroke-width="1" stroke-opacity="0.35"`),
+    );
+    // Run a's row: ticked, its colour, then precision, batch, lr and τ from config.json.
+    assert.match(
+      dom,
+      new RegExp(
+        `<tr data-run="a" class="selected"><td><input type="checkbox" data-compare="a" aria-label="compare a" checked=""><span class="swatch" style="background:\\s*(${colorA}|rgb\\(31, 119, 180\\));?"></span></td><td>a</td><td>supcon</td><td>fashion-mnist</td><td>mlp</td><td>fp32</td><td>64</td><td>0.05</td><td>0.1</td>`,
+      ),
+    );
+    // Cross-entropy has no τ.
+    assert.match(
+      dom,
+      /<td>b<\/td><td>ce<\/td><td>fashion-mnist<\/td><td>mlp<\/td><td>fp32<\/td><td>64<\/td><td>0.05<\/td><td><\/td>/,
+    );
+    // One dataset among the ticked runs: no note.
+    assert.doesNotMatch(loss, /data-note/);
     // kNN accuracy per epoch, test top-1 of the two evaluated runs, a's robustness table, the sweep.
     assert.match(/<section id="accuracy">.*?<\/section>/s.exec(dom)?.[0] ?? '', /data-points="1"/);
     assert.match(dom, /data-bars="2"/);
@@ -127,6 +158,34 @@ describe('pages in headless Chromium', { skip }, () => {
     assert.doesNotMatch(dom, /mCE %/);
     assert.match(dom, /<td>contrast<\/td><td>75.00<\/td><td>50.00<\/td>/);
     assert.match(dom, /data-sweep="tau"/);
+  });
+
+  it('--static: overlays ticked runs with a legend and notes that their datasets differ', async () => {
+    const still = await startDashboard({ runs: folder.runs, port: 0, static: true });
+    try {
+      // No ?live=0: the server's screenshot mode alone lets the page go idle.
+      const dom = await dumpDom(`${still.url}?run=a&run=cifar`, join(profile, 'static'));
+      assert.match(dom, /<body data-static="true"/);
+      const loss = /<section id="loss">.*?<\/section>/s.exec(dom)?.[0] ?? '';
+      assert.match(loss, /<h2>Training loss: 2 runs<\/h2>/);
+      // One curve per run in its own colour, each named in the legend.
+      assert.match(loss, new RegExp(`stroke="${PALETTE[0]}"[^>]*data-series="a"`));
+      assert.match(loss, /data-series="cifar"/);
+      assert.match(loss, /data-legend="a"/);
+      assert.match(loss, /data-legend="cifar"/);
+      assert.match(
+        loss,
+        /<p class="note" data-note="datasets">These runs use different datasets, fashion-mnist \(a\); cifar10 \(cifar\): their losses and accuracies are not comparable\.<\/p>/,
+      );
+      const acc = /<section id="accuracy">.*?<\/section>/s.exec(dom)?.[0] ?? '';
+      assert.match(acc, /data-note="datasets"/);
+      assert.match(acc, /data-points="2"/); // a's and cifar's kNN after epoch 1
+      for (const id of ['a', 'cifar'])
+        assert.match(dom, new RegExp(`data-compare="${id}" aria-label="compare ${id}" checked=""`));
+      assert.doesNotMatch(dom, /data-compare="b" aria-label="compare b" checked/);
+    } finally {
+      await still.close();
+    }
   });
 
   it('redraws the loss curve live when the run appends a metrics line (SSE)', async () => {

@@ -420,7 +420,10 @@ async function setSelection(ids: string[]): Promise<void> {
     const on = ids.includes(tr.dataset['run'] ?? '');
     tr.classList.toggle('selected', on);
     const box = tr.querySelector<HTMLInputElement>('input[data-compare]');
-    if (box) box.checked = on;
+    if (box) {
+      box.checked = on;
+      box.toggleAttribute('checked', on); // so a DOM dump shows the ticks too
+    }
   }
   await Promise.all(ids.filter((id) => !state.records.has(id)).map(loadRun));
   if (state.selected === ids) renderCurves();

@@ -179,6 +179,17 @@ export function linePlot(series: Series[], o: PlotOptions): SVGSVGElement {
   );
   series.forEach((s, i) => {
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+    // Every series gets its legend entry, a faded one when it has nothing to draw yet.
+    const at = legend[i]!;
+    const ly = 21 + 14 * at.row;
+    const key = el('g', { class: 'legend', ...(pts.length === 0 ? { opacity: 0.45 } : {}) });
+    key.dataset['legend'] = s.name;
+    key.append(
+      el('title', {}, pts.length === 0 ? `${s.name} (no data yet)` : s.name),
+      el('rect', { x: at.x, y: ly, width: 10, height: 10, fill: s.color }),
+      el('text', { x: at.x + 14, y: ly + 9 }, legendText(s.name)),
+    );
+    svg.append(key);
     if (pts.length === 0) return;
     const d = pts.map(([x, y], k) => `${k ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
     const path = el('path', {
@@ -192,16 +203,6 @@ export function linePlot(series: Series[], o: PlotOptions): SVGSVGElement {
     svg.append(path);
     if (s.dots || pts.length === 1)
       for (const [x, y] of pts) svg.append(el('circle', { cx: sx(x), cy: sy(y), r: 3, fill: s.color }));
-    const at = legend[i]!;
-    const ly = 21 + 14 * at.row;
-    const key = el('g', { class: 'legend' });
-    key.dataset['legend'] = s.name;
-    key.append(
-      el('title', {}, s.name),
-      el('rect', { x: at.x, y: ly, width: 10, height: 10, fill: s.color }),
-      el('text', { x: at.x + 14, y: ly + 9 }, legendText(s.name)),
-    );
-    svg.append(key);
   });
   return svg;
 }

@@ -25,7 +25,7 @@ export const dashboardCommand: Command = {
     '  --runs DIR          the folder holding run folders (default runs)',
     '  --port P            TCP port (default 8080; 0 picks a free one)',
     '  --host H            interface to listen on (default 127.0.0.1). The dashboard has no',
-    '                      authentication: any other address than loopback gets a warning',
+    '                      authentication: an address other than loopback gets a warning',
     '  --allow-host NAMES  comma-separated host names the browser may use besides localhost and the',
     '                      listening address (other Host headers get 403, against DNS rebinding)',
     '  --static            screenshot mode: no live stream and no refresh, so headless browsers',
@@ -35,7 +35,8 @@ export const dashboardCommand: Command = {
     'Examples:',
     '  npx supcon dashboard --runs runs --port 8080   # then open http://127.0.0.1:8080/',
     '  npx supcon dashboard --static --port 8080 &',
-    '  chromium --headless --screenshot=runs.png --virtual-time-budget=10000 http://127.0.0.1:8080/',
+    '  chromium --headless --no-sandbox --screenshot=runs.png --virtual-time-budget=10000 \\',
+    '    http://127.0.0.1:8080/',
   ].join('\n'),
   async run(argv) {
     const { flags } = parseFlags(argv, {
