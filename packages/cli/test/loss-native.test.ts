@@ -1,25 +1,25 @@
 /**
  * The loss's native per-row kernel (packages/native/src/cc/supcon_rows.cc) against the whole-tensor
- * implementation, values and gradients, for every variant, denominator and way to give positives.
+ * implementation, values and gradients, for every variant, denominator and way to give positives,
+ * and for the options applied around it in TypeScript (zeroNegatives, reduction 'pair-mean').
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { nativeLoadError, registerNativeBackend } from '@supcon/native';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Labels, type SupConOptions, supConLoss } from 'supcon';
+import { getLossRowKernel, type Labels, type SupConOptions, setLossRowKernel, supConLoss } from 'supcon';
 
-const KEY = Symbol.for('supcon.lossRowKernel');
 let calls = 0;
 
 before(async () => {
   assert.ok(registerNativeBackend(), `the native addon must load: ${nativeLoadError()}`);
   assert.ok(await tf.setBackend('native'));
-  const kernel = (globalThis as Record<symbol, unknown>)[KEY] as (...args: unknown[]) => number;
-  assert.equal(typeof kernel, 'function', 'the native backend registers the loss row kernel');
-  (globalThis as Record<symbol, unknown>)[KEY] = (...args: unknown[]) => {
+  const kernel = getLossRowKernel();
+  assert.equal(typeof kernel, 'function', 'the native backend installs the loss row kernel');
+  setLossRowKernel((args) => {
     calls++;
-    return kernel(...args);
-  };
+    return kernel!(args);
+  });
 });
 
 function features(seed: number, batch: number, views: number, dim: number): tf.Tensor3D {
@@ -42,6 +42,13 @@ const sources: Array<[string, Labels | undefined, SupConOptions]> = [
   ['simclr', undefined, {}],
   ['mask', undefined, { mask }],
   ['multi-hot', multiHot, {}],
+  ['one class, negatives required', [4, 4, 4, 4, 4, 4, 4], { zeroNegatives: 'exclude' }],
+  ['labels, pair mean', [0, 1, 0, 2, 1, 1, 2], { reduction: 'pair-mean' }],
+  [
+    'mask, pair mean, negatives required',
+    undefined,
+    { mask, reduction: 'pair-mean', zeroNegatives: 'exclude' },
+  ],
 ];
 
 describe('native loss row kernel equals the tensor implementation', () => {
@@ -55,11 +62,11 @@ describe('native loss row kernel equals the tensor implementation', () => {
             const run = (implementation: 'host' | 'tensor') =>
               tf.tidy(() => {
                 const opts: SupConOptions = {
-                  ...extra,
                   variant,
                   denominator,
                   temperature: 0.2,
                   blockRows: 4,
+                  ...extra,
                   implementation,
                 };
                 const none = { ...opts, reduction: 'none' as const };

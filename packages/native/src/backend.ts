@@ -19,8 +19,9 @@ import {
   setBackend,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { SupconBatchNorm, setLossRowKernel } from 'supcon/kernels';
 import { addonLoadError, loadAddon } from './addon.js';
-import { BATCH_NORM, batchNormGradConfig, nativeKernels } from './kernels/index.js';
+import { batchNormGradConfig, nativeKernels } from './kernels/index.js';
 import { f32, markShared, recycle, widenInputs, withFallback } from './kernels/util.js';
 
 export const NATIVE_BACKEND = 'native';
@@ -102,11 +103,25 @@ export function registerNativeBackend(): boolean {
       kernelFunc: withFallback(kernel, cpu, addon),
     });
   }
-  if (!getGradient(BATCH_NORM)) registerGradient(batchNormGradConfig);
+  if (!getGradient(SupconBatchNorm)) registerGradient(batchNormGradConfig);
   registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 3);
-  // The supcon core looks the loss's per-row kernel up under this well-known symbol (it cannot
-  // import this package: the core stays free of Node code).
-  (globalThis as Record<symbol, unknown>)[Symbol.for('supcon.lossRowKernel')] = addon.supconRows.bind(addon);
+  // The core's host loss path runs its row pass here (kernels.ts in the core declares the hook).
+  setLossRowKernel((a) =>
+    addon.supconRows(
+      a.logits,
+      a.uncapped,
+      a.capped,
+      a.rowStart,
+      a.rows,
+      a.batch,
+      a.views,
+      a.variant,
+      a.denominator,
+      a.loss,
+      a.valid,
+      a.grad,
+    ),
+  );
   registered = true;
   return true;
 }

@@ -14,8 +14,7 @@ export {
   registerNativeBackend,
   useNativeBackend,
 } from './backend.js';
-export { ADAM_UPDATE, BATCH_NORM, BATCH_NORM_GRAD, LARS_UPDATE, SGD_UPDATE } from './kernels/index.js';
-export { setOutputPoolLimit } from './kernels/util.js';
+export { outputPoolStats, setOutputPoolLimit } from './kernels/util.js';
 export {
   bf16Supported,
   bf16UnsupportedReason,

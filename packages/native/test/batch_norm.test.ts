@@ -4,7 +4,7 @@
  */
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { BATCH_NORM } from '../src/index.js';
+import { SupconBatchNorm } from 'supcon/kernels';
 import { compareBackends, rand, requireNative, withGrads } from './harness.js';
 
 before(requireNative);
@@ -23,7 +23,7 @@ function batchNorm(
     const inputs: tf.NamedTensorMap = { x, scale: gamma, offset: beta };
     if (r) inputs['residual'] = r;
     const attrs = { epsilon: EPS, relu, residual: r !== undefined };
-    return tf.engine().runKernel(BATCH_NORM, inputs, attrs) as unknown as tf.Tensor[];
+    return tf.engine().runKernel(SupconBatchNorm, inputs, attrs) as unknown as tf.Tensor[];
   }
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const { mean, variance } = tf.moments(x, axes);

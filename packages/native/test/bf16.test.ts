@@ -15,13 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  BATCH_NORM,
-  bf16Supported,
-  bf16UnsupportedReason,
-  getPrecision,
-  setPrecision,
-} from '../src/index.js';
+import { SupconBatchNorm } from 'supcon/kernels';
+import { bf16Supported, bf16UnsupportedReason, getPrecision, setPrecision } from '../src/index.js';
 import { rand, relativeError, requireNative, runOn, withGrads } from './harness.js';
 
 /** ‖a − b‖₂ / ‖b‖₂. */
@@ -87,7 +82,9 @@ function storageOf(t: tf.Tensor): unknown {
 function batchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, relu: boolean, r?: tf.Tensor): tf.Tensor {
   const inputs: tf.NamedTensorMap = { x, scale: gamma, offset: beta };
   if (r) inputs['residual'] = r;
-  const outs = tf.engine().runKernel(BATCH_NORM, inputs, { epsilon: 1e-5, relu, residual: r !== undefined });
+  const outs = tf
+    .engine()
+    .runKernel(SupconBatchNorm, inputs, { epsilon: 1e-5, relu, residual: r !== undefined });
   return (outs as unknown as tf.Tensor[])[0]!;
 }
 

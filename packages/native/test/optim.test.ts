@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { createOptimizer, type Optimizer, type OptimizerConfig, type Parameter } from 'supcon';
-import { ADAM_UPDATE, LARS_UPDATE, SGD_UPDATE } from '../src/index.js';
+import { SupconAdamUpdate, SupconLarsUpdate, SupconSgdUpdate } from 'supcon/kernels';
 import { requireNative, values } from './harness.js';
 
 before(requireNative);
@@ -141,9 +141,9 @@ for (const c of cases) {
 test('the optimisers run the fused kernel on native, one per parameter, and nothing else', async () => {
   await tf.setBackend('native');
   for (const [kind, kernel] of [
-    ['sgd', SGD_UPDATE],
-    ['lars', LARS_UPDATE],
-    ['adam', ADAM_UPDATE],
+    ['sgd', SupconSgdUpdate],
+    ['lars', SupconLarsUpdate],
+    ['adam', SupconAdamUpdate],
   ] as const) {
     const c = generated(kind, { kind, momentum: 0.9, weightDecay: 1e-4 });
     const params = makeParams(c);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { BATCH_NORM } from '../src/index.js';
+import { SupconBatchNorm } from 'supcon/kernels';
 import { rand, requireNative } from './harness.js';
 
 before(requireNative);
@@ -14,7 +14,7 @@ function bn(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, relu: boolean, r?: 
     return (
       tf
         .engine()
-        .runKernel(BATCH_NORM, inputs, { epsilon: 1e-5, relu, residual: !!r }) as unknown as tf.Tensor[]
+        .runKernel(SupconBatchNorm, inputs, { epsilon: 1e-5, relu, residual: !!r }) as unknown as tf.Tensor[]
     )[0]!;
   }
   const { mean, variance } = tf.moments(x, [0, 1, 2]);

@@ -10,6 +10,7 @@ export * from './augment/index.js';
 export { InvalidArgumentError } from './errors.js';
 export * from './eval/index.js';
 export * from './export/index.js';
+export * from './kernels.js';
 export * from './losses/index.js';
 export * from './models/index.js';
 export * from './optim/index.js';

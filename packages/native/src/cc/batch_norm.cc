@@ -77,13 +77,24 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   Buf xb = AnyBuf(info, 0);
   void* x = act.As(xb, yb.bf16);
   int64_t C = static_cast<int64_t>(Num(info, 1));
-  float* gamma = F32(info, 2);
-  float* beta = F32(info, 3);
-  void* residual = act.As(AnyBuf(info, 4, true), yb.bf16);
+  size_t cs[4] = {0, 0, 0, 0};
+  float* gamma = F32(info, 2, &cs[0]);
+  float* beta = F32(info, 3, &cs[1]);
+  Buf rb = AnyBuf(info, 4, true);
   double eps = Num(info, 5);
   bool relu = info[6].ToBoolean();
-  float* mean = F32(info, 8);
-  float* variance = F32(info, 9);
+  float* mean = F32(info, 8, &cs[2]);
+  float* variance = F32(info, 9, &cs[3]);
+  const Napi::Env env = info.Env();
+  if (C <= 0 || xb.length % C != 0) {
+    throw Napi::TypeError::New(env, "batchNormTrain: x has " + std::to_string(xb.length) +
+                                        " elements, not a positive multiple of C = " + std::to_string(C));
+  }
+  const char* names[4] = {"batchNormTrain gamma", "batchNormTrain beta", "batchNormTrain mean", "batchNormTrain variance"};
+  for (int k = 0; k < 4; k++) CheckLength(env, names[k], cs[k], C);
+  CheckLength(env, "batchNormTrain y", yb.length, xb.length);
+  if (rb.data) CheckLength(env, "batchNormTrain residual", rb.length, xb.length);
+  void* residual = act.As(rb, yb.bf16);
   int64_t rows = static_cast<int64_t>(xb.length) / C;
   if (yb.bf16) {
     BatchNormTrainT<bf16_t>(static_cast<bf16_t*>(x), rows, C, gamma, beta, static_cast<bf16_t*>(residual), eps, relu,
@@ -129,14 +140,27 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   void* x = act.As(AnyBuf(info, 1), h);
   void* y = act.As(AnyBuf(info, 2, true), h);
   int64_t C = static_cast<int64_t>(Num(info, 3));
-  float* gamma = F32(info, 4);
-  float* mean = F32(info, 5);
-  float* variance = F32(info, 6);
+  size_t cs[5] = {0, 0, 0, 0, 0};
+  float* gamma = F32(info, 4, &cs[0]);
+  float* mean = F32(info, 5, &cs[1]);
+  float* variance = F32(info, 6, &cs[2]);
   double eps = Num(info, 7);
-  float* dgamma = F32(info, 9);
-  float* dbeta = F32(info, 10);
+  float* dgamma = F32(info, 9, &cs[3]);
+  float* dbeta = F32(info, 10, &cs[4]);
   Buf dresb = AnyBuf(info, 11, true);
-  if (dresb.data && dresb.bf16 != h) throw Napi::TypeError::New(info.Env(), "batchNormGrad: dx and dresidual differ in storage");
+  const Napi::Env env = info.Env();
+  if (dresb.data && dresb.bf16 != h) throw Napi::TypeError::New(env, "batchNormGrad: dx and dresidual differ in storage");
+  if (C <= 0 || dyb.length % C != 0) {
+    throw Napi::TypeError::New(env, "batchNormGrad: dy has " + std::to_string(dyb.length) +
+                                        " elements, not a positive multiple of C = " + std::to_string(C));
+  }
+  const char* names[5] = {"batchNormGrad gamma", "batchNormGrad mean", "batchNormGrad variance", "batchNormGrad dgamma",
+                          "batchNormGrad dbeta"};
+  for (int k = 0; k < 5; k++) CheckLength(env, names[k], cs[k], C);
+  CheckLength(env, "batchNormGrad x", AnyBuf(info, 1).length, dyb.length);
+  CheckLength(env, "batchNormGrad dx", dxb.length, dyb.length);
+  if (Buf yb = AnyBuf(info, 2, true); yb.data) CheckLength(env, "batchNormGrad y", yb.length, dyb.length);
+  if (dresb.data) CheckLength(env, "batchNormGrad dresidual", dresb.length, dyb.length);
   int64_t rows = static_cast<int64_t>(dyb.length) / C;
   if (h) {
     BatchNormGradT<bf16_t>(static_cast<bf16_t*>(dy), static_cast<bf16_t*>(x), static_cast<bf16_t*>(y), rows, C, gamma,

@@ -19,6 +19,9 @@ float* F32(const Napi::CallbackInfo& info, size_t i, size_t* length = nullptr);
 // Reads argument `i` as an array (or typed array) of integers.
 std::vector<int64_t> Ints(const Napi::CallbackInfo& info, size_t i);
 double Num(const Napi::CallbackInfo& info, size_t i);
+// Every array argument's length is checked against the length its shape arguments imply, here:
+// throws "<what>: expected <expected> elements, received <n>" (a TypeError in JavaScript).
+void CheckLength(const Napi::Env& env, const char* what, size_t n, size_t expected);
 
 // Runs body(begin, end) over [0, n) on the OpenMP threads when n is large enough to pay.
 template <typename F>

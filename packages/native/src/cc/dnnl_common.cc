@@ -22,6 +22,13 @@ float* F32(const Napi::CallbackInfo& info, size_t i, size_t* length) {
   return arr.Data();
 }
 
+void CheckLength(const Napi::Env& env, const char* what, size_t n, size_t expected) {
+  if (n != expected) {
+    throw Napi::TypeError::New(env, std::string(what) + ": expected " + std::to_string(expected) +
+                                        " elements, received " + std::to_string(n));
+  }
+}
+
 std::vector<int64_t> Ints(const Napi::CallbackInfo& info, size_t i) {
   Napi::Value v = info[i];
   std::vector<int64_t> out;

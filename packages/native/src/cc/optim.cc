@@ -12,12 +12,6 @@ namespace {
 
 constexpr int64_t kGrain = 1 << 14;
 
-void CheckLength(const Napi::Env& env, const char* what, size_t n, size_t expected) {
-  if (n != expected) {
-    throw Napi::Error::New(env, std::string(what) + ": expected " + std::to_string(expected) +
-                                    " elements, received " + std::to_string(n));
-  }
-}
 
 // sgdUpdate(p, g, buf|null, lr, momentum, dampening, weightDecay, nesterov, first)
 //   d = g + λ·p;  b = first ? d : μ·b + (1 − dampening)·d;  d = nesterov ? d + μ·b : b;  p -= lr·d

@@ -135,10 +135,16 @@ Napi::Value SupconRows(const Napi::CallbackInfo& info) {
   float* valid = F32(info, 10, &validLength);
   float* grad = info[11].IsNull() || info[11].IsUndefined() ? nullptr : F32(info, 11);
   const int64_t n = batch * views;
-  if (int64_t(logitsLength) != rows * n || int64_t(uLength) != rows * batch || int64_t(wLength) != rows * batch ||
-      int64_t(lossLength) != rows || int64_t(validLength) != rows) {
-    throw Napi::Error::New(info.Env(), "supconRows: array lengths do not match rows, batch and views");
+  const Napi::Env env = info.Env();
+  if (rows < 0 || batch <= 0 || views <= 0 || variant < 0 || variant > 1 || denominator < 0 || denominator > 2) {
+    throw Napi::TypeError::New(env, "supconRows: expected rows >= 0, batch and views > 0, variant 0|1, denominator 0|1|2");
   }
+  CheckLength(env, "supconRows logits", logitsLength, size_t(rows * n));
+  CheckLength(env, "supconRows uncapped", uLength, size_t(rows * batch));
+  CheckLength(env, "supconRows capped", wLength, size_t(rows * batch));
+  CheckLength(env, "supconRows loss", lossLength, size_t(rows));
+  CheckLength(env, "supconRows valid", validLength, size_t(rows));
+  if (grad) CheckLength(env, "supconRows grad", info[11].As<Napi::Float32Array>().ElementLength(), size_t(rows * n));
   std::vector<int> without(rows, 0);
   ParallelFor(rows, 8, [&](int64_t begin, int64_t end) {
     std::vector<int8_t> kind(n);

@@ -2,35 +2,44 @@
  * Batch normalisation over the channel (last) axis as single native kernels:
  * - `SupconBatchNorm` (training): y = relu?(gamma * (x - mean) / sqrt(var + eps) + beta + residual?)
  *   with batch statistics; outputs [y, mean, variance]. Its gradient is one `SupconBatchNormGrad`
- *   kernel instead of tfjs's ~25-op graph. The `supcon` core uses it when the active backend has
- *   it (see packages/supcon/src/models/batch_norm.ts; the kernel names are shared by convention).
+ *   kernel instead of tfjs's ~25-op graph. Both are declared in the core's kernels.ts, whose
+ *   models/batch_norm.ts calls them when the active backend has them.
  * - tfjs's own `FusedBatchNorm` (inference, moving statistics).
  */
 import { engine, type GradConfig, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
+import { kernelAttrs, SupconBatchNorm, SupconBatchNormGrad } from 'supcon/kernels';
 import { activation, f32, type NativeKernel, output, outputActivation } from './util.js';
 
-export const BATCH_NORM = 'SupconBatchNorm';
-export const BATCH_NORM_GRAD = 'SupconBatchNormGrad';
+/** Input `name` of `kernel`, or an argument error saying what it received. */
+function present(t: TensorInfo | undefined, kernel: string, name: string): TensorInfo {
+  if (!t) throw new TypeError(`${kernel}: expected input \`${name}\` as a float32 tensor, received none`);
+  return t;
+}
 
-interface BatchNormAttrs {
-  epsilon: number;
-  relu: boolean;
+/** The storage of input `name` of `kernel`, or an argument error saying what it received. */
+function required<T>(value: T | null, kernel: string, name: string, t: TensorInfo | undefined): T {
+  if (value === null) {
+    throw new TypeError(
+      `${kernel}: expected input \`${name}\` as a float32 tensor, received ${t ? `${t.dtype} [${t.shape}]` : 'none'}`,
+    );
+  }
+  return value;
 }
 
 export const batchNormTrainKernel: NativeKernel = {
-  kernelName: BATCH_NORM,
+  kernelName: SupconBatchNorm,
   run: ({ inputs, backend, attrs }, addon) => {
     const { x, scale, offset, residual } = inputs as Record<string, TensorInfo | undefined>;
-    const { epsilon, relu } = attrs as unknown as BatchNormAttrs;
-    const xv = activation(backend, x);
-    const gv = f32(backend, scale);
-    const bv = f32(backend, offset);
-    const rv = residual ? activation(backend, residual) : null;
-    if (!x || !xv || !gv || !bv || (residual && !rv)) {
-      throw new Error(`${BATCH_NORM}: expected float32 inputs`);
-    }
-    const c = x.shape[x.shape.length - 1]!;
-    const [y, makeY] = outputActivation(backend, [...x.shape]);
+    const { epsilon, relu } = kernelAttrs(SupconBatchNorm, attrs);
+    const xv = required(activation(backend, x), SupconBatchNorm, 'x', x);
+    const gv = required(f32(backend, scale), SupconBatchNorm, 'scale', scale);
+    const bv = required(f32(backend, offset), SupconBatchNorm, 'offset', offset);
+    const rv = residual
+      ? required(activation(backend, residual), SupconBatchNorm, 'residual', residual)
+      : null;
+    const shape = present(x, SupconBatchNorm, 'x').shape;
+    const c = shape[shape.length - 1] ?? 1;
+    const [y, makeY] = outputActivation(backend, [...shape]);
     const [mean, makeMean] = output(backend, [c]);
     const [variance, makeVar] = output(backend, [c]);
     addon.batchNormTrain(xv, c, gv, bv, rv, epsilon, relu, y, mean, variance);
@@ -39,29 +48,24 @@ export const batchNormTrainKernel: NativeKernel = {
 };
 
 export const batchNormGradKernel: NativeKernel = {
-  kernelName: BATCH_NORM_GRAD,
+  kernelName: SupconBatchNormGrad,
   run: ({ inputs, backend, attrs }, addon) => {
-    const { dy, x, y, scale, mean, variance } = inputs as Record<string, TensorInfo>;
-    const { epsilon, relu, residual } = attrs as unknown as BatchNormAttrs & { residual: boolean };
-    const c = x!.shape[x!.shape.length - 1]!;
-    const [dx, makeDx] = outputActivation(backend, [...x!.shape]);
+    const { dy, x, y, scale, mean, variance } = inputs as Record<string, TensorInfo | undefined>;
+    const { epsilon, relu, residual } = kernelAttrs(SupconBatchNormGrad, attrs);
+    const K = SupconBatchNormGrad;
+    const dyv = required(activation(backend, dy), K, 'dy', dy);
+    const xv = required(activation(backend, x), K, 'x', x);
+    const yv = relu ? required(activation(backend, y), K, 'y', y) : null;
+    const sv = required(f32(backend, scale), K, 'scale', scale);
+    const mv = required(f32(backend, mean), K, 'mean', mean);
+    const vv = required(f32(backend, variance), K, 'variance', variance);
+    const shape = present(x, K, 'x').shape;
+    const c = shape[shape.length - 1] ?? 1;
+    const [dx, makeDx] = outputActivation(backend, [...shape]);
     const [dscale, makeDscale] = output(backend, [c]);
     const [doffset, makeDoffset] = output(backend, [c]);
-    const [dres, makeDres] = residual ? outputActivation(backend, [...x!.shape]) : [null, null];
-    addon.batchNormGrad(
-      activation(backend, dy)!,
-      activation(backend, x)!,
-      relu ? activation(backend, y)! : null,
-      c,
-      f32(backend, scale)!,
-      f32(backend, mean)!,
-      f32(backend, variance)!,
-      epsilon,
-      dx,
-      dscale,
-      doffset,
-      dres,
-    );
+    const [dres, makeDres] = residual ? outputActivation(backend, [...shape]) : [null, null];
+    addon.batchNormGrad(dyv, xv, yv, c, sv, mv, vv, epsilon, dx, dscale, doffset, dres);
     const outs = [makeDx(), makeDscale(), makeDoffset()];
     if (makeDres) outs.push(makeDres());
     return outs;
@@ -88,15 +92,15 @@ export const fusedBatchNormKernel: NativeKernel = {
 
 /** Gradient of `SupconBatchNorm`: saved = [x, scale, y, mean, variance]. */
 export const batchNormGradConfig: GradConfig = {
-  kernelName: BATCH_NORM,
+  kernelName: SupconBatchNorm,
   inputsToSave: ['x', 'scale'],
   outputsToSave: [true, true, true],
   gradFunc: (dys: Tensor | Tensor[], saved: Tensor[], attrs) => {
     const [x, scale, y, mean, variance] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
     const dy = Array.isArray(dys) ? dys[0]! : dys;
-    const { epsilon, relu, residual } = attrs as unknown as BatchNormAttrs & { residual: boolean };
+    const { epsilon, relu, residual } = kernelAttrs(SupconBatchNorm, attrs);
     const grads = engine().runKernel(
-      BATCH_NORM_GRAD,
+      SupconBatchNormGrad,
       { dy, x, y, scale, mean, variance },
       { epsilon, relu, residual },
     ) as unknown as Tensor[];

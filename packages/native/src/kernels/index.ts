@@ -14,8 +14,7 @@ import { reduceKernels, softmaxKernel } from './reduce.js';
 import { transposeKernel } from './transpose.js';
 import type { NativeKernel } from './util.js';
 
-export { BATCH_NORM, BATCH_NORM_GRAD, batchNormGradConfig } from './batch_norm.js';
-export { ADAM_UPDATE, LARS_UPDATE, SGD_UPDATE } from './optim.js';
+export { batchNormGradConfig } from './batch_norm.js';
 
 export const nativeKernels: NativeKernel[] = [
   conv2dKernel,

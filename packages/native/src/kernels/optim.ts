@@ -1,8 +1,8 @@
 /**
  * Fused optimiser updates (`SupconSgdUpdate`, `SupconLarsUpdate`, `SupconAdamUpdate`): one native
  * pass per parameter that updates the parameter and its slot buffers in place, used by the
- * optimisers in packages/supcon/src/optim when the active backend has them (the kernel names are
- * shared by convention, like the batch norm's).
+ * optimisers in packages/supcon/src/optim when the active backend has them (declared, with their
+ * inputs and attributes, in the core's kernels.ts).
  *
  * Contract: inputs are the parameter, its gradient and its slots (a slot is absent before the
  * first step). When the parameter and every slot are present and their storage may be written in
@@ -12,11 +12,8 @@
  */
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { kernelAttrs, SupconAdamUpdate, SupconLarsUpdate, SupconSgdUpdate } from 'supcon/kernels';
 import { f32, inPlace, type NativeKernel, output } from './util.js';
-
-export const SGD_UPDATE = 'SupconSgdUpdate';
-export const LARS_UPDATE = 'SupconLarsUpdate';
-export const ADAM_UPDATE = 'SupconAdamUpdate';
 
 /**
  * The state tensors' storage to update: in place when possible, else fresh copies (a missing
@@ -60,46 +57,29 @@ function gradient(backend: MathBackendCPU, kernel: string, grad: TensorInfo | un
   return g;
 }
 
-interface SgdAttrs {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
-}
-
 export const sgdUpdateKernel: NativeKernel = {
-  kernelName: SGD_UPDATE,
+  kernelName: SupconSgdUpdate,
   run: ({ inputs, backend, attrs }, addon) => {
     const { param, grad, momentum } = inputs as Record<string, TensorInfo | undefined>;
-    const a = attrs as unknown as SgdAttrs;
-    if (!param) throw new Error(`${SGD_UPDATE}: expected a param input`);
-    const g = gradient(backend, SGD_UPDATE, grad, param);
+    const a = kernelAttrs(SupconSgdUpdate, attrs);
+    if (!param) throw new Error(`${SupconSgdUpdate}: expected a param input`);
+    const g = gradient(backend, SupconSgdUpdate, grad, param);
     const slots = a.momentum > 0 ? [momentum] : [];
-    const { values, outputs } = state(backend, SGD_UPDATE, param, slots);
+    const { values, outputs } = state(backend, SupconSgdUpdate, param, slots);
     const [p, b] = values;
     addon.sgdUpdate(p!, g, b ?? null, a.lr, a.momentum, a.dampening, a.weightDecay, a.nesterov, !momentum);
     return outputs.map((make) => make());
   },
 };
 
-interface LarsAttrs {
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  trustCoefficient: number;
-  nesterov: boolean;
-  adapt: boolean;
-}
-
 export const larsUpdateKernel: NativeKernel = {
-  kernelName: LARS_UPDATE,
+  kernelName: SupconLarsUpdate,
   run: ({ inputs, backend, attrs }, addon) => {
     const { param, grad, momentum } = inputs as Record<string, TensorInfo | undefined>;
-    const a = attrs as unknown as LarsAttrs;
-    if (!param) throw new Error(`${LARS_UPDATE}: expected a param input`);
-    const g = gradient(backend, LARS_UPDATE, grad, param);
-    const { values, outputs } = state(backend, LARS_UPDATE, param, [momentum]);
+    const a = kernelAttrs(SupconLarsUpdate, attrs);
+    if (!param) throw new Error(`${SupconLarsUpdate}: expected a param input`);
+    const g = gradient(backend, SupconLarsUpdate, grad, param);
+    const { values, outputs } = state(backend, SupconLarsUpdate, param, [momentum]);
     const [p, v] = values;
     addon.larsUpdate(
       p!,
@@ -117,27 +97,15 @@ export const larsUpdateKernel: NativeKernel = {
   },
 };
 
-interface AdamAttrs {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-  decoupled: boolean;
-  /** 1 − β1^t and 1 − β2^t for this step t. */
-  correction1: number;
-  correction2: number;
-}
-
 export const adamUpdateKernel: NativeKernel = {
-  kernelName: ADAM_UPDATE,
+  kernelName: SupconAdamUpdate,
   run: ({ inputs, backend, attrs }, addon) => {
     const { param, grad, m, v } = inputs as Record<string, TensorInfo | undefined>;
-    const a = attrs as unknown as AdamAttrs;
-    if (!param) throw new Error(`${ADAM_UPDATE}: expected a param input`);
-    if (!m !== !v) throw new Error(`${ADAM_UPDATE}: expected both moments or neither`);
-    const g = gradient(backend, ADAM_UPDATE, grad, param);
-    const { values, outputs } = state(backend, ADAM_UPDATE, param, [m, v]);
+    const a = kernelAttrs(SupconAdamUpdate, attrs);
+    if (!param) throw new Error(`${SupconAdamUpdate}: expected a param input`);
+    if (!m !== !v) throw new Error(`${SupconAdamUpdate}: expected both moments or neither`);
+    const g = gradient(backend, SupconAdamUpdate, grad, param);
+    const { values, outputs } = state(backend, SupconAdamUpdate, param, [m, v]);
     const [pv, mv, vv] = values;
     const decayMode = a.weightDecay > 0 ? (a.decoupled ? 2 : 1) : 0;
     addon.adamUpdate(

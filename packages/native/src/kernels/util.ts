@@ -120,6 +120,18 @@ export function setOutputPoolLimit(mib: number): void {
   }
 }
 
+/** What the output pool holds now: bytes, and buffers per (storage, element count). */
+export function outputPoolStats(): {
+  bytes: number;
+  buffers: Array<{ storage: 'fp32' | 'bf16'; length: number; count: number }>;
+} {
+  const buffers = [
+    ...[...pool32].map(([length, l]) => ({ storage: 'fp32' as const, length, count: l.length })),
+    ...[...pool16].map(([length, l]) => ({ storage: 'bf16' as const, length, count: l.length })),
+  ].filter((b) => b.count > 0);
+  return { bytes: pooledBytes, buffers };
+}
+
 /**
  * Called after the backend dropped `dataId`: keeps its storage for reuse when it is a native
  * output made under that very id (not a view, not another id's alias), never handed out, and the

@@ -5,6 +5,7 @@
  * instead of ~30 whole-tensor ops that each allocate a [block, N] array. The matrix products stay
  * on the backend. The tensor implementation in blocks.ts is the reference it is tested against.
  */
+import { getLossRowKernel } from '../kernels.js';
 import type { Denominator, Variant } from './blocks.js';
 import type { PairSource } from './pairs.js';
 
@@ -97,28 +98,7 @@ function softplus(x: number): number {
   return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
 }
 
-/** The native twin of `hostBlock` (packages/native/src/cc/supcon_rows.cc), when that addon is loaded. */
-type RowKernel = (
-  logits: Float32Array,
-  uncapped: Float32Array,
-  capped: Float32Array,
-  rowStart: number,
-  rows: number,
-  batch: number,
-  views: number,
-  variant: number,
-  denominator: number,
-  loss: Float32Array,
-  valid: Float32Array,
-  grad: Float32Array | null,
-) => number;
-
-/** @supcon/native registers its kernel under this symbol; the core cannot import Node code. */
-function rowKernel(): RowKernel | undefined {
-  return (globalThis as Record<symbol, unknown>)[Symbol.for('supcon.lossRowKernel')] as RowKernel | undefined;
-}
-
-const DENOMINATOR_CODE: Record<Denominator, number> = { all: 0, 'one-positive': 1, 'only-negatives': 2 };
+const DENOMINATOR_CODE: Record<Denominator, 0 | 1 | 2> = { all: 0, 'one-positive': 1, 'only-negatives': 2 };
 
 /** Zeroed outputs for `rows` anchors; the logits gradient [rows, n] only when asked for. */
 function emptyOutput(spec: HostBlockSpec): HostBlockOutput {
@@ -144,7 +124,7 @@ export function hostBlock(
   spec: HostBlockSpec,
   sampleRows: SampleRows,
 ): HostBlockOutput {
-  const kernel = rowKernel();
+  const kernel = getLossRowKernel(); // the native twin (packages/native/src/cc/supcon_rows.cc), if installed
   if (!kernel) return hostBlockJs(logits, spec, sampleRows);
   const { rowStart, rows, batch, views } = spec;
   const n = batch * views;
@@ -156,9 +136,20 @@ export function hostBlock(
   }
   const out = emptyOutput(spec); // zero-filled: the kernel writes only the set entries
   const grad = out.logitsGrad ?? null;
-  const variantCode = spec.variant === 'out' ? 0 : 1;
-  const args = [rowStart, rows, batch, views, variantCode, DENOMINATOR_CODE[spec.denominator]] as const;
-  out.withoutPositives = kernel(logits, uncapped, capped, ...args, out.loss, out.valid, grad);
+  out.withoutPositives = kernel({
+    logits,
+    uncapped,
+    capped,
+    rowStart,
+    rows,
+    batch,
+    views,
+    variant: spec.variant === 'out' ? 0 : 1,
+    denominator: DENOMINATOR_CODE[spec.denominator],
+    loss: out.loss,
+    valid: out.valid,
+    grad,
+  });
   if (!spec.requireNegatives && !out.positives) return out;
   for (let i = 0; i < rows; i++) {
     if (out.valid[i] === 0) continue;

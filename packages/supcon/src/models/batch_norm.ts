@@ -4,13 +4,11 @@
  *
  * In training mode it normalises with the batch statistics and updates the running statistics
  * like PyTorch (momentum 0.1, unbiased running variance). When the active backend provides the
- * fused `SupconBatchNorm` kernel (the native engine does, with a one-kernel gradient) it is used;
+ * fused `SupconBatchNorm` kernel (kernels.ts; the native engine has it, with a one-kernel gradient) it is used;
  * otherwise the same maths is composed from standard ops and differentiated by tfjs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-/** Kernel name shared with @supcon/native (packages/native/src/kernels/batch_norm.ts). */
-export const BATCH_NORM_KERNEL = 'SupconBatchNorm';
+import { SupconBatchNorm, type SupconBatchNormAttrs } from '../kernels.js';
 
 export interface BatchNormParams {
   gamma: tf.Variable; // [C]
@@ -63,11 +61,11 @@ function batchNormTrain(
   epsilon: number,
   relu: boolean,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  if (tf.getKernel(BATCH_NORM_KERNEL, tf.getBackend())) {
+  if (tf.getKernel(SupconBatchNorm, tf.getBackend())) {
     const inputs: tf.NamedTensorMap = { x, scale: gamma, offset: beta };
     if (residual) inputs['residual'] = residual;
-    const attrs = { epsilon, relu, residual: residual !== undefined };
-    const outs = tf.engine().runKernel(BATCH_NORM_KERNEL, inputs, attrs) as unknown as tf.Tensor[];
+    const attrs: SupconBatchNormAttrs = { epsilon, relu, residual: residual !== undefined };
+    const outs = tf.engine().runKernel(SupconBatchNorm, inputs, { ...attrs }) as unknown as tf.Tensor[];
     return [outs[0]!, outs[1]!, outs[2]!];
   }
   const axes = x.shape.slice(0, -1).map((_, i) => i); // every axis but channels

@@ -1,5 +1,4 @@
 export {
-  BATCH_NORM_KERNEL,
   type BatchNormOptions,
   type BatchNormParams,
   batchNorm,

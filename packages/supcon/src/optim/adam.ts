@@ -9,12 +9,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import { SupconAdamUpdate, type SupconAdamUpdateAttrs } from '../kernels.js';
 import { SlotOptimizer } from './base.js';
 import { checkRange, checkStep } from './check.js';
 import type { Parameter } from './types.js';
-
-/** The native engine's fused in-place update (packages/native/src/kernels/optim.ts). */
-export const ADAM_KERNEL = 'SupconAdamUpdate';
 
 export interface AdamOptions {
   /** Default 0.9. */
@@ -61,7 +59,7 @@ export class Adam extends SlotOptimizer {
     params.forEach((p, i) => {
       tf.tidy(() => {
         const decay = this.excludeFromDecay(p) ? 0 : this.weightDecay;
-        const attrs = {
+        const attrs: SupconAdamUpdateAttrs = {
           lr,
           beta1: this.beta1,
           beta2: this.beta2,
@@ -71,7 +69,7 @@ export class Adam extends SlotOptimizer {
           correction1,
           correction2,
         };
-        if (this.fused(ADAM_KERNEL, p, grads[i]!, ['m', 'v'], attrs)) return;
+        if (this.fused(SupconAdamUpdate, p, grads[i]!, ['m', 'v'], attrs)) return;
         let g = grads[i]!;
         let w: tf.Tensor = p.variable;
         if (decay > 0 && this.decoupled) w = tf.mul(w, 1 - lr * decay);

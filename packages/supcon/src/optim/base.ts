@@ -1,11 +1,12 @@
 /**
  * What SGD, LARS and Adam share: slot variables, the step counter, checkpoint state, and the
  * call into a backend's fused in-place update kernel when the active backend registers one
- * (the native engine does: `SupconSgdUpdate`, `SupconLarsUpdate`, `SupconAdamUpdate`; see
- * packages/native/src/kernels/optim.ts). Other backends take each optimiser's tfjs-op path.
+ * (declared in kernels.ts: `SupconSgdUpdate`, `SupconLarsUpdate`, `SupconAdamUpdate`; the native
+ * engine implements them). Other backends take each optimiser's tfjs-op path.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import type { OptimizerKernelName, SupconKernels } from '../kernels.js';
 import type { Optimizer, OptimizerState, Parameter } from './types.js';
 import { Slots } from './types.js';
 
@@ -36,12 +37,12 @@ export abstract class SlotOptimizer implements Optimizer {
    * `<param>/<slot>`), if the active backend has that kernel; returns false when it does not.
    * The kernel updates in place and returns nothing, or returns the new [param, ...slots].
    */
-  protected fused(
-    kernelName: string,
+  protected fused<K extends OptimizerKernelName>(
+    kernelName: K,
     p: Parameter,
     grad: tf.Tensor,
     slotNames: readonly string[],
-    attrs: Record<string, number | boolean>,
+    attrs: SupconKernels[K]['attrs'],
   ): boolean {
     if (!tf.getKernel(kernelName, tf.getBackend())) return false;
     const inputs: tf.NamedTensorMap = { param: p.variable, grad };
@@ -49,7 +50,7 @@ export abstract class SlotOptimizer implements Optimizer {
       const slot = this.slots.get(`${p.name}/${name}`);
       if (slot) inputs[name] = slot;
     }
-    const outs = tf.engine().runKernel(kernelName, inputs, attrs) as unknown as tf.Tensor[];
+    const outs = tf.engine().runKernel(kernelName, inputs, { ...attrs }) as unknown as tf.Tensor[];
     if (outs.length > 0) {
       p.variable.assign(outs[0]!);
       outs[0]!.dispose();

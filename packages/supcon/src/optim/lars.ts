@@ -11,12 +11,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import { SupconLarsUpdate, type SupconLarsUpdateAttrs } from '../kernels.js';
 import { SlotOptimizer } from './base.js';
 import { checkRange, checkStep } from './check.js';
 import { isBatchNormOrBias, type Parameter } from './types.js';
-
-/** The native engine's fused in-place update (packages/native/src/kernels/optim.ts). */
-export const LARS_KERNEL = 'SupconLarsUpdate';
 
 export interface LARSOptions {
   /** μ, default 0.9. */
@@ -56,7 +54,7 @@ export class LARS extends SlotOptimizer {
       const raw = grads[i]!;
       tf.tidy(() => {
         const adapt = !this.exclude(p);
-        const attrs = {
+        const attrs: SupconLarsUpdateAttrs = {
           lr,
           momentum: this.momentum,
           weightDecay: this.weightDecay,
@@ -64,7 +62,7 @@ export class LARS extends SlotOptimizer {
           nesterov: this.nesterov,
           adapt,
         };
-        if (this.fused(LARS_KERNEL, p, raw, ['momentum'], attrs)) return;
+        if (this.fused(SupconLarsUpdate, p, raw, ['momentum'], attrs)) return;
         let g = raw;
         let scaledLr: tf.Scalar = tf.scalar(lr);
         if (adapt) {

@@ -11,12 +11,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import { SupconSgdUpdate, type SupconSgdUpdateAttrs } from '../kernels.js';
 import { SlotOptimizer } from './base.js';
 import { checkRange, checkStep } from './check.js';
 import type { Parameter } from './types.js';
-
-/** The native engine's fused in-place update (packages/native/src/kernels/optim.ts). */
-export const SGD_KERNEL = 'SupconSgdUpdate';
 
 export interface SGDOptions {
   /** μ, default 0 (plain SGD). */
@@ -62,14 +60,14 @@ export class SGD extends SlotOptimizer {
       const g = grads[i]!;
       tf.tidy(() => {
         const decay = this.excludeFromDecay(p) ? 0 : this.weightDecay;
-        const attrs = {
+        const attrs: SupconSgdUpdateAttrs = {
           lr,
           momentum: this.momentum,
           dampening: this.dampening,
           weightDecay: decay,
           nesterov: this.nesterov,
         };
-        if (this.fused(SGD_KERNEL, p, g, this.momentum > 0 ? ['momentum'] : [], attrs)) return;
+        if (this.fused(SupconSgdUpdate, p, g, this.momentum > 0 ? ['momentum'] : [], attrs)) return;
         let d = decay > 0 ? tf.add(g, tf.mul(p.variable, decay)) : g;
         if (this.momentum > 0) {
           const key = `${p.name}/momentum`;

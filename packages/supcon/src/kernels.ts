@@ -1,0 +1,157 @@
+/**
+ * The contract between the core and a backend that accelerates it (the native engine,
+ * packages/native): each custom kernel the core may call, declared once with its inputs and
+ * attributes, as tfjs declares its own kernels in `kernel_names.ts`; and the host hook through
+ * which the SupCon loss's row pass reaches native code.
+ *
+ * The core calls a kernel only when the active backend registered it (`tf.getKernel`), and
+ * otherwise composes the same maths from standard ops; a backend implements the kernels it can.
+ * This module imports no runtime code, so a backend can depend on it (`supcon/kernels`) without
+ * loading the rest of the core.
+ */
+import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+
+/**
+ * Training batch norm over the last axis with batch statistics, an optional residual added and
+ * ReLU applied after it: y = relu?(scale · (x − mean) / √(var + ε) + offset + residual?).
+ * Outputs [y, mean [C], biased variance [C]]; its gradient is `SupconBatchNormGrad`.
+ */
+export const SupconBatchNorm = 'SupconBatchNorm';
+export interface SupconBatchNormInputs<T = TensorInfo> {
+  x: T; // [..., C]
+  scale: T; // [C] gamma
+  offset: T; // [C] beta
+  residual?: T; // like x
+}
+export interface SupconBatchNormAttrs {
+  epsilon: number;
+  relu: boolean;
+  /** Whether the `residual` input is present. */
+  residual: boolean;
+}
+
+/** Gradient of `SupconBatchNorm`: outputs [dx, dscale, doffset, dresidual when residual]. */
+export const SupconBatchNormGrad = 'SupconBatchNormGrad';
+export interface SupconBatchNormGradInputs<T = TensorInfo> {
+  dy: T; // like x
+  x: T; // [..., C] the forward input
+  y: T; // like x, the forward output (its sign is the ReLU mask)
+  scale: T; // [C]
+  mean: T; // [C]
+  variance: T; // [C]
+}
+export type SupconBatchNormGradAttrs = SupconBatchNormAttrs;
+
+/**
+ * Fused in-place optimiser updates, one call per parameter. Inputs: the parameter, its gradient
+ * and its slot buffers (absent before the first step). A kernel that could update the
+ * parameter and every slot in place returns no tensors; otherwise it returns fresh tensors
+ * [param, ...slots] with the updated values, which the caller assigns.
+ */
+export const SupconSgdUpdate = 'SupconSgdUpdate';
+export interface SupconSgdUpdateInputs<T = TensorInfo> {
+  param: T;
+  grad: T;
+  momentum?: T;
+}
+export interface SupconSgdUpdateAttrs {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+}
+
+export const SupconLarsUpdate = 'SupconLarsUpdate';
+export interface SupconLarsUpdateInputs<T = TensorInfo> {
+  param: T;
+  grad: T;
+  momentum?: T;
+}
+export interface SupconLarsUpdateAttrs {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  trustCoefficient: number;
+  nesterov: boolean;
+  /** False for parameters excluded from adaptation (batch norm, biases): plain SGD there. */
+  adapt: boolean;
+}
+
+export const SupconAdamUpdate = 'SupconAdamUpdate';
+export interface SupconAdamUpdateInputs<T = TensorInfo> {
+  param: T;
+  grad: T;
+  m?: T;
+  v?: T;
+}
+export interface SupconAdamUpdateAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  decoupled: boolean;
+  /** 1 − β1^t and 1 − β2^t for this step t. */
+  correction1: number;
+  correction2: number;
+}
+
+/** Every custom kernel: name → its inputs and attributes. */
+export interface SupconKernels {
+  [SupconBatchNorm]: { inputs: SupconBatchNormInputs; attrs: SupconBatchNormAttrs };
+  [SupconBatchNormGrad]: { inputs: SupconBatchNormGradInputs; attrs: SupconBatchNormGradAttrs };
+  [SupconSgdUpdate]: { inputs: SupconSgdUpdateInputs; attrs: SupconSgdUpdateAttrs };
+  [SupconLarsUpdate]: { inputs: SupconLarsUpdateInputs; attrs: SupconLarsUpdateAttrs };
+  [SupconAdamUpdate]: { inputs: SupconAdamUpdateInputs; attrs: SupconAdamUpdateAttrs };
+}
+export type SupconKernelName = keyof SupconKernels;
+/** The fused optimiser updates. */
+export type OptimizerKernelName = typeof SupconSgdUpdate | typeof SupconLarsUpdate | typeof SupconAdamUpdate;
+
+/**
+ * A kernel's attributes with their declared type. tfjs hands every kernel a `NamedAttrMap`; the
+ * core passes exactly the declared object, so this is the one place the type is asserted.
+ */
+export function kernelAttrs<K extends SupconKernelName>(
+  _name: K,
+  attrs: NamedAttrMap | undefined,
+): SupconKernels[K]['attrs'] {
+  return (attrs ?? {}) as unknown as SupconKernels[K]['attrs'];
+}
+
+/**
+ * The SupCon loss's row pass over anchor rows [rowStart, rowStart + rows) of one block (see
+ * losses/host.ts, whose JS passes compute the same): from the block's logits and the positive
+ * weights per (anchor row, sample), writes each row's loss and validity and, when `grad` is
+ * given, dloss/dlogits; returns the number of rows without positives.
+ */
+export interface LossRowArgs {
+  logits: Float32Array; // [rows, N], N = batch · views, view-major columns
+  uncapped: Float32Array; // [rows, batch] positive weight of each sample before the positives cap
+  capped: Float32Array; // [rows, batch] the same after the cap
+  rowStart: number;
+  rows: number;
+  batch: number;
+  views: number;
+  /** 0: SupCon "out" (mean of logs), 1: "in" (log of mean). */
+  variant: 0 | 1;
+  /** 0: all other rows, 1: one positive and the negatives, 2: only negatives. */
+  denominator: 0 | 1 | 2;
+  loss: Float32Array; // [rows] out, zero-initialised
+  valid: Float32Array; // [rows] out, zero-initialised
+  grad: Float32Array | null; // [rows, N] out, zero-initialised
+}
+export type LossRowKernel = (args: LossRowArgs) => number;
+
+let lossRowKernel: LossRowKernel | undefined;
+
+/** Installs (or, with undefined, removes) the native row pass the host loss path uses. */
+export function setLossRowKernel(kernel: LossRowKernel | undefined): void {
+  lossRowKernel = kernel;
+}
+
+/** The installed row pass, if a backend installed one. */
+export function getLossRowKernel(): LossRowKernel | undefined {
+  return lossRowKernel;
+}
