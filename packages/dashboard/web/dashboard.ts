@@ -6,7 +6,6 @@
  */
 import {
   assignColors,
-  datasetNote,
   knnSeries,
   liveMode,
   lossSeries,
@@ -14,79 +13,9 @@ import {
   requestedRuns,
   shortNumber,
 } from './compare.js';
-import { barChart, linePlot, METHOD_COLORS } from './plot.js';
-
-interface RunRow {
-  id: string;
-  method?: string;
-  dataset?: string;
-  encoder?: string;
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  temperature?: number;
-  precision?: string;
-  status: string;
-  epochsDone: number;
-  iterations: number;
-  latestLoss?: number;
-  knnAccuracy?: number;
-  validationAccuracy?: number;
-  testAccuracy?: number;
-  knnTestAccuracy?: number;
-  knnTestK?: number;
-  knnTestBank?: number;
-  meanCorruptionError?: number;
-  mCE?: number;
-  mCEBaseline?: string;
-  hasRobustness: boolean;
-  updated: string;
-}
-
-interface Robustness {
-  cleanAccuracy: number;
-  accuracy: Record<string, number[]>;
-  severities: number[];
-  meanCorruptionError: number;
-  testImages: number;
-}
-
-interface Sweep {
-  id: string;
-  vary: string;
-  values: string[];
-  runs: { value: string; testAccuracy: number; validationAccuracy: number }[];
-}
-
-async function getJson<T>(url: string): Promise<T> {
-  const r = await fetch(url);
-  if (!r.ok) throw new Error(`${url}: ${r.status} ${((await r.json()) as { error?: string }).error ?? ''}`);
-  return (await r.json()) as T;
-}
-
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  ...children: (Node | string)[]
-) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  e.append(...children);
-  return e;
-}
-
-const pct = (x: number | undefined) => (x === undefined ? '' : `${(100 * x).toFixed(2)}`);
-const num = (x: number | undefined, digits = 4) => (x === undefined ? '' : x.toFixed(digits));
-
-function section(id: string, title: string, wide = false): HTMLElement {
-  let s = document.getElementById(id);
-  if (!s) {
-    s = h('section', { id, ...(wide ? { class: 'wide' } : {}) });
-    document.getElementById('app')!.append(s);
-  }
-  s.replaceChildren(h('h2', {}, title));
-  return s;
-}
+import { appendDatasetNote, getJson, h, num, pct, type RunRow, section } from './dom.js';
+import { linePlot } from './plot.js';
+import { renderComparison, renderRobustness, renderSweeps } from './results.js';
 
 /**
  * Live unless in screenshot mode (`supcon dashboard --static`, `?static=1`, `?live=0`): an open event
@@ -110,12 +39,6 @@ const state: {
 
 const colorOf = (id: string) => state.colors.get(id) ?? '#7f7f7f';
 const rowOf = (id: string) => state.runs.find((r) => r.id === id) ?? { id };
-
-/** A visible note above a chart whose runs come from different datasets (nothing when they agree). */
-function appendDatasetNote(s: HTMLElement, runs: { id: string; dataset?: string }[]): void {
-  const note = datasetNote(runs);
-  if (note) s.append(h('p', { class: 'note', 'data-note': 'datasets' }, note));
-}
 
 function renderRunsTable(): void {
   const s = section('runs', `Runs (${state.runs.length})`, true);
@@ -265,125 +188,6 @@ function scheduleCurves(): void {
   setTimeout(renderCurves, 200);
 }
 
-async function renderRobustness(): Promise<void> {
-  const s = section('robustness', 'Robustness: linear-probe top-1 (%) under corruptions', true);
-  const runs = state.runs.filter((r) => r.hasRobustness);
-  if (runs.length === 0) {
-    s.append(h('p', { class: 'muted' }, 'No robustness.json yet: run `npx supcon robustness --run DIR`.'));
-    return;
-  }
-  appendDatasetNote(s, runs);
-  const series = [];
-  for (const r of runs) {
-    const detail = await getJson<{ robustness?: Robustness }>(`/api/run?id=${encodeURIComponent(r.id)}`);
-    const rb = detail.robustness;
-    if (!rb) continue;
-    const rows = Object.entries(rb.accuracy).map(([name, acc]) =>
-      h('tr', {}, h('td', {}, name), ...acc.map((a) => h('td', {}, pct(a)))),
-    );
-    s.append(
-      h(
-        'h3',
-        {},
-        `${r.id} (${r.method ?? '?'}): clean ${pct(rb.cleanAccuracy)} %, mean corruption error ${pct(rb.meanCorruptionError)} %, ${rb.testImages} test images`,
-      ),
-      h(
-        'table',
-        { 'data-robustness': r.id },
-        h(
-          'thead',
-          {},
-          h('tr', {}, h('th', {}, 'corruption'), ...rb.severities.map((v) => h('th', {}, `severity ${v}`))),
-        ),
-        h('tbody', {}, ...rows),
-      ),
-    );
-    const mean = rb.severities.map((sev, k) => {
-      const vals = Object.values(rb.accuracy).map((a) => a[k]!);
-      return [sev, vals.reduce((a, b) => a + b, 0) / vals.length] as [number, number];
-    });
-    series.push({
-      name: r.id.slice(-16),
-      points: [[0, rb.cleanAccuracy] as [number, number], ...mean],
-      color: colorOf(r.id),
-      dots: true,
-    });
-  }
-  s.append(
-    linePlot(series, {
-      title: 'mean top-1 over corruptions against severity (0 = clean)',
-      xLabel: 'severity',
-      yLabel: 'top-1',
-      yRange: [0, 1],
-      integerX: true,
-    }),
-  );
-}
-
-function renderComparison(): void {
-  const s = section('compare', 'Comparison: linear-probe test top-1 per run');
-  const done = state.runs.filter((r) => r.testAccuracy !== undefined);
-  if (done.length === 0) {
-    s.append(
-      h('p', { class: 'muted' }, 'No evaluated run yet: `npx supcon linear --run DIR` adds test top-1.'),
-    );
-    return;
-  }
-  const order = ['supcon', 'simclr', 'ce'];
-  done.sort(
-    (a, b) =>
-      order.indexOf(a.method ?? '') - order.indexOf(b.method ?? '') || b.testAccuracy! - a.testAccuracy!,
-  );
-  appendDatasetNote(s, done);
-  s.append(
-    barChart(
-      done.map((r) => ({
-        label: `${r.id} (${r.method ?? '?'})`,
-        value: r.testAccuracy!,
-        color: METHOD_COLORS[r.method ?? ''] ?? '#7f7f7f',
-      })),
-      { title: 'test top-1 (%); red SupCon, blue SimCLR, green CE', yLabel: 'top-1' },
-    ),
-  );
-}
-
-async function renderSweeps(): Promise<void> {
-  const { sweeps } = await getJson<{ sweeps: Sweep[] }>('/api/sweeps');
-  const s = section('sweeps', `Sweeps (${sweeps.length})`, true);
-  if (sweeps.length === 0) {
-    s.append(
-      h(
-        'p',
-        { class: 'muted' },
-        'No sweep.json yet: `npx supcon sweep --vary temperature=0.05,0.1,0.5 --out runs/tau`.',
-      ),
-    );
-    return;
-  }
-  for (const sw of sweeps) {
-    const ticks = sw.runs.map((r, k) => ({ at: k, label: r.value }));
-    const plot = linePlot(
-      [
-        { name: 'test', points: sw.runs.map((r, k) => [k, r.testAccuracy]), color: '#d62728', dots: true },
-        {
-          name: 'validation',
-          points: sw.runs.map((r, k) => [k, r.validationAccuracy]),
-          color: '#1f77b4',
-          dots: true,
-        },
-      ],
-      {
-        title: `${sw.id}: linear-probe top-1 against ${sw.vary}`,
-        xLabel: sw.vary,
-        yLabel: 'top-1',
-        xTicks: ticks,
-      },
-    );
-    plot.dataset['sweep'] = sw.id;
-    s.append(plot);
-  }
-}
-
 /** Fetches a ticked run's metrics and, when live, follows what it appends (while it stays ticked). */
 async function loadRun(id: string): Promise<void> {
   const q = encodeURIComponent(id);
@@ -442,10 +246,10 @@ async function refreshRuns(): Promise<void> {
 async function main(): Promise<void> {
   document.getElementById('app')!.replaceChildren();
   await refreshRuns();
-  renderComparison();
+  renderComparison(state.runs);
   section('loss', 'Training loss');
   section('accuracy', 'kNN accuracy');
-  await Promise.all([renderRobustness(), renderSweeps()]);
+  await Promise.all([renderRobustness(state.runs, colorOf), renderSweeps()]);
   // `?run=a&run=b` ticks those runs; by default the newest one.
   const requested = requestedRuns(
     location.search,
@@ -456,7 +260,7 @@ async function main(): Promise<void> {
   document.body.dataset['ready'] = 'true';
   if (live)
     setInterval(() => {
-      void refreshRuns().then(renderComparison);
+      void refreshRuns().then(() => renderComparison(state.runs));
     }, 5000);
 }
 
