@@ -168,6 +168,10 @@ test('an interrupted demo continues with `demo --resume` and writes its report',
   assert.equal(summary.iterations, 240);
   assert.ok(summary.testAccuracy > 0.5);
   assert.ok(existsSync(join(run, 'report.html')));
+  // The demo keeps its probe as `supcon linear` does, so `supcon predict --run` works on it.
+  assert.equal(summary.probeFile, join(run, 'probe.json'));
+  const probe = JSON.parse(readFileSync(join(run, 'probe.json'), 'utf8'));
+  assert.equal(probe.encoder.iteration, 240);
   rmSync(dir, { recursive: true });
 });
 

@@ -113,6 +113,8 @@ export function runFiles(runDir: string) {
     metrics: join(runDir, 'metrics.jsonl'),
     checkpoint: join(runDir, 'checkpoint.bin'),
     summary: join(runDir, 'summary.json'),
+    /** The kept linear probe (probe-file.ts), written by `supcon linear` and `supcon demo`. */
+    probe: join(runDir, 'probe.json'),
     /** The trained encoder as a TensorFlow.js layers model (model.json + weights.bin), for the browser. */
     encoder: join(runDir, 'encoder'),
   };
