@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import { l2NormalizeRows } from '../models/normalize.js';
 import { type SupConOptions, supConLoss } from './supcon.js';
 
 export interface SupConLayersOptions extends Omit<SupConOptions, 'mask' | 'reduction'> {
@@ -30,7 +31,7 @@ export function supConLayersLoss(
       const width = yPred.shape.slice(1).reduce((a, b) => a * b, 1);
       check(width % views === 0, 'yPred', `an output width divisible by views (${views})`, yPred);
       let z = tf.reshape(yPred, [batch, views, width / views]); // [B, V, D]
-      if (normalize) z = tf.div(z, tf.maximum(tf.norm(z, 'euclidean', -1, true), 1e-12)); // [B, V, D]
+      if (normalize) z = l2NormalizeRows(z); // [B, V, D], unit rows
       if (!useLabels) return supConLoss(z, undefined, lossOptions);
       const labels =
         yTrue.rank === 1
