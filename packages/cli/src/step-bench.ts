@@ -14,9 +14,8 @@ import {
   type RunSpec,
 } from '@supcon/node';
 import * as tf from '@tensorflow/tfjs-core';
-import { createOptimizer, supConLoss, variableGrads } from 'supcon';
+import { createOptimizer, median, supConLoss, variableGrads } from 'supcon';
 import type { StepModel } from './step-model.js';
-import { median } from './torch.js';
 
 /** The native engine's precisions, as the run spec lists them (checked equal in backend.ts). */
 export type Precision = RunPrecision;

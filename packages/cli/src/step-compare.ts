@@ -7,10 +7,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { median } from 'supcon';
 import type { BackendChoice } from './backend.js';
 import { CliError } from './command.js';
 import type { StepOptions } from './step-bench.js';
-import { median, runTorchScript } from './torch.js';
+import { runTorchScript } from './torch.js';
 
 /** The options of one measured step; `profile` applies to the first round of each side. */
 export interface CompareOptions extends Omit<StepOptions, 'backend'> {

@@ -20,10 +20,3 @@ export function runTorchScript(python: string, scriptName: string, args: string[
   }
   return JSON.parse(out.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
-
-/** Median of a non-empty list. */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}

@@ -8,6 +8,7 @@ import {
   fitLinearProbe,
   knnScores,
   linearScores,
+  median,
   Random,
   topKAccuracy,
 } from 'supcon';
@@ -100,4 +101,12 @@ test('computeFeatures runs the encoder once per batch and leaks nothing', () => 
   assert.equal(set.dim, 3);
   assert.deepEqual(Array.from(set.features.subarray(27)), [54, 56, 58]);
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('median: middle value, mean of the two middle values, NaN when empty; input not reordered', () => {
+  const xs = [5, 1, 4];
+  assert.equal(median(xs), 4);
+  assert.deepEqual(xs, [5, 1, 4]);
+  assert.equal(median([3, 1, 4, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataLoader, loadDataset, parseDatasetSpec } from '@supcon/node';
-import { AUGMENT_PRESETS, Augmenter, type AugmentPreset, augmentPreset, Random } from 'supcon';
+import { AUGMENT_PRESETS, Augmenter, type AugmentPreset, augmentPreset, median, Random } from 'supcon';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
@@ -21,12 +21,6 @@ const SHAPES: Record<string, [number, number, number]> = {
   'fashion-mnist': [28, 28, 1],
   cifar10: [32, 32, 3],
   cifar100: [32, 32, 3],
-};
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
 export interface AugmentBenchResult {

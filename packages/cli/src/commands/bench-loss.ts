@@ -3,11 +3,11 @@
  * with --compare-torch, the PyTorch reference formula in the same run (torch, ours, torch).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { supConLoss } from 'supcon';
+import { median, supConLoss } from 'supcon';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import type { Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { median, runTorchScript } from '../torch.js';
+import { runTorchScript } from '../torch.js';
 
 const flagSpecs = {
   'batch-size': { kind: 'int', default: 1024, min: 1 },

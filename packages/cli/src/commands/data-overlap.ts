@@ -10,7 +10,15 @@
  * The target is ahead / ready − 1 < 5%.
  */
 import { type ImageSet, PrefetchingViews } from '@supcon/node';
-import { Augmenter, type AugmentStep, projectionHead, resolveConfig, smallResNet, Trainer } from 'supcon';
+import {
+  Augmenter,
+  type AugmentStep,
+  median,
+  projectionHead,
+  resolveConfig,
+  smallResNet,
+  Trainer,
+} from 'supcon';
 
 export interface OverlapResult {
   backend: string;
@@ -31,12 +39,6 @@ export interface OverlapResult {
   inlineRequests: number;
   waitMs: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 type MakeViews = ConstructorParameters<typeof Trainer>[0]['makeViews'] & {};
 

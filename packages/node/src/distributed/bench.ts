@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { median } from 'supcon';
 import { type Dataset, loadDataset } from '../data/index.js';
 import { trainRun } from '../train/session.js';
 import type { RunSpec } from '../train/spec.js';
@@ -46,12 +47,6 @@ export async function selectBenchBackend(backend: 'native' | 'cpu'): Promise<voi
     native.registerNativeBackend?.();
     if (!(await tf.setBackend('native'))) throw new Error('The native backend did not initialise.');
   } else await tf.setBackend('cpu');
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 export async function benchDistributed(options: DistributedBenchOptions): Promise<DistributedBenchRow[]> {

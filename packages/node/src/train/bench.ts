@@ -13,6 +13,7 @@ import {
   batchIndices,
   createOptimizer,
   epochOrder,
+  median,
   type Network,
   resolveConfig,
   supConLoss,
@@ -33,12 +34,6 @@ export interface OverheadResult {
   trainerCpuMs: number[];
   cpuRatio: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 export function benchTrainerOverhead(options: {
   encoder: 'small-resnet' | 'resnet18' | 'mlp';
