@@ -5,7 +5,17 @@
  * `testAccuracy` (a fraction) and `seconds` (wall time of the whole job).
  */
 import { join } from 'node:path';
-import { evaluateEncoder, knnSummaryFields, trainRun, updateSummary, writeReport } from '@supcon/node';
+import {
+  evalSummaryText,
+  evaluateRun,
+  fingerprintFile,
+  keepProbe,
+  knnSummaryFields,
+  runFiles,
+  trainRun,
+  updateSummary,
+  writeReport,
+} from '@supcon/node';
 import { type BackendChoice, precisionSetter, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
@@ -94,7 +104,13 @@ export const demoCommand: Command = {
     if (alreadyFinished) say(finishedMessage(out, spec.train.epochs, trainer.position.iteration, 'demo'));
     say(prefetchLine(prefetch));
     say('linear probe on frozen features…');
-    const { summary: evalSummary, test } = evaluateEncoder(spec, trainer.encoder, data);
+    const evaluation = evaluateRun(spec, trainer.encoder, data);
+    const evalSummary = evaluation.summary;
+    // Kept like `supcon linear` keeps it, so `supcon predict --run DIR` works on a demo run too.
+    const checkpoint = fingerprintFile(runFiles(out).checkpoint, trainer.position.iteration);
+    const probeFile = keepProbe(out, evaluation, data, checkpoint);
+    // Without a test split (a flat folder) the report's embeddings are the validation images.
+    const shown = 'test' in evaluation ? evaluation.test : evaluation.validation;
     const summary = updateSummary(out, {
       command: 'demo',
       run: out,
@@ -111,17 +127,17 @@ export const demoCommand: Command = {
       prefetch,
       ...evalSummary,
       ...knnSummaryFields(evalSummary.knn),
+      probeFile,
       trainSeconds,
       seconds: (performance.now() - started) / 1000,
     });
-    const report = await writeReport(out, summary, test, data.dataset.classes);
+    const report = await writeReport(out, summary, shown, data.dataset.classes);
     const total = (performance.now() - started) / 1000;
     const final = updateSummary(out, { report, seconds: total });
     if (flags['json']) console.log(JSON.stringify(final));
     else {
       console.log(
-        `Linear-probe test accuracy ${(100 * evalSummary.testAccuracy).toFixed(2)}% (top-5 ${(100 * evalSummary.testTop5).toFixed(2)}%, ` +
-          `validation ${(100 * evalSummary.validationAccuracy).toFixed(2)}%, kNN ${knnText(evalSummary.knn)}) in ${formatTime(total)}.`,
+        `Linear probe: ${evalSummaryText(evalSummary)}; kNN ${evalSummary.testSet ? 'test' : 'validation'} top-1 ${knnText(evalSummary.knn, evalSummary.testSet ? 'test' : 'validation')}; in ${formatTime(total)}.`,
       );
       console.log(`Report: ${report}`);
     }

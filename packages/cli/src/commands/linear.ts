@@ -2,7 +2,14 @@
  * `supcon linear --run DIR`: linear probe on the frozen encoder of a run (validation picks, test
  * once), with a progress line on stderr; the fitted probe is kept in DIR/probe.json for `predict`.
  */
-import { type EvalProgress, evaluateEncoder, keepProbe, knnSummaryFields, updateSummary } from '@supcon/node';
+import {
+  type EvalProgress,
+  evalSummaryText,
+  evaluateRun,
+  keepProbe,
+  knnSummaryFields,
+  updateSummary,
+} from '@supcon/node';
 import type { Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import {
@@ -27,6 +34,11 @@ export const linearCommand: Command = {
     'to the bank size for smaller training splits, and summary.json says so). Results are merged into',
     'DIR/summary.json (the kNN numbers under `knn`, with their k, bank and temperature).',
     '',
+    'A dataset without a test split (a folder: dataset with no train/ and test/ folders) gets a',
+    'validation-only probe: fitted on the training part with one weight decay (1e-4, nothing chosen on',
+    'validation), then measured with a kNN on the validation split; the output says there is no test',
+    'set, and --json has `testSet: false` and no test accuracy.',
+    '',
     'The probe is kept in DIR/probe.json (written atomically): its weights, the feature standardisation,',
     'the class names, the input shape and normalisation, the settings and accuracies, and the checkpoint',
     'it was fitted on. `supcon predict --run DIR IMAGE…` uses it to label new images.',
@@ -49,7 +61,7 @@ export const linearCommand: Command = {
       flags['quiet'] === true || flags['json'] === true ? undefined : evalProgressPrinter('linear');
     const { result, probeFile } = await argumentErrorsAsCliErrors(async () => {
       const epochs = flags['epochs'] as number | undefined;
-      const evaluation = evaluateEncoder(spec, encoder, data, {
+      const evaluation = evaluateRun(spec, encoder, data, {
         ...(epochs !== undefined ? { probeEpochs: epochs } : {}),
         ...(progress ? { onProgress: progress.update } : {}),
       });
@@ -60,9 +72,8 @@ export const linearCommand: Command = {
     if (flags['json']) console.log(JSON.stringify({ ...result, probeFile }));
     else
       console.log(
-        `Linear probe: test top-1 ${(100 * result.testAccuracy).toFixed(2)}%, top-5 ${(100 * result.testTop5).toFixed(2)}%, ` +
-          `validation top-1 ${(100 * result.validationAccuracy).toFixed(2)}% (weight decay ${result.probeWeightDecay}, ` +
-          `${result.probeEpochs} epochs); kNN test top-1 ${knnText(result.knn)}. Probe kept in ${probeFile}.`,
+        `Linear probe: ${evalSummaryText(result)}; kNN ${result.testSet ? 'test' : 'validation'} top-1 ` +
+          `${knnText(result.knn, result.testSet ? 'test' : 'validation')}. Probe kept in ${probeFile}.`,
       );
     return 0;
   },

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import {
   checkSpecShape,
+  DEFAULT_FOLDER_VALIDATION,
   ENCODERS,
   type KnnResult,
   knnMonitorSettings,
@@ -93,7 +94,9 @@ export const trainFlagHelp = [
   '  --stem cifar|imagenet --width-multiplier X   (resnet18/34/50: 3×3 stem or 7×7 + max-pool; channel scale)',
   '  --queue-size N        supcon/simclr: also contrast against N embeddings of earlier steps (memory queue)',
   '  --chunk N             gradient caching: encode N images at a time (large batches in small memory; 0 = off)',
-  '  --augment light|supcon|none --validation N (held out of train, default 5000) --limit N (first N train samples)',
+  '  --augment light|supcon|none --limit N (first N train samples)',
+  '  --validation N        held out of train for the kNN monitor and the probe: a count, or a fraction < 1',
+  '                        (default 5000; folder: datasets 0.1, every class of 2+ images giving at least 1)',
   '  --size N --grayscale  folder: datasets only: resize images to N×N (default 32), decode to one channel',
   '  --seed N --checkpoint-every STEPS --probe-epochs N',
   '  --knn-k K             kNN monitor after each epoch: validation top-1 with K neighbours (default 200, 0 = off)',
@@ -199,6 +202,7 @@ export function specFromFlags(flags: FlagValues, base?: RunSpec): RunSpec {
   const spec = base ? structuredClone(base) : presetSpec(flags['preset'] as Preset);
   if (!base) spec.knnK = DEFAULT_MONITOR_K; // the per-epoch line and the --json summary show it
   const file = flags['config'] as string | undefined;
+  let configValidation = false;
   if (file !== undefined) {
     if (!existsSync(file)) throw new CliError(`Config file \`${file}\` does not exist.`);
     let partial: Partial<{ [K in keyof RunSpec]: Partial<RunSpec[K]> }>;
@@ -220,6 +224,7 @@ export function specFromFlags(flags: FlagValues, base?: RunSpec): RunSpec {
       );
     Object.assign(spec.model, partial.model ?? {});
     Object.assign(spec.data, partial.data ?? {});
+    configValidation = partial.data?.validation !== undefined;
     Object.assign(spec.train, partial.train ?? {});
     for (const k of ['checkpointEvery', 'knnK', 'probeEpochs'] as const)
       if (partial[k] !== undefined) spec[k] = partial[k] as number;
@@ -275,6 +280,9 @@ export function specFromFlags(flags: FlagValues, base?: RunSpec): RunSpec {
   if (f('dataset') !== undefined) spec.data.dataset = f('dataset')!;
   if (f('augment') !== undefined) spec.data.augment = f('augment')!;
   if (f('validation') !== undefined) spec.data.validation = f('validation')!;
+  // A folder's size is unknown here, so its default is a fraction (docs/data.md#validation-split).
+  else if (!base && !configValidation && spec.data.dataset.startsWith('folder:'))
+    spec.data.validation = DEFAULT_FOLDER_VALIDATION;
   if (f('limit') !== undefined) spec.data.limit = f('limit')!;
   if (f('size') !== undefined) spec.data.size = f('size')!;
   if (flags['grayscale'] === true) spec.data.grayscale = true;

@@ -26,6 +26,18 @@ function listDir(dir: string): string[] {
   }
 }
 
+/**
+ * Why a folder inside class folder `name` of `dir` is refused: classes are exactly one level deep.
+ * A lone `train/` or `test/` is the likeliest cause (the split layout needs both), so it is named.
+ */
+function nestedFolderProblem(dir: string, name: string): string {
+  const other = name === 'train' ? 'test' : 'train';
+  const split = (name === 'train' || name === 'test') && !existsSync(join(dir, other));
+  return split
+    ? `it is a folder inside \`${name}/\`, which was read as a class folder because \`${dir}\` has no \`${other}/\` beside it; a dataset split into train/ and test/ needs both, each holding one folder of images per class`
+    : `it is a folder inside the class folder \`${name}/\`, which must hold only JPEG, PNG or WebP files (one folder of images per class, directly in \`${dir}\`)`;
+}
+
 /** Class folders and their image files; every problem is an error, none is skipped silently. */
 function scan(dir: string): { classes: string[]; files: string[][] } {
   const classes: string[] = [];
@@ -37,6 +49,7 @@ function scan(dir: string): { classes: string[]; files: string[][] } {
     }
     const images = listDir(sub).map((f) => join(sub, f));
     for (const f of images) {
+      if (statSync(f).isDirectory()) throw new DatasetError(f, nestedFolderProblem(dir, name));
       if (!IMAGE_EXTENSIONS.has(extname(f).toLowerCase())) {
         throw new DatasetError(f, 'it is not a JPEG, PNG or WebP image (by its extension)');
       }

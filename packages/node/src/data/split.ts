@@ -5,8 +5,17 @@
 import { hashSeed, InvalidArgumentError, Random } from 'supcon';
 import { type ImageSet, subset } from './image-set.js';
 
+/**
+ * The validation split a `folder:` dataset gets when none is asked for: a fraction, because a
+ * folder's size is not known in advance (the built-in datasets' presets hold out 5000 samples).
+ */
+export const DEFAULT_FOLDER_VALIDATION = 0.1;
+
 export interface ValidationSplitOptions {
-  /** Number of validation samples (an integer) or a fraction of the training set in (0, 1). */
+  /**
+   * Number of validation samples (an integer, exactly that many) or a fraction of the training set
+   * in (0, 1): then every class with at least 2 samples gives at least 1 and keeps at least 1.
+   */
   size: number;
   /** Seed of the split; the same seed always picks the same samples. Default 0. */
   seed?: number;
@@ -15,7 +24,12 @@ export interface ValidationSplitOptions {
 /**
  * Indices of the validation samples and of the remaining training samples, both ascending.
  * Each class gives the same share of its samples (largest-remainder rounding), so class
- * balance is kept.
+ * balance is kept. A fraction f asks for round(f·n) samples shared that way, then lifts every
+ * class of 2 or more samples to at least 1 validation sample and caps it at its size − 1 (a class
+ * of one sample stays in training), so a small folder still has every class on both sides (the total may then differ from round(f·n)).
+ *
+ * @example
+ *   validationIndices(Int32Array.from([0, 0, 0, 1, 1, 1]), { size: 0.1 }).validation.length; // 2
  */
 export function validationIndices(
   labels: Int32Array,
@@ -23,11 +37,10 @@ export function validationIndices(
 ): { train: Int32Array; validation: Int32Array } {
   const n = labels.length;
   const { size, seed = 0 } = options;
-  const total = size < 1 ? Math.round(size * n) : size;
-  if (
-    !(Number.isFinite(size) && size > 0 && (size < 1 || Number.isInteger(size)) && total >= 1 && total < n)
-  ) {
-    const expected = `an integer count in 1..${n - 1} or a fraction in (0, 1) of the ${n} training samples`;
+  const fraction = size < 1;
+  const requested = fraction ? Math.round(size * n) : size;
+  const expected = `an integer count in 1..${n - 1} or a fraction in (0, 1) of the ${n} training samples`;
+  if (!(Number.isFinite(size) && size > 0 && (fraction || Number.isInteger(size)) && requested < n)) {
     throw new InvalidArgumentError('validation', expected, size);
   }
   const byClass = new Map<number, number[]>();
@@ -41,9 +54,10 @@ export function validationIndices(
     list.push(i);
   }
   const classes = [...byClass.keys()].sort((a, b) => a - b);
-  const exact = classes.map((c) => (byClass.get(c)!.length * total) / n);
+  const sizes = classes.map((c) => byClass.get(c)!.length);
+  const exact = sizes.map((m) => (m * requested) / n);
   const quota = exact.map(Math.floor);
-  let left = total - quota.reduce((a, b) => a + b, 0);
+  let left = requested - quota.reduce((a, b) => a + b, 0);
   const order = classes
     .map((_, k) => k)
     .sort((a, b) => exact[b]! - quota[b]! - (exact[a]! - quota[a]!) || a - b);
@@ -52,6 +66,14 @@ export function validationIndices(
     quota[k]!++;
     left--;
   }
+  if (fraction) {
+    // A class of one sample stays in training: there it can be learnt, in validation it cannot.
+    sizes.forEach((m, k) => {
+      quota[k] = m >= 2 ? Math.min(Math.max(quota[k]!, 1), m - 1) : 0;
+    });
+  }
+  const total = quota.reduce((a, b) => a + b, 0);
+  if (total < 1) throw new InvalidArgumentError('validation', expected, size);
   const isValidation = new Uint8Array(n);
   classes.forEach((c, k) => {
     const members = byClass.get(c)!;

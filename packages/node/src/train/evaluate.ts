@@ -2,7 +2,8 @@
  * Evaluation of a trained run: frozen features of the training, validation and test splits (once),
  * a linear probe whose weight decay is chosen on validation, then the test set, looked at once.
  * Also a kNN top-1/top-5 on the test set (DEFAULT_KNN: k 200, the first 10 000 training samples as
- * the bank), recorded with those settings (knn.ts).
+ * the bank), recorded with those settings (knn.ts). A dataset without a test split (a flat `folder:`
+ * dataset) gets `evaluateEncoderOnValidation` instead: the validation split is then the held-out set.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
@@ -32,6 +33,8 @@ import { buildNetworks, type PreparedData, prepareData, readSpec, runFiles } fro
 import { augmentSteps, type RunSpec } from './spec.js';
 
 export interface EvalSummary {
+  /** The dataset has a test split (see ValidationOnlySummary for one without). */
+  testSet: true;
   validationAccuracy: number;
   /** Linear-probe top-1 on the test set, a fraction in [0, 1]. */
   testAccuracy: number;
@@ -44,6 +47,27 @@ export interface EvalSummary {
   featureDim: number;
   evalSeconds: number;
 }
+
+/**
+ * The evaluation of a run whose dataset has no test split: the probe is fitted on the training
+ * part with one fixed weight decay (nothing is chosen on validation, so the validation numbers are
+ * an honest held-out estimate), and the probe and kNN are measured on the validation split.
+ */
+export interface ValidationOnlySummary {
+  /** There is no test set: every accuracy here is on the validation split. */
+  testSet: false;
+  validationAccuracy: number;
+  validationTop5: number;
+  /** kNN on the validation split, with the k, bank and τ that produced it. */
+  knn: KnnResult;
+  probeWeightDecay: number;
+  probeEpochs: number;
+  featureDim: number;
+  evalSeconds: number;
+}
+
+/** The probe's weight decay when there is no test split to keep validation free of choices. */
+export const VALIDATION_ONLY_WEIGHT_DECAY = 1e-4;
 
 /** Loads a run's encoder with its checkpointed weights, and the checkpoint's fingerprint. */
 export async function loadRunEncoder(
@@ -90,30 +114,23 @@ export interface EvaluateOptions {
 /** The probe's candidate weight decays (chosen among on validation). */
 export const PROBE_WEIGHT_DECAYS = [0, 1e-4, 1e-3] as const;
 
-/**
- * Frozen features of the run's splits, the linear probe chosen on validation, then the test set once.
- *
- * @example
- *   const { summary, probe, settings } = evaluateEncoder(spec, encoder, data, { onProgress: (p) => log(p) });
- */
-export function evaluateEncoder(
+/** Frozen features of the training and validation splits and a probe fitted on them (both evaluations). */
+function fitProbeOnFeatures(
   spec: RunSpec,
   encoder: Network,
   data: PreparedData,
-  options: EvaluateOptions = {},
-): { summary: EvalSummary; probe: LinearProbe; test: FeatureSet; settings: ProbeRecord['settings'] } {
-  const started = performance.now();
-  const test = data.dataset.test;
-  check(test !== undefined, 'dataset', 'a dataset with a test split', data.dataset.name);
+  options: EvaluateOptions,
+  weightDecays: number[],
+  testImages: number,
+) {
   const { mean, std } = data.dataset;
   const steps = augmentSteps('none', [data.train.height, data.train.width], mean, std).eval;
   const classes = data.dataset.classes.length;
   const probeEpochs = options.probeEpochs ?? spec.probeEpochs;
-  const weightDecays = options.weightDecays ?? [...PROBE_WEIGHT_DECAYS];
   const tracker = new EvalProgressTracker({
     trainImages: data.train.count,
     validationImages: data.validation.count,
-    testImages: test.count,
+    testImages,
     probeEpochs: probeEpochs * weightDecays.length,
   });
   const report = options.onProgress;
@@ -130,20 +147,6 @@ export function evaluateEncoder(
     seed: spec.train.seed,
     ...(report ? { onEpoch: () => report(tracker.update('probe', ++epochsDone)) } : {}),
   });
-  // The test set, once, after every choice was made on validation.
-  const testF = embedImages(encoder, test, steps, embedding('test features'));
-  const scores = linearScores(probe, testF.features);
-  const summary: EvalSummary = {
-    validationAccuracy: probe.validationAccuracy,
-    testAccuracy: topKAccuracy(scores, testF.labels, classes, 1),
-    testTop5: topKAccuracy(scores, testF.labels, classes, Math.min(5, classes)),
-    // A small training split gets k lowered to its size; the result says so (knn.requestedK).
-    knn: evaluateKnn(trainF, { test: testF }, { ...DEFAULT_KNN, classes, clampK: true }),
-    probeWeightDecay: probe.weightDecay,
-    probeEpochs,
-    featureDim: trainF.dim,
-    evalSeconds: (performance.now() - started) / 1000,
-  };
   const settings: ProbeRecord['settings'] = {
     epochs: probeEpochs,
     batchSize: LINEAR_PROBE_DEFAULTS.batchSize,
@@ -156,7 +159,114 @@ export function evaluateEncoder(
     trainImages: trainF.count,
     validationImages: valF.count,
   };
-  return { summary, probe, test: testF, settings };
+  return { steps, classes, probeEpochs, trainF, valF, probe, settings, embedding };
+}
+
+/**
+ * Frozen features of the run's splits, the linear probe chosen on validation, then the test set once.
+ * Refuses a dataset without a test split (use evaluateEncoderOnValidation, or evaluateRun for either).
+ *
+ * @example
+ *   const { summary, probe, settings } = evaluateEncoder(spec, encoder, data, { onProgress: (p) => log(p) });
+ */
+export function evaluateEncoder(
+  spec: RunSpec,
+  encoder: Network,
+  data: PreparedData,
+  options: EvaluateOptions = {},
+): { summary: EvalSummary; probe: LinearProbe; test: FeatureSet; settings: ProbeRecord['settings'] } {
+  const started = performance.now();
+  const test = data.dataset.test;
+  check(test !== undefined, 'dataset', 'a dataset with a test split', data.dataset.name);
+  const weightDecays = options.weightDecays ?? [...PROBE_WEIGHT_DECAYS];
+  const fit = fitProbeOnFeatures(spec, encoder, data, options, weightDecays, test.count);
+  const { classes, probe, trainF } = fit;
+  // The test set, once, after every choice was made on validation.
+  const testF = embedImages(encoder, test, fit.steps, fit.embedding('test features'));
+  const scores = linearScores(probe, testF.features);
+  const summary: EvalSummary = {
+    testSet: true,
+    validationAccuracy: probe.validationAccuracy,
+    testAccuracy: topKAccuracy(scores, testF.labels, classes, 1),
+    testTop5: topKAccuracy(scores, testF.labels, classes, Math.min(5, classes)),
+    // A small training split gets k lowered to its size; the result says so (knn.requestedK).
+    knn: evaluateKnn(trainF, { test: testF }, { ...DEFAULT_KNN, classes, clampK: true }),
+    probeWeightDecay: probe.weightDecay,
+    probeEpochs: fit.probeEpochs,
+    featureDim: trainF.dim,
+    evalSeconds: (performance.now() - started) / 1000,
+  };
+  return { summary, probe, test: testF, settings: fit.settings };
+}
+
+/**
+ * The validation-only evaluation of a run whose dataset has no test split (a `folder:` dataset
+ * without `train/` and `test/`): the probe is fitted on the training part with one weight decay
+ * (VALIDATION_ONLY_WEIGHT_DECAY unless `weightDecays` gives exactly one), then the probe and a kNN
+ * are measured on the validation split. There is no test accuracy, and the summary says so.
+ *
+ * @example
+ *   const { summary } = evaluateEncoderOnValidation(spec, encoder, data);
+ *   summary.testSet; // false
+ *   summary.validationAccuracy; // probe top-1 on the held-out validation images
+ */
+export function evaluateEncoderOnValidation(
+  spec: RunSpec,
+  encoder: Network,
+  data: PreparedData,
+  options: EvaluateOptions = {},
+): {
+  summary: ValidationOnlySummary;
+  probe: LinearProbe;
+  validation: FeatureSet;
+  settings: ProbeRecord['settings'];
+} {
+  const started = performance.now();
+  const weightDecays = options.weightDecays ?? [VALIDATION_ONLY_WEIGHT_DECAY];
+  check(
+    weightDecays.length === 1,
+    'weightDecays',
+    'one weight decay when the dataset has no test split (validation is then the reported result, so nothing may be chosen on it)',
+    weightDecays,
+  );
+  const fit = fitProbeOnFeatures(spec, encoder, data, options, weightDecays, 0);
+  const { classes, probe, trainF, valF } = fit;
+  const scores = linearScores(probe, valF.features);
+  const summary: ValidationOnlySummary = {
+    testSet: false,
+    validationAccuracy: topKAccuracy(scores, valF.labels, classes, 1),
+    validationTop5: topKAccuracy(scores, valF.labels, classes, Math.min(5, classes)),
+    knn: evaluateKnn(trainF, { validation: valF }, { ...DEFAULT_KNN, classes, clampK: true }),
+    probeWeightDecay: probe.weightDecay,
+    probeEpochs: fit.probeEpochs,
+    featureDim: trainF.dim,
+    evalSeconds: (performance.now() - started) / 1000,
+  };
+  return { summary, probe, validation: valF, settings: fit.settings };
+}
+
+/**
+ * evaluateEncoder when the dataset has a test split, evaluateEncoderOnValidation when it has none;
+ * `summary.testSet` tells which.
+ */
+export function evaluateRun(
+  spec: RunSpec,
+  encoder: Network,
+  data: PreparedData,
+  options: EvaluateOptions = {},
+): ReturnType<typeof evaluateEncoder> | ReturnType<typeof evaluateEncoderOnValidation> {
+  return data.dataset.test
+    ? evaluateEncoder(spec, encoder, data, options)
+    : evaluateEncoderOnValidation(spec, encoder, data, options);
+}
+
+/** One line for a person: the probe's accuracies and whether there was a test set to report. */
+export function evalSummaryText(summary: EvalSummary | ValidationOnlySummary): string {
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  const probe = `weight decay ${summary.probeWeightDecay}, ${summary.probeEpochs} epochs`;
+  if (summary.testSet)
+    return `test top-1 ${pct(summary.testAccuracy)}, top-5 ${pct(summary.testTop5)}, validation top-1 ${pct(summary.validationAccuracy)} (${probe})`;
+  return `validation top-1 ${pct(summary.validationAccuracy)}, top-5 ${pct(summary.validationTop5)} (${probe}); the dataset has no test set (no train/ and test/ folders), so these are validation numbers and there is no test accuracy`;
 }
 
 /**
@@ -165,7 +275,7 @@ export function evaluateEncoder(
  */
 export function keepProbe(
   runDir: string,
-  evaluation: Pick<ReturnType<typeof evaluateEncoder>, 'summary' | 'probe' | 'settings'>,
+  evaluation: Pick<ReturnType<typeof evaluateRun>, 'summary' | 'probe' | 'settings'>,
   data: PreparedData,
   checkpoint: CheckpointFingerprint,
 ): string {
@@ -185,8 +295,7 @@ export function keepProbe(
       accuracy: {
         train: probe.trainAccuracy,
         validation: summary.validationAccuracy,
-        test: summary.testAccuracy,
-        testTop5: summary.testTop5,
+        ...(summary.testSet ? { test: summary.testAccuracy, testTop5: summary.testTop5 } : {}),
       },
     }),
   );

@@ -10,15 +10,15 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { LinearProbe } from 'supcon';
 import { writeFileDurable } from './checkpoint.js';
+import { runFiles } from './session.js';
 
 export const PROBE_FORMAT = 'supcon-linear-probe';
 
 /** The probe's file in a run folder. */
 export function probeFile(runDir: string): string {
-  return join(runDir, 'probe.json');
+  return runFiles(runDir).probe;
 }
 
 /** Which encoder weights a probe belongs to. */
@@ -56,8 +56,11 @@ export interface ProbeRecord {
     trainImages: number;
     validationImages: number;
   };
-  /** Top-1 fractions (and test top-5); the test split was looked at once, after every choice. */
-  accuracy: { train: number; validation: number; test: number; testTop5: number };
+  /**
+   * Top-1 fractions (and test top-5); the test split was looked at once, after every choice. No
+   * `test` or `testTop5` for a dataset without a test split (a flat `folder:` dataset).
+   */
+  accuracy: { train: number; validation: number; test?: number; testTop5?: number };
 }
 
 /** A missing, damaged or stale probe: one sentence saying what to run. */
