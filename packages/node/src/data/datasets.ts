@@ -25,7 +25,7 @@ export interface Dataset {
   /** CIFAR-100: names of the 20 superclasses (labels in `coarseLabels` of each split). */
   coarseClasses?: string[];
   train: ImageSet;
-  /** Absent for `folder:` datasets, which have a single split. */
+  /** Absent for a `folder:` dataset without `train/` and `test/` folders (one split, validation only). */
   test?: ImageSet;
   /** Per-channel mean and standard deviation of the training images in [0, 1], for normalisation. */
   mean: number[];

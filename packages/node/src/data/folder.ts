@@ -1,7 +1,9 @@
 /**
  * `folder:PATH` datasets: one sub-folder per class (sorted by name gives the class index),
  * JPEG, PNG and WebP files decoded and resized by sharp. If PATH holds `train/` and `test/`
- * folders, each is read as a split with the same classes; otherwise PATH is the training set.
+ * folders, each is read as a split with the same classes; otherwise PATH is the training set and
+ * there is no test set (evaluation is then validation-only: evaluateEncoderOnValidation). Classes
+ * are one level deep: a folder inside a class folder is an error.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
