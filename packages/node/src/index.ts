@@ -1,5 +1,4 @@
 /** Node-side entry point of supcon: datasets on disk, downloads, the augmenting loader. */
-export const nodePackageName = '@supcon/node';
 export * from './data/index.js';
 export * from './distributed/index.js';
 export * from './train/index.js';

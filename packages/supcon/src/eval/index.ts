@@ -3,3 +3,4 @@ export * from './features.js';
 export * from './knn.js';
 export * from './linear.js';
 export * from './metrics.js';
+export * from './projection.js';

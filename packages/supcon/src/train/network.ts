@@ -17,16 +17,6 @@ export interface Network {
   variables(): Parameter[];
 }
 
-/** A network that applies `first` then `second` (e.g. encoder then head). */
-export function chain(first: Network, second: Network): Network {
-  return {
-    apply: (x, training) => second.apply(first.apply(x, training), training),
-    outputDim: second.outputDim,
-    parameters: () => [...first.parameters(), ...second.parameters()],
-    variables: () => [...first.variables(), ...second.variables()],
-  };
-}
-
 let instances = 0;
 /** A prefix that keeps tfjs's global variable names unique when several models live in one process. */
 export function uniqueScope(name: string): string {
