@@ -10,7 +10,8 @@ export interface FlagSpec {
   default?: string | number | boolean;
   /** For int/number flags: the smallest accepted value. */
   min?: number;
-  choices?: readonly string[];
+  /** The accepted values: strings for string flags, numbers for int/number flags. */
+  choices?: readonly (string | number)[];
 }
 export type FlagValues = Record<string, string | number | boolean | undefined>;
 
@@ -67,6 +68,11 @@ function convert(name: string, spec: FlagSpec, raw: string): string | number {
   }
   if (spec.min !== undefined && value < spec.min) {
     throw new CliError(`Invalid value for \`--${name}\`. Expected a value >= ${spec.min}. Received: ${raw}.`);
+  }
+  if (spec.choices && !spec.choices.includes(value)) {
+    throw new CliError(
+      `Invalid value for \`--${name}\`. Expected one of ${spec.choices.join(', ')}. Received: ${raw}.`,
+    );
   }
   return value;
 }

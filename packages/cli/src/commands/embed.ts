@@ -7,7 +7,7 @@ import type { FeatureSet } from 'supcon';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { inputErrorsAsCliErrors } from './predict.js';
-import { openRun, runReaderFlagHelp, runReaderFlagSpecs } from './train-common.js';
+import { openRun, runReaderFlagHelp, runReaderFlagSpecs } from './run-reader.js';
 
 export const embedCommand: Command = {
   name: 'embed',

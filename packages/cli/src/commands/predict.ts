@@ -10,7 +10,8 @@ import {
 import { type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command, EXIT } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { argumentErrorsAsCliErrors, runReaderFlagHelp, runReaderFlagSpecs } from './train-common.js';
+import { runReaderFlagHelp, runReaderFlagSpecs } from './run-reader.js';
+import { argumentErrorsAsCliErrors } from './train-common.js';
 
 export const predictCommand: Command = {
   name: 'predict',

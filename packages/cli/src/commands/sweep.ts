@@ -22,33 +22,16 @@ import {
   updateSummary,
   writeFileDurable,
 } from '@supcon/node';
-import { CliError, type Command, EXIT } from '../command.js';
+import {
+  libraryErrorsAsCliErrors as argumentErrorsAsCliErrors,
+  CliError,
+  type Command,
+  EXIT,
+} from '../command.js';
 import { parseFlags } from '../flags.js';
 import { trainCommandFlagSpecs } from './train.js';
-import { argumentErrorsAsCliErrors, specFromFlags } from './train-common.js';
-
-/** Train flags a sweep may vary (those taking a value). */
-const VARIABLE = [
-  'method',
-  'temperature',
-  'base-temperature',
-  'batch-size',
-  'views',
-  'epochs',
-  'lr',
-  'optimizer',
-  'momentum',
-  'weight-decay',
-  'warmup-epochs',
-  'decay',
-  'augment',
-  'encoder',
-  'width',
-  'projection',
-  'seed',
-  'limit',
-  'precision',
-] as const;
+import { SWEEP_VARIABLES as VARIABLE } from './train-flags.js';
+import { specFromFlags } from './train-spec.js';
 
 export interface SweepRun {
   value: string;
@@ -168,7 +151,7 @@ export const sweepCommand: Command = {
             .split(',')
             .map((v) => v.trim())
         : [];
-    if (!VARIABLE.includes(name as (typeof VARIABLE)[number]) || values.length === 0 || values.includes(''))
+    if (!VARIABLE.includes(name) || values.length === 0 || values.includes(''))
       throw new CliError(
         `Invalid value for \`--vary\`. Expected NAME=V1,V2,... with NAME one of ${VARIABLE.join(', ')}. Received: ${vary}.`,
       );

@@ -5,17 +5,16 @@
 import { join } from 'node:path';
 import { type DistributedHooks, trainDistributed } from '@supcon/node';
 import type { BackendChoice } from '../backend.js';
-import { CliError, type Command, EXIT } from '../command.js';
-import { parseFlags } from '../flags.js';
 import {
-  argumentErrorsAsCliErrors,
-  formatTime,
-  interruptedMessage,
-  resumeSpec,
-  specFromFlags,
-  trainFlagHelp,
-  trainFlagSpecs,
-} from './train-common.js';
+  libraryErrorsAsCliErrors as argumentErrorsAsCliErrors,
+  CliError,
+  type Command,
+  EXIT,
+} from '../command.js';
+import { parseFlags } from '../flags.js';
+import { SINGLE_PROCESS_FLAGS, trainFlagHelp, trainFlagSpecs } from './train-flags.js';
+import { formatTime, interruptedMessage } from './train-output.js';
+import { resumeSpec, specFromFlags } from './train-spec.js';
 
 export const trainDistributedCommand: Command = {
   name: 'train-distributed',
@@ -31,10 +30,7 @@ export const trainDistributedCommand: Command = {
     '  --processes N         worker processes (default 2)',
     '  --threads T           native threads per worker (OMP_NUM_THREADS; default cores / N, at least 1)',
     '  --out DIR --resume    as `supcon train`',
-    trainFlagHelp
-      .split('\n')
-      .filter((l) => !/prefetch|the results are identical|worker prepares the next/.test(l))
-      .join('\n'),
+    trainFlagHelp({ processes: 'many' }),
   ].join('\n'),
   async run(argv) {
     const { flags, positionals } = parseFlags(argv, {
@@ -48,9 +44,9 @@ export const trainDistributedCommand: Command = {
       throw new CliError(
         `Unexpected argument \`${positionals[0]}\`. See \`supcon train-distributed --help\`.`,
       );
-    if (flags['no-prefetch'] !== undefined || flags['prefetch-depth'] !== undefined)
+    if (SINGLE_PROCESS_FLAGS.some((name) => flags[name] !== undefined))
       throw new CliError(
-        'Flags `--no-prefetch` and `--prefetch-depth` do not apply: each worker augments its shard.',
+        `Flags ${SINGLE_PROCESS_FLAGS.map((name) => `\`--${name}\``).join(' and ')} do not apply: each worker augments its shard.`,
       );
     const resume = flags['resume'] === true;
     if (resume && flags['out'] === undefined)

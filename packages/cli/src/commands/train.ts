@@ -2,10 +2,11 @@
 import { join } from 'node:path';
 import { trainRun, updateSummary } from '@supcon/node';
 import { type BackendChoice, precisionSetter, selectBackend } from '../backend.js';
-import { CliError, type Command } from '../command.js';
+import { libraryErrorsAsCliErrors as argumentErrorsAsCliErrors, CliError, type Command } from '../command.js';
 import { type FlagSpec, parseFlags } from '../flags.js';
+import { trainDistributedCommand } from './train-distributed.js';
+import { runOptionsFromFlags, trainFlagHelp, trainFlagSpecs } from './train-flags.js';
 import {
-  argumentErrorsAsCliErrors,
   cpuBackendWarning,
   epochLine,
   finalMetrics,
@@ -13,13 +14,8 @@ import {
   interruptedMessage,
   prefetchLine,
   progressPrinter,
-  resumeSpec,
-  runOptionsFromFlags,
-  specFromFlags,
-  trainFlagHelp,
-  trainFlagSpecs,
-} from './train-common.js';
-import { trainDistributedCommand } from './train-distributed.js';
+} from './train-output.js';
+import { resumeSpec, specFromFlags } from './train-spec.js';
 
 /** Every flag `supcon train` accepts (also how `supcon sweep` checks its train flags up front). */
 export const trainCommandFlagSpecs: Record<string, FlagSpec> = {
@@ -51,7 +47,7 @@ export const trainCommand: Command = {
     '                        config.json gets train.epochs N and an entry in `extensions`',
     '  --processes N         data-parallel over N worker processes (same as `supcon train-distributed`; default 1)',
     '  --threads T           with --processes: native threads per worker',
-    trainFlagHelp,
+    trainFlagHelp(),
   ].join('\n'),
   async run(argv) {
     const { flags, positionals } = parseFlags(argv, trainCommandFlagSpecs);

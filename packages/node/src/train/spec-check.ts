@@ -51,7 +51,7 @@ const TRAIN_FIELDS: FieldsOf<TrainConfig> = {
   batchSize: integer,
   views: integer,
   temperature: number,
-  baseTemperature: number,
+  baseTemperature: optional(number),
   optimizer: { type: 'object', fields: OPTIMIZER_FIELDS },
   lr: number,
   decay: { type: 'choice', choices: DECAYS },

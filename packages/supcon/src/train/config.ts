@@ -17,8 +17,11 @@ export interface TrainConfig {
   views: number;
   /** τ: 0.1 for supcon (the paper's choice), 0.5 for simclr (the reference's CIFAR recipe). */
   temperature: number;
-  /** Loss scale τ / baseTemperature; default equal to temperature (scale 1). */
-  baseTemperature: number;
+  /**
+   * Loss scale τ / baseTemperature. Absent means τ (scale 1), decided in one place, the loss's
+   * `temperatureScale`: storing τ's value here would leave a stale base behind when τ changes.
+   */
+  baseTemperature?: number;
   optimizer: OptimizerConfig;
   /** Peak learning rate (before batch scaling). */
   lr: number;
@@ -52,7 +55,6 @@ export function defaultConfig(method: Method = 'supcon'): TrainConfig {
     batchSize: 256,
     views: method === 'ce' ? 1 : 2,
     temperature: method === 'simclr' ? 0.5 : 0.1,
-    baseTemperature: method === 'simclr' ? 0.5 : 0.1,
     optimizer: { kind: 'sgd', momentum: 0.9, weightDecay: 1e-4 },
     lr: method === 'ce' ? 0.1 : 0.5,
     decay: 'cosine',
@@ -73,8 +75,8 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
   check(METHODS.includes(method), 'method', `one of ${METHODS.join(', ')}`, method);
   const base = defaultConfig(method);
   const c: TrainConfig = { ...base, ...partial, optimizer: { ...base.optimizer, ...partial.optimizer } };
-  if (partial.temperature !== undefined && partial.baseTemperature === undefined)
-    c.baseTemperature = c.temperature;
+  // A base equal to τ is the default, so it is not stored (config.json files that hold it still load).
+  if (c.baseTemperature === undefined || c.baseTemperature === c.temperature) delete c.baseTemperature;
   const posInt = (name: keyof TrainConfig, v: number) =>
     check(Number.isInteger(v) && v > 0, name, 'a positive integer', v);
   posInt('epochs', c.epochs);
@@ -86,9 +88,19 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
     'at least 2 for simclr',
     c.views,
   );
-  for (const name of ['temperature', 'baseTemperature'] as const) {
-    check(Number.isFinite(c[name]) && c[name] > 0, name, 'a finite number > 0', c[name]);
-  }
+  check(
+    Number.isFinite(c.temperature) && c.temperature > 0,
+    'temperature',
+    'a finite number > 0',
+    c.temperature,
+  );
+  const tauBase = c.baseTemperature;
+  check(
+    tauBase === undefined || (Number.isFinite(tauBase) && tauBase > 0),
+    'baseTemperature',
+    'a finite number > 0',
+    tauBase,
+  );
   check(Number.isFinite(c.lr) && c.lr >= 0, 'lr', 'a finite number >= 0', c.lr);
   check(Number.isFinite(c.minLr) && c.minLr >= 0, 'minLr', 'a finite number >= 0', c.minLr);
   check(DECAYS.includes(c.decay), 'decay', `one of ${DECAYS.join(', ')}`, c.decay);

@@ -18,7 +18,7 @@ export function methodLoss(
   output: tf.Tensor2D,
   labels: Int32Array,
   views: number,
-  options: { temperature: number; baseTemperature: number },
+  options: { temperature: number; baseTemperature?: number },
   queue?: FeatureQueue,
 ): tf.Scalar {
   const batch = labels.length;
@@ -29,7 +29,8 @@ export function methodLoss(
     return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(output)), 1))) as tf.Scalar;
   }
   const features = tf.reshape(output, [batch, views, -1]); // [B, V, D]
-  const opts = { temperature: options.temperature, baseTemperature: options.baseTemperature };
+  const { temperature, baseTemperature } = options;
+  const opts = baseTemperature === undefined ? { temperature } : { temperature, baseTemperature };
   const sampleLabels = method === 'supcon' ? Array.from(labels) : undefined;
   if (queue) return supConQueueLoss(features, sampleLabels, queue, opts) as tf.Scalar;
   return supConLoss(features, sampleLabels, opts) as tf.Scalar;
