@@ -104,7 +104,12 @@ export const demoCommand: Command = {
     if (alreadyFinished) say(finishedMessage(out, spec.train.epochs, trainer.position.iteration, 'demo'));
     say(prefetchLine(prefetch));
     say('linear probe on frozen features…');
-    const evaluation = evaluateRun(spec, trainer.encoder, data);
+    const evaluation = evaluateRun(
+      spec,
+      trainer.encoder,
+      data,
+      spec.train.method === 'ce' ? { classifier: trainer.head } : {},
+    );
     const evalSummary = evaluation.summary;
     // Kept like `supcon linear` keeps it, so `supcon predict --run DIR` works on a demo run too.
     const checkpoint = fingerprintFile(runFiles(out).checkpoint, trainer.position.iteration);

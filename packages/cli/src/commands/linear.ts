@@ -56,12 +56,13 @@ export const linearCommand: Command = {
       epochs: { kind: 'int', min: 1 },
       quiet: { kind: 'boolean' },
     });
-    const { run, spec, encoder, data, checkpoint } = await openRun(flags);
+    const { run, spec, encoder, data, checkpoint, classifier } = await openRun(flags);
     const progress =
       flags['quiet'] === true || flags['json'] === true ? undefined : evalProgressPrinter('linear');
     const { result, probeFile } = await argumentErrorsAsCliErrors(async () => {
       const epochs = flags['epochs'] as number | undefined;
       const evaluation = evaluateRun(spec, encoder, data, {
+        ...(classifier ? { classifier } : {}),
         ...(epochs !== undefined ? { probeEpochs: epochs } : {}),
         ...(progress ? { onProgress: progress.update } : {}),
       });

@@ -46,6 +46,12 @@ export interface EvalSummary {
   probeEpochs: number;
   featureDim: number;
   evalSeconds: number;
+  /**
+   * Cross-entropy runs: top-1 of the model's own softmax classifier, read end to end (encoder and
+   * the head it was trained with, no probe), on validation and on the test set.
+   */
+  classifierValidationAccuracy?: number;
+  classifierTestAccuracy?: number;
 }
 
 /**
@@ -73,12 +79,24 @@ export const VALIDATION_ONLY_WEIGHT_DECAY = 1e-4;
 export async function loadRunEncoder(
   runDir: string,
   dataset?: Dataset,
-): Promise<{ spec: RunSpec; encoder: Network; data: PreparedData; checkpoint: CheckpointFingerprint }> {
+): Promise<{
+  spec: RunSpec;
+  encoder: Network;
+  data: PreparedData;
+  checkpoint: CheckpointFingerprint;
+  /** Cross-entropy runs: the trained softmax classifier, for the end-to-end read-out. */
+  classifier?: Network;
+}> {
   const spec = readSpec(runDir);
   const data = await prepareData(spec, dataset);
   const { encoder, head } = buildNetworks(spec, data);
+  const file = runFiles(runDir).checkpoint;
+  const checkpoint = loadEncoderWeights(encoder, file);
+  if (spec.train.method === 'ce') {
+    loadWeights(head, file, 'head');
+    return { spec, encoder, data, checkpoint, classifier: head };
+  }
   tf.dispose(head.variables().map((p) => p.variable));
-  const checkpoint = loadEncoderWeights(encoder, runFiles(runDir).checkpoint);
   return { spec, encoder, data, checkpoint };
 }
 
@@ -87,13 +105,18 @@ export async function loadRunEncoder(
  * (iteration and SHA-256), which a kept probe records.
  */
 export function loadEncoderWeights(encoder: Network, file: string): CheckpointFingerprint {
+  return loadWeights(encoder, file, 'encoder');
+}
+
+/** Assigns the `<prefix>/…` weights of a checkpoint file to `net`; returns the file's fingerprint. */
+function loadWeights(net: Network, file: string, prefix: 'encoder' | 'head'): CheckpointFingerprint {
   const { state } = loadCheckpoint(file);
-  for (const p of encoder.variables()) {
-    const saved = state.variables[`encoder/${p.name}`];
+  for (const p of net.variables()) {
+    const saved = state.variables[`${prefix}/${p.name}`];
     check(
       saved !== undefined,
       'checkpoint',
-      `weights for encoder/${p.name}`,
+      `weights for ${prefix}/${p.name}`,
       Object.keys(state.variables).slice(0, 6),
     );
     p.variable.assign(tf.tensor(saved.values, saved.shape));
@@ -109,6 +132,20 @@ export interface EvaluateOptions {
   weightDecays?: number[];
   /** Progress with the time left, after each encoder batch and each probe epoch. */
   onProgress?: (progress: EvalProgress) => void;
+  /**
+   * The run's trained classifier head (cross-entropy runs): also report its own top-1 on the
+   * validation and test features (`classifierValidationAccuracy`, `classifierTestAccuracy`).
+   */
+  classifier?: Network;
+}
+
+/** Top-1 of a classifier head on frozen features (the encoder's outputs, which it was trained on). */
+function classifierTop1(classifier: Network, f: FeatureSet, classes: number): number {
+  const scores = tf.tidy(() => {
+    const logits = classifier.apply(tf.tensor2d(f.features, [f.count, f.dim]), false); // [n, classes]
+    return logits.dataSync() as Float32Array;
+  });
+  return topKAccuracy(scores, f.labels, classes, 1);
 }
 
 /** The probe's candidate weight decays (chosen among on validation). */
@@ -196,6 +233,10 @@ export function evaluateEncoder(
     featureDim: trainF.dim,
     evalSeconds: (performance.now() - started) / 1000,
   };
+  if (options.classifier) {
+    summary.classifierValidationAccuracy = classifierTop1(options.classifier, fit.valF, classes);
+    summary.classifierTestAccuracy = classifierTop1(options.classifier, testF, classes);
+  }
   return { summary, probe, test: testF, settings: fit.settings };
 }
 
@@ -264,8 +305,13 @@ export function evaluateRun(
 export function evalSummaryText(summary: EvalSummary | ValidationOnlySummary): string {
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
   const probe = `weight decay ${summary.probeWeightDecay}, ${summary.probeEpochs} epochs`;
-  if (summary.testSet)
-    return `test top-1 ${pct(summary.testAccuracy)}, top-5 ${pct(summary.testTop5)}, validation top-1 ${pct(summary.validationAccuracy)} (${probe})`;
+  if (summary.testSet) {
+    const own =
+      summary.classifierTestAccuracy === undefined
+        ? ''
+        : `; the model's own classifier: test top-1 ${pct(summary.classifierTestAccuracy)}, validation ${pct(summary.classifierValidationAccuracy ?? Number.NaN)}`;
+    return `test top-1 ${pct(summary.testAccuracy)}, top-5 ${pct(summary.testTop5)}, validation top-1 ${pct(summary.validationAccuracy)} (${probe})${own}`;
+  }
   return `validation top-1 ${pct(summary.validationAccuracy)}, top-5 ${pct(summary.validationTop5)} (${probe}); the dataset has no test set (no train/ and test/ folders), so these are validation numbers and there is no test accuracy`;
 }
 
