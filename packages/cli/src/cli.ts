@@ -2,7 +2,7 @@
  * The `supcon` command line: parses flags and calls the same public API users call.
  * Each command lives in its own module under commands/ and registers here.
  */
-import { asCliError, CliError, EXIT } from './command.js';
+import { CliError, EXIT, exitCodeOf } from './command.js';
 import { allCommands as commands } from './commands/index.js';
 
 function helpText(): string {
@@ -41,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
       const group = commands.filter((c) => c.name.startsWith(`${argv[0]} `));
       if (group.length > 0 && (argv.length === 1 || argv[1]?.startsWith('-'))) {
         console.log(['Usage:', ...group.map((c) => `  supcon ${c.name.padEnd(16)} ${c.summary}`)].join('\n'));
-        return argv.includes('--help') ? 0 : 1;
+        return argv.includes('--help') ? EXIT.ok : EXIT.usage; // a group without its sub-command: bad usage
       }
       throw new CliError(
         `Unknown command \`${argv.slice(0, 2).join(' ')}\`. Run \`supcon --help\` to list the commands.`,
@@ -54,9 +54,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     return await match.run(rest);
   } catch (error) {
+    // The one place where an error becomes an exit code: a UserError's own, anything else 1.
     const message = error instanceof Error ? error.message : String(error);
     console.error(`supcon: ${message}`);
     if (verbose && error instanceof Error && error.stack) console.error(error.stack);
-    return asCliError(error)?.exitCode ?? EXIT.failed;
+    return exitCodeOf(error);
   }
 }

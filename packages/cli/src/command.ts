@@ -1,4 +1,6 @@
-/** What a CLI command is, the error type that prints as one clean sentence, and the exit codes. */
+/** What a CLI command is, the CLI's own user error, the exit codes, and the one map from errors to them. */
+import { EXIT_FAILED, EXIT_USAGE, UserError } from 'supcon';
+
 export interface Command {
   /** One or more words, e.g. `bench loss`. */
   name: string;
@@ -14,41 +16,20 @@ export interface Command {
  * out-of-range value, a bad config file, an output path that cannot be written); 130 stopped by
  * SIGINT or SIGTERM, checkpoint written.
  */
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: EXIT_FAILED, usage: EXIT_USAGE, interrupted: 130 } as const;
 
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT.usage,
-  ) {
-    super(message);
-    this.name = 'CliError';
+/** A problem with the command line itself (exit code 2 unless given). */
+export class CliError extends UserError {
+  constructor(message: string, exitCode: number = EXIT.usage) {
+    super(message, exitCode);
   }
 }
 
-/** The library's one-sentence errors (by `name`, so no package is imported here) and their exit codes. */
-const LIBRARY_ERRORS: Record<string, number> = {
-  InvalidArgumentError: EXIT.usage,
-  DatasetError: EXIT.failed,
-  DatasetNotFoundError: EXIT.failed,
-  CheckpointError: EXIT.failed,
-  DownloadError: EXIT.failed,
-  DistributedTrainingError: EXIT.failed,
-};
-
-/** `error` as a CliError with the policy's exit code, if it is one of the library's sentences. */
-export function asCliError(error: unknown): CliError | undefined {
-  if (error instanceof CliError) return error;
-  if (!(error instanceof Error)) return undefined;
-  const code = LIBRARY_ERRORS[error.name];
-  return code === undefined ? undefined : new CliError(error.message, code);
-}
-
-/** Runs `work`; the library's one-sentence errors become CLI errors (one line, the policy's exit code). */
-export async function libraryErrorsAsCliErrors<T>(work: () => Promise<T> | T): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw asCliError(error) ?? error;
-  }
+/**
+ * The one map from an error to the exit code, applied by `cli.ts` to whatever a command throws: a
+ * UserError's own code (2 bad usage, 1 failed), anything else 1. (The data package's DatasetError,
+ * DatasetNotFoundError and DownloadError do not extend UserError yet; they are failures, 1, either way.)
+ */
+export function exitCodeOf(error: unknown): number {
+  return error instanceof UserError ? error.exitCode : EXIT.failed;
 }

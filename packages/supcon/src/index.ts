@@ -7,7 +7,7 @@
 import '@tensorflow/tfjs';
 
 export * from './augment/index.js';
-export { InvalidArgumentError } from './errors.js';
+export { check, EXIT_FAILED, EXIT_USAGE, InvalidArgumentError, UserError } from './errors.js';
 export * from './eval/index.js';
 export * from './export/index.js';
 export * from './kernels.js';

@@ -13,7 +13,6 @@ import { AUGMENT_PRESETS, Augmenter, type AugmentPreset, augmentPreset, median, 
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { datasetErrorsAsCliErrors } from './data-common.js';
 import { measureOverlap, type OverlapResult } from './data-overlap.js';
 
 const SHAPES: Record<string, [number, number, number]> = {
@@ -108,7 +107,7 @@ export const benchAugmentCommand: Command = {
     const reps = flags['reps'] as number;
     const preset = flags['preset'] as AugmentPreset;
     let batch = flags['batch'] as number;
-    const { name } = await datasetErrorsAsCliErrors(async () => parseDatasetSpec(spec));
+    const { name } = parseDatasetSpec(spec);
     let images: Uint8Array;
     let shape: [number, number, number];
     let source: AugmentBenchResult['source'] = 'dataset';
@@ -128,8 +127,8 @@ export const benchAugmentCommand: Command = {
       mean = new Array(s[2]).fill(0.5);
       std = new Array(s[2]).fill(0.25);
     } else {
-      const ds = await datasetErrorsAsCliErrors(() => loadDataset(spec)).catch((error: unknown) => {
-        if (error instanceof CliError && /not found/.test(error.message)) {
+      const ds = await loadDataset(spec).catch((error: unknown) => {
+        if (error instanceof Error && /not found/.test(error.message)) {
           throw new CliError(
             `${error.message.replace(/\.$/, '')}; or add --synthetic to time random images of its shape.`,
             1,

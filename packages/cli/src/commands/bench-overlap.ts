@@ -18,7 +18,6 @@ import { Random } from 'supcon';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { datasetErrorsAsCliErrors } from './data-common.js';
 
 const SHAPES: Record<string, [number, number, number]> = {
   mnist: [28, 28, 1],
@@ -88,24 +87,24 @@ slowdownPct = median step of ahead-nice (how supcon train runs the worker; else 
       native.requireAddon().setNumThreads(threads);
     }
     const spec = flags['dataset'] as string;
-    const { set, mean, std } = await datasetErrorsAsCliErrors(() =>
-      benchData(spec, flags['synthetic'] === true, flags['batch-size'] as number),
+    const { set, mean, std } = await benchData(
+      spec,
+      flags['synthetic'] === true,
+      flags['batch-size'] as number,
     );
-    const result = await datasetErrorsAsCliErrors(() =>
-      benchOverlap({
-        set,
-        mean,
-        std,
-        encoder: flags['encoder'] as EncoderKind,
-        batchSize: flags['batch-size'] as number,
-        augment: flags['augment'] as 'light' | 'supcon' | 'none',
-        modes,
-        rounds: flags['rounds'] as number,
-        blockSteps: flags['steps'] as number,
-        nice: flags['nice'] as number,
-        depth: flags['depth'] as number,
-      }),
-    );
+    const result = await benchOverlap({
+      set,
+      mean,
+      std,
+      encoder: flags['encoder'] as EncoderKind,
+      batchSize: flags['batch-size'] as number,
+      augment: flags['augment'] as 'light' | 'supcon' | 'none',
+      modes,
+      rounds: flags['rounds'] as number,
+      blockSteps: flags['steps'] as number,
+      nice: flags['nice'] as number,
+      depth: flags['depth'] as number,
+    });
     const native = backend === 'native' ? await import('@supcon/native') : undefined;
     const out = {
       dataset: spec,

@@ -4,16 +4,14 @@ import { join, resolve } from 'node:path';
 import {
   DATASET_SOURCES,
   type DatasetSource,
-  DownloadError,
   defaultDataRoot,
   downloadDataset,
   loadDataset,
   progressBar,
   summariseDataset,
 } from '@supcon/node';
-import { CliError, type Command, EXIT } from '../command.js';
+import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { datasetErrorsAsCliErrors } from './data-common.js';
 
 const NAMES = Object.keys(DATASET_SOURCES) as (keyof typeof DATASET_SOURCES)[];
 
@@ -75,16 +73,9 @@ export const dataDownloadCommand: Command = {
       source = { ...source, files: source.files.map((f) => ({ ...f, url: base + f.name })) };
     }
     const showBar = !flags['json'] && process.stderr.isTTY;
-    const results = await datasetErrorsAsCliErrors(async () => {
-      try {
-        return await downloadDataset(source, dir, showBar ? progressBar(process.stderr) : undefined);
-      } catch (error) {
-        if (error instanceof DownloadError) throw new CliError(error.message, EXIT.failed);
-        throw error;
-      }
-    });
+    const results = await downloadDataset(source, dir, showBar ? progressBar(process.stderr) : undefined);
     // Prove the files are usable: parse them all with the same strict readers training uses.
-    const dataset = await datasetErrorsAsCliErrors(() => loadDataset(`${name}:${dir}`));
+    const dataset = await loadDataset(`${name}:${dir}`);
     const summary = summariseDataset(dataset);
     const files = results.map((r) => ({
       path: r.path,

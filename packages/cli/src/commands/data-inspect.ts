@@ -2,7 +2,7 @@
 import { inspectDataset } from '@supcon/node';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { datasetErrorsAsCliErrors, sizeFlag } from './data-common.js';
+import { sizeFlag } from './data-common.js';
 
 export const dataInspectCommand: Command = {
   name: 'data inspect',
@@ -31,15 +31,13 @@ export const dataInspectCommand: Command = {
       );
     }
     const validation = flags['validation'] as number | undefined;
-    const summary = await datasetErrorsAsCliErrors(() =>
-      inspectDataset(positionals[0]!, {
-        imageSize: flags['size'] as number,
-        channels: flags['grayscale'] ? 1 : 3,
-        ...(validation !== undefined
-          ? { validation: { size: validation, seed: flags['seed'] as number } }
-          : {}),
-      }),
-    );
+    const summary = await inspectDataset(positionals[0]!, {
+      imageSize: flags['size'] as number,
+      channels: flags['grayscale'] ? 1 : 3,
+      ...(validation !== undefined
+        ? { validation: { size: validation, seed: flags['seed'] as number } }
+        : {}),
+    });
     if (flags['json']) {
       console.log(JSON.stringify(summary));
       return 0;

@@ -4,7 +4,7 @@ import { loadDataset, onePerClass, previewGrid, writeOutputFile } from '@supcon/
 import { AUGMENT_PRESETS, type AugmentPreset, augmentPreset } from 'supcon';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { datasetErrorsAsCliErrors, sizeFlag } from './data-common.js';
+import { sizeFlag } from './data-common.js';
 
 export const dataPreviewCommand: Command = {
   name: 'data preview',
@@ -35,9 +35,7 @@ export const dataPreviewCommand: Command = {
     const out = flags['out'] as string | undefined;
     if (!out?.endsWith('.png'))
       throw new CliError(`Flag \`--out\` expects a file name ending in .png. Received: ${out ?? 'none'}.`);
-    const ds = await datasetErrorsAsCliErrors(() =>
-      loadDataset(positionals[0]!, { imageSize: flags['size'] as number }),
-    );
+    const ds = await loadDataset(positionals[0]!, { imageSize: flags['size'] as number });
     const set = ds.train;
     const steps = augmentPreset(flags['preset'] as AugmentPreset, { size: [set.height, set.width] });
     const indices = onePerClass(set.labels, flags['rows'] as number);
@@ -48,7 +46,7 @@ export const dataPreviewCommand: Command = {
       seed: flags['seed'] as number,
       scale: flags['scale'] as number,
     });
-    await datasetErrorsAsCliErrors(async () => writeOutputFile('out', resolve(out), png));
+    await writeOutputFile('out', resolve(out), png);
     const summary = {
       out: resolve(out),
       dataset: ds.name,

@@ -19,8 +19,8 @@ import {
 import { type BackendChoice, precisionSetter, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
+import { runOptionsFromFlags, trainFlagHelp, trainFlagSpecs } from './train-flags.js';
 import {
-  argumentErrorsAsCliErrors,
   cpuBackendWarning,
   epochLine,
   finishedMessage,
@@ -29,12 +29,8 @@ import {
   knnText,
   prefetchLine,
   progressPrinter,
-  resumeSpec,
-  runOptionsFromFlags,
-  specFromFlags,
-  trainFlagHelp,
-  trainFlagSpecs,
-} from './train-common.js';
+} from './train-output.js';
+import { resumeSpec, specFromFlags } from './train-spec.js';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -49,7 +45,7 @@ export const demoCommand: Command = {
     '  --resume              continue the interrupted run in --out (as `supcon train --resume`: refused',
     '                        without a checkpoint or with flags that change the run), then probe and report;',
     '                        --resume --epochs N lengthens it to N epochs',
-    trainFlagHelp,
+    trainFlagHelp(),
   ].join('\n'),
   async run(argv) {
     const started = performance.now();
@@ -64,11 +60,9 @@ export const demoCommand: Command = {
     if (resume && flags['out'] === undefined)
       throw new CliError('Flag `--resume` needs `--out DIR`, the run folder to continue.');
     // The kNN monitor is on by default (k 200): the report draws its curve.
-    const { spec: asked, epochs } = await argumentErrorsAsCliErrors(() =>
-      resume
-        ? resumeSpec(argv, flags, flags['out'] as string)
-        : { spec: specFromFlags(flags), epochs: undefined },
-    );
+    const { spec: asked, epochs } = resume
+      ? resumeSpec(argv, flags, flags['out'] as string)
+      : { spec: specFromFlags(flags), epochs: undefined };
     const out =
       (flags['out'] as string | undefined) ??
       join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -90,12 +84,10 @@ export const demoCommand: Command = {
       `supcon demo: ${asked.train.method} on ${asked.data.dataset}, ${asked.model.encoder} (width ${asked.model.width}), ${planned} epochs, backend ${backend} → ${out}${resume ? ' (resumed)' : ''}`,
     );
     const { spec, trainer, data, prefetch, interrupted, precision, resumedFrom, alreadyFinished } =
-      await argumentErrorsAsCliErrors(() =>
-        trainRun(asked, out, options, {
-          onStep: progressPrinter(quiet),
-          onEpoch: (r) => say(epochLine(r, planned)),
-        }),
-      );
+      await trainRun(asked, out, options, {
+        onStep: progressPrinter(quiet),
+        onEpoch: (r) => say(epochLine(r, planned)),
+      });
     const trainSeconds = (performance.now() - started) / 1000;
     if (interrupted) {
       console.error(interruptedMessage(out, trainer.position.iteration, 'demo'));

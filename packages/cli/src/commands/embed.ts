@@ -6,7 +6,6 @@ import { augmentSteps, embedImages, readImages, writeOutputFile } from '@supcon/
 import type { FeatureSet } from 'supcon';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { inputErrorsAsCliErrors } from './predict.js';
 import { openRun, runReaderFlagHelp, runReaderFlagSpecs } from './run-reader.js';
 
 export const embedCommand: Command = {
@@ -52,7 +51,7 @@ export const embedCommand: Command = {
     const { mean, std, classes } = data.dataset;
     const rows = (f: FeatureSet) =>
       Array.from({ length: f.count }, (_, i) => Array.from(f.features.subarray(i * f.dim, (i + 1) * f.dim)));
-    const result = await inputErrorsAsCliErrors(async () => {
+    const result = await (async () => {
       if (images !== undefined) {
         const t = data.train;
         const shape: [number, number, number] = [t.height, t.width, t.channels];
@@ -88,7 +87,7 @@ export const embedCommand: Command = {
       };
       writeOutputFile('out', out, JSON.stringify(doc));
       return { file: out, split, count: f.count, dim: f.dim };
-    });
+    })();
     if (flags['json']) console.log(JSON.stringify(result));
     else
       console.log(

@@ -10,7 +10,7 @@ import {
 } from '@supcon/node';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { argumentErrorsAsCliErrors, openRun, runReaderFlagHelp, runReaderFlagSpecs } from './train-common.js';
+import { openRun, runReaderFlagHelp, runReaderFlagSpecs } from './run-reader.js';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -46,7 +46,7 @@ export const evalCommand: Command = {
       throw new CliError(
         `Invalid value for \`--k\`. Expected at most the bank size (${bankSize}: the training split of \`${run}\` has ${data.train.count} samples). Received: ${k}.`,
       );
-    const knn = await argumentErrorsAsCliErrors(async () => {
+    const knn = await (async () => {
       const { mean, std } = data.dataset;
       const steps = augmentSteps('none', [data.train.height, data.train.width], mean, std).eval;
       const bank = embedImages(
@@ -71,7 +71,7 @@ export const evalCommand: Command = {
           classes: data.dataset.classes.length,
         },
       );
-    });
+    })();
     updateSummary(run, knnSummaryFields(knn));
     if (flags['json']) console.log(JSON.stringify({ knn }));
     else {

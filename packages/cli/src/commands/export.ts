@@ -3,7 +3,6 @@ import { exportRun } from '@supcon/node';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { argumentErrorsAsCliErrors } from './train-common.js';
 
 export const exportCommand: Command = {
   name: 'export',
@@ -37,12 +36,10 @@ export const exportCommand: Command = {
     if (out === undefined) throw new CliError('Flag `--out DIR` is required: the export folder.');
     await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
     const dataset = flags['dataset'] as string | undefined;
-    const result = await argumentErrorsAsCliErrors(() =>
-      exportRun(source, out, {
-        withHead: flags['with-head'] === true,
-        ...(dataset !== undefined ? { datasetSpec: dataset } : {}),
-      }),
-    );
+    const result = await exportRun(source, out, {
+      withHead: flags['with-head'] === true,
+      ...(dataset !== undefined ? { datasetSpec: dataset } : {}),
+    });
     if (flags['json']) console.log(JSON.stringify(result));
     else
       console.log(

@@ -12,14 +12,8 @@ import {
 } from '@supcon/node';
 import type { Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import {
-  argumentErrorsAsCliErrors,
-  formatTime,
-  knnText,
-  openRun,
-  runReaderFlagHelp,
-  runReaderFlagSpecs,
-} from './train-common.js';
+import { openRun, runReaderFlagHelp, runReaderFlagSpecs } from './run-reader.js';
+import { formatTime, knnText } from './train-output.js';
 
 export const linearCommand: Command = {
   name: 'linear',
@@ -59,7 +53,7 @@ export const linearCommand: Command = {
     const { run, spec, encoder, data, checkpoint, classifier } = await openRun(flags);
     const progress =
       flags['quiet'] === true || flags['json'] === true ? undefined : evalProgressPrinter('linear');
-    const { result, probeFile } = await argumentErrorsAsCliErrors(async () => {
+    const { result, probeFile } = await (async () => {
       const epochs = flags['epochs'] as number | undefined;
       const evaluation = evaluateRun(spec, encoder, data, {
         ...(classifier ? { classifier } : {}),
@@ -68,7 +62,7 @@ export const linearCommand: Command = {
       });
       progress?.end();
       return { result: evaluation.summary, probeFile: keepProbe(run, evaluation, data, checkpoint) };
-    });
+    })();
     updateSummary(run, { ...result, ...knnSummaryFields(result.knn) });
     if (flags['json']) console.log(JSON.stringify({ ...result, probeFile }));
     else

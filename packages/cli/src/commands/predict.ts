@@ -1,17 +1,9 @@
 /** `supcon predict --run DIR IMAGE|FOLDER…`: labels new images with a run's encoder and kept probe. */
-import {
-  type ImageInput,
-  ImageInputError,
-  loadRunClassifier,
-  ProbeError,
-  predictImages,
-  readImages,
-} from '@supcon/node';
+import { type ImageInput, loadRunClassifier, predictImages, readImages } from '@supcon/node';
 import { type BackendChoice, selectBackend } from '../backend.js';
-import { CliError, type Command, EXIT } from '../command.js';
+import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { runReaderFlagHelp, runReaderFlagSpecs } from './run-reader.js';
-import { argumentErrorsAsCliErrors } from './train-common.js';
 
 export const predictCommand: Command = {
   name: 'predict',
@@ -51,7 +43,7 @@ export const predictCommand: Command = {
       );
     const top = flags['top'] as number;
     await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
-    const { model, predictions, inputs } = await inputErrorsAsCliErrors(async () => {
+    const { model, predictions, inputs } = await (async () => {
       const model = loadRunClassifier(run);
       const classes = model.record.classes.length;
       if (top > classes)
@@ -62,7 +54,7 @@ export const predictCommand: Command = {
         resize: flags['no-resize'] !== true,
       });
       return { model, predictions: predictImages(model, set, top), inputs };
-    });
+    })();
     const shape = model.record.input.shape;
     const resized = inputs.filter((i) => i.resized).length;
     const converted = inputs.filter((i) => i.converted).length;
@@ -99,15 +91,4 @@ export const predictCommand: Command = {
 
 function whatWasDone(input: ImageInput): Pick<ImageInput, 'original' | 'resized' | 'converted'> {
   return { original: input.original, resized: input.resized, converted: input.converted };
-}
-
-/** A missing or stale probe and an unusable image are failures of the command (exit 1), one sentence. */
-export async function inputErrorsAsCliErrors<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await argumentErrorsAsCliErrors(work);
-  } catch (error) {
-    if (error instanceof ProbeError || error instanceof ImageInputError)
-      throw new CliError(error.message, EXIT.failed);
-    throw error;
-  }
 }

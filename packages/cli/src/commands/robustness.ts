@@ -18,7 +18,7 @@ import { CORRUPTIONS, parseCorruptions } from 'supcon';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { argumentErrorsAsCliErrors, formatTime } from './train-common.js';
+import { formatTime } from './train-output.js';
 
 const RESULT_FILE = 'robustness.json';
 
@@ -127,9 +127,7 @@ export const robustnessCommand: Command = {
     const run = flags['run'] as string | undefined;
     if (run === undefined)
       throw new CliError('Flag `--run DIR` is required: the run folder written by `supcon train`.');
-    const corruptions = await argumentErrorsAsCliErrors(() =>
-      parseCorruptions(flags['corruptions'] as string),
-    );
+    const corruptions = await parseCorruptions(flags['corruptions'] as string);
     const severities = parseSeverities(flags['severities'] as string);
     const baselineDir = flags['baseline'] as string | undefined;
     const baseline = baselineDir !== undefined ? readResult(baselineDir, '--baseline') : undefined;
@@ -152,7 +150,7 @@ export const robustnessCommand: Command = {
           withDataset(baseline, baselineDir!),
         ),
       );
-    const result = await argumentErrorsAsCliErrors(async () => {
+    const result = await (async () => {
       const { spec, encoder, data } = await loadRunEncoder(run);
       const test = data.dataset.test;
       if (!test)
@@ -175,13 +173,11 @@ export const robustnessCommand: Command = {
         ...(epochs !== undefined ? { probeEpochs: epochs } : {}),
         onProgress: progress.update,
       });
-    });
+    })();
     progress.end();
     writeFileDurable(join(run, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
     const relative = baseline
-      ? await argumentErrorsAsCliErrors(() =>
-          relativeCorruptionErrors(result, withDataset(baseline, baselineDir!)),
-        )
+      ? await relativeCorruptionErrors(result, withDataset(baseline, baselineDir!))
       : undefined;
     // Every number with what it was measured on; an mCE of an earlier call with a baseline is removed.
     updateSummary(run, {

@@ -4,7 +4,7 @@
  */
 import { loadRunEncoder } from '@supcon/node';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
-import { CliError, libraryErrorsAsCliErrors } from '../command.js';
+import { CliError } from '../command.js';
 import type { FlagSpec, FlagValues } from '../flags.js';
 
 /** Flags of the commands that read a trained run (`linear`, `eval`, `embed`). */
@@ -29,5 +29,5 @@ export async function openRun(
   if (run === undefined)
     throw new CliError('Flag `--run DIR` is required: the run folder written by `supcon train`.');
   await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
-  return { run, ...(await libraryErrorsAsCliErrors(() => loadRunEncoder(run))) };
+  return { run, ...(await loadRunEncoder(run)) };
 }

@@ -22,12 +22,8 @@ import {
   updateSummary,
   writeFileDurable,
 } from '@supcon/node';
-import {
-  libraryErrorsAsCliErrors as argumentErrorsAsCliErrors,
-  CliError,
-  type Command,
-  EXIT,
-} from '../command.js';
+import { UserError } from 'supcon';
+import { CliError, type Command, EXIT } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { trainCommandFlagSpecs } from './train.js';
 import { SWEEP_VARIABLES as VARIABLE } from './train-flags.js';
@@ -66,14 +62,17 @@ function lastLine(r: { status: number; stderr: string }): string {
 }
 
 /** The spec `supcon train ARGS` would train, checked in this process (nothing is trained). */
-async function requestedSpec(run: string, args: string[]): Promise<RunSpec> {
+function requestedSpec(run: string, args: string[]): RunSpec {
   try {
     const { flags, positionals } = parseFlags(args, trainCommandFlagSpecs);
     if (positionals.length > 0) throw new CliError(`unexpected argument \`${positionals[0]}\``);
-    return await argumentErrorsAsCliErrors(() => specFromFlags(flags));
+    return specFromFlags(flags);
   } catch (error) {
-    if (!(error instanceof CliError)) throw error;
-    throw new CliError(`Run \`${run}\` cannot start, so nothing was trained: ${error.message}`);
+    if (!(error instanceof UserError)) throw error;
+    throw new CliError(
+      `Run \`${run}\` cannot start, so nothing was trained: ${error.message}`,
+      error.exitCode,
+    );
   }
 }
 
@@ -165,13 +164,11 @@ export const sweepCommand: Command = {
       if (!quiet) console.error(line);
     };
     // Every run's spec, and whether its folder already holds a run trained differently, before any training.
-    const planned = await Promise.all(
-      values.map(async (value) => {
-        const run = join(out, `${name}=${value}`);
-        const spec = await requestedSpec(run, [...trainFlags, `--${name}`, value]);
-        return { value, run, spec, stale: staleFields(run, spec) };
-      }),
-    );
+    const planned = values.map((value) => {
+      const run = join(out, `${name}=${value}`);
+      const spec = requestedSpec(run, [...trainFlags, `--${name}`, value]);
+      return { value, run, spec, stale: staleFields(run, spec) };
+    });
     const stale = planned.filter((p) => p.stale.length > 0);
     if (stale.length > 0 && flags['rerun-stale'] !== true) {
       const first = stale[0]!;
@@ -181,7 +178,7 @@ export const sweepCommand: Command = {
           'pass --rerun-stale to delete and retrain them, or choose another --out.',
       );
     }
-    await argumentErrorsAsCliErrors(() => ensureOutputFolder('out', out));
+    ensureOutputFolder('out', out);
     const runs: SweepRun[] = [];
     const save = () =>
       writeFileDurable(
@@ -207,8 +204,12 @@ export const sweepCommand: Command = {
           ['train', '--out', run, ...resume, ...trainFlags, `--${name}`, value, '--json', '--quiet'],
           quiet,
         );
+        // A train command line refused as written (2) is this sweep's command line refused.
         if (t.status !== 0)
-          throw new CliError(`Run ${name}=${value} failed to train: ${lastLine(t)}`, EXIT.failed);
+          throw new CliError(
+            `Run ${name}=${value} failed to train: ${lastLine(t)}`,
+            t.status === EXIT.usage ? EXIT.usage : EXIT.failed,
+          );
         const result = lastJson(t.stdout, `supcon train --out ${run}`);
         // A resumed run reports only its own part of the training time.
         summary = updateSummary(run, { trainSeconds: result['seconds'], resumedFrom: result['resumedFrom'] });

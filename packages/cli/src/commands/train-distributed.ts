@@ -5,12 +5,7 @@
 import { join } from 'node:path';
 import { type DistributedHooks, trainDistributed } from '@supcon/node';
 import type { BackendChoice } from '../backend.js';
-import {
-  libraryErrorsAsCliErrors as argumentErrorsAsCliErrors,
-  CliError,
-  type Command,
-  EXIT,
-} from '../command.js';
+import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { SINGLE_PROCESS_FLAGS, trainFlagHelp, trainFlagSpecs } from './train-flags.js';
 import { formatTime, interruptedMessage } from './train-output.js';
@@ -51,41 +46,30 @@ export const trainDistributedCommand: Command = {
     const resume = flags['resume'] === true;
     if (resume && flags['out'] === undefined)
       throw new CliError('Flag `--resume` needs `--out DIR`, the run folder to continue.');
-    const spec = await argumentErrorsAsCliErrors(() => {
-      if (!resume) return specFromFlags(flags);
-      // As `supcon train --resume`: the stored run, refused without a checkpoint or with other flags.
-      const continued = resumeSpec(argv, flags, flags['out'] as string);
-      if (continued.epochs !== undefined)
-        throw new CliError(
-          `\`--resume --epochs ${continued.epochs}\` cannot lengthen a run over several processes yet; lengthen it in one process (\`supcon train --out ${flags['out']} --resume --epochs ${continued.epochs}\`): the checkpoints of both commands are the same.`,
-        );
-      return continued.spec;
-    });
+    // As `supcon train --resume`: the stored run, refused without a checkpoint or with other flags.
+    const continued = resume ? resumeSpec(argv, flags, flags['out'] as string) : undefined;
+    if (continued?.epochs !== undefined)
+      throw new CliError(
+        `\`--resume --epochs ${continued.epochs}\` cannot lengthen a run over several processes yet; lengthen it in one process (\`supcon train --out ${flags['out']} --resume --epochs ${continued.epochs}\`): the checkpoints of both commands are the same.`,
+      );
+    const spec = continued ? continued.spec : specFromFlags(flags);
     const out =
       (flags['out'] as string | undefined) ??
       join('runs', `${spec.train.method}-dp-${new Date().toISOString().replace(/[:.]/g, '-')}`);
     const quiet = flags['quiet'] === true || flags['json'] === true;
     const threads = flags['threads'] as number | undefined;
-    const result = await argumentErrorsAsCliErrors(async () => {
-      try {
-        return await trainDistributed(
-          spec,
-          out,
-          {
-            processes: flags['processes'] as number,
-            ...(threads === undefined ? {} : { threadsPerProcess: threads }),
-            backend: flags['backend'] as BackendChoice,
-            resume,
-            handleSignals: true,
-          },
-          quiet ? {} : progress(spec.train.batchSize, spec.train.epochs),
-        );
-      } catch (error) {
-        if (error instanceof Error && error.name === 'DistributedTrainingError')
-          throw new CliError(error.message, EXIT.failed);
-        throw error;
-      }
-    });
+    const result = await trainDistributed(
+      spec,
+      out,
+      {
+        processes: flags['processes'] as number,
+        ...(threads === undefined ? {} : { threadsPerProcess: threads }),
+        backend: flags['backend'] as BackendChoice,
+        resume,
+        handleSignals: true,
+      },
+      quiet ? {} : progress(spec.train.batchSize, spec.train.epochs),
+    );
     if (!quiet && process.stderr.isTTY) process.stderr.write('\n');
     if (flags['json']) console.log(JSON.stringify(result));
     else

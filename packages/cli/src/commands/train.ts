@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { trainRun, updateSummary } from '@supcon/node';
 import { type BackendChoice, precisionSetter, selectBackend } from '../backend.js';
-import { libraryErrorsAsCliErrors as argumentErrorsAsCliErrors, CliError, type Command } from '../command.js';
+import { CliError, type Command } from '../command.js';
 import { type FlagSpec, parseFlags } from '../flags.js';
 import { trainDistributedCommand } from './train-distributed.js';
 import { runOptionsFromFlags, trainFlagHelp, trainFlagSpecs } from './train-flags.js';
@@ -61,11 +61,9 @@ export const trainCommand: Command = {
     const resume = flags['resume'] === true;
     if (resume && flags['out'] === undefined)
       throw new CliError('Flag `--resume` needs `--out DIR`, the run folder to continue.');
-    const { spec, epochs } = await argumentErrorsAsCliErrors(() =>
-      resume
-        ? resumeSpec(argv, flags, flags['out'] as string)
-        : { spec: specFromFlags(flags), epochs: undefined },
-    );
+    const { spec, epochs } = resume
+      ? resumeSpec(argv, flags, flags['out'] as string)
+      : { spec: specFromFlags(flags), epochs: undefined };
     const out =
       (flags['out'] as string | undefined) ??
       join('runs', `${spec.train.method}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -80,14 +78,12 @@ export const trainCommand: Command = {
       applyPrecision: precisionSetter(backend),
     };
     const started = performance.now();
-    const result = await argumentErrorsAsCliErrors(() =>
-      trainRun(spec, out, options, {
-        onStep: progressPrinter(quiet),
-        onEpoch: (r) => {
-          if (!quiet) console.error(epochLine(r, epochs ?? spec.train.epochs));
-        },
-      }),
-    );
+    const result = await trainRun(spec, out, options, {
+      onStep: progressPrinter(quiet),
+      onEpoch: (r) => {
+        if (!quiet) console.error(epochLine(r, epochs ?? spec.train.epochs));
+      },
+    });
     const { trainer, resumedFrom, prefetch, interrupted, precision, alreadyFinished } = result;
     const summary = {
       run: out,

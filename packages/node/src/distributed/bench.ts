@@ -10,8 +10,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { median } from 'supcon';
+import { selectBackend } from '../backend.js';
 import { type Dataset, loadDataset } from '../data/index.js';
 import { trainRun } from '../train/session.js';
 import type { RunSpec } from '../train/spec.js';
@@ -39,19 +39,9 @@ export interface DistributedBenchRow {
   runs: number;
 }
 
-export async function selectBenchBackend(backend: 'native' | 'cpu'): Promise<void> {
-  tf.env().set('PROD', true);
-  if (backend === 'native') {
-    const name = '@supcon/native';
-    const native = (await import(name)) as { registerNativeBackend?: () => unknown };
-    native.registerNativeBackend?.();
-    if (!(await tf.setBackend('native'))) throw new Error('The native backend did not initialise.');
-  } else await tf.setBackend('cpu');
-}
-
 export async function benchDistributed(options: DistributedBenchOptions): Promise<DistributedBenchRow[]> {
   const { spec, rounds, steps, warmup, backend } = options;
-  await selectBenchBackend(backend);
+  await selectBackend(backend);
   const dataset: Dataset = await loadDataset(spec.data.dataset);
   const configs = [{ processes: 0, threads: 0 }, ...options.configs];
   const times = configs.map(() => [] as number[]);

@@ -15,9 +15,8 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { appendFileSync, existsSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import type { EpochRecord, StepRecord } from 'supcon';
+import { check, type EpochRecord, EXIT_FAILED, type StepRecord, UserError } from 'supcon';
 import type { Dataset } from '../data/index.js';
-import { check } from '../train/check.js';
 import { writeFileDurable } from '../train/checkpoint.js';
 import { ensureOutputFolder } from '../train/output.js';
 import { truncateMetrics } from '../train/run-common.js';
@@ -75,12 +74,11 @@ export interface DistributedResult {
   seconds: number;
 }
 
-export class DistributedTrainingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DistributedTrainingError';
-  }
-}
+/**
+ * A worker that failed, or could not start; the exit code is the failing worker's error's (2 for a bad
+ * argument only a worker could see, as `supcon train` in one process would exit), else 1.
+ */
+export class DistributedTrainingError extends UserError {}
 
 interface Rank {
   rank: number;
@@ -89,7 +87,7 @@ interface Rank {
   reader: FrameReader;
   exited: Promise<void>;
   done?: { iteration: number; fingerprint: string };
-  error?: string;
+  error?: { message: string; exitCode: number };
   backend?: string;
   ready?: number;
 }
@@ -161,6 +159,7 @@ export async function trainDistributed(
   const entry = new URL('./worker.js', import.meta.url);
   const ranks: Rank[] = [];
   let failure: string | undefined;
+  let failureCode: number = EXIT_FAILED;
   let stopRequested = false;
   let reduces = 0;
   let resumedFrom = 0;
@@ -182,9 +181,10 @@ export async function trainDistributed(
   const finished = new Promise<void>((resolve) => {
     settle = resolve;
   });
-  const fail = (why: string) => {
+  const fail = (why: string, exitCode: number = EXIT_FAILED) => {
     if (failure !== undefined) return;
     failure = why;
+    failureCode = exitCode;
     for (const r of ranks)
       if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
     settle();
@@ -264,7 +264,7 @@ export async function trainDistributed(
       } else if (m.type === 'done') {
         r.done = { iteration: m.iteration, fingerprint: m.fingerprint };
       } else if (m.type === 'error') {
-        r.error = m.message;
+        r.error = { message: m.message, exitCode: m.exitCode };
       }
     });
     child.once('error', (error) => fail(`Worker ${rank} could not start: ${error.message}.`));
@@ -274,8 +274,11 @@ export async function trainDistributed(
         return;
       }
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      const reason = r.error ? `: ${r.error}` : r.done ? '' : ' before finishing';
-      fail(`Worker ${rank} (pid ${child.pid}) ${how}${reason}; the other workers were stopped.`);
+      const reason = r.error ? `: ${r.error.message}` : r.done ? '' : ' before finishing';
+      fail(
+        `Worker ${rank} (pid ${child.pid}) ${how}${reason}; the other workers were stopped.`,
+        r.error?.exitCode,
+      );
     });
     const init: WorkerInit = {
       type: 'init',
@@ -300,7 +303,7 @@ export async function trainDistributed(
   }
   if (failure !== undefined) {
     removeIfUnstarted();
-    throw new DistributedTrainingError(failure);
+    throw new DistributedTrainingError(failure, failureCode);
   }
   const fingerprints = ranks.map((r) => r.done!.fingerprint);
   return {

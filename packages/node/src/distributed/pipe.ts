@@ -6,7 +6,7 @@
  * collective once every rank has sent its frame, summing in rank order so every rank gets the same bits.
  */
 import { readSync, writeSync } from 'node:fs';
-import type { Collectives } from 'supcon';
+import { type Collectives, UserError } from 'supcon';
 
 export const OP_GATHER = 1;
 export const OP_SUM = 2;
@@ -15,10 +15,9 @@ export const FLAG_STOP = 0x100;
 /** The collectives' fd in the worker (stdio slot 4; 3 is Node's IPC channel). */
 export const WORKER_FD = 4;
 
-export class CoordinatorGoneError extends Error {
+export class CoordinatorGoneError extends UserError {
   constructor() {
     super('The coordinator closed the collectives pipe (it exited or stopped the run).');
-    this.name = 'CoordinatorGoneError';
   }
 }
 

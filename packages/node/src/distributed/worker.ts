@@ -4,8 +4,8 @@
  * on fd 4 (pipe.ts). Rank 0 reports step and epoch records over IPC and writes the checkpoint.
  */
 import { createHash } from 'node:crypto';
-import * as tf from '@tensorflow/tfjs-core';
-import { DataParallelTrainer, type EpochRecord, type StepRecord } from 'supcon';
+import { DataParallelTrainer, type EpochRecord, EXIT_FAILED, type StepRecord, UserError } from 'supcon';
+import { type BackendChoice, selectBackend } from '../backend.js';
 import type { Dataset } from '../data/index.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { knnMonitor, trainAugmenter } from '../train/run-common.js';
@@ -20,7 +20,7 @@ export interface WorkerInit {
   spec: RunSpec;
   runDir: string;
   resume: boolean;
-  backend: 'auto' | 'native' | 'cpu';
+  backend: BackendChoice;
   dataset?: Dataset;
 }
 
@@ -36,24 +36,8 @@ export type WorkerMessage =
   | { type: 'step'; record: StepRecord }
   | { type: 'epoch'; record: EpochRecord & { knnAccuracy?: number } }
   | { type: 'done'; rank: number; iteration: number; fingerprint: string }
-  | { type: 'error'; rank: number; message: string };
-
-async function selectBackend(choice: WorkerInit['backend']): Promise<string> {
-  tf.env().set('PROD', true);
-  if (choice !== 'cpu') {
-    try {
-      const name = '@supcon/native'; // not a dependency of @supcon/node: loaded only when asked for
-      const native = (await import(name)) as { registerNativeBackend?: () => unknown };
-      native.registerNativeBackend?.();
-      if (await tf.setBackend('native')) return 'native';
-    } catch (error) {
-      if (choice === 'native') throw error;
-    }
-    if (choice === 'native') throw new Error('The native backend is not available in the worker.');
-  }
-  await tf.setBackend('cpu');
-  return 'cpu';
-}
+  /** `exitCode`: the error's own when it is a UserError (2 for a bad argument), else 1. */
+  | { type: 'error'; rank: number; message: string; exitCode: number };
 
 function send(message: WorkerMessage): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -142,7 +126,8 @@ process.once('message', (init: WorkerInit) => {
     () => process.exit(0),
     async (error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
-      await send({ type: 'error', rank: init.rank, message }).catch(() => undefined);
+      const exitCode = error instanceof UserError ? error.exitCode : EXIT_FAILED;
+      await send({ type: 'error', rank: init.rank, message, exitCode }).catch(() => undefined);
       process.exit(1);
     },
   );

@@ -18,14 +18,14 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
-import type { OptimizerState, TrainerState } from 'supcon';
+import { type OptimizerState, type TrainerState, UserError } from 'supcon';
 
 const MAGIC = 'SUPCONCK';
 
-export class CheckpointError extends Error {
+/** A checkpoint that cannot be read or trusted (exit code 1). */
+export class CheckpointError extends UserError {
   constructor(file: string, reason: string) {
     super(`Checkpoint \`${file}\` is unusable: ${reason}.`);
-    this.name = 'CheckpointError';
   }
 }
 

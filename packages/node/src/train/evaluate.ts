@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  check,
   type FeatureSet,
   fitLinearProbe,
   LINEAR_PROBE_DEFAULTS,
@@ -17,7 +18,6 @@ import {
   topKAccuracy,
 } from 'supcon';
 import type { Dataset } from '../data/index.js';
-import { check } from './check.js';
 import { loadCheckpoint, writeFileDurable } from './checkpoint.js';
 import { embedImages } from './embed.js';
 import { type EvalProgress, EvalProgressTracker, type EvalStage } from './eval-progress.js';

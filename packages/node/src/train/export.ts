@@ -10,9 +10,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { layersModelFiles, layersModelFromFiles, type Network, toLayersModel } from 'supcon';
+import { check, layersModelFiles, layersModelFromFiles, type Network, toLayersModel } from 'supcon';
 import { type Dataset, loadDataset } from '../data/index.js';
-import { check } from './check.js';
 import { loadCheckpoint, writeFileDurable } from './checkpoint.js';
 import { buildEncoder, buildHead, encoderArchitecture, headArchitecture, type RunSpec } from './spec.js';
 

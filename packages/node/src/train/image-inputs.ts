@@ -8,6 +8,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { UserError } from 'supcon';
 import { DatasetError, decodeImage, type ImageSet } from '../data/index.js';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp']);
@@ -26,12 +27,7 @@ export interface ImageInput {
 }
 
 /** An image path that cannot be used: one sentence naming it. */
-export class ImageInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ImageInputError';
-  }
-}
+export class ImageInputError extends UserError {}
 
 /** The image files of `paths` (files as given, folders searched recursively, sorted; hidden names skipped). */
 export function listImageFiles(paths: string[]): string[] {

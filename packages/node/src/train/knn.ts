@@ -5,8 +5,7 @@
  * a kNN number never appears without its k and bank. Also the reader that understands the names
  * earlier versions wrote (`knnTestAccuracy`, `knn_test_top1`, ...).
  */
-import { type FeatureSet, knnScores, topKAccuracy } from 'supcon';
-import { check } from './check.js';
+import { check, type FeatureSet, knnScores, topKAccuracy } from 'supcon';
 
 export interface KnnSplit {
   top1: number;

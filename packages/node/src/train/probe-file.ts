@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import type { LinearProbe } from 'supcon';
+import { type LinearProbe, UserError } from 'supcon';
 import { writeFileDurable } from './checkpoint.js';
 import { runFiles } from './session.js';
 
@@ -64,12 +64,7 @@ export interface ProbeRecord {
 }
 
 /** A missing, damaged or stale probe: one sentence saying what to run. */
-export class ProbeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProbeError';
-  }
-}
+export class ProbeError extends UserError {}
 
 /** SHA-256 and iteration of a checkpoint file (iteration read by the caller from its header). */
 export function fingerprintFile(file: string, iteration: number): CheckpointFingerprint {

@@ -7,9 +7,8 @@
  *   CE(c)   = Σ_s E(c, s) / Σ_s E_baseline(c, s)      (with a baseline run)
  *   mCE     = mean over corruptions of CE(c)          (without one: the mean of E over c and s)
  */
-import { type Corruption, corruptImages, linearScores, type Network, topKAccuracy } from 'supcon';
+import { type Corruption, check, corruptImages, linearScores, type Network, topKAccuracy } from 'supcon';
 import { subset } from '../data/index.js';
-import { check } from './check.js';
 import { embedImages } from './embed.js';
 import { evaluateEncoder } from './evaluate.js';
 import type { PreparedData } from './session.js';

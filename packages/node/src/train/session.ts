@@ -7,7 +7,7 @@
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type EpochRecord, type Network, type StepRecord, Trainer } from 'supcon';
+import { check, type EpochRecord, type Network, type StepRecord, Trainer } from 'supcon';
 import {
   type Dataset,
   type ImageSet,
@@ -16,7 +16,6 @@ import {
   splitValidation,
   subset,
 } from '../data/index.js';
-import { check } from './check.js';
 import { loadCheckpoint, saveCheckpoint, writeFileDurable } from './checkpoint.js';
 import { exportLayersModel } from './export.js';
 import { ensureOutputFolder } from './output.js';

@@ -4,12 +4,20 @@
  * and the resolution that makes the stored config.json exactly what trains (defaults filled in).
  * Also the field-by-field difference of two specs (sweeps refuse to reuse a run trained differently).
  */
-import { DECAYS, METHODS, OPTIMIZERS, type OptimizerConfig, resolveConfig, type TrainConfig } from 'supcon';
-import { check } from './check.js';
+import {
+  check,
+  DECAYS,
+  METHODS,
+  OPTIMIZERS,
+  type OptimizerConfig,
+  resolveConfig,
+  type TrainConfig,
+} from 'supcon';
 import {
   AUGMENTS,
   type DataSpec,
   ENCODERS,
+  encoderArchitecture,
   type ModelSpec,
   PRECISIONS,
   type RunExtension,
@@ -196,6 +204,8 @@ export function resolveRunSpec(spec: RunSpec): RunSpec {
   resolved.train = resolveConfig(resolved.train);
   resolved.precision ??= 'fp32';
   checkSpecShape(resolved);
+  // The ResNet options (stem, width multiplier) too: refused before any data loads, in every process.
+  encoderArchitecture(resolved.model);
   const data = resolved.data;
   // Only the kind matters here; the name is checked when the data loads (tests pass their own data).
   if (data.dataset.startsWith('folder:')) {

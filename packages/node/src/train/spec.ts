@@ -4,6 +4,7 @@
  */
 import {
   type AugmentStep,
+  check,
   createProjectionHead,
   type EncoderArchitecture,
   type HeadArchitecture,
@@ -19,7 +20,6 @@ import {
   smallResNet,
   type TrainConfig,
 } from 'supcon';
-import { check } from './check.js';
 
 export const ENCODERS = ['small-resnet', 'mlp', 'resnet18', 'resnet34', 'resnet50'] as const;
 export type EncoderKind = (typeof ENCODERS)[number];

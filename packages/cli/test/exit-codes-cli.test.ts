@@ -1,0 +1,95 @@
+/**
+ * One exit-code policy (0 done, 1 failed, 2 bad usage, 130 interrupted), mapped in one place: the same
+ * bad argument exits 2, with the same sentence, from every command that takes it — whether the parser,
+ * the run spec's check or a later stage (a worker process, a child `supcon train`) finds it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { EXIT_USAGE, InvalidArgumentError, UserError } from 'supcon';
+import { CliError, EXIT, exitCodeOf } from '../src/command.js';
+import { cli } from './helpers.js';
+
+function exits(r: ReturnType<typeof cli>, code: number, pattern: RegExp, what: string): void {
+  assert.equal(r.status, code, `${what}: exit ${r.status}: ${r.stderr}`);
+  assert.match(r.stderr, pattern, what);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, `${what}: no stack trace without --verbose`);
+}
+
+test('every user-facing error extends UserError, and its exit code is the one the CLI returns', () => {
+  const bad = new InvalidArgumentError('k', 'an integer > 0', 0);
+  assert.ok(bad instanceof UserError);
+  assert.equal(exitCodeOf(bad), EXIT.usage);
+  assert.equal(EXIT_USAGE, EXIT.usage);
+  assert.equal(exitCodeOf(new CliError('bad flag')), EXIT.usage);
+  assert.equal(exitCodeOf(new UserError('the dataset is damaged')), EXIT.failed);
+  assert.equal(exitCodeOf(new Error('a bug')), EXIT.failed);
+});
+
+test('a bad training setting exits 2 from train, demo, train --processes, train-distributed and sweep', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'supcon-exit-'));
+  // Valid for the parser; refused by the run spec's check (before any data loads, in every command).
+  const bad = ['--encoder', 'resnet18', '--width-multiplier', '0.3'];
+  const sentence = /argument `model\.widthMultiplier`.*Received: model\.widthMultiplier=0\.3/;
+  exits(cli('train', ...bad, '--out', join(dir, 't')), 2, sentence, 'train');
+  exits(cli('demo', ...bad, '--out', join(dir, 'd')), 2, sentence, 'demo');
+  exits(
+    cli('train', '--processes', '2', ...bad, '--out', join(dir, 'p')),
+    2,
+    sentence,
+    'train --processes 2',
+  );
+  exits(cli('train-distributed', ...bad, '--out', join(dir, 'td')), 2, sentence, 'train-distributed');
+  exits(cli('sweep', '--vary', 'seed=1,2', '--out', join(dir, 's'), '--', ...bad), 2, sentence, 'sweep');
+});
+
+test('a bad flag value exits 2 from every command that takes the flag', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'supcon-exit-'));
+  const run = join(dir, 'run');
+  const takesBackend: string[][] = [
+    ['train'],
+    ['demo'],
+    ['train-distributed'],
+    ['linear', '--run', run],
+    ['eval', '--run', run],
+    ['embed', '--run', run, '--out', join(dir, 'e.json')],
+    ['predict', '--run', run, 'x.png'],
+    ['robustness', '--run', run],
+    ['export', run, '--out', join(dir, 'x')],
+    ['bench', 'step'],
+    ['bench', 'loss'],
+    ['bench', 'augment'],
+    ['bench', 'overlap'],
+    ['bench', 'gradcache'],
+  ];
+  for (const argv of takesBackend)
+    exits(
+      cli(...argv, '--backend', 'gpu'),
+      2,
+      /^supcon: Invalid value for `--backend`\. Expected one of auto, native, cpu\. Received: gpu\.\n$/,
+      argv.join(' '),
+    );
+});
+
+test('a run folder that is not one exits 2 from every command that reads a run', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'supcon-exit-'));
+  const run = join(dir, 'nothing-here');
+  const readers: string[][] = [
+    ['linear', '--run', run],
+    ['eval', '--run', run],
+    ['embed', '--run', run, '--out', join(dir, 'e.json')],
+    ['predict', '--run', run, 'x.png'],
+    ['robustness', '--run', run],
+  ];
+  for (const argv of readers)
+    exits(cli(...argv, '--backend', 'cpu'), 2, /argument `run`.*nothing-here/, argv.join(' '));
+});
+
+test('a command group without its sub-command is bad usage (2); with --help it is help (0)', () => {
+  const r = cli('bench');
+  assert.equal(r.status, 2);
+  assert.match(r.stdout, /supcon bench step/);
+  assert.equal(cli('bench', '--help').status, 0);
+});
