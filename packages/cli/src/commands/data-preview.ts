@@ -46,7 +46,7 @@ export const dataPreviewCommand: Command = {
       seed: flags['seed'] as number,
       scale: flags['scale'] as number,
     });
-    await writeOutputFile('out', resolve(out), png);
+    writeOutputFile('out', resolve(out), png);
     const summary = {
       out: resolve(out),
       dataset: ds.name,

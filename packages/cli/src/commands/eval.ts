@@ -46,32 +46,30 @@ export const evalCommand: Command = {
       throw new CliError(
         `Invalid value for \`--k\`. Expected at most the bank size (${bankSize}: the training split of \`${run}\` has ${data.train.count} samples). Received: ${k}.`,
       );
-    const knn = await (async () => {
-      const { mean, std } = data.dataset;
-      const steps = augmentSteps('none', [data.train.height, data.train.width], mean, std).eval;
-      const bank = embedImages(
-        encoder,
-        subset(
-          data.train,
-          Int32Array.from({ length: bankSize }, (_, i) => i),
-        ),
-        steps,
-      );
-      const test = data.dataset.test;
-      return evaluateKnn(
-        bank,
-        {
-          validation: embedImages(encoder, data.validation, steps),
-          ...(test ? { test: embedImages(encoder, test, steps) } : {}),
-        },
-        {
-          k,
-          bank: bankSize,
-          temperature: flags['temperature'] as number,
-          classes: data.dataset.classes.length,
-        },
-      );
-    })();
+    const { mean, std } = data.dataset;
+    const steps = augmentSteps('none', [data.train.height, data.train.width], mean, std).eval;
+    const bank = embedImages(
+      encoder,
+      subset(
+        data.train,
+        Int32Array.from({ length: bankSize }, (_, i) => i),
+      ),
+      steps,
+    );
+    const test = data.dataset.test;
+    const knn = evaluateKnn(
+      bank,
+      {
+        validation: embedImages(encoder, data.validation, steps),
+        ...(test ? { test: embedImages(encoder, test, steps) } : {}),
+      },
+      {
+        k,
+        bank: bankSize,
+        temperature: flags['temperature'] as number,
+        classes: data.dataset.classes.length,
+      },
+    );
     updateSummary(run, knnSummaryFields(knn));
     if (flags['json']) console.log(JSON.stringify({ knn }));
     else {

@@ -53,16 +53,15 @@ export const linearCommand: Command = {
     const { run, spec, encoder, data, checkpoint, classifier } = await openRun(flags);
     const progress =
       flags['quiet'] === true || flags['json'] === true ? undefined : evalProgressPrinter('linear');
-    const { result, probeFile } = await (async () => {
-      const epochs = flags['epochs'] as number | undefined;
-      const evaluation = evaluateRun(spec, encoder, data, {
-        ...(classifier ? { classifier } : {}),
-        ...(epochs !== undefined ? { probeEpochs: epochs } : {}),
-        ...(progress ? { onProgress: progress.update } : {}),
-      });
-      progress?.end();
-      return { result: evaluation.summary, probeFile: keepProbe(run, evaluation, data, checkpoint) };
-    })();
+    const epochs = flags['epochs'] as number | undefined;
+    const evaluation = evaluateRun(spec, encoder, data, {
+      ...(classifier ? { classifier } : {}),
+      ...(epochs !== undefined ? { probeEpochs: epochs } : {}),
+      ...(progress ? { onProgress: progress.update } : {}),
+    });
+    progress?.end();
+    const result = evaluation.summary;
+    const probeFile = keepProbe(run, evaluation, data, checkpoint);
     updateSummary(run, { ...result, ...knnSummaryFields(result.knn) });
     if (flags['json']) console.log(JSON.stringify({ ...result, probeFile }));
     else

@@ -43,18 +43,16 @@ export const predictCommand: Command = {
       );
     const top = flags['top'] as number;
     await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
-    const { model, predictions, inputs } = await (async () => {
-      const model = loadRunClassifier(run);
-      const classes = model.record.classes.length;
-      if (top > classes)
-        throw new CliError(
-          `Invalid value for \`--top\`. Expected at most the run's ${classes} classes. Received: ${top}.`,
-        );
-      const { set, inputs } = await readImages(positionals, model.record.input.shape, {
-        resize: flags['no-resize'] !== true,
-      });
-      return { model, predictions: predictImages(model, set, top), inputs };
-    })();
+    const model = loadRunClassifier(run);
+    const classes = model.record.classes.length;
+    if (top > classes)
+      throw new CliError(
+        `Invalid value for \`--top\`. Expected at most the run's ${classes} classes. Received: ${top}.`,
+      );
+    const { set, inputs } = await readImages(positionals, model.record.input.shape, {
+      resize: flags['no-resize'] !== true,
+    });
+    const predictions = predictImages(model, set, top);
     const shape = model.record.input.shape;
     const resized = inputs.filter((i) => i.resized).length;
     const converted = inputs.filter((i) => i.converted).length;

@@ -127,7 +127,7 @@ export const robustnessCommand: Command = {
     const run = flags['run'] as string | undefined;
     if (run === undefined)
       throw new CliError('Flag `--run DIR` is required: the run folder written by `supcon train`.');
-    const corruptions = await parseCorruptions(flags['corruptions'] as string);
+    const corruptions = parseCorruptions(flags['corruptions'] as string);
     const severities = parseSeverities(flags['severities'] as string);
     const baselineDir = flags['baseline'] as string | undefined;
     const baseline = baselineDir !== undefined ? readResult(baselineDir, '--baseline') : undefined;
@@ -150,34 +150,32 @@ export const robustnessCommand: Command = {
           withDataset(baseline, baselineDir!),
         ),
       );
-    const result = await (async () => {
-      const { spec, encoder, data } = await loadRunEncoder(run);
-      const test = data.dataset.test;
-      if (!test)
-        throw new CliError(`Run \`${run}\` uses a dataset without a test split; robustness needs one.`);
-      // The test images (the first N) and the dataset are known once the run's data is loaded.
-      const testImages = Math.min(limit ?? test.count, test.count);
-      if (baseline)
-        refuseBaseline(
-          baselineDifferences(
-            { ...setting, testImages, dataset: spec.data.dataset },
-            withDataset(baseline, baselineDir!),
-          ),
-        );
-      const epochs = flags['epochs'] as number | undefined;
-      return evaluateRobustness(spec, encoder, data, {
-        corruptions,
-        severities,
-        seed,
-        ...(limit !== undefined ? { limit } : {}),
-        ...(epochs !== undefined ? { probeEpochs: epochs } : {}),
-        onProgress: progress.update,
-      });
-    })();
+    const { spec, encoder, data } = await loadRunEncoder(run);
+    const test = data.dataset.test;
+    if (!test)
+      throw new CliError(`Run \`${run}\` uses a dataset without a test split; robustness needs one.`);
+    // The test images (the first N) and the dataset are known once the run's data is loaded.
+    const testImages = Math.min(limit ?? test.count, test.count);
+    if (baseline)
+      refuseBaseline(
+        baselineDifferences(
+          { ...setting, testImages, dataset: spec.data.dataset },
+          withDataset(baseline, baselineDir!),
+        ),
+      );
+    const epochs = flags['epochs'] as number | undefined;
+    const result = evaluateRobustness(spec, encoder, data, {
+      corruptions,
+      severities,
+      seed,
+      ...(limit !== undefined ? { limit } : {}),
+      ...(epochs !== undefined ? { probeEpochs: epochs } : {}),
+      onProgress: progress.update,
+    });
     progress.end();
     writeFileDurable(join(run, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
     const relative = baseline
-      ? await relativeCorruptionErrors(result, withDataset(baseline, baselineDir!))
+      ? relativeCorruptionErrors(result, withDataset(baseline, baselineDir!))
       : undefined;
     // Every number with what it was measured on; an mCE of an earlier call with a baseline is removed.
     updateSummary(run, {
