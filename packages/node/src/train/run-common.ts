@@ -1,9 +1,11 @@
 /**
  * Pieces of a training run shared by the one-process session (session.ts) and the data-parallel
  * workers and coordinator (distributed/): the training augmentation, the kNN monitor (and what it
- * measured on), and the metrics log's truncation on resume and its last epoch.
+ * measured on), the metrics log's truncation on resume and its last epoch, and the record of the
+ * command line that started or resumed the run.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Augmenter, type AugmentStep, type EpochRecord, knnScores, type Network, topKAccuracy } from 'supcon';
 import { type ImageSet, subset } from '../data/index.js';
 import { writeFileDurable } from './checkpoint.js';
@@ -91,4 +93,38 @@ function takeFirst(set: ImageSet, n: number): ImageSet {
         set,
         Int32Array.from({ length: n }, (_, i) => i),
       );
+}
+
+/** This process's command line: `supcon …` when the CLI runs it, else `node SCRIPT …`. */
+export function processCommandLine(): string[] {
+  const [, script = '', ...args] = process.argv;
+  const name = basename(script);
+  return name === 'supcon' || name === 'supcon.js' ? ['supcon', ...args] : ['node', script, ...args];
+}
+
+/**
+ * Records in summary.json (merged, other fields kept) what started the run: `startedAt` (ISO date)
+ * and `commandLine` for a fresh start, one more `resumes` entry (date, command line, iteration it
+ * continued from) for a resume. The report shows them.
+ */
+export function recordInvocation(summaryFile: string, commandLine: string[], resumedFrom?: number): void {
+  let old: Record<string, unknown> = {};
+  try {
+    old = existsSync(summaryFile)
+      ? (JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>)
+      : {};
+  } catch {
+    // a damaged summary is replaced by what is known now
+  }
+  const at = new Date().toISOString();
+  const fields =
+    resumedFrom === undefined
+      ? { startedAt: at, commandLine }
+      : {
+          resumes: [
+            ...(Array.isArray(old['resumes']) ? (old['resumes'] as unknown[]) : []),
+            { at, commandLine, fromIteration: resumedFrom },
+          ],
+        };
+  writeFileDurable(summaryFile, `${JSON.stringify({ ...old, ...fields }, null, 2)}\n`);
 }

@@ -19,7 +19,14 @@ import {
 import { loadCheckpoint, saveCheckpoint, writeFileDurable } from './checkpoint.js';
 import { exportLayersModel } from './export.js';
 import { ensureOutputFolder } from './output.js';
-import { knnMonitor, lastEpochRecord, trainAugmenter, truncateMetrics } from './run-common.js';
+import {
+  knnMonitor,
+  lastEpochRecord,
+  processCommandLine,
+  recordInvocation,
+  trainAugmenter,
+  truncateMetrics,
+} from './run-common.js';
 
 export { knnMonitorSettings, lastEpochRecord } from './run-common.js';
 
@@ -69,6 +76,8 @@ export interface RunOptions {
    * `interrupted` is then true). A second signal kills the process as usual. For the CLI.
    */
   handleSignals?: boolean;
+  /** The command line recorded in summary.json (default: this process's, `supcon …` from the CLI). */
+  commandLine?: string[];
 }
 
 /** How the views were made: ahead in the worker (`prefetched`), on the training thread (`inline`). */
@@ -238,6 +247,7 @@ export async function trainRun(
   ensureOutputFolder('out', runDir);
   if (!saved || spec.train.epochs !== planned)
     writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
+  recordInvocation(files.summary, options.commandLine ?? processCommandLine(), saved?.iteration);
   const { train } = data;
   const { steps, augmenter } = trainAugmenter(spec, data);
   const o = augmenter.output;
