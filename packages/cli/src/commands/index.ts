@@ -18,6 +18,7 @@ import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
 import { linearCommand } from './linear.js';
 import { predictCommand } from './predict.js';
+import { reportCommand } from './report.js';
 import { robustnessCommand } from './robustness.js';
 import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
@@ -40,6 +41,7 @@ export const allCommands: Command[] = [
   predictCommand,
   exportCommand,
   demoCommand,
+  reportCommand,
   robustnessCommand,
   sweepCommand,
   dashboardCommand,

@@ -1,220 +1,454 @@
 /**
- * The run report: PNG plots (training loss per step; kNN / linear-probe accuracy per epoch; a 2-D
- * PCA projection of the test embeddings coloured by class), drawn as SVG and rasterised by sharp,
- * and one self-contained HTML page that shows them with the summary.
+ * The run report: `report.html` in a run folder with its PNG charts (training loss per step; the
+ * kNN monitor's validation top-1 per epoch; the final accuracies; a 2-D PCA projection of the
+ * embeddings coloured by class), built from what the folder holds: config.json (hyperparameters),
+ * metrics.jsonl (curves), summary.json (results, date and command line). A run missing some of it
+ * still gets a report, which names each missing piece and the command that adds it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
-import { type FeatureSet, pca2 } from 'supcon';
+import * as tf from '@tensorflow/tfjs-core';
+import { type FeatureSet, InvalidArgumentError, pca2 } from 'supcon';
+import { subset } from '../data/index.js';
 import { writeFileDurable } from './checkpoint.js';
-import { knnTestTop1, LEGACY_KNN_KEYS } from './knn.js';
+import { embedImages } from './embed.js';
+import { loadRunEncoder } from './evaluate.js';
+import { knnTestTop1 } from './knn.js';
+import { writeOutputFile } from './output.js';
+import { type Bar, barPlot, esc, linePlot, type Series, scatterPlot, svgToPng } from './plots.js';
 import { runFiles } from './session.js';
+import { augmentSteps } from './spec.js';
 
-const COLORS = [
-  '#1f77b4',
-  '#ff7f0e',
-  '#2ca02c',
-  '#d62728',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#7f7f7f',
-  '#bcbd22',
-  '#17becf',
-];
-const W = 640;
-const H = 400;
-const M = { left: 60, right: 20, top: 40, bottom: 45 };
+export { barPlot, linePlot, type Series, scatterPlot } from './plots.js';
 
-export interface Series {
-  name: string;
-  points: [number, number][];
-  color: string;
-}
-
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** A line chart as SVG; `xTicks` labels chosen x positions (e.g. categories) instead of the two ends. */
-export function linePlot(
-  title: string,
-  xLabel: string,
-  yLabel: string,
-  series: Series[],
-  xTicks?: { at: number; label: string }[],
-): string {
-  const all = series.flatMap((s) => s.points);
-  const xs = all.map((p) => p[0]);
-  const ys = all.map((p) => p[1]);
-  let [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
-  if (xTicks && xTicks.length > 0) {
-    const at = xTicks.map((t) => t.at);
-    [x0, x1] = [Math.min(...at), Math.max(...at)];
-    if (x1 - x0 < 1e-9) [x0, x1] = [x0 - 0.5, x1 + 0.5];
-    const pad = 0.05 * (x1 - x0);
-    [x0, x1] = [x0 - pad, x1 + pad];
-  }
-  let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
-  if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
-  const sx = (x: number) => M.left + ((x - x0) / (x1 - x0)) * (W - M.left - M.right);
-  const sy = (y: number) => H - M.bottom - ((y - y0) / (y1 - y0)) * (H - M.top - M.bottom);
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => y0 + f * (y1 - y0));
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
-    `<line x1="${M.left}" y1="${H - M.bottom}" x2="${W - M.right}" y2="${H - M.bottom}" stroke="black"/>`,
-    `<line x1="${M.left}" y1="${M.top}" x2="${M.left}" y2="${H - M.bottom}" stroke="black"/>`,
-    ...ticks.map(
-      (t) =>
-        `<text x="${M.left - 6}" y="${sy(t) + 4}" text-anchor="end">${t.toPrecision(3)}</text><line x1="${M.left}" x2="${W - M.right}" y1="${sy(t)}" y2="${sy(t)}" stroke="#ddd"/>`,
-    ),
-    xTicks && xTicks.length > 0
-      ? xTicks
-          .map(
-            (t) =>
-              `<text x="${sx(t.at)}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(t.label)}</text>`,
-          )
-          .join('')
-      : `<text x="${M.left}" y="${H - M.bottom + 16}">${x0}</text><text x="${W - M.right}" y="${H - M.bottom + 16}" text-anchor="end">${x1}</text>`,
-    `<text x="${W / 2}" y="${H - 8}" text-anchor="middle">${esc(xLabel)}</text>`,
-    `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">${esc(yLabel)}</text>`,
-  ];
-  series.forEach((s, i) => {
-    const d = s.points
-      .map((p, j) => `${j ? 'L' : 'M'}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`)
-      .join('');
-    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
-    if (s.points.length < 30)
-      for (const p of s.points)
-        parts.push(`<circle cx="${sx(p[0])}" cy="${sy(p[1])}" r="3" fill="${s.color}"/>`);
-    parts.push(
-      `<text x="${W - M.right - 4}" y="${M.top + 14 + 16 * i}" text-anchor="end" fill="${s.color}">${esc(s.name)}</text>`,
-    );
-  });
-  parts.push('</svg>');
-  return parts.join('\n');
-}
-
-function scatterPlot(title: string, points: [number, number][], labels: number[], classes: string[]): string {
-  const xs = points.map((p) => p[0]);
-  const ys = points.map((p) => p[1]);
-  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const S = 560;
-  const sx = (x: number) => 20 + ((x - x0) / (x1 - x0 || 1)) * (S - 40);
-  const sy = (y: number) => 40 + ((y1 - y) / (y1 - y0 || 1)) * (S - 60);
-  const legend = classes.map(
-    (c, i) =>
-      `<circle cx="${S + 12}" cy="${50 + 20 * i}" r="5" fill="${COLORS[i % 10]}"/><text x="${S + 22}" y="${54 + 20 * i}">${esc(c)}</text>`,
-  );
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${S + 140}" height="${S}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${S / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
-    ...points.map(
-      (p, i) =>
-        `<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="1.8" fill="${COLORS[labels[i]! % 10]}" fill-opacity="0.7"/>`,
-    ),
-    ...legend,
-    '</svg>',
-  ].join('\n');
-}
-
+/** Writes the PNG of an SVG chart atomically. */
 export async function png(svg: string, file: string): Promise<void> {
-  const bytes = await sharp(Buffer.from(svg)).png().toBuffer();
-  writeFileDurable(file, bytes);
+  writeFileDurable(file, await svgToPng(svg));
 }
 
-/** Writes loss.png, accuracy.png (when there are accuracies), embedding.png and report.html into the run folder. */
-export async function writeReport(
-  runDir: string,
-  summary: Record<string, unknown>,
-  test: FeatureSet,
-  classes: string[],
-): Promise<string> {
-  const records = existsSync(runFiles(runDir).metrics)
-    ? readFileSync(runFiles(runDir).metrics, 'utf8')
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map(
-          (l) =>
-            JSON.parse(l) as {
-              type: string;
-              iteration: number;
-              loss: number;
-              epoch: number;
-              knnAccuracy?: number;
-            },
-        )
-    : [];
-  const steps = records.filter((r) => r.type === 'step');
-  const epochs = records.filter((r) => r.type === 'epoch');
-  const figures: string[] = [];
-  if (steps.length > 0) {
-    const every = Math.max(1, Math.floor(steps.length / 400));
-    const points = steps
+/** Embeddings to draw, and the split they come from (a run without a test split shows validation). */
+export interface ReportEmbeddings {
+  features: FeatureSet;
+  split: 'test' | 'validation';
+  classes: string[];
+}
+
+export interface ReportOptions {
+  embeddings?: ReportEmbeddings;
+  /** Why there are no embeddings (shown in the report with what would add them). */
+  embeddingsMissing?: string;
+  /** The report's own date (default now). */
+  now?: Date;
+}
+
+export interface ReportResult {
+  /** The path of report.html. */
+  file: string;
+  /** The PNG files it shows, in the run folder. */
+  figures: string[];
+  /** One sentence per piece the run lacks, each naming the command that adds it. */
+  missing: string[];
+}
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+
+const METHODS: Record<string, string> = {
+  supcon: 'SupCon (supervised contrastive)',
+  simclr: 'SimCLR (self-supervised contrastive)',
+  ce: 'Cross-entropy (supervised baseline)',
+};
+const LOSSES: Record<string, string> = {
+  supcon: 'SupCon loss',
+  simclr: 'SimCLR loss',
+  ce: 'cross-entropy loss',
+};
+const ENCODERS: Record<string, string> = {
+  'small-resnet': 'small ResNet',
+  mlp: 'MLP',
+  resnet18: 'ResNet-18',
+  resnet34: 'ResNet-34',
+  resnet50: 'ResNet-50',
+};
+const AUGMENTS: Record<string, string> = {
+  none: 'none',
+  light: 'light (random resized crop 0.6–1, horizontal flip)',
+  supcon: 'SupCon (random resized crop 0.2–1, flip, colour jitter, grayscale)',
+};
+
+function readJsonFile(file: string): Json | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return obj(JSON.parse(readFileSync(file, 'utf8')));
+  } catch {
+    throw new InvalidArgumentError('run', `a run folder whose ${file} is valid JSON`, file);
+  }
+}
+
+interface Records {
+  steps: { iteration: number; loss: number }[];
+  epochs: { epoch: number; iteration: number; loss: number; knnAccuracy?: number; accuracy?: number }[];
+}
+
+/** The step and epoch records of metrics.jsonl (a torn last line of a killed process is skipped). */
+function readMetrics(file: string): Records | undefined {
+  if (!existsSync(file)) return undefined;
+  const records: Records = { steps: [], epochs: [] };
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    let r: Json;
+    try {
+      r = obj(JSON.parse(line));
+    } catch {
+      continue;
+    }
+    const iteration = num(r['iteration']);
+    const loss = num(r['loss']);
+    if (iteration === undefined || loss === undefined) continue;
+    if (r['type'] === 'step') records.steps.push({ iteration, loss });
+    else if (r['type'] === 'epoch') {
+      const knn = num(r['knnAccuracy']);
+      const accuracy = num(r['accuracy']);
+      records.epochs.push({
+        epoch: num(r['epoch']) ?? records.epochs.length,
+        iteration,
+        loss,
+        ...(knn !== undefined ? { knnAccuracy: knn } : {}),
+        ...(accuracy !== undefined ? { accuracy } : {}),
+      });
+    }
+  }
+  return records;
+}
+
+/** A command line as one shell-quoted string. */
+export function shellLine(words: string[]): string {
+  return words.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+function date(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** The hyperparameters of config.json as labelled rows (absent keys are left out). */
+function hyperparameters(config: Json): [string, string][] {
+  const train = obj(config['train']);
+  const model = obj(config['model']);
+  const data = obj(config['data']);
+  const optimizer = obj(train['optimizer']);
+  const method = str(train['method']);
+  const rows: [string, string | undefined][] = [];
+  rows.push(['Method', method && (METHODS[method] ?? method)]);
+  const limit = num(data['limit']);
+  rows.push([
+    'Dataset',
+    str(data['dataset']) && `${data['dataset']}${limit ? ` (first ${limit} training images)` : ''}`,
+  ]);
+  rows.push(['Validation split', data['validation'] !== undefined ? String(data['validation']) : undefined]);
+  if (data['size'] !== undefined || data['grayscale'] !== undefined)
+    rows.push([
+      'Image size',
+      `${data['size'] ?? 'as stored'}${data['grayscale'] === true ? ', grayscale' : data['grayscale'] === false ? ', colour' : ''}`,
+    ]);
+  const encoder = str(model['encoder']);
+  const hidden = Array.isArray(model['hidden']) ? (model['hidden'] as unknown[]).join('–') : undefined;
+  rows.push([
+    'Encoder',
+    encoder &&
+      `${ENCODERS[encoder] ?? encoder}${encoder === 'mlp' ? (hidden ? `, hidden ${hidden}` : '') : model['width'] !== undefined ? `, width ${model['width']}` : ''}`,
+  ]);
+  if (method !== 'ce' && model['projection'] !== undefined)
+    rows.push(['Projection head', `${model['projection']}, ${model['projectionDim']} dimensions`]);
+  rows.push(['Epochs', train['epochs'] !== undefined ? String(train['epochs']) : undefined]);
+  rows.push(['Batch size', train['batchSize'] !== undefined ? String(train['batchSize']) : undefined]);
+  rows.push(['Views per image', train['views'] !== undefined ? String(train['views']) : undefined]);
+  const lr = num(train['lr']);
+  rows.push([
+    'Learning rate',
+    lr !== undefined ? `${lr}${train['scaleWithBatch'] === true ? ' × batch/256' : ''}` : undefined,
+  ]);
+  const decay = str(train['decay']);
+  rows.push([
+    'Schedule',
+    decay &&
+      `${decay}${num(train['warmupEpochs']) ? `, ${train['warmupEpochs']} warm-up epochs` : ''}${decay === 'step' && Array.isArray(train['milestones']) ? `, ×${train['gamma']} at epochs ${(train['milestones'] as unknown[]).join(', ')}` : ''}`,
+  ]);
+  const kind = str(optimizer['kind']);
+  rows.push([
+    'Optimizer',
+    kind &&
+      `${kind.toUpperCase()}${optimizer['momentum'] !== undefined ? `, momentum ${optimizer['momentum']}` : ''}${optimizer['weightDecay'] !== undefined ? `, weight decay ${optimizer['weightDecay']}` : ''}`,
+  ]);
+  if (method !== 'ce') {
+    rows.push([
+      'Temperature τ',
+      train['temperature'] !== undefined ? String(train['temperature']) : undefined,
+    ]);
+    if (train['baseTemperature'] !== undefined)
+      rows.push(['Base temperature', String(train['baseTemperature'])]);
+  }
+  const augment = str(data['augment']);
+  rows.push(['Augmentation', augment && (AUGMENTS[augment] ?? augment)]);
+  rows.push([
+    'Precision asked',
+    str(config['precision']) ?? (Object.keys(config).length ? 'fp32' : undefined),
+  ]);
+  rows.push(['Seed', train['seed'] !== undefined ? String(train['seed']) : undefined]);
+  const k = num(config['knnK']);
+  rows.push(['kNN monitor', k === undefined ? undefined : k > 0 ? `k ${k}, after every epoch` : 'off']);
+  if (Array.isArray(config['extensions']))
+    for (const e of config['extensions'] as Json[])
+      rows.push([
+        'Extended',
+        `from ${e['fromEpochs']} to ${e['toEpochs']} epochs at iteration ${e['atIteration']}`,
+      ]);
+  return rows.filter((r): r is [string, string] => r[1] !== undefined);
+}
+
+/** Final accuracies of summary.json as labelled rows, each naming its split and settings. */
+function results(summary: Json, records: Records | undefined): { label: string; value: number }[] {
+  const out: { label: string; value: number }[] = [];
+  const add = (label: string, v: unknown) => {
+    const n = num(v);
+    if (n !== undefined) out.push({ label, value: n });
+  };
+  const knn = obj(summary['knn']);
+  const knnSettings = knn['k'] !== undefined ? ` (k ${knn['k']}, bank ${knn['bank']})` : '';
+  if (summary['testSet'] === false) {
+    add('linear probe top-1, validation (no test split)', summary['validationAccuracy']);
+    add('linear probe top-5, validation (no test split)', summary['validationTop5']);
+  } else {
+    add('linear probe top-1, test', summary['testAccuracy']);
+    add('linear probe top-5, test', summary['testTop5']);
+    add('linear probe top-1, validation', summary['validationAccuracy']);
+    const test = knnTestTop1(summary);
+    if (test)
+      add(`kNN top-1, test${test.k !== undefined ? ` (k ${test.k}, bank ${test.bank})` : ''}`, test.top1);
+  }
+  add(`kNN top-1, validation${knnSettings}`, obj(knn['validation'])['top1']);
+  add('own classifier top-1, test', summary['classifierTestAccuracy']);
+  add('own classifier top-1, validation', summary['classifierValidationAccuracy']);
+  const last = records?.epochs.at(-1);
+  if (last?.knnAccuracy !== undefined) add('kNN monitor top-1, validation, last epoch', last.knnAccuracy);
+  if (last?.accuracy !== undefined) add('training top-1, last epoch (augmented views)', last.accuracy);
+  add('robustness: clean test top-1', summary['cleanTestAccuracy']);
+  add('robustness: mean corruption error', summary['meanCorruptionError']);
+  if (num(summary['mCE']) !== undefined)
+    add(`robustness: mCE against ${str(summary['mCEBaseline']) ?? 'the baseline'}`, summary['mCE']);
+  return out;
+}
+
+/**
+ * Writes `runDir/report.html` and its PNG charts (loss.png, accuracy.png, results.png, embedding.png,
+ * each only when there is something to draw) from the run folder's files. Every chart is rendered
+ * before anything is written, each file is written atomically, and report.html last, so a failure
+ * leaves the previous report whole. InvalidArgumentError naming `run` for a folder that is not a run.
+ *
+ * @example
+ *   const { file, missing } = await writeRunReport('runs/demo-1');
+ */
+export async function writeRunReport(runDir: string, options: ReportOptions = {}): Promise<ReportResult> {
+  const files = runFiles(runDir);
+  const config = readJsonFile(files.config);
+  const records = readMetrics(files.metrics);
+  if (config === undefined && records === undefined)
+    throw new InvalidArgumentError('run', 'a run folder holding config.json or metrics.jsonl', runDir);
+  const summary = readJsonFile(files.summary) ?? {};
+  const spec = config ?? {};
+  const method = str(obj(spec['train'])['method']) ?? str(summary['method']) ?? '';
+  const missing: string[] = [];
+  const charts: { file: string; svg: string; alt: string }[] = [];
+
+  if (records && records.steps.length > 0) {
+    const every = Math.max(1, Math.floor(records.steps.length / 400));
+    const points = records.steps
       .filter((_, i) => i % every === 0)
       .map((r) => [r.iteration + 1, r.loss] as [number, number]);
-    const epochLoss = epochs.map((r) => [r.iteration, r.loss] as [number, number]);
-    await png(
-      linePlot('Training loss', 'iteration', 'loss', [
-        { name: 'per step', points, color: '#9ecae1' },
-        { name: 'epoch mean', points: epochLoss, color: '#08519c' },
-      ]),
-      join(runDir, 'loss.png'),
-    );
-    figures.push('loss.png');
-  }
-  const acc: Series[] = [];
-  const knn = epochs
-    .filter((r) => r.knnAccuracy !== undefined)
-    .map((r) => [r.epoch + 1, r.knnAccuracy!] as [number, number]);
-  if (knn.length > 0) acc.push({ name: 'kNN top-1 (validation)', points: knn, color: '#31a354' });
-  if (typeof summary['testAccuracy'] === 'number' && epochs.length > 0) {
-    const e = epochs.length;
-    acc.push({
-      name: 'linear probe top-1 (test, final)',
-      points: [[e, summary['testAccuracy'] as number]],
-      color: '#d62728',
+    const epochLoss = records.epochs.map((r) => [r.iteration, r.loss] as [number, number]);
+    const series: Series[] = [{ name: 'per step', points, color: '#9ecae1' }];
+    if (epochLoss.length > 0)
+      series.push({ name: 'mean over each epoch', points: epochLoss, color: '#08519c' });
+    charts.push({
+      file: 'loss.png',
+      alt: 'Training loss against iteration',
+      svg: linePlot('Training loss', 'iteration (training step)', LOSSES[method] ?? 'loss', series),
     });
-  }
-  if (acc.length > 0) {
-    await png(linePlot('Accuracy', 'epoch', 'accuracy', acc), join(runDir, 'accuracy.png'));
-    figures.push('accuracy.png');
-  }
-  const { points, labels } = pca2(test);
-  await png(
-    scatterPlot('Test embeddings (encoder features, PCA to 2-D)', points, labels, classes),
-    join(runDir, 'embedding.png'),
+  } else
+    missing.push(
+      `No training steps in metrics.jsonl, so no loss curve: train the run (\`supcon train --out ${runDir}\`, or \`--resume\` to continue it).`,
+    );
+
+  const epochs = records?.epochs ?? [];
+  const perEpoch: Series[] = [];
+  const knnPoints = epochs.flatMap((r) =>
+    r.knnAccuracy !== undefined ? [[r.epoch + 1, 100 * r.knnAccuracy] as [number, number]] : [],
   );
-  figures.push('embedding.png');
-  const test1 = knnTestTop1(summary);
-  const knnRow: [string, unknown][] = test1
-    ? [[`kNN test top-1${test1.k !== undefined ? ` (k ${test1.k}, bank ${test1.bank})` : ''}`, test1.top1]]
-    : [];
-  const rows = [
-    ...Object.entries(summary).filter(
-      ([k, v]) => typeof v !== 'object' && !(LEGACY_KNN_KEYS as readonly string[]).includes(k),
-    ),
-    ...knnRow,
-  ]
-    .map(
-      ([k, v]) =>
-        `<tr><th>${esc(k)}</th><td>${esc(typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : String(v))}</td></tr>`,
-    )
-    .join('\n');
+  const knnK = num(spec['knnK']);
+  if (knnPoints.length > 0)
+    perEpoch.push({
+      name: `kNN top-1 on validation${knnK ? ` (k ${knnK})` : ''}`,
+      points: knnPoints,
+      color: '#31a354',
+    });
+  const trainAcc = epochs.flatMap((r) =>
+    r.accuracy !== undefined ? [[r.epoch + 1, 100 * r.accuracy] as [number, number]] : [],
+  );
+  if (trainAcc.length > 0)
+    perEpoch.push({ name: 'training top-1 (augmented views)', points: trainAcc, color: '#ff7f0e' });
+  if (perEpoch.length > 0)
+    charts.push({
+      file: 'accuracy.png',
+      alt: 'Accuracy after each epoch, in percent',
+      svg: linePlot('Accuracy after each epoch', 'epoch', 'top-1 (%)', perEpoch),
+    });
+  else if (knnK === 0)
+    missing.push('The kNN monitor was off (`--knn-k 0`), so there is no validation curve per epoch.');
+  else if (epochs.length === 0)
+    missing.push(
+      `No epoch has finished, so there is no curve per epoch: continue the run with \`supcon train --resume --out ${runDir}\`.`,
+    );
+
+  const final = results(summary, records);
+  if (final.length > 0)
+    charts.push({
+      file: 'results.png',
+      alt: 'Final accuracies in percent',
+      svg: barPlot(
+        'Final accuracies',
+        'percent',
+        final.map((r, i): Bar => ({ label: r.label, value: 100 * r.value, color: barColor(r.label, i) })),
+      ),
+    });
+  const probed = num(summary['testAccuracy']) !== undefined || summary['testSet'] === false;
+  if (!probed)
+    missing.push(
+      `No linear-probe results in summary.json: \`supcon linear --run ${runDir}\` adds them (and keeps the probe for \`supcon predict\`).`,
+    );
+  if (num(summary['meanCorruptionError']) === undefined && summary['testSet'] !== false)
+    missing.push(`No corruption robustness: \`supcon robustness --run ${runDir}\` adds it.`);
+
+  const shown = options.embeddings;
+  if (shown && shown.features.count > 0) {
+    const { points, labels } = pca2(shown.features);
+    const split = shown.split === 'test' ? 'Test' : 'Validation';
+    charts.push({
+      file: 'embedding.png',
+      alt: `${split} embeddings projected to 2-D`,
+      svg: scatterPlot(
+        `${split} embeddings (${points.length} images, encoder features, PCA to 2-D)`,
+        points,
+        labels,
+        shown.classes,
+      ),
+    });
+  } else if (options.embeddingsMissing) missing.push(options.embeddingsMissing);
+
+  const started = str(summary['startedAt']);
+  const commandLine = Array.isArray(summary['commandLine'])
+    ? (summary['commandLine'] as string[])
+    : undefined;
+  if (!commandLine)
+    missing.push('The command line that made this run was not recorded (runs trained before it was).');
+  const recordedSince = existsSync(files.config) ? statSync(files.config).mtime.toISOString() : undefined;
+  const runRows: [string, string][] = [
+    ['Run folder', runDir],
+    [
+      'Started',
+      started
+        ? date(started)
+        : `not recorded${recordedSince ? ` (config.json last written ${date(recordedSince)})` : ''}`,
+    ],
+    ['Command line', commandLine ? shellLine(commandLine) : 'not recorded'],
+  ];
+  const resumes = Array.isArray(summary['resumes']) ? (summary['resumes'] as Json[]) : [];
+  for (const r of resumes)
+    runRows.push([
+      'Resumed',
+      `${date(str(r['at']) ?? '')} at iteration ${r['fromIteration']}: ${shellLine((r['commandLine'] as string[]) ?? [])}`,
+    ]);
+  const planned = num(obj(spec['train'])['epochs']);
+  const last = epochs.at(-1);
+  if (records)
+    runRows.push([
+      'Trained',
+      `${records.steps.at(-1) ? records.steps.at(-1)!.iteration + 1 : 0} iterations, ${last ? last.epoch + 1 : 0}${planned !== undefined ? ` of ${planned}` : ''} epochs`,
+    ]);
+  if (last) runRows.push(['Final epoch loss', last.loss.toFixed(4)]);
+  if (str(summary['backend'])) runRows.push(['Backend', String(summary['backend'])]);
+  if (str(summary['precision'])) runRows.push(['Precision in effect', String(summary['precision'])]);
+  runRows.push(['Report written', date((options.now ?? new Date()).toISOString())]);
+
+  const rendered = await Promise.all(charts.map(async (c) => ({ ...c, bytes: await svgToPng(c.svg) })));
+  for (const c of rendered) writeOutputFile('run', join(runDir, c.file), c.bytes);
+  const table = (rows: [string, string][]) =>
+    `<table>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('\n')}</table>`;
+  const title = `${METHODS[method] ?? 'supcon'} run report`;
   const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>supcon run report</title>
-<style>body{font-family:sans-serif;max-width:900px;margin:2em auto}th{text-align:left;padding-right:1em}img{max-width:100%;display:block;margin:1em 0}</style>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}: ${esc(runDir)}</title>
+<style>body{font-family:sans-serif;max-width:900px;margin:2em auto}th{text-align:left;padding-right:1em;font-weight:normal;color:#555}td{font-family:monospace}img{max-width:100%;display:block;margin:1em 0}li{margin:.3em 0}</style>
 </head><body>
-<h1>supcon run report</h1>
-<table>${rows}</table>
-${figures.map((f) => `<img src="${f}" alt="${f}">`).join('\n')}
+<h1>${esc(title)}</h1>
+<h2>Run</h2>
+${table(runRows)}
+<h2>Hyperparameters</h2>
+${config ? table(hyperparameters(config)) : '<p>No config.json in the run folder: the hyperparameters are not known.</p>'}
+<h2>Results</h2>
+${final.length > 0 ? table(final.map((r) => [r.label, pct(r.value)])) : '<p>No results recorded yet.</p>'}
+${missing.length > 0 ? `<h2>Not in this report</h2>\n<ul>${missing.map((m) => `<li>${esc(m)}</li>`).join('\n')}</ul>` : ''}
+<h2>Charts</h2>
+${rendered.map((c) => `<img src="${c.file}" alt="${esc(c.alt)}">`).join('\n')}
 </body></html>
 `;
   const file = join(runDir, 'report.html');
-  writeFileDurable(file, html);
-  return file;
+  writeOutputFile('run', file, html);
+  return { file, figures: rendered.map((c) => c.file), missing };
+}
+
+/** One colour per kind of measurement: probe, kNN, classifier, training, robustness. */
+function barColor(label: string, i: number): string {
+  if (label.startsWith('linear probe')) return label.includes('test') ? '#d62728' : '#1f77b4';
+  if (label.startsWith('kNN')) return '#31a354';
+  if (label.startsWith('own classifier')) return '#9467bd';
+  if (label.startsWith('training')) return '#ff7f0e';
+  return ['#7f7f7f', '#8c564b', '#bcbd22'][i % 3]!;
+}
+
+/**
+ * Encoder features of up to `points` images of the run's test split (its validation split when the
+ * dataset has none), evenly spaced through the split, for the report's embedding chart. Loads the
+ * dataset and the checkpoint's weights; the backend must be set.
+ */
+export async function runEmbeddings(runDir: string, points: number): Promise<ReportEmbeddings> {
+  const { encoder, data, classifier } = await loadRunEncoder(runDir);
+  const test = data.dataset.test;
+  const set = test ?? data.validation;
+  const n = Math.min(points, set.count);
+  const picked = subset(
+    set,
+    Int32Array.from({ length: n }, (_, i) => Math.floor((i * set.count) / n)),
+  );
+  const { mean, std } = data.dataset;
+  const steps = augmentSteps('none', [set.height, set.width], mean, std).eval;
+  const features = embedImages(encoder, picked, steps);
+  tf.dispose([...encoder.variables(), ...(classifier?.variables() ?? [])].map((p) => p.variable));
+  return { features, split: test ? 'test' : 'validation', classes: data.dataset.classes };
+}
+
+/**
+ * The report `supcon demo` writes at the end of its run: `writeRunReport` with the embeddings the
+ * evaluation computed (test, or validation when `summary.testSet` is false). Returns report.html's path.
+ */
+export async function writeReport(
+  runDir: string,
+  summary: Record<string, unknown>,
+  embeddings: FeatureSet,
+  classes: string[],
+): Promise<string> {
+  const split = summary['testSet'] === false ? 'validation' : 'test';
+  return (await writeRunReport(runDir, { embeddings: { features: embeddings, split, classes } })).file;
 }

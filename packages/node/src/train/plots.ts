@@ -1,0 +1,220 @@
+/**
+ * The report's charts as SVG strings (rasterised by sharp in `svgToPng`): a line chart, a horizontal
+ * bar chart and a 2-D scatter. Legends are drawn outside the plot area (above it, or to its right),
+ * never over the data: a legend over a curve hides exactly the part a reader came to see.
+ */
+import sharp from 'sharp';
+
+export const COLORS = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+];
+const W = 640;
+const H = 400;
+const M = { left: 60, right: 20, bottom: 45 };
+/** The title's baseline; the legend rows (if any) start below it and the plot area below them. */
+const TITLE_Y = 22;
+const LEGEND_ROW = 18;
+/** A generous estimate of one character's width at font-size 12 (DejaVu Sans), for layout. */
+const CHAR_W = 7.2;
+
+export interface Series {
+  name: string;
+  points: [number, number][];
+  color: string;
+}
+
+export function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** A tick label: integers as integers, other numbers with three significant digits. */
+function tick(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toPrecision(3);
+}
+
+/**
+ * Legend entries laid out in rows between the title and the plot area: returns the SVG and the
+ * y where the plot area may start.
+ */
+function legendRows(series: Series[]): { svg: string; bottom: number } {
+  const parts: string[] = [];
+  let x = M.left;
+  let row = 0;
+  for (const s of series) {
+    const width = 22 + CHAR_W * s.name.length;
+    if (x > M.left && x + width > W - M.right) {
+      row++;
+      x = M.left;
+    }
+    const y = TITLE_Y + 18 + LEGEND_ROW * row;
+    parts.push(
+      `<g class="legend"><rect x="${x}" y="${y - 6}" width="16" height="4" fill="${s.color}"/>` +
+        `<text x="${x + 20}" y="${y}">${esc(s.name)}</text></g>`,
+    );
+    x += width + 16;
+  }
+  const rows = series.length > 0 ? row + 1 : 0;
+  return { svg: parts.join(''), bottom: TITLE_Y + 12 + LEGEND_ROW * rows };
+}
+
+/**
+ * A line chart as SVG, the legend in rows above the plot area. `xTicks` labels chosen x positions
+ * (e.g. categories) instead of the two ends.
+ *
+ * @example
+ *   linePlot('Training loss', 'iteration', 'SupCon loss', [{ name: 'per step', points, color: '#08519c' }]);
+ */
+export function linePlot(
+  title: string,
+  xLabel: string,
+  yLabel: string,
+  series: Series[],
+  xTicks?: { at: number; label: string }[],
+): string {
+  const all = series.flatMap((s) => s.points);
+  const xs = all.map((p) => p[0]);
+  const ys = all.map((p) => p[1]);
+  let [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
+  if (xTicks && xTicks.length > 0) {
+    const at = xTicks.map((t) => t.at);
+    [x0, x1] = [Math.min(...at), Math.max(...at)];
+    if (x1 - x0 < 1e-9) [x0, x1] = [x0 - 0.5, x1 + 0.5];
+    const pad = 0.05 * (x1 - x0);
+    [x0, x1] = [x0 - pad, x1 + pad];
+  }
+  let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+  const legend = legendRows(series);
+  const top = legend.bottom + 8;
+  const sx = (x: number) => M.left + ((x - x0) / (x1 - x0)) * (W - M.left - M.right);
+  const sy = (y: number) => H - M.bottom - ((y - y0) / (y1 - y0)) * (H - top - M.bottom);
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => y0 + f * (y1 - y0));
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${W / 2}" y="${TITLE_Y}" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    legend.svg,
+    `<rect class="plot-area" x="${M.left}" y="${top}" width="${W - M.left - M.right}" height="${H - M.bottom - top}" fill="none"/>`,
+    `<line x1="${M.left}" y1="${H - M.bottom}" x2="${W - M.right}" y2="${H - M.bottom}" stroke="black"/>`,
+    `<line x1="${M.left}" y1="${top}" x2="${M.left}" y2="${H - M.bottom}" stroke="black"/>`,
+    ...ticks.map(
+      (t) =>
+        `<text x="${M.left - 6}" y="${sy(t) + 4}" text-anchor="end">${t.toPrecision(3)}</text><line x1="${M.left}" x2="${W - M.right}" y1="${sy(t)}" y2="${sy(t)}" stroke="#ddd"/>`,
+    ),
+    xTicks && xTicks.length > 0
+      ? xTicks
+          .map(
+            (t) =>
+              `<text x="${sx(t.at)}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(t.label)}</text>`,
+          )
+          .join('')
+      : `<text x="${M.left}" y="${H - M.bottom + 16}">${tick(x0)}</text><text x="${W - M.right}" y="${H - M.bottom + 16}" text-anchor="end">${tick(x1)}</text>`,
+    `<text x="${W / 2}" y="${H - 8}" text-anchor="middle">${esc(xLabel)}</text>`,
+    `<text x="14" y="${(top + H - M.bottom) / 2}" transform="rotate(-90 14 ${(top + H - M.bottom) / 2})" text-anchor="middle">${esc(yLabel)}</text>`,
+  ];
+  for (const s of series) {
+    const d = s.points
+      .map((p, j) => `${j ? 'L' : 'M'}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`)
+      .join('');
+    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
+    if (s.points.length < 30)
+      for (const p of s.points)
+        parts.push(
+          `<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="3" fill="${s.color}"/>`,
+        );
+  }
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+export interface Bar {
+  label: string;
+  /** In [0, 100]: the bars are percentages. */
+  value: number;
+  color: string;
+}
+
+/** A horizontal bar chart of percentages: one labelled bar per row, its value written at its end. */
+export function barPlot(title: string, xLabel: string, bars: Bar[]): string {
+  const labelWidth = Math.min(320, 12 + CHAR_W * Math.max(0, ...bars.map((b) => b.label.length)));
+  const left = labelWidth + 8;
+  const right = 70;
+  const top = 40;
+  const row = 28;
+  const height = top + row * bars.length + 45;
+  const sx = (v: number) => left + (Math.max(0, Math.min(100, v)) / 100) * (W - left - right);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${W / 2}" y="${TITLE_Y}" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    ...[0, 25, 50, 75, 100].map(
+      (t) =>
+        `<line x1="${sx(t)}" x2="${sx(t)}" y1="${top}" y2="${top + row * bars.length}" stroke="#ddd"/><text x="${sx(t)}" y="${top + row * bars.length + 16}" text-anchor="middle">${t}</text>`,
+    ),
+    `<text x="${(left + W - right) / 2}" y="${height - 8}" text-anchor="middle">${esc(xLabel)}</text>`,
+  ];
+  bars.forEach((b, i) => {
+    const y = top + row * i;
+    parts.push(
+      `<text x="${left - 8}" y="${y + row / 2 + 4}" text-anchor="end">${esc(b.label)}</text>`,
+      `<rect x="${left}" y="${y + 5}" width="${(sx(b.value) - left).toFixed(1)}" height="${row - 10}" fill="${b.color}"/>`,
+      `<text x="${(sx(b.value) + 4).toFixed(1)}" y="${y + row / 2 + 4}">${b.value.toFixed(2)}%</text>`,
+    );
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+/**
+ * A scatter of 2-D points coloured by class, the legend (class names) to the right of the points.
+ * With more classes than colours the colours repeat, so a legend would mislead: a note replaces it.
+ */
+export function scatterPlot(
+  title: string,
+  points: [number, number][],
+  labels: number[],
+  classes: string[],
+): string {
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const S = 560;
+  const named = classes.length <= COLORS.length ? classes : [];
+  const legendWidth = named.length > 0 ? 40 + CHAR_W * Math.max(...named.map((c) => c.length)) : 20;
+  const sx = (x: number) => 20 + ((x - x0) / (x1 - x0 || 1)) * (S - 40);
+  const sy = (y: number) => 40 + ((y1 - y) / (y1 - y0 || 1)) * (S - 60);
+  const legend = named.map(
+    (c, i) =>
+      `<g class="legend"><circle cx="${S + 12}" cy="${50 + 20 * i}" r="5" fill="${COLORS[i % COLORS.length]}"/><text x="${S + 22}" y="${54 + 20 * i}">${esc(c)}</text></g>`,
+  );
+  const height = Math.max(S, 70 + 20 * named.length) + (named.length === classes.length ? 0 : 20);
+  if (named.length < classes.length)
+    legend.push(
+      `<text x="20" y="${height - 8}">${classes.length} classes: the ${COLORS.length} colours repeat, so no legend is drawn.</text>`,
+    );
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${S + legendWidth}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${(S + legendWidth) / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    ...points.map(
+      (p, i) =>
+        `<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="1.8" fill="${COLORS[labels[i]! % COLORS.length]}" fill-opacity="0.7"/>`,
+    ),
+    ...legend,
+    '</svg>',
+  ].join('\n');
+}
+
+/** The PNG bytes of an SVG string. */
+export async function svgToPng(svg: string): Promise<Buffer> {
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
