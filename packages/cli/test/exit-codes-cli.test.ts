@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXIT_USAGE, InvalidArgumentError, UserError } from 'supcon';
 import { CliError, EXIT, exitCodeOf } from '../src/command.js';
-import { cli } from './helpers.js';
+import { cli, hasFashion } from './helpers.js';
 
 function exits(r: ReturnType<typeof cli>, code: number, pattern: RegExp, what: string): void {
   assert.equal(r.status, code, `${what}: exit ${r.status}: ${r.stderr}`);
@@ -43,6 +43,21 @@ test('a bad training setting exits 2 from train, demo, train --processes, train-
   );
   exits(cli('train-distributed', ...bad, '--out', join(dir, 'td')), 2, sentence, 'train-distributed');
   exits(cli('sweep', '--vary', 'seed=1,2', '--out', join(dir, 's'), '--', ...bad), 2, sentence, 'sweep');
+});
+
+test('a setting only the data can refuse exits 2 in one process and over several (the worker sends its code)', {
+  skip: hasFashion ? false : 'needs Fashion-MNIST',
+}, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'supcon-exit-'));
+  const bad = ['--encoder', 'mlp', '--validation', '70000', '--quiet'];
+  const sentence = /argument `validation`.*Received: validation=70000/;
+  exits(cli('train', ...bad, '--out', join(dir, 't')), 2, sentence, 'train');
+  exits(
+    cli('train', '--processes', '2', ...bad, '--out', join(dir, 'p')),
+    2,
+    sentence,
+    'train --processes 2',
+  );
 });
 
 test('a bad flag value exits 2 from every command that takes the flag', () => {

@@ -274,7 +274,7 @@ export async function trainDistributed(
         return;
       }
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      const reason = r.error ? `: ${r.error.message}` : r.done ? '' : ' before finishing';
+      const reason = r.error ? `: ${r.error.message.replace(/\.$/, '')}` : r.done ? '' : ' before finishing';
       fail(
         `Worker ${rank} (pid ${child.pid}) ${how}${reason}; the other workers were stopped.`,
         r.error?.exitCode,
