@@ -78,9 +78,7 @@ export const trainDistributedCommand: Command = {
           `(${result.threadsPerProcess} thread(s) each, ${result.backend}) in ${result.seconds.toFixed(1)} s → ${out}`,
       );
     if (result.interrupted) {
-      console.error(
-        interruptedMessage(out, result.iterations).replace('supcon train ', 'supcon train-distributed '),
-      );
+      console.error(interruptedMessage(out, result.iterations, 'train-distributed'));
       return 130;
     }
     return 0;

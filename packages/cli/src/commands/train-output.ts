@@ -17,7 +17,7 @@ export function prefetchLine(p: PrefetchSummary): string {
 export function interruptedMessage(
   out: string,
   iteration: number,
-  command: 'train' | 'demo' = 'train',
+  command: 'train' | 'demo' | 'train-distributed' = 'train',
 ): string {
   return `Interrupted after step ${iteration}; the checkpoint is written. Continue with: supcon ${command} --out ${out} --resume`;
 }
