@@ -48,6 +48,13 @@ test('report refuses a folder that is not a run, in one sentence naming --run', 
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /no such folder/);
     assert.equal(cli('report').status, 2);
+    // A sweep folder: pointed to one of its runs.
+    mkdirSync(join(dir, 'temperature=0.1'));
+    writeFileSync(join(dir, 'temperature=0.1', 'config.json'), '{}');
+    writeFileSync(join(dir, 'sweep.json'), '{}');
+    const sweep = cli('report', '--run', dir);
+    assert.equal(sweep.status, 2);
+    assert.match(sweep.stderr, /not a sweep folder.*--run .*temperature=0\.1/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -399,7 +399,7 @@ ${table(runRows)}
 ${config ? table(hyperparameters(config)) : '<p>No config.json in the run folder: the hyperparameters are not known.</p>'}
 <h2>Results</h2>
 ${final.length > 0 ? table(final.map((r) => [r.label, pct(r.value)])) : '<p>No results recorded yet.</p>'}
-${missing.length > 0 ? `<h2>Not in this report</h2>\n<ul>${missing.map((m) => `<li>${esc(m)}</li>`).join('\n')}</ul>` : ''}
+${missing.length > 0 ? `<h2>Not in this report</h2>\n<ul>${missing.map((m) => `<li>${esc(m).replace(/`([^`]+)`/g, '<code>$1</code>')}</li>`).join('\n')}</ul>` : ''}
 <h2>Charts</h2>
 ${rendered.map((c) => `<img src="${c.file}" alt="${esc(c.alt)}">`).join('\n')}
 </body></html>
