@@ -119,3 +119,32 @@ test('a class folder holding a folder: one sentence naming it, from data inspect
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('sweep on a flat folder: validation top-1 per run, no NaN test figure, finished runs not probed again', () => {
+  const root = mkdtempSync(join(tmpdir(), 'supcon-folder-sweep-'));
+  try {
+    const data = join(root, 'images');
+    writeFlatFolder(data);
+    const out = join(root, 'sweep');
+    const train = ['--dataset', `folder:${data}`, ...small.filter((f) => f !== '--quiet')];
+    const args = ['sweep', '--vary', 'seed=1,2', '--out', out, '--', ...train];
+    const first = cli(...args);
+    assert.equal(first.status, 0, first.stderr);
+    const runs = (
+      readJson(join(out, 'sweep.json')) as { runs: { testAccuracy: unknown; validationAccuracy: number }[] }
+    ).runs;
+    assert.equal(runs.length, 2);
+    for (const r of runs) {
+      assert.equal(r.testAccuracy, null);
+      assert.ok(r.validationAccuracy >= 0 && r.validationAccuracy <= 1);
+    }
+    assert.doesNotMatch(first.stderr + first.stdout, /NaN/);
+    assert.match(first.stderr, /validation top-1 [\d.]+% \(the dataset has no test split\)/);
+    assert.match(first.stdout, /n\/a/);
+    const again = cli(...args);
+    assert.equal(again.status, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /training|probing again/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

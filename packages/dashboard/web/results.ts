@@ -17,7 +17,8 @@ interface Sweep {
   id: string;
   vary: string;
   values: string[];
-  runs: { value: string; testAccuracy: number; validationAccuracy: number }[];
+  /** testAccuracy is null for a dataset without a test split (validation only). */
+  runs: { value: string; testAccuracy: number | null; validationAccuracy: number }[];
 }
 
 /** `colorOf`: each run's colour, the same as in the curves. */
@@ -120,7 +121,16 @@ export async function renderSweeps(): Promise<void> {
     const ticks = sw.runs.map((r, k) => ({ at: k, label: r.value }));
     const plot = linePlot(
       [
-        { name: 'test', points: sw.runs.map((r, k) => [k, r.testAccuracy]), color: '#d62728', dots: true },
+        ...(sw.runs.some((r) => r.testAccuracy === null)
+          ? []
+          : [
+              {
+                name: 'test',
+                points: sw.runs.map((r, k): [number, number] => [k, r.testAccuracy ?? 0]),
+                color: '#d62728',
+                dots: true,
+              },
+            ]),
         {
           name: 'validation',
           points: sw.runs.map((r, k) => [k, r.validationAccuracy]),

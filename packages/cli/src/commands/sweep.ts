@@ -32,10 +32,15 @@ import { specFromFlags } from './train-spec.js';
 export interface SweepRun {
   value: string;
   run: string;
-  testAccuracy: number;
+  /** Linear-probe test top-1; null when the dataset has no test split (a flat folder). */
+  testAccuracy: number | null;
   validationAccuracy: number;
+  /** Cross-entropy runs: the model's own classifier, read end to end on the test set. */
+  classifierTestAccuracy?: number;
   trainSeconds: number;
 }
+
+const pct = (x: number | null) => (x === null ? 'n/a' : (100 * x).toFixed(2));
 
 const bin = fileURLToPath(new URL('../../../bin/supcon.js', import.meta.url));
 
@@ -196,7 +201,8 @@ export const sweepCommand: Command = {
       let summary = existsSync(summaryFile)
         ? (JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>)
         : {};
-      const trained = typeof summary['testAccuracy'] === 'number';
+      // Probed: every evaluation records a validation top-1 (a dataset without a test split has no test one).
+      const trained = typeof summary['validationAccuracy'] === 'number';
       if (!trained) {
         say(`${tag}: training ${run}`);
         const resume = existsSync(join(run, 'checkpoint.bin')) ? ['--resume'] : [];
@@ -226,17 +232,24 @@ export const sweepCommand: Command = {
         summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>;
       }
       const trainSeconds = summary['trainSeconds'];
-      runs.push({
+      const test = summary['testAccuracy'];
+      const own = summary['classifierTestAccuracy'];
+      const record: SweepRun = {
         value,
         run,
-        testAccuracy: summary['testAccuracy'] as number,
+        testAccuracy: typeof test === 'number' ? test : null,
         validationAccuracy: summary['validationAccuracy'] as number,
         trainSeconds: typeof trainSeconds === 'number' ? trainSeconds : Number.NaN,
-      });
+      };
+      if (typeof own === 'number') record.classifierTestAccuracy = own;
+      runs.push(record);
       save();
       if (!quiet)
         console.error(
-          `[${i + 1}/${values.length}] ${name}=${value}: test top-1 ${(100 * runs.at(-1)!.testAccuracy).toFixed(2)}%`,
+          `[${i + 1}/${values.length}] ${name}=${value}: ` +
+            (record.testAccuracy === null
+              ? `validation top-1 ${pct(record.validationAccuracy)}% (the dataset has no test split)`
+              : `test top-1 ${pct(record.testAccuracy)}%`),
         );
     }
     // Evenly spaced points labelled with the values (temperatures and batch sizes are not linear scales).
@@ -247,7 +260,15 @@ export const sweepCommand: Command = {
         name,
         'top-1',
         [
-          { name: 'test', points: runs.map((r, k) => [k, r.testAccuracy]), color: '#d62728' },
+          ...(runs.some((r) => r.testAccuracy === null)
+            ? []
+            : [
+                {
+                  name: 'test',
+                  points: runs.map((r, k): [number, number] => [k, r.testAccuracy ?? 0]),
+                  color: '#d62728',
+                },
+              ]),
           { name: 'validation', points: runs.map((r, k) => [k, r.validationAccuracy]), color: '#1f77b4' },
         ],
         ticks,
@@ -259,7 +280,7 @@ export const sweepCommand: Command = {
       console.log(`${name.padEnd(16)} test top-1  validation top-1`);
       for (const r of runs)
         console.log(
-          `${r.value.padEnd(16)} ${(100 * r.testAccuracy).toFixed(2).padStart(10)}  ${(100 * r.validationAccuracy).toFixed(2).padStart(16)}`,
+          `${r.value.padEnd(16)} ${pct(r.testAccuracy).padStart(10)}  ${pct(r.validationAccuracy).padStart(16)}`,
         );
       console.log(`Wrote ${join(out, 'sweep.json')} and ${join(out, 'sweep.png')}.`);
     }
