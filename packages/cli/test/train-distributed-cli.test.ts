@@ -72,6 +72,9 @@ test('train-distributed: 2 processes, then linear on the run', {
       .split('\n')
       .filter((l) => l.includes('"step"'));
     assert.equal(steps.length, 4);
+    // The run report's record of what started the run, as a one-process train writes it.
+    const recorded = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { commandLine: string[] };
+    assert.deepEqual(recorded.commandLine.slice(0, 4), ['supcon', 'train-distributed', '--processes', '2']);
     const linear = cli('linear', '--run', out, '--epochs', '1', '--json');
     assert.equal(linear.status, 0, linear.stderr);
     assert.ok((JSON.parse(linear.stdout) as { testAccuracy: number }).testAccuracy > 0.1);

@@ -19,7 +19,7 @@ import { check, type EpochRecord, EXIT_FAILED, type StepRecord, UserError } from
 import type { Dataset } from '../data/index.js';
 import { writeFileDurable } from '../train/checkpoint.js';
 import { ensureOutputFolder } from '../train/output.js';
-import { truncateMetrics } from '../train/run-common.js';
+import { processCommandLine, recordInvocation, truncateMetrics } from '../train/run-common.js';
 import { readSpec, runFiles } from '../train/session.js';
 import type { RunSpec } from '../train/spec.js';
 import { resolveRunSpec } from '../train/spec-check.js';
@@ -142,11 +142,12 @@ export async function trainDistributed(
   if (!resume) {
     ensureOutputFolder('out', runDir);
     writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
+    recordInvocation(files.summary, processCommandLine()); // for the run report, as trainRun does
   }
   const removeIfUnstarted = () => {
     if (resume || existsSync(files.checkpoint)) return;
     if (created) rmSync(runDir, { recursive: true, force: true });
-    else for (const f of [files.config, files.metrics]) rmSync(f, { force: true });
+    else for (const f of [files.config, files.metrics, files.summary]) rmSync(f, { force: true });
   };
   check(
     spec.train.batchSize >= processes,
