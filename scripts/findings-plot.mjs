@@ -15,7 +15,9 @@ const get = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   if (i >= 0 && args[i + 1] !== undefined) return args[i + 1];
   if (fallback === undefined) {
-    console.error(`findings-plot: missing --${name}. Usage: --sweep DIR --name NAME [--title T] [--xlabel X] [--root DIR]`);
+    console.error(
+      `findings-plot: missing --${name}. Usage: --sweep DIR --name NAME [--title T] [--xlabel X] [--root DIR]`,
+    );
     process.exit(2);
   }
   return fallback;
@@ -48,8 +50,16 @@ const data = {
 writeFileDurable(join('docs/findings', `${name}.json`), `${JSON.stringify(data, null, 1)}\n`);
 const at = (i) => i; // one evenly spaced tick per swept value (they are often log-spaced)
 const series = [
-  { name: 'test top-1 (linear probe)', color: '#1f77b4', points: runs.map((r, i) => [at(i), 100 * r.testAccuracy]) },
-  { name: 'validation top-1', color: '#ff7f0e', points: runs.map((r, i) => [at(i), 100 * r.validationAccuracy]) },
+  {
+    name: 'test top-1 (linear probe)',
+    color: '#1f77b4',
+    points: runs.map((r, i) => [at(i), 100 * r.testAccuracy]),
+  },
+  {
+    name: 'validation top-1',
+    color: '#ff7f0e',
+    points: runs.map((r, i) => [at(i), 100 * r.validationAccuracy]),
+  },
 ];
 const ticks = runs.map((r, i) => ({ at: at(i), label: String(r.value) }));
 await png(linePlot(title, xLabel, 'top-1 %', series, ticks), join('docs/img', `findings-${name}.png`));
