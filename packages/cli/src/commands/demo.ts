@@ -1,10 +1,3 @@
-/**
- * `supcon demo`: the main job. Trains SupCon on Fashion-MNIST with the fashion-quick preset, runs the
- * linear probe on frozen features (weight decay chosen on a validation split, test set looked at
- * once), and writes an HTML report with PNG plots. `--json` prints the summary, with
- * `testAccuracy` (a fraction) and `seconds` (wall time of the whole job).
- */
-import { join } from 'node:path';
 import {
   evalSummaryText,
   evaluateRun,
@@ -16,12 +9,10 @@ import {
   updateSummary,
   writeReport,
 } from '@supcon/node';
-import { type BackendChoice, precisionSetter, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { runOptionsFromFlags, trainFlagHelp, trainFlagSpecs } from './train-flags.js';
+import { trainFlagHelp, trainFlagSpecs } from './train-flags.js';
 import {
-  cpuBackendWarning,
   epochLine,
   finishedMessage,
   formatTime,
@@ -30,7 +21,7 @@ import {
   prefetchLine,
   progressPrinter,
 } from './train-output.js';
-import { resumeSpec, specFromFlags } from './train-spec.js';
+import { prepareRun, resumeSpec, specFromFlags } from './train-spec.js';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -64,22 +55,11 @@ export const demoCommand: Command = {
     const { spec: asked, epochs } = resume
       ? resumeSpec(argv, flags, flags['out'] as string)
       : { spec: specFromFlags(flags), epochs: undefined };
-    const out =
-      (flags['out'] as string | undefined) ??
-      join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
     const quiet = flags['quiet'] === true;
     const say = (s: string) => {
       if (!quiet) console.error(s);
     };
-    const backend = await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
-    const slow = cpuBackendWarning(backend, asked.model.encoder);
-    if (slow) console.error(slow);
-    const options = {
-      ...runOptionsFromFlags(flags),
-      resume,
-      ...(epochs !== undefined ? { epochs } : {}),
-      applyPrecision: precisionSetter(backend),
-    };
+    const { out, backend, options } = await prepareRun(flags, 'demo', asked.model.encoder, resume, epochs);
     const planned = epochs ?? asked.train.epochs;
     say(
       `supcon demo: ${asked.train.method} on ${asked.data.dataset}, ${asked.model.encoder} (width ${asked.model.width}), ${planned} epochs, backend ${backend} → ${out}${resume ? ' (resumed)' : ''}`,

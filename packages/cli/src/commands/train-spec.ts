@@ -4,20 +4,24 @@
  * spec of the run, refused when the flags would change it.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   checkSpecShape,
   DEFAULT_FOLDER_VALIDATION,
   type Preset,
   presetSpec,
+  type RunOptions,
   type RunSpec,
   readResumableSpec,
   resolveRunSpec,
   specDifferences,
 } from '@supcon/node';
 import { InvalidArgumentError } from 'supcon';
+import { type BackendChoice, precisionSetter, selectBackend } from '../backend.js';
 import { CliError } from '../command.js';
 import type { FlagValues } from '../flags.js';
-import { applyTrainFlags } from './train-flags.js';
+import { applyTrainFlags, runOptionsFromFlags } from './train-flags.js';
+import { cpuBackendWarning } from './train-output.js';
 
 /** The kNN monitor's k when neither a config file nor `--knn-k` sets it (0 turns it off). */
 const DEFAULT_MONITOR_K = 200;
@@ -99,4 +103,31 @@ export function resumeSpec(
       `Invalid value for \`--epochs\` with \`--resume\`. Expected at least ${stored.train.epochs}, the epochs recorded in ${out}/config.json (a run can be lengthened, not shortened). Received: ${epochs}.`,
     );
   return epochs > stored.train.epochs ? { spec: stored, epochs } : { spec: stored };
+}
+
+/**
+ * What `train` and `demo` settle before training: the run folder (`--out`, else
+ * runs/<name>-<time>), the backend (with a warning when a convolutional encoder would run on the
+ * `cpu` backend) and the run options (resume, a lengthened epoch count, the backend's precision).
+ */
+export async function prepareRun(
+  flags: FlagValues,
+  name: string,
+  encoder: string,
+  resume: boolean,
+  epochs: number | undefined,
+): Promise<{ out: string; backend: string; options: RunOptions }> {
+  const out =
+    (flags['out'] as string | undefined) ??
+    join('runs', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const backend = await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+  const slow = cpuBackendWarning(backend, encoder);
+  if (slow) console.error(slow);
+  const options: RunOptions = {
+    ...runOptionsFromFlags(flags),
+    resume,
+    ...(epochs !== undefined ? { epochs } : {}),
+    applyPrecision: precisionSetter(backend),
+  };
+  return { out, backend, options };
 }

@@ -1,13 +1,9 @@
-/** `supcon train`: trains an encoder (supcon, simclr or ce) into a run folder; `--resume` continues it. */
-import { join } from 'node:path';
 import { trainRun, updateSummary } from '@supcon/node';
-import { type BackendChoice, precisionSetter, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
 import { type FlagSpec, parseFlags } from '../flags.js';
 import { trainDistributedCommand } from './train-distributed.js';
-import { runOptionsFromFlags, trainFlagHelp, trainFlagSpecs } from './train-flags.js';
+import { trainFlagHelp, trainFlagSpecs } from './train-flags.js';
 import {
-  cpuBackendWarning,
   epochLine,
   finalMetrics,
   finishedMessage,
@@ -15,7 +11,7 @@ import {
   prefetchLine,
   progressPrinter,
 } from './train-output.js';
-import { resumeSpec, specFromFlags } from './train-spec.js';
+import { prepareRun, resumeSpec, specFromFlags } from './train-spec.js';
 
 /** Every flag `supcon train` accepts (also how `supcon sweep` checks its train flags up front). */
 export const trainCommandFlagSpecs: Record<string, FlagSpec> = {
@@ -64,19 +60,14 @@ export const trainCommand: Command = {
     const { spec, epochs } = resume
       ? resumeSpec(argv, flags, flags['out'] as string)
       : { spec: specFromFlags(flags), epochs: undefined };
-    const out =
-      (flags['out'] as string | undefined) ??
-      join('runs', `${spec.train.method}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
     const quiet = flags['quiet'] === true;
-    const backend = await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
-    const slow = cpuBackendWarning(backend, spec.model.encoder);
-    if (slow) console.error(slow);
-    const options = {
-      ...runOptionsFromFlags(flags),
+    const { out, backend, options } = await prepareRun(
+      flags,
+      spec.train.method,
+      spec.model.encoder,
       resume,
-      ...(epochs !== undefined ? { epochs } : {}),
-      applyPrecision: precisionSetter(backend),
-    };
+      epochs,
+    );
     const started = performance.now();
     const result = await trainRun(spec, out, options, {
       onStep: progressPrinter(quiet),
