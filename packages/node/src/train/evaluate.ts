@@ -91,13 +91,12 @@ export async function loadRunEncoder(
   const data = await prepareData(spec, dataset);
   const { encoder, head } = buildNetworks(spec, data);
   const file = runFiles(runDir).checkpoint;
-  const checkpoint = loadEncoderWeights(encoder, file);
   if (spec.train.method === 'ce') {
-    loadWeights(head, file, 'head');
+    const checkpoint = loadWeights(file, { encoder, head });
     return { spec, encoder, data, checkpoint, classifier: head };
   }
   tf.dispose(head.variables().map((p) => p.variable));
-  return { spec, encoder, data, checkpoint };
+  return { spec, encoder, data, checkpoint: loadWeights(file, { encoder }) };
 }
 
 /**
@@ -105,21 +104,26 @@ export async function loadRunEncoder(
  * (iteration and SHA-256), which a kept probe records.
  */
 export function loadEncoderWeights(encoder: Network, file: string): CheckpointFingerprint {
-  return loadWeights(encoder, file, 'encoder');
+  return loadWeights(file, { encoder });
 }
 
-/** Assigns the `<prefix>/…` weights of a checkpoint file to `net`; returns the file's fingerprint. */
-function loadWeights(net: Network, file: string, prefix: 'encoder' | 'head'): CheckpointFingerprint {
+/**
+ * Assigns the `<prefix>/…` weights of one read of a checkpoint file to each network given under
+ * that prefix; returns the file's fingerprint.
+ */
+function loadWeights(file: string, nets: { encoder: Network; head?: Network }): CheckpointFingerprint {
   const { state } = loadCheckpoint(file);
-  for (const p of net.variables()) {
-    const saved = state.variables[`${prefix}/${p.name}`];
-    check(
-      saved !== undefined,
-      'checkpoint',
-      `weights for ${prefix}/${p.name}`,
-      Object.keys(state.variables).slice(0, 6),
-    );
-    p.variable.assign(tf.tensor(saved.values, saved.shape));
+  for (const [prefix, net] of Object.entries(nets)) {
+    for (const p of net.variables()) {
+      const saved = state.variables[`${prefix}/${p.name}`];
+      check(
+        saved !== undefined,
+        'checkpoint',
+        `weights for ${prefix}/${p.name}`,
+        Object.keys(state.variables).slice(0, 6),
+      );
+      p.variable.assign(tf.tensor(saved.values, saved.shape));
+    }
   }
   return fingerprintFile(file, state.iteration);
 }
