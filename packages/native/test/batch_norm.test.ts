@@ -1,9 +1,11 @@
 /**
  * The fused SupconBatchNorm kernel (native) against the same maths composed from standard ops
- * and differentiated by tfjs (cpu), values and gradients; and tfjs's FusedBatchNorm (inference).
+ * and differentiated by tfjs (cpu), values and gradients; tfjs's FusedBatchNorm (inference); and the
+ * running-statistics update.
  */
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import { batchNorm as batchNormLayer, createBatchNorm } from 'supcon';
 import { SupconBatchNorm } from 'supcon/kernels';
 import { compareBackends, rand, requireNative, withGrads } from './harness.js';
 
@@ -74,3 +76,27 @@ test('FusedBatchNorm (inference with moving statistics)', async () => {
     ),
   ]);
 });
+
+// The running-statistics update (SupconRunningStats on native, seven composed ops on cpu), through
+// the core's batchNorm in training mode, two steps so the previous statistics matter; [1, 5] has
+// one value per channel, where the unbiased variance's n − 1 is clamped to 1.
+for (const shape of [
+  [2, 4, 4, 6],
+  [64, 7],
+  [1, 5],
+]) {
+  test(`SupconRunningStats after two training steps ${shape}`, async () => {
+    await compareBackends(
+      `running statistics ${shape}`,
+      () => {
+        const p = createBatchNorm(shape[shape.length - 1]!, 'bn');
+        for (const seed of [31, 32])
+          batchNormLayer(rand(shape, seed, -2, 3), p, { training: true, momentum: 0.3 });
+        const out = [p.runningMean.clone(), p.runningVar.clone()];
+        for (const v of Object.values(p)) v.dispose();
+        return out;
+      },
+      1e-6,
+    );
+  });
+}

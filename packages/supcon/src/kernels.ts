@@ -43,6 +43,25 @@ export interface SupconBatchNormGradInputs<T = TensorInfo> {
 export type SupconBatchNormGradAttrs = SupconBatchNormAttrs;
 
 /**
+ * The running-statistics update after a training batch norm, PyTorch's rule:
+ * mean' = (1 − μ)·mean + μ·batchMean, var' = (1 − μ)·var + μ·batchVar·n / max(1, n − 1) (the
+ * unbiased batch variance over n = `count` values per channel). Outputs [mean' [C], var' [C]].
+ * One kernel for the seven small ops it replaces, per batch norm and step.
+ */
+export const SupconRunningStats = 'SupconRunningStats';
+export interface SupconRunningStatsInputs<T = TensorInfo> {
+  runningMean: T; // [C]
+  runningVar: T; // [C]
+  mean: T; // [C] the batch mean
+  variance: T; // [C] the biased batch variance
+}
+export interface SupconRunningStatsAttrs {
+  momentum: number;
+  /** Values per channel in the batch (all axes but the last). */
+  count: number;
+}
+
+/**
  * Fused in-place optimiser updates, one call per parameter. Inputs: the parameter, its gradient
  * and its slot buffers (absent before the first step). A kernel that could update the
  * parameter and every slot in place returns no tensors; otherwise it returns fresh tensors
@@ -101,6 +120,7 @@ export interface SupconAdamUpdateAttrs {
 export interface SupconKernels {
   [SupconBatchNorm]: { inputs: SupconBatchNormInputs; attrs: SupconBatchNormAttrs };
   [SupconBatchNormGrad]: { inputs: SupconBatchNormGradInputs; attrs: SupconBatchNormGradAttrs };
+  [SupconRunningStats]: { inputs: SupconRunningStatsInputs; attrs: SupconRunningStatsAttrs };
   [SupconSgdUpdate]: { inputs: SupconSgdUpdateInputs; attrs: SupconSgdUpdateAttrs };
   [SupconLarsUpdate]: { inputs: SupconLarsUpdateInputs; attrs: SupconLarsUpdateAttrs };
   [SupconAdamUpdate]: { inputs: SupconAdamUpdateInputs; attrs: SupconAdamUpdateAttrs };

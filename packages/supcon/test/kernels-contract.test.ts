@@ -32,6 +32,7 @@ test('every custom kernel name appears on exactly one line of source, in kernels
     'SupconBatchNorm',
     'SupconBatchNormGrad',
     'SupconLarsUpdate',
+    'SupconRunningStats',
     'SupconSgdUpdate',
   ]);
   for (const name of names) {

@@ -7,7 +7,7 @@
  * - tfjs's own `FusedBatchNorm` (inference, moving statistics).
  */
 import { engine, type GradConfig, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
-import { kernelAttrs, SupconBatchNorm, SupconBatchNormGrad } from 'supcon/kernels';
+import { kernelAttrs, SupconBatchNorm, SupconBatchNormGrad, SupconRunningStats } from 'supcon/kernels';
 import { activation, f32, type NativeKernel, output, outputActivation } from './util.js';
 
 /** Input `name` of `kernel`, or an argument error saying what it received. */
@@ -69,6 +69,37 @@ export const batchNormGradKernel: NativeKernel = {
     const outs = [makeDx(), makeDscale(), makeDoffset()];
     if (makeDres) outs.push(makeDres());
     return outs;
+  },
+};
+
+/**
+ * The running-statistics update (kernels.ts gives the rule): [C] values, so a JavaScript loop in
+ * float64 with one rounding per value, instead of seven tfjs ops.
+ */
+export const runningStatsKernel: NativeKernel = {
+  kernelName: SupconRunningStats,
+  run: ({ inputs, backend, attrs }) => {
+    const { runningMean, runningVar, mean, variance } = inputs as Record<string, TensorInfo | undefined>;
+    const { momentum, count } = kernelAttrs(SupconRunningStats, attrs);
+    const K = SupconRunningStats;
+    const rm = required(f32(backend, runningMean), K, 'runningMean', runningMean);
+    const rv = required(f32(backend, runningVar), K, 'runningVar', runningVar);
+    const bm = required(f32(backend, mean), K, 'mean', mean);
+    const bv = required(f32(backend, variance), K, 'variance', variance);
+    const c = rm.length;
+    if (rv.length !== c || bm.length !== c || bv.length !== c) {
+      throw new TypeError(
+        `${K}: expected runningMean, runningVar, mean and variance of one length, received ${[rm, rv, bm, bv].map((a) => a.length).join(', ')}`,
+      );
+    }
+    const unbias = count / Math.max(1, count - 1);
+    const [newMean, makeMean] = output(backend, [c]);
+    const [newVar, makeVar] = output(backend, [c]);
+    for (let i = 0; i < c; i++) {
+      newMean[i] = (1 - momentum) * rm[i]! + momentum * bm[i]!;
+      newVar[i] = (1 - momentum) * rv[i]! + momentum * bv[i]! * unbias;
+    }
+    return [makeMean(), makeVar()];
   },
 };
 

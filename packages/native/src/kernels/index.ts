@@ -1,5 +1,10 @@
 /** The explicit list of native kernels registered for the `native` backend. */
-import { batchNormGradKernel, batchNormTrainKernel, fusedBatchNormKernel } from './batch_norm.js';
+import {
+  batchNormGradKernel,
+  batchNormTrainKernel,
+  fusedBatchNormKernel,
+  runningStatsKernel,
+} from './batch_norm.js';
 import {
   conv2dBackpropFilterKernel,
   conv2dBackpropInputKernel,
@@ -25,6 +30,7 @@ export const nativeKernels: NativeKernel[] = [
   fusedMatMulKernel,
   batchNormTrainKernel,
   batchNormGradKernel,
+  runningStatsKernel,
   fusedBatchNormKernel,
   ...binaryKernels,
   ...unaryKernels,

@@ -8,7 +8,12 @@
  * otherwise the same maths is composed from standard ops and differentiated by tfjs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SupconBatchNorm, type SupconBatchNormAttrs } from '../kernels.js';
+import {
+  SupconBatchNorm,
+  type SupconBatchNormAttrs,
+  SupconRunningStats,
+  type SupconRunningStatsAttrs,
+} from '../kernels.js';
 
 export interface BatchNormParams {
   gamma: tf.Variable; // [C]
@@ -43,13 +48,39 @@ export function batchNorm(x: tf.Tensor, p: BatchNormParams, options: BatchNormOp
   }
   const [y, mean, variance] = batchNormTrain(x, p.gamma, p.beta, residual, epsilon, relu);
   // Running statistics: side effects outside the loss, so they are not part of the gradient.
-  const rows = x.size / (x.shape[x.shape.length - 1] ?? 1);
+  const count = x.size / (x.shape[x.shape.length - 1] ?? 1);
   tf.tidy(() => {
-    const unbiased = tf.mul(variance, rows / Math.max(1, rows - 1)); // [C]
-    p.runningMean.assign(tf.add(tf.mul(p.runningMean, 1 - momentum), tf.mul(mean, momentum)));
-    p.runningVar.assign(tf.add(tf.mul(p.runningVar, 1 - momentum), tf.mul(unbiased, momentum)));
+    const [runningMean, runningVar] = updateRunningStats(p, mean, variance, momentum, count);
+    p.runningMean.assign(runningMean);
+    p.runningVar.assign(runningVar);
   });
   return y;
+}
+
+/** The new running mean and variance [C] (kernels.ts states the rule), in one kernel where the backend has it. */
+function updateRunningStats(
+  p: BatchNormParams,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  momentum: number,
+  count: number,
+): [tf.Tensor, tf.Tensor] {
+  if (tf.getKernel(SupconRunningStats, tf.getBackend())) {
+    const inputs: tf.NamedTensorMap = {
+      runningMean: p.runningMean,
+      runningVar: p.runningVar,
+      mean,
+      variance,
+    };
+    const attrs: SupconRunningStatsAttrs = { momentum, count };
+    const outs = tf.engine().runKernel(SupconRunningStats, inputs, { ...attrs }) as unknown as tf.Tensor[];
+    return [outs[0]!, outs[1]!];
+  }
+  const unbiased = tf.mul(variance, count / Math.max(1, count - 1)); // [C]
+  return [
+    tf.add(tf.mul(p.runningMean, 1 - momentum), tf.mul(mean, momentum)),
+    tf.add(tf.mul(p.runningVar, 1 - momentum), tf.mul(unbiased, momentum)),
+  ];
 }
 
 /** Returns [y, batch mean [C], biased batch variance [C]]. */

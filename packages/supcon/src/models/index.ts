@@ -5,6 +5,7 @@ export {
   createBatchNorm,
 } from './batch_norm.js';
 export { L2_NORMALIZE_EPSILON, l2NormalizeRows } from './normalize.js';
+export { globalAvgPool } from './pool.js';
 export {
   type BasicBlock,
   type ConvBn,

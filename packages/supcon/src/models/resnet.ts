@@ -17,6 +17,7 @@ import { check } from '../errors.js';
 import type { Network } from '../train/network.js';
 import { type BatchNormParams, batchNorm, createBatchNorm } from './batch_norm.js';
 import { l2NormalizeRows } from './normalize.js';
+import { globalAvgPool } from './pool.js';
 
 export const RESNET_DEPTHS = [18, 34, 50] as const;
 export type ResNetDepth = (typeof RESNET_DEPTHS)[number];
@@ -179,7 +180,7 @@ export function resNetForward(net: ResNet, images: tf.Tensor4D, training: boolea
     // relu(bn(last conv(h)) + shortcut) as one fused op where the backend has it.
     x = batchNorm(conv(h, last), last.bn, { training, relu: true, residual: shortcut }) as tf.Tensor4D; // [B, H/s, W/s, C]
   }
-  return tf.mean(x, [1, 2]) as tf.Tensor2D; // [B, featureDim]
+  return globalAvgPool(x); // [B, featureDim]
 }
 
 /** Every ConvBn of a ResNet in creation order. */

@@ -15,6 +15,7 @@ import type { Parameter } from '../optim/types.js';
 import { type Network, uniqueScope } from '../train/network.js';
 import { type BatchNormParams, batchNorm } from './batch_norm.js';
 import { l2NormalizeRows } from './normalize.js';
+import { globalAvgPool } from './pool.js';
 
 /** Seeds for initialisers, derived deterministically from one seed. */
 function seeds(seed: number): () => number {
@@ -119,7 +120,7 @@ export function smallResNet(options: SmallResNetOptions = {}): Network {
       const shortcut = b.shortcut ? batchNorm(run(x, b.shortcut), b.shortcut.bn, { training }) : x; // [B, H/s, W/s, c]
       x = batchNorm(run(h, b.conv2), b.conv2.bn, { training, relu: true, residual: shortcut }) as tf.Tensor4D;
     }
-    return tf.mean(x, [1, 2]); // [B, 4w]
+    return globalAvgPool(x); // [B, 4w]
   }, cin);
 }
 
