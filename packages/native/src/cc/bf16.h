@@ -47,6 +47,10 @@ Buf AnyBuf(const Napi::CallbackInfo& info, size_t i, bool optional = false);
 // Whether oneDNN runs bf16 convolutions natively on this CPU (avx512_core_bf16 or AMX).
 bool Bf16Supported();
 
+// Whether oneDNN runs bf16 on AMX tiles here (Intel Sapphire Rapids and later); without AMX, bf16
+// runs on the AVX-512 vector units (avx512_core_bf16: AMD Zen 4/5, Intel Cooper Lake).
+bool AmxSupported();
+
 void WidenBf16(const bf16_t* src, float* dst, int64_t n);
 void NarrowToBf16(const float* src, bf16_t* dst, int64_t n);
 

@@ -365,17 +365,30 @@ void Im2Col(const uint8_t* x, const ConvShape& s, size_t es, uint8_t* cols) {
   });
 }
 
-// Whether the im2col product beats oneDNN's direct backward-weights kernel for this shape. bf16:
-// deep layers (long patch rows, where the direct AMX kernel is slowest) and any layer whose
-// patches are small to copy (narrow layers, where it is slow too); fp32 only the deepest layers.
-// SUPCON_NATIVE_IM2COL=0 turns it off (for A/B measurements).
+// Whether the im2col product beats oneDNN's direct backward-weights kernel for this shape, with
+// M output pixels and K = KH*KW*CI patch length. Measured per layer with scripts/bench-conv.mjs
+// (SUPCON_NATIVE_IM2COL=0 forces direct, =1 forces im2col, for A/B runs):
+// - bf16 on AMX (Intel): deep layers (K >= 2048, where the direct AMX kernel is slowest) and any
+//   layer whose patches are small to copy (M*K <= 8M values);
+// - bf16 without AMX (AVX512-BF16: AMD Zen 4/5), where the direct kernel is the faster one on most
+//   stride-1 layers: strided layers with M*K <= 16M values, and stride-1 layers only when both M
+//   (<= 8192) and K (<= 1024) are small. On a Zen 4 (2026-12-02, two runs of each) this picks the
+//   faster of the two on every layer of ResNet-18 and of the demo's small ResNet but two 1x1
+//   stride-2 shortcuts (at most 0.5 ms lost), and e.g. ResNet-18's 8x8 256->256 layers run 21 ms
+//   direct against 29 ms im2col, its 8x8 256->512 stride-2 layer 15 against 21;
+// - fp32: only the deepest layers (K >= 4096).
 bool UseIm2Col(const ConvShape& s, bool bf16) {
   static const char* env = std::getenv("SUPCON_NATIVE_IM2COL");
   if (env && std::strcmp(env, "0") == 0) return false;
+  if (env && std::strcmp(env, "1") == 0) return true;
   const int64_t k = s.weights[1] * s.weights[2] * s.weights[3];
   const int64_t m = s.dst[0] * s.dst[2] * s.dst[3];
   if (!bf16) return k >= 4096;
-  return k >= 2048 || m * k * 2 <= (int64_t{16} << 20);
+  static const bool amx = AmxSupported();
+  if (amx) return k >= 2048 || m * k <= (int64_t{8} << 20);
+  const bool strided = s.strides[0] > 1 || s.strides[1] > 1;
+  if (strided) return m * k <= (int64_t{16} << 20);
+  return m <= 8192 && k <= 1024;
 }
 
 // A 1x1, stride-1, unpadded convolution's patches are the input itself.
