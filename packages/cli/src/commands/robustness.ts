@@ -1,16 +1,18 @@
 /**
- * `supcon robustness --run DIR`: linear-probe accuracy of a run's frozen encoder on the test set under
- * corruptions (noise, blur, contrast, brightness, pixelate, JPEG) at five severities; with
- * `--baseline DIR2`, the corruption errors relative to another run (the paper's mCE comparison).
+ * `supcon robustness --run DIR`: linear-probe accuracy and calibration error (ECE) of a run's frozen
+ * encoder on the test set under corruptions (noise, blur, contrast, brightness, pixelate, JPEG) at
+ * five severities; with `--baseline DIR2`, the corruption errors relative to another run (the
+ * paper's mCE comparison).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   baselineDifferences,
   evaluateRobustness,
   loadRunEncoder,
   type RobustnessResult,
   relativeCorruptionErrors,
+  runFiles,
   updateSummary,
   writeFileDurable,
 } from '@supcon/node';
@@ -19,8 +21,6 @@ import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.j
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { formatTime } from './train-output.js';
-
-const RESULT_FILE = 'robustness.json';
 
 function parseSeverities(raw: string): number[] {
   const values = raw.split(',').map((s) => Number(s.trim()));
@@ -32,10 +32,10 @@ function parseSeverities(raw: string): number[] {
 }
 
 function readResult(runDir: string, flag: string): RobustnessResult {
-  const file = join(runDir, RESULT_FILE);
+  const file = runFiles(runDir).robustness;
   if (!existsSync(file))
     throw new CliError(
-      `Invalid value for \`${flag}\`. Expected a run folder holding ${RESULT_FILE} (run \`supcon robustness --run ${runDir}\` first). Received: ${runDir}.`,
+      `Invalid value for \`${flag}\`. Expected a run folder holding ${basename(file)} (run \`supcon robustness --run ${runDir}\` first). Received: ${runDir}.`,
     );
   return JSON.parse(readFileSync(file, 'utf8')) as RobustnessResult;
 }
@@ -99,6 +99,11 @@ export const robustnessCommand: Command = {
     'Fits the linear probe on clean frozen features (as `supcon linear`), then classifies the test set',
     'corrupted at each severity. Writes DIR/robustness.json and adds cleanTestAccuracy, meanCorruptionError',
     '(absolute) and, with --baseline, mCE (relative) to DIR/summary.json, with the settings under `robustness`.',
+    "robustness.json also holds the probe's expected calibration error (ECE: 15 equal-width bins of the",
+    'largest softmax probability, |accuracy - confidence| weighted by bin share) clean and per corruption',
+    'and severity, and per severity the mean top-1 and mean ECE over corruptions.',
+    '',
+    'Example: supcon robustness --run runs/ce --corruptions jpeg,contrast --severities 1,3,5 --limit 1000',
     '',
     `  --corruptions L  "all" (default) or a comma list of: ${CORRUPTIONS.join(', ')}`,
     '  --severities S   comma list of severities 1..5 (default all five)',
@@ -153,7 +158,9 @@ export const robustnessCommand: Command = {
     const { spec, encoder, data } = await loadRunEncoder(run);
     const test = data.dataset.test;
     if (!test)
-      throw new CliError(`Run \`${run}\` uses a dataset without a test split; robustness needs one.`);
+      throw new CliError(
+        `Run \`${run}\` was trained on ${spec.data.dataset}, which has no test split (a folder dataset has one only with train/ and test/ folders of class folders); robustness corrupts test images, so it needs one.`,
+      );
     // The test images (the first N) and the dataset are known once the run's data is loaded.
     const testImages = Math.min(limit ?? test.count, test.count);
     if (baseline)
@@ -173,7 +180,7 @@ export const robustnessCommand: Command = {
       onProgress: progress.update,
     });
     progress.end();
-    writeFileDurable(join(run, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileDurable(runFiles(run).robustness, `${JSON.stringify(result, null, 2)}\n`);
     const relative = baseline
       ? relativeCorruptionErrors(result, withDataset(baseline, baselineDir!))
       : undefined;
@@ -202,6 +209,10 @@ export const robustnessCommand: Command = {
       const ce = relative?.perCorruption[name as keyof typeof relative.perCorruption];
       lines.push(`${name.padEnd(16)}${acc.map(pct).join('')}${ce !== undefined ? `  ${ce.toFixed(3)}` : ''}`);
     }
+    lines.push(`${'mean top-1'.padEnd(16)}${result.meanAccuracyBySeverity.map(pct).join('')}`);
+    lines.push(
+      `${'mean ECE'.padEnd(16)}${result.meanCalibrationErrorBySeverity.map(pct).join('')}   (clean ${pct(result.cleanCalibrationError).trim()}; expected calibration error, ${result.calibrationBins} bins, %)`,
+    );
     lines.push(`mean corruption error ${pct(result.meanCorruptionError)} %`);
     if (relative) {
       lines.push(

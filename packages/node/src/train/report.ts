@@ -2,8 +2,9 @@
  * The run report: `report.html` in a run folder with its PNG charts (training loss per step; the
  * kNN monitor's validation top-1 per epoch; the final accuracies; a 2-D PCA projection of the
  * embeddings coloured by class), built from what the folder holds: config.json (hyperparameters),
- * metrics.jsonl (curves), summary.json (results, date and command line). A run missing some of it
- * still gets a report, which names each missing piece and the command that adds it.
+ * metrics.jsonl (curves), summary.json (results, date and command line), robustness.json (mean
+ * top-1 and calibration error per corruption severity). A run missing some of it still gets a
+ * report, which names each missing piece and the command that adds it.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { loadRunEncoder } from './evaluate.js';
 import { knnTestTop1 } from './knn.js';
 import { writeOutputFile } from './output.js';
 import { type Bar, barPlot, esc, linePlot, type Series, scatterPlot, svgToPng } from './plots.js';
+import { type RobustnessResult, severityMeans } from './robustness.js';
 import { runFiles } from './session.js';
 import { augmentSteps } from './spec.js';
 
@@ -244,6 +246,31 @@ function results(summary: Json, records: Records | undefined): { label: string; 
 }
 
 /**
+ * The robustness table of robustness.json: per severity (clean first) the mean over corruptions of
+ * the probe's top-1 and of its expected calibration error. Files written before ECE was recorded
+ * show top-1 alone ("not recorded").
+ */
+function robustnessTable(rb: Json): string | undefined {
+  if (!Array.isArray(rb['severities']) || num(rb['cleanAccuracy']) === undefined) return undefined;
+  const result = rb as unknown as RobustnessResult;
+  const means = severityMeans({ ...result, accuracy: obj(result.accuracy) });
+  const ece = (v: number | undefined) => (num(v) === undefined ? 'not recorded' : pct(v!));
+  const rows = [
+    ['clean', pct(result.cleanAccuracy), ece(result.cleanCalibrationError)],
+    ...result.severities.map((s, k) => [
+      String(s),
+      pct(means.accuracy[k]!),
+      ece(means.calibrationError?.[k]),
+    ]),
+  ];
+  const cells = (tag: string, r: string[]) =>
+    `<tr>${r.map((c) => `<${tag}>${esc(c)}</${tag}>`).join('')}</tr>`;
+  return `<p>Linear probe on ${result.testImages} test images; means over ${Object.keys(obj(result.accuracy)).length} corruption(s).</p>
+<table>${cells('th', ['severity', 'mean top-1', `mean ECE (${result.calibrationBins ?? 15} bins)`])}
+${rows.map((r) => cells('td', r)).join('\n')}</table>`;
+}
+
+/**
  * Writes `runDir/report.html` and its PNG charts (loss.png, accuracy.png, results.png, embedding.png,
  * each only when there is something to draw) from the run folder's files. Every chart is rendered
  * before anything is written, each file is written atomically, and report.html last, so a failure
@@ -331,6 +358,12 @@ export async function writeRunReport(runDir: string, options: ReportOptions = {}
     );
   if (num(summary['meanCorruptionError']) === undefined && summary['testSet'] !== false)
     missing.push(`No corruption robustness: \`supcon robustness --run ${runDir}\` adds it.`);
+  const robustnessFile = readJsonFile(files.robustness);
+  const robustness = robustnessFile ? robustnessTable(robustnessFile) : undefined;
+  if (robustness && robustnessFile?.['calibrationError'] === undefined)
+    missing.push(
+      `robustness.json was written before the calibration error was recorded: \`supcon robustness --run ${runDir}\` adds it.`,
+    );
 
   const shown = options.embeddings;
   if (shown && shown.features.count > 0) {
@@ -399,6 +432,7 @@ ${table(runRows)}
 ${config ? table(hyperparameters(config)) : '<p>No config.json in the run folder: the hyperparameters are not known.</p>'}
 <h2>Results</h2>
 ${final.length > 0 ? table(final.map((r) => [r.label, pct(r.value)])) : '<p>No results recorded yet.</p>'}
+${robustness ? `<h2>Robustness under corruptions</h2>\n${robustness}` : ''}
 ${missing.length > 0 ? `<h2>Not in this report</h2>\n<ul>${missing.map((m) => `<li>${esc(m).replace(/`([^`]+)`/g, '<code>$1</code>')}</li>`).join('\n')}</ul>` : ''}
 <h2>Charts</h2>
 ${rendered.map((c) => `<img src="${c.file}" alt="${esc(c.alt)}">`).join('\n')}

@@ -6,8 +6,22 @@
  *   E(c, s) = 1 − top-1 on the test set under corruption c at severity s
  *   CE(c)   = Σ_s E(c, s) / Σ_s E_baseline(c, s)      (with a baseline run)
  *   mCE     = mean over corruptions of CE(c)          (without one: the mean of E over c and s)
+ *
+ * Beside top-1, the probe's expected calibration error (ECE, 15 equal-width bins of the largest
+ * softmax probability; the core's `expectedCalibrationError`) on the clean test set and under each
+ * corruption and severity, and per severity the means of both over corruptions (the paper's Fig. 3
+ * and its calibration table).
  */
-import { type Corruption, check, corruptImages, linearScores, type Network, topKAccuracy } from 'supcon';
+import {
+  CALIBRATION_BINS,
+  type Corruption,
+  check,
+  corruptImages,
+  expectedCalibrationError,
+  linearScores,
+  type Network,
+  topKAccuracy,
+} from 'supcon';
 import { subset } from '../data/index.js';
 import { embedImages } from './embed.js';
 import { evaluateEncoder } from './evaluate.js';
@@ -28,6 +42,53 @@ export interface RobustnessResult {
   /** Seed of the noise corruptions; absent in files written by earlier versions (which used 0 unless told). */
   seed?: number;
   seconds: number;
+  /** Mean top-1 over corruptions at each severity (order of `severities`); absent in earlier files (see severityMeans). */
+  meanAccuracyBySeverity?: number[];
+  /** Equal-width confidence bins of the ECE figures below (15); the ECE fields are absent in earlier files. */
+  calibrationBins?: number;
+  /** ECE of the linear probe on the clean test images used here. */
+  cleanCalibrationError?: number;
+  /** ECE per corruption, one value per severity (in the order of `severities`). */
+  calibrationError?: Partial<Record<Corruption, number[]>>;
+  /** Mean ECE over corruptions at each severity (order of `severities`). */
+  meanCalibrationErrorBySeverity?: number[];
+}
+
+/** The fields evaluateRobustness always writes now (older robustness.json files may lack them). */
+export type MeasuredRobustness = RobustnessResult &
+  Required<
+    Pick<
+      RobustnessResult,
+      | 'meanAccuracyBySeverity'
+      | 'calibrationBins'
+      | 'cleanCalibrationError'
+      | 'calibrationError'
+      | 'meanCalibrationErrorBySeverity'
+    >
+  >;
+
+/**
+ * Per severity (order of `result.severities`), the mean over corruptions of top-1 and of ECE. Top-1
+ * is recomputed from `accuracy`, so files written before the mean was recorded give it too; ECE is
+ * undefined for them (they did not measure it).
+ */
+export function severityMeans(
+  result: Pick<RobustnessResult, 'severities' | 'accuracy' | 'calibrationError'>,
+): {
+  severities: number[];
+  accuracy: number[];
+  calibrationError: number[] | undefined;
+} {
+  const mean = (table: Partial<Record<Corruption, number[]>>, k: number) => {
+    const values = Object.values(table).map((row) => row![k]!);
+    return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+  };
+  const calibration = result.calibrationError;
+  return {
+    severities: result.severities,
+    accuracy: result.severities.map((_, k) => mean(result.accuracy, k)),
+    calibrationError: calibration ? result.severities.map((_, k) => mean(calibration, k)) : undefined,
+  };
 }
 
 /** What a robustness result was measured on: a baseline is compared only when this matches. */
@@ -74,7 +135,7 @@ export function evaluateRobustness(
     seed?: number;
     onProgress?: (done: number, total: number, label: string) => void;
   },
-): RobustnessResult {
+): MeasuredRobustness {
   const started = performance.now();
   const severities = options.severities ?? [1, 2, 3, 4, 5];
   const { probe, test } = evaluateEncoder(
@@ -96,24 +157,31 @@ export function evaluateRobustness(
   const steps = augmentSteps('none', [set.height, set.width], data.dataset.mean, data.dataset.std).eval;
   const cleanScores = linearScores(probe, test.features.subarray(0, n * test.dim));
   const cleanAccuracy = topKAccuracy(cleanScores, set.labels, classes, 1);
+  const cleanCalibrationError = expectedCalibrationError(cleanScores, set.labels, classes, CALIBRATION_BINS);
   const accuracy: RobustnessResult['accuracy'] = {};
+  const calibrationError: RobustnessResult['accuracy'] = {};
   const total = options.corruptions.length * severities.length;
   let done = 0;
   let errorSum = 0;
   for (const corruption of options.corruptions) {
     const row: number[] = [];
+    const eceRow: number[] = [];
     for (const severity of severities) {
       options.onProgress?.(done, total, `${corruption} ${severity}`);
       const images = corruptImages(set.images, set, corruption, severity, { seed: options.seed ?? 0 });
       const f = embedImages(encoder, { ...set, images }, steps);
-      const acc = topKAccuracy(linearScores(probe, f.features), set.labels, classes, 1);
+      const scores = linearScores(probe, f.features); // [n, classes] logits of the same probe
+      const acc = topKAccuracy(scores, set.labels, classes, 1);
       row.push(acc);
+      eceRow.push(expectedCalibrationError(scores, set.labels, classes, CALIBRATION_BINS));
       errorSum += 1 - acc;
       done++;
     }
     accuracy[corruption] = row;
+    calibrationError[corruption] = eceRow;
   }
   options.onProgress?.(done, total, 'done');
+  const means = severityMeans({ severities, accuracy, calibrationError });
   return {
     cleanAccuracy,
     accuracy,
@@ -123,6 +191,11 @@ export function evaluateRobustness(
     dataset: spec.data.dataset,
     seed: options.seed ?? 0,
     seconds: (performance.now() - started) / 1000,
+    meanAccuracyBySeverity: means.accuracy,
+    calibrationBins: CALIBRATION_BINS,
+    cleanCalibrationError,
+    calibrationError,
+    meanCalibrationErrorBySeverity: means.calibrationError!,
   };
 }
 

@@ -123,6 +123,8 @@ export function runFiles(runDir: string) {
     summary: join(runDir, 'summary.json'),
     /** The kept linear probe (probe-file.ts), written by `supcon linear` and `supcon demo`. */
     probe: join(runDir, 'probe.json'),
+    /** Accuracy and calibration under corruptions (robustness.ts), written by `supcon robustness`. */
+    robustness: join(runDir, 'robustness.json'),
     /** The trained encoder as a TensorFlow.js layers model (model.json + weights.bin), for the browser. */
     encoder: join(runDir, 'encoder'),
   };

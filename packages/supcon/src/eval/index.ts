@@ -1,3 +1,4 @@
+export * from './calibration.js';
 export * from './corruptions.js';
 export * from './features.js';
 export * from './knn.js';
