@@ -42,16 +42,8 @@ export interface StepOptions {
 
 /** The CIFAR ResNet-18 of reference/torch_step.py: 3×3 stem, no max-pool, the SupCon MLP head. */
 const RESNET18_CIFAR: ModelSpec = {
-  encoder: 'resnet18',
-  stem: 'cifar',
-  widthMultiplier: 1,
-  width: 64,
-  blocksPerStage: 2,
-  stemStride: 1,
-  hidden: [],
-  projection: 'mlp',
-  projectionDim: 128,
-  normalizeEncoderOutput: false,
+  encoder: { kind: 'resnet', depth: 18, stem: 'cifar', widthMultiplier: 1 },
+  head: { kind: 'projection', projection: 'mlp', outputDim: 128, normalizeInput: false },
 };
 
 /** One training step as a closure over its model, optimiser and (fixed, random) batch. */

@@ -35,16 +35,19 @@ export function stepModel(name: StepModelName): StepModel {
     return { name, input: [32, 32, 3], defaultBatch: 64, ...base, torchArgs: torchArgs(name, base) };
   }
   const spec = presetSpec('fashion-quick');
-  const { model, train } = spec;
+  const { train } = spec;
+  const { encoder, head } = spec.model;
   if (
-    model.encoder !== 'small-resnet' ||
-    model.projection !== 'mlp' ||
-    model.normalizeEncoderOutput ||
+    encoder.kind !== 'small-resnet' ||
+    head.kind !== 'projection' ||
+    head.projection !== 'mlp' ||
+    head.normalizeInput ||
     train.optimizer.kind !== 'sgd' ||
     train.optimizer.excludeBatchNormAndBias === false
   ) {
+    const projection = head.kind === 'projection' ? head.projection : head.kind;
     throw new CliError(
-      `bench step --model small-resnet mirrors the demo's small ResNet with an MLP head and SGD, which reference/torch_step.py reproduces; the demo preset now has encoder ${model.encoder}, projection ${model.projection}, optimizer ${train.optimizer.kind}: update both.`,
+      `bench step --model small-resnet mirrors the demo's small ResNet with an MLP head and SGD, which reference/torch_step.py reproduces; the demo preset now has encoder ${encoder.kind}, projection ${projection}, optimizer ${train.optimizer.kind}: update both.`,
     );
   }
   const base = {
@@ -54,8 +57,8 @@ export function stepModel(name: StepModelName): StepModel {
     temperature: train.temperature,
   };
   const arch = [
-    ...['--width', String(model.width), '--blocks-per-stage', String(model.blocksPerStage)],
-    ...['--stem-stride', String(model.stemStride), '--projection-dim', String(model.projectionDim)],
+    ...['--width', String(encoder.baseChannels), '--blocks-per-stage', String(encoder.blocksPerStage)],
+    ...['--stem-stride', String(encoder.stemStride), '--projection-dim', String(head.outputDim)],
   ];
   return {
     name,

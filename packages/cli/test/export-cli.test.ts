@@ -42,7 +42,10 @@ test('supcon export: a run folder → model.json + weights.bin with metadata, wi
   writeFolderDataset(images);
   const spec = presetSpec('fashion-quick');
   spec.train = resolveConfig({ method: 'supcon', epochs: 1, batchSize: 8, lr: 0.05, seed: 2 });
-  spec.model = { ...spec.model, encoder: 'mlp', hidden: [16, 8], projectionDim: 4 };
+  spec.model = {
+    encoder: { kind: 'mlp', hidden: [16, 8] },
+    head: { kind: 'projection', projection: 'mlp', outputDim: 4, normalizeInput: false },
+  };
   spec.data = { dataset: `folder:${images}`, validation: 4, limit: 0, augment: 'none' };
   const run = join(dir, 'run');
   (await trainRun(spec, run)).trainer.dispose();

@@ -81,8 +81,7 @@ test('supcon train --preset cifar-paper runs two steps on CIFAR-10 binaries and 
   assert.equal(summary.prefetch.enabled, true);
   const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
   // The preset's recipe is kept where not overridden.
-  assert.equal(config.model.encoder, 'resnet18');
-  assert.equal(config.model.stemStride, 1);
+  assert.deepEqual(config.model.encoder, { kind: 'resnet', depth: 18, stem: 'cifar', widthMultiplier: 1 });
   assert.equal(config.train.lr, 0.5);
   assert.equal(config.train.temperature, 0.1);
   assert.equal(config.data.augment, 'supcon');

@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { patchModel } from '@supcon/node';
 import { demoCommand } from '../src/commands/demo.js';
 import { sweepCommand } from '../src/commands/sweep.js';
 import { trainCommand } from '../src/commands/train.js';
@@ -44,8 +45,8 @@ const SAMPLES: Record<string, { value?: string; with?: string[] }> = {
   width: { value: '8' },
   'stem-stride': { value: '1' },
   projection: { value: 'linear' },
-  stem: { value: 'imagenet' },
-  'width-multiplier': { value: '0.5' },
+  stem: { value: 'imagenet', with: ['--encoder', 'resnet18'] },
+  'width-multiplier': { value: '0.5', with: ['--encoder', 'resnet18'] },
   'queue-size': { value: '512' },
   chunk: { value: '32' },
   augment: { value: 'none' },
@@ -105,11 +106,18 @@ test('every training flag parses, and those of the run spec land at their path',
       parsed,
       flag.kind === 'boolean' ? true : flag.kind === 'string' ? sample.value : Number(sample.value),
     );
+    const before = specFromFlags(parseFlags(sample.with ?? [], trainFlagSpecs).flags);
+    if (flag.model !== undefined) {
+      // A model flag sets its flat key, which patchModel maps onto { encoder, head }.
+      const model = specFromFlags(flags).model;
+      assert.notDeepEqual(model, before.model, `the sample of --${flag.name} changes the model`);
+      assert.deepEqual(model, patchModel(before.model, { [flag.model]: parsed }), `--${flag.name} → model`);
+      continue;
+    }
     if (flag.to === undefined) {
       assert.ok(NOT_IN_SPEC.includes(flag.name), `--${flag.name} sets no run-spec field`);
       continue;
     }
-    const before = specFromFlags(parseFlags(sample.with ?? [], trainFlagSpecs).flags);
     assert.notDeepEqual(at(before, flag.to), parsed, `the sample of --${flag.name} is the default`);
     assert.deepEqual(at(specFromFlags(flags), flag.to), parsed, `--${flag.name} → ${flag.to}`);
   }
@@ -124,7 +132,7 @@ test('sweep varies exactly the rows marked so, all of them flags taking a value 
   );
   for (const flag of TRAIN_FLAGS.filter((f) => f.sweep)) {
     assert.notEqual(flag.kind, 'boolean', `--${flag.name}: a sweep gives each run a value`);
-    assert.ok(flag.to !== undefined, `--${flag.name}: a swept flag changes the run spec`);
+    assert.ok(flag.to ?? flag.model, `--${flag.name}: a swept flag changes the run spec`);
   }
 });
 

@@ -8,6 +8,15 @@ import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSyn
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { knnTestTop1 } from '@supcon/node';
 
+/** config.json's encoder by its CLI name: `{ kind, depth }` (resnet18/34/50) or, in older files, the name itself. */
+function encoderName(encoder: unknown): string | undefined {
+  if (typeof encoder === 'string') return encoder;
+  if (typeof encoder !== 'object' || encoder === null) return undefined;
+  const { kind, depth } = encoder as { kind?: unknown; depth?: unknown };
+  if (kind === 'resnet' && typeof depth === 'number') return `resnet${depth}`;
+  return typeof kind === 'string' ? kind : undefined;
+}
+
 /** A path from a request that is not a run (or sweep) inside the root: answered 404 or 400. */
 export class NotFoundError extends Error {
   constructor(
@@ -186,7 +195,7 @@ export function runRow(root: string, id: string, now = Date.now()): RunRow {
     id,
     method,
     dataset: str(data['dataset']) ?? str(summary['dataset']),
-    encoder: str(model['encoder']) ?? str(summary['encoder']),
+    encoder: encoderName(model['encoder']) ?? str(summary['encoder']),
     epochs: totalEpochs,
     batchSize: num(train['batchSize']),
     lr: num(train['lr']),

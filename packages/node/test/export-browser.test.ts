@@ -50,7 +50,10 @@ test('Chromium loads the exported model with tf.loadLayersModel and predicts wha
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'supcon-browser-'));
   const spec = presetSpec('fashion-quick');
-  spec.model = { ...spec.model, width: 4, blocksPerStage: 1, stemStride: 2, projectionDim: 16 };
+  spec.model = {
+    encoder: { kind: 'small-resnet', baseChannels: 4, blocksPerStage: 1, stemStride: 2 },
+    head: { kind: 'projection', projection: 'mlp', outputDim: 16, normalizeInput: false },
+  };
   const encoder = buildEncoder(spec.model, [...SHAPE], 3);
   const head = buildHead(spec, encoder.outputDim, 3);
   // Non-trivial BatchNorm statistics: a few training-mode forward passes.
@@ -131,7 +134,7 @@ test('Chromium loads the exported model with tf.loadLayersModel and predicts wha
       });
     });
     assert.equal(result.error, undefined, `the page failed: ${result.error}`);
-    assert.deepEqual(result.shape, [BATCH, spec.model.projectionDim]);
+    assert.deepEqual(result.shape, [BATCH, 16]); // head.outputDim
     assert.deepEqual(result.classes, ['zero', 'one', 'two']);
     const values = result.values!;
     assert.equal(values.length, expected.length);

@@ -24,8 +24,11 @@ import {
   exportLayersModel,
   exportMetadata,
   exportRun,
+  type LegacyModelSpec,
   loadExportedModel,
   loadRunEncoder,
+  modelForMethod,
+  patchModel,
   presetSpec,
   type RunSpec,
   trainRun,
@@ -57,9 +60,10 @@ function maxRelativeError(ours: tf.Tensor, theirs: tf.Tensor): number {
   });
 }
 
-function specFor(model: Partial<RunSpec['model']>, method: RunSpec['train']['method'] = 'supcon'): RunSpec {
+/** The preset with the model's flat keys (as the CLI's model flags set them) and the method's head. */
+function specFor(model: Partial<LegacyModelSpec>, method: RunSpec['train']['method'] = 'supcon'): RunSpec {
   const spec = presetSpec('fashion-quick');
-  spec.model = { ...spec.model, ...model };
+  spec.model = modelForMethod(patchModel(spec.model, model), method);
   spec.train = { ...spec.train, method };
   return spec;
 }
@@ -74,7 +78,7 @@ const data = (h: number, channels: number): ExportData => ({
   train: { height: h, width: h, channels },
 });
 
-const CASES: { label: string; model: Partial<RunSpec['model']>; size: number; channels: number }[] = [
+const CASES: { label: string; model: Partial<LegacyModelSpec>; size: number; channels: number }[] = [
   { label: 'mlp', model: { encoder: 'mlp', hidden: [24, 16] }, size: 6, channels: 1 },
   {
     label: 'small-resnet',
@@ -100,7 +104,7 @@ const CASES: { label: string; model: Partial<RunSpec['model']>; size: number; ch
 
 test('every encoder and head: the loaded layers model predicts our inference-mode forward', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'supcon-export-'));
-  const heads: { label: string; model: Partial<RunSpec['model']>; method: RunSpec['train']['method'] }[] = [
+  const heads: { label: string; model: Partial<LegacyModelSpec>; method: RunSpec['train']['method'] }[] = [
     { label: 'encoder only', model: {}, method: 'supcon' },
     { label: 'mlp head', model: {}, method: 'supcon' },
     {
@@ -189,7 +193,7 @@ test('a run folder and its checkpoint export; the head embeddings have unit rows
   const out = join(dir, 'export');
   const result = await exportRun(run, out, { dataset, withHead: true });
   assert.equal(result.output, 'embeddings');
-  assert.equal(result.outputDim, spec.model.projectionDim);
+  assert.equal(result.outputDim, spec.model.head.kind === 'projection' ? spec.model.head.outputDim : -1);
   const model = await loadExportedModel(out);
   const x = tf.randomNormal([5, 8, 8, 1], 0, 1, 'float32', 7);
   const z = model.predict(x) as tf.Tensor2D;
@@ -223,7 +227,7 @@ test('a run folder and its checkpoint export; the head embeddings have unit rows
 });
 
 test('run specs: resnet18/34/50 build with stem and widthMultiplier; bad values are clear errors', () => {
-  const build = (model: Partial<RunSpec['model']>) => buildEncoder(specFor(model).model, [8, 8, 3], 0);
+  const build = (model: Partial<LegacyModelSpec>) => buildEncoder(specFor(model).model, [8, 8, 3], 0);
   const enc = build({ encoder: 'resnet50', stem: 'imagenet', widthMultiplier: 0.0625 });
   assert.equal(enc.outputDim, 128);
   assert.ok(enc.parameters().some((p) => p.name === 'layer4.2/conv3/kernel'));

@@ -56,11 +56,11 @@ test('specDifferences lists the leaves that differ', () => {
   const b = structuredClone(a);
   assert.deepEqual(specDifferences(a, b), []);
   b.train.epochs = 2;
-  b.model.hidden = [64];
+  b.model.head = { ...b.model.head, outputDim: 64 } as typeof b.model.head;
   b.data.size = 24;
   assert.deepEqual(specDifferences(a, b), [
     'train.epochs: 10 → 2',
-    'model.hidden: [512,256] → [64]',
+    'model.head.outputDim: 128 → 64',
     'data.size: absent → 24',
   ]);
 });

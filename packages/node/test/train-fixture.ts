@@ -42,7 +42,10 @@ export function tinySpec(epochs = 4): RunSpec {
     optimizer: { kind: 'sgd', momentum: 0.9, weightDecay: 1e-4 },
     seed: 4,
   });
-  spec.model = { ...spec.model, encoder: 'mlp', hidden: [16, 8], projectionDim: 8 };
+  spec.model = {
+    encoder: { kind: 'mlp', hidden: [16, 8] },
+    head: { kind: 'projection', projection: 'mlp', outputDim: 8, normalizeInput: false },
+  };
   spec.data = { dataset: 'synthetic', validation: 16, limit: 0, augment: 'light' };
   spec.checkpointEvery = 1;
   spec.probeEpochs = 5;

@@ -7,7 +7,7 @@
 import {
   benchOverlap,
   ENCODERS,
-  type EncoderKind,
+  type EncoderName,
   type ImageSet,
   loadDataset,
   OVERLAP_MODES,
@@ -96,7 +96,7 @@ slowdownPct = median step of ahead-nice (how supcon train runs the worker; else 
       set,
       mean,
       std,
-      encoder: flags['encoder'] as EncoderKind,
+      encoder: flags['encoder'] as EncoderName,
       batchSize: flags['batch-size'] as number,
       augment: flags['augment'] as 'light' | 'supcon' | 'none',
       modes,

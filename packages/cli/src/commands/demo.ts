@@ -1,4 +1,5 @@
 import {
+  encoderName,
   evalSummaryText,
   evaluateRun,
   fingerprintFile,
@@ -9,6 +10,7 @@ import {
   updateSummary,
   writeReport,
 } from '@supcon/node';
+import type { EncoderSpec } from 'supcon';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { trainFlagHelp, trainFlagSpecs } from './train-flags.js';
@@ -22,6 +24,14 @@ import {
   progressPrinter,
 } from './train-output.js';
 import { prepareRun, resumeSpec, specFromFlags } from './train-spec.js';
+
+/** The start line's width: a small ResNet's base channels, a ResNet's multiplier when not 1. */
+function widthNote(encoder: EncoderSpec): string {
+  if (encoder.kind === 'small-resnet') return ` (width ${encoder.baseChannels})`;
+  if (encoder.kind === 'resnet' && encoder.widthMultiplier !== 1)
+    return ` (width ×${encoder.widthMultiplier})`;
+  return '';
+}
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -59,10 +69,11 @@ export const demoCommand: Command = {
     const say = (s: string) => {
       if (!quiet) console.error(s);
     };
-    const { out, backend, options } = await prepareRun(flags, 'demo', asked.model.encoder, resume, epochs);
+    const encoder = encoderName(asked.model.encoder);
+    const { out, backend, options } = await prepareRun(flags, 'demo', encoder, resume, epochs);
     const planned = epochs ?? asked.train.epochs;
     say(
-      `supcon demo: ${asked.train.method} on ${asked.data.dataset}, ${asked.model.encoder} (width ${asked.model.width}), ${planned} epochs, backend ${backend} → ${out}${resume ? ' (resumed)' : ''}`,
+      `supcon demo: ${asked.train.method} on ${asked.data.dataset}, ${encoder}${widthNote(asked.model.encoder)}, ${planned} epochs, backend ${backend} → ${out}${resume ? ' (resumed)' : ''}`,
     );
     const { spec, trainer, data, prefetch, interrupted, precision, resumedFrom, alreadyFinished } =
       await trainRun(asked, out, options, {
@@ -96,8 +107,8 @@ export const demoCommand: Command = {
       precision,
       method: spec.train.method,
       dataset: spec.data.dataset,
-      encoder: spec.model.encoder,
-      width: spec.model.width,
+      encoder: encoderName(spec.model.encoder),
+      ...(spec.model.encoder.kind === 'small-resnet' ? { width: spec.model.encoder.baseChannels } : {}),
       epochs: spec.train.epochs,
       iterations: trainer.position.iteration,
       resumedFrom,

@@ -4,7 +4,16 @@
  * whether it applies over several processes. `supcon train`, `demo`, `train-distributed` and `sweep`
  * derive their flag specs, help, spec patching and sweep variables from this table alone.
  */
-import { ENCODERS, PRECISIONS, PRESETS, type RunOptions, type RunSpec } from '@supcon/node';
+import {
+  ENCODERS,
+  type LegacyModelSpec,
+  modelForMethod,
+  PRECISIONS,
+  PRESETS,
+  patchModel,
+  type RunOptions,
+  type RunSpec,
+} from '@supcon/node';
 import { DECAYS, METHODS, OPTIMIZERS, type TrainConfig } from 'supcon';
 import { BACKEND_CHOICES } from '../backend.js';
 import { CliError } from '../command.js';
@@ -19,7 +28,8 @@ type LeafPath<T, Prefix extends string = ''> = {
       : LeafPath<NonNullable<T[K]>, `${Prefix}${K}.`>;
 }[keyof T & string];
 
-export type SpecPath = LeafPath<RunSpec>;
+/** The model is set through `model` (its union has no fixed leaves). */
+export type SpecPath = LeafPath<Omit<RunSpec, 'model'>>;
 
 export interface TrainFlag extends FlagSpec {
   name: string;
@@ -33,6 +43,11 @@ export interface TrainFlag extends FlagSpec {
   sameLine?: true;
   /** The run-spec field the value sets; a boolean flag sets its field to true. */
   to?: SpecPath;
+  /**
+   * The model field the value sets, by its key in the flat model format (spec-legacy.ts's
+   * `patchModel` maps it onto `{ encoder, head }`: `width` is a small ResNet's base channels).
+   */
+  model?: keyof LegacyModelSpec;
   /** `supcon sweep --vary NAME=…` may vary it. */
   sweep?: true;
   /** Refused by `train-distributed`, and left out of its help: each worker augments its own shard. */
@@ -125,18 +140,18 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
   { name: 'decay', kind: 'string', choices: DECAYS, sameLine: true, to: 'train.decay', sweep: true },
   { name: 'min-lr', kind: 'number', min: 0, arg: 'X', sameLine: true, to: 'train.minLr' },
   { name: 'scale-lr', kind: 'boolean', note: '(lr·batch/256)', sameLine: true, to: 'train.scaleWithBatch' },
-  { name: 'encoder', kind: 'string', choices: ENCODERS, to: 'model.encoder', sweep: true },
-  { name: 'width', kind: 'int', min: 1, arg: 'N', sameLine: true, to: 'model.width', sweep: true },
-  { name: 'stem-stride', kind: 'int', choices: [1, 2], sameLine: true, to: 'model.stemStride' },
+  { name: 'encoder', kind: 'string', choices: ENCODERS, model: 'encoder', sweep: true },
+  { name: 'width', kind: 'int', min: 1, arg: 'N', sameLine: true, model: 'width', sweep: true },
+  { name: 'stem-stride', kind: 'int', choices: [1, 2], sameLine: true, model: 'stemStride' },
   {
     name: 'projection',
     kind: 'string',
     choices: ['mlp', 'linear'],
     sameLine: true,
-    to: 'model.projection',
+    model: 'projection',
     sweep: true,
   },
-  { name: 'stem', kind: 'string', choices: ['cifar', 'imagenet'], to: 'model.stem' },
+  { name: 'stem', kind: 'string', choices: ['cifar', 'imagenet'], model: 'stem' },
   {
     name: 'width-multiplier',
     kind: 'number',
@@ -144,7 +159,7 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     // Two more spaces: the note is aligned as a column though the line is too long for column 24.
     note: '  (resnet18/34/50: 3×3 stem or 7×7 + max-pool; channel scale)',
     sameLine: true,
-    to: 'model.widthMultiplier',
+    model: 'widthMultiplier',
   },
   {
     name: 'queue-size',
@@ -332,13 +347,20 @@ export function applyTrainFlags(spec: RunSpec, flags: FlagValues): RunSpec {
     delete train.temperature;
     delete train.baseTemperature;
   }
+  const model: Record<string, unknown> = {};
   for (const flag of TRAIN_FLAGS) {
     const value = flags[flag.name];
-    if (flag.to === undefined || value === undefined) continue;
+    if (value === undefined) continue;
     // A boolean flag switches its field on; `--nesterov=false` leaves the spec's value.
     if (flag.kind === 'boolean' && value !== true) continue;
-    setAt(patched, flag.to, value);
+    if (flag.to !== undefined) setAt(patched, flag.to, value);
+    if (flag.model !== undefined) model[flag.model] = value;
   }
+  // The head follows the method: the classifier for ce, a projection head otherwise.
+  patched.model = modelForMethod(
+    patchModel(patched.model, model as Partial<LegacyModelSpec>),
+    patched.train.method,
+  );
   return patched;
 }
 

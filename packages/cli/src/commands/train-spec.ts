@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import {
   checkSpecShape,
   DEFAULT_FOLDER_VALIDATION,
+  mergeModel,
   type Preset,
   presetSpec,
   type RunOptions,
@@ -60,7 +61,7 @@ export function specFromFlags(flags: FlagValues, base?: RunSpec): RunSpec {
   if (!base) spec.knnK = DEFAULT_MONITOR_K; // the per-epoch line and the --json summary show it
   const file = flags['config'] as string | undefined;
   const partial = file === undefined ? {} : readConfigFile(file);
-  Object.assign(spec.model, partial.model ?? {});
+  spec.model = mergeModel(spec.model, partial.model);
   Object.assign(spec.data, partial.data ?? {});
   Object.assign(spec.train, partial.train ?? {});
   for (const k of ['checkpointEvery', 'knnK', 'probeEpochs'] as const)

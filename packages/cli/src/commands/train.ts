@@ -1,4 +1,4 @@
-import { trainRun, updateSummary } from '@supcon/node';
+import { encoderName, trainRun, updateSummary } from '@supcon/node';
 import { CliError, type Command } from '../command.js';
 import { type FlagSpec, parseFlags } from '../flags.js';
 import { trainDistributedCommand } from './train-distributed.js';
@@ -64,7 +64,7 @@ export const trainCommand: Command = {
     const { out, backend, options } = await prepareRun(
       flags,
       spec.train.method,
-      spec.model.encoder,
+      encoderName(spec.model.encoder),
       resume,
       epochs,
     );

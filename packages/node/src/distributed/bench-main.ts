@@ -24,7 +24,7 @@ spec.train.batchSize = Number(values['batch-size']);
 spec.train.epochs = 1;
 spec.data.limit = 4096;
 spec.checkpointEvery = 1_000_000;
-if (values.model === 'mlp') spec.model = { ...spec.model, encoder: 'mlp', hidden: [512, 256] };
+if (values.model === 'mlp') spec.model.encoder = { kind: 'mlp', hidden: [512, 256] };
 else if (values.model !== 'small-resnet')
   throw new Error(`--model: expected mlp or small-resnet, got ${values.model}`);
 const backend = values.backend === 'cpu' ? 'cpu' : 'native';

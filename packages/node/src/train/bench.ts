@@ -22,7 +22,15 @@ import {
 } from 'supcon';
 import type { ImageSet } from '../data/image-set.js';
 import { PrefetchingViews } from '../data/prefetch.js';
-import { augmentSteps, buildEncoder, buildHead, type EncoderKind, presetSpec, type RunSpec } from './spec.js';
+import {
+  augmentSteps,
+  buildEncoder,
+  buildHead,
+  type EncoderName,
+  encoderSpecFor,
+  presetSpec,
+  type RunSpec,
+} from './spec.js';
 
 export interface OverheadResult {
   bareMs: number[];
@@ -50,7 +58,7 @@ export function benchTrainerOverhead(options: {
 }): OverheadResult {
   const { size, channels, batchSize, repeats = 5 } = options;
   const spec = presetSpec('fashion-quick');
-  spec.model.encoder = options.encoder;
+  spec.model.encoder = encoderSpecFor(options.encoder);
   spec.train = resolveConfig({ method: 'supcon', epochs: 1, batchSize, lr: 0.01 });
   const shape: [number, number, number] = [size, size, channels];
   const encoder = buildEncoder(spec.model, shape, 0);
@@ -137,7 +145,7 @@ export interface OverlapOptions {
   set: ImageSet;
   mean: number[];
   std: number[];
-  encoder: EncoderKind;
+  encoder: EncoderName;
   batchSize: number;
   /** The run spec's augmentation (default 'light', the demo's). */
   augment?: RunSpec['data']['augment'];
@@ -165,7 +173,7 @@ export interface OverlapModeResult {
 }
 
 export interface OverlapResult {
-  encoder: EncoderKind;
+  encoder: EncoderName;
   batchSize: number;
   views: number;
   augment: RunSpec['data']['augment'];
@@ -198,7 +206,7 @@ export async function benchOverlap(options: OverlapOptions): Promise<OverlapResu
   const blockSteps = options.blockSteps ?? 4;
   const augment = options.augment ?? 'light';
   const spec = presetSpec('fashion-quick');
-  spec.model.encoder = options.encoder;
+  spec.model.encoder = encoderSpecFor(options.encoder);
   spec.data.augment = augment;
   spec.train = resolveConfig({ ...spec.train, epochs: 1000, batchSize });
   const { seed, views } = spec.train;

@@ -19,6 +19,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { type OptimizerState, type TrainerState, UserError } from 'supcon';
+import { upgradeCheckpointNames } from './spec-legacy.js';
 
 const MAGIC = 'SUPCONCK';
 
@@ -138,13 +139,12 @@ export function loadCheckpoint(file: string): { state: TrainerState; meta: Recor
       entries.map((e) => [e.name, { shape: e.shape, values: payload.slice(e.offset, e.offset + e.length) }]),
     );
   const optimizer: OptimizerState = { ...header.optimizer, slots: read(header.slots) };
-  return {
-    state: {
-      iteration: header.iteration,
-      epochLoss: header.epochLoss,
-      variables: read(header.variables),
-      optimizer,
-    },
-    meta: header.meta,
-  };
+  // A checkpoint of an older ResNet run names its head as resnet.ts's head did (spec-legacy.ts).
+  const state = upgradeCheckpointNames({
+    iteration: header.iteration,
+    epochLoss: header.epochLoss,
+    variables: read(header.variables),
+    optimizer,
+  });
+  return { state, meta: header.meta };
 }

@@ -13,7 +13,8 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { check, layersModelFiles, layersModelFromFiles, type Network, toLayersModel } from 'supcon';
 import { type Dataset, loadDataset } from '../data/index.js';
 import { loadCheckpoint, writeFileDurable } from './checkpoint.js';
-import { buildEncoder, buildHead, encoderArchitecture, headArchitecture, type RunSpec } from './spec.js';
+import { buildEncoder, buildHead, type RunSpec } from './spec.js';
+import { upgradeRunSpec } from './spec-legacy.js';
 
 export const EXPORT_FILES = ['model.json', 'weights.bin'] as const;
 
@@ -34,6 +35,7 @@ export interface ExportMetadata {
   classes: string[];
   dataset: string;
   method: RunSpec['train']['method'];
+  /** The run's model spec, `{ encoder, head }` (models/spec.ts); the layers model was built from it. */
   model: RunSpec['model'];
   /** Trainable parameters (BatchNorm running statistics not counted). */
   parameters: number;
@@ -81,9 +83,9 @@ export async function exportLayersModel(
   };
   const model = toLayersModel({
     inputShape,
-    encoder: encoderArchitecture(spec.model),
+    encoder: spec.model.encoder,
     encoderWeights: encoder.variables(),
-    ...(head ? { head: { architecture: headArchitecture(spec), weights: head.variables() } } : {}),
+    ...(head ? { head: { spec: spec.model.head, weights: head.variables() } } : {}),
     name: head ? 'supcon_encoder_head' : 'supcon_encoder',
   });
   try {
@@ -147,10 +149,10 @@ export async function exportRun(
   check(existsSync(checkpoint), 'source', 'a run folder holding checkpoint.bin', source);
   const { state, meta } = loadCheckpoint(checkpoint);
   const configFile = join(dirname(checkpoint), 'config.json');
-  const spec = (meta['spec'] ??
-    (existsSync(configFile) ? JSON.parse(readFileSync(configFile, 'utf8')) : undefined)) as
-    | RunSpec
-    | undefined;
+  const raw =
+    meta['spec'] ?? (existsSync(configFile) ? JSON.parse(readFileSync(configFile, 'utf8')) : undefined);
+  // Either may be in the older flat model format (spec-legacy.ts).
+  const spec = raw === undefined ? undefined : upgradeRunSpec(raw);
   check(
     spec !== undefined,
     'source',

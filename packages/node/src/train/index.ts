@@ -14,3 +14,4 @@ export * from './robustness.js';
 export * from './session.js';
 export * from './spec.js';
 export * from './spec-check.js';
+export * from './spec-legacy.js';

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type FeatureSet, InvalidArgumentError, pca2 } from 'supcon';
+import { type FeatureSet, InvalidArgumentError, type ModelSpec, pca2 } from 'supcon';
 import { subset } from '../data/index.js';
 import { writeFileDurable } from './checkpoint.js';
 import { embedImages } from './embed.js';
@@ -20,6 +20,7 @@ import { type Bar, barPlot, esc, linePlot, type Series, scatterPlot, svgToPng } 
 import { type RobustnessResult, severityMeans } from './robustness.js';
 import { runFiles } from './session.js';
 import { augmentSteps } from './spec.js';
+import { isLegacyModel, type LegacyModelSpec, upgradeModel } from './spec-legacy.js';
 
 export { barPlot, linePlot, type Series, scatterPlot } from './plots.js';
 
@@ -137,6 +138,41 @@ function date(iso: string): string {
   return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
 
+/**
+ * The encoder and projection head of a config.json's `model` as report text, for `{ encoder, head }`
+ * and the older flat format alike (upgraded as training reads it); undefined where it is not a model.
+ */
+function describeModel(
+  model: Json,
+  method: string | undefined,
+): { encoder: string; head?: string } | undefined {
+  let spec: ModelSpec;
+  try {
+    spec = isLegacyModel(model)
+      ? upgradeModel(model as Partial<LegacyModelSpec>, method === 'ce' ? 'ce' : 'supcon')
+      : (model as unknown as ModelSpec);
+  } catch {
+    return undefined;
+  }
+  const e = obj(spec.encoder);
+  const name = str(e['kind']) === 'resnet' ? `resnet${e['depth']}` : str(e['kind']);
+  if (name === undefined) return undefined;
+  const detail =
+    e['kind'] === 'mlp' && Array.isArray(e['hidden'])
+      ? `, hidden ${(e['hidden'] as unknown[]).join('–')}`
+      : e['kind'] === 'small-resnet' && e['baseChannels'] !== undefined
+        ? `, width ${e['baseChannels']}`
+        : e['kind'] === 'resnet' && e['widthMultiplier'] !== undefined && e['widthMultiplier'] !== 1
+          ? `, width ×${e['widthMultiplier']}`
+          : '';
+  const h = obj(spec.head);
+  const head =
+    method !== 'ce' && h['kind'] === 'projection'
+      ? `${h['projection']}, ${h['outputDim']} dimensions`
+      : undefined;
+  return { encoder: `${ENCODERS[name] ?? name}${detail}`, ...(head ? { head } : {}) };
+}
+
 /** The hyperparameters of config.json as labelled rows (absent keys are left out). */
 function hyperparameters(config: Json): [string, string][] {
   const train = obj(config['train']);
@@ -157,15 +193,9 @@ function hyperparameters(config: Json): [string, string][] {
       'Image size',
       `${data['size'] ?? 'as stored'}${data['grayscale'] === true ? ', grayscale' : data['grayscale'] === false ? ', colour' : ''}`,
     ]);
-  const encoder = str(model['encoder']);
-  const hidden = Array.isArray(model['hidden']) ? (model['hidden'] as unknown[]).join('–') : undefined;
-  rows.push([
-    'Encoder',
-    encoder &&
-      `${ENCODERS[encoder] ?? encoder}${encoder === 'mlp' ? (hidden ? `, hidden ${hidden}` : '') : model['width'] !== undefined ? `, width ${model['width']}` : ''}`,
-  ]);
-  if (method !== 'ce' && model['projection'] !== undefined)
-    rows.push(['Projection head', `${model['projection']}, ${model['projectionDim']} dimensions`]);
+  const described = describeModel(model, method);
+  rows.push(['Encoder', described?.encoder]);
+  if (described?.head) rows.push(['Projection head', described.head]);
   rows.push(['Epochs', train['epochs'] !== undefined ? String(train['epochs']) : undefined]);
   rows.push(['Batch size', train['batchSize'] !== undefined ? String(train['batchSize']) : undefined]);
   rows.push(['Views per image', train['views'] !== undefined ? String(train['views']) : undefined]);

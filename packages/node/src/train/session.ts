@@ -32,6 +32,7 @@ export { knnMonitorSettings, lastEpochRecord } from './run-common.js';
 
 import { buildEncoder, buildHead, type RunPrecision, type RunSpec } from './spec.js';
 import { resolveRunSpec } from './spec-check.js';
+import { upgradeRunSpec } from './spec-legacy.js';
 
 export interface RunHooks {
   onStep?: (r: StepRecord, trainer: Trainer) => void;
@@ -155,7 +156,8 @@ export async function prepareData(spec: RunSpec, dataset?: Dataset): Promise<Pre
 export function readSpec(runDir: string): RunSpec {
   const file = runFiles(runDir).config;
   check(existsSync(file), 'run', `a run folder with config.json`, runDir);
-  return JSON.parse(readFileSync(file, 'utf8')) as RunSpec;
+  // A config.json in the older flat model format is read upgraded (spec-legacy.ts), not rewritten.
+  return upgradeRunSpec(JSON.parse(readFileSync(file, 'utf8')));
 }
 
 /**

@@ -6,7 +6,10 @@
  */
 import {
   check,
+  checkModelSpec,
   DECAYS,
+  ENCODER_DEFAULTS,
+  HEAD_DEFAULTS,
   METHODS,
   OPTIMIZERS,
   type OptimizerConfig,
@@ -17,18 +20,22 @@ import {
   AUGMENTS,
   type DataSpec,
   ENCODERS,
-  encoderArchitecture,
-  type ModelSpec,
+  modelForMethod,
   PRECISIONS,
   type RunExtension,
   type RunSpec,
 } from './spec.js';
+import { isLegacyModel, type LegacyModelSpec, upgradeRunSpec } from './spec-legacy.js';
 
 type Field = { optional?: true } & (
   | { type: 'number' | 'integer' | 'boolean' | 'string' | 'numbers' }
   | { type: 'choice'; choices: readonly string[] }
   | { type: 'object'; fields: Schema }
   | { type: 'list'; item: Schema }
+  /** `RunSpec.model`: `{ encoder, head }`, or the flat format of older config files. */
+  | { type: 'model' }
+  /** A discriminated union on `kind`: each kind's keys are those of its defaults. */
+  | { type: 'variant'; defaults: Readonly<Record<string, object>> }
 );
 type Schema = Record<string, Field>;
 /** The compiler keeps each schema complete: a new spec field without its entry does not build. */
@@ -73,7 +80,8 @@ const TRAIN_FIELDS: FieldsOf<TrainConfig> = {
   chunkRows: integer,
 };
 
-const MODEL_FIELDS: FieldsOf<ModelSpec> = {
+/** The flat format of config files written before `{ encoder, head }` (spec-legacy.ts). */
+const LEGACY_MODEL_FIELDS: FieldsOf<LegacyModelSpec> = {
   encoder: { type: 'choice', choices: ENCODERS },
   width: integer,
   blocksPerStage: integer,
@@ -84,6 +92,11 @@ const MODEL_FIELDS: FieldsOf<ModelSpec> = {
   projection: { type: 'choice', choices: ['mlp', 'linear'] },
   projectionDim: integer,
   normalizeEncoderOutput: boolean,
+};
+
+const MODEL_FIELDS: FieldsOf<RunSpec['model']> = {
+  encoder: { type: 'variant', defaults: ENCODER_DEFAULTS },
+  head: { type: 'variant', defaults: HEAD_DEFAULTS },
 };
 
 const DATA_FIELDS: FieldsOf<DataSpec> = {
@@ -103,7 +116,7 @@ const EXTENSION_FIELDS: FieldsOf<RunExtension> = {
 
 const RUN_FIELDS: FieldsOf<RunSpec> = {
   train: { type: 'object', fields: TRAIN_FIELDS },
-  model: { type: 'object', fields: MODEL_FIELDS },
+  model: { type: 'model' },
   data: { type: 'object', fields: DATA_FIELDS },
   checkpointEvery: integer,
   knnK: integer,
@@ -112,7 +125,7 @@ const RUN_FIELDS: FieldsOf<RunSpec> = {
   extensions: optional({ type: 'list', item: EXTENSION_FIELDS }),
 };
 
-const EXPECTED: Record<Exclude<Field['type'], 'choice' | 'object' | 'list'>, string> = {
+const EXPECTED: Record<Exclude<Field['type'], 'choice' | 'object' | 'list' | 'model' | 'variant'>, string> = {
   number: 'a finite number',
   integer: 'an integer',
   boolean: 'true or false',
@@ -124,7 +137,52 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * The keys of a union value: `kind` one of the table's, the other keys those of that kind (in a
+ * partial spec without `kind`, of any kind). The values are checked by the core (checkModelSpec).
+ */
+function checkVariant(
+  defaults: Readonly<Record<string, object>>,
+  value: unknown,
+  path: string,
+  complete: boolean,
+) {
+  check(isObject(value), path, 'a JSON object with a `kind`', value);
+  const kinds = Object.keys(defaults);
+  const kind = value['kind'];
+  if (kind !== undefined || complete)
+    check(
+      typeof kind === 'string' && kinds.includes(kind),
+      `${path}.kind`,
+      `one of ${kinds.join(', ')}`,
+      kind,
+    );
+  const keys =
+    kind === undefined
+      ? kinds.flatMap((k) => Object.keys(defaults[k]!))
+      : Object.keys(defaults[kind as string]!);
+  const what = kind === undefined ? `\`${path}\`` : `a ${kind} \`${path}\``;
+  for (const [key, v] of Object.entries(value))
+    check(
+      keys.includes(key),
+      `${path}.${key}`,
+      `no such key: ${what} has only the keys ${[...new Set(keys)].join(', ')}`,
+      v,
+    );
+  if (complete)
+    for (const key of keys)
+      check(value[key] !== undefined, `${path}.${key}`, 'a value (the key is required)', undefined);
+}
+
 function checkField(field: Field, value: unknown, path: string, complete: boolean): void {
+  if (field.type === 'model') {
+    checkObject(isLegacyModel(value) ? LEGACY_MODEL_FIELDS : MODEL_FIELDS, value, path, complete);
+    return;
+  }
+  if (field.type === 'variant') {
+    checkVariant(field.defaults, value, path, complete);
+    return;
+  }
   if (field.type === 'object') {
     checkObject(field.fields, value, path, complete);
     return;
@@ -184,7 +242,7 @@ function checkObject(schema: Schema, value: unknown, path: string, complete: boo
  *
  * @example
  *   checkSpecShape({ model: { encodr: 'mlp' } }, { partial: true });
- *   // Invalid value for argument `model.encodr`. Expected no such key: `model` has only the keys encoder, …
+ *   // Invalid value for argument `model.encodr`. Expected no such key: `model` has only the keys encoder, head.
  */
 export function checkSpecShape(value: unknown, options: { partial?: boolean } = {}): void {
   checkObject(RUN_FIELDS, value, '', options.partial !== true);
@@ -200,12 +258,16 @@ export const DEFAULT_FOLDER_SIZE = 32;
  * `data.grayscale` apply to folder datasets only: the built-in ones have a fixed shape.
  */
 export function resolveRunSpec(spec: RunSpec): RunSpec {
-  const resolved = structuredClone(spec);
+  // A spec in the flat model format of older config files is upgraded first (spec-legacy.ts).
+  const resolved = upgradeRunSpec(structuredClone(spec));
   resolved.train = resolveConfig(resolved.train);
   resolved.precision ??= 'fp32';
   checkSpecShape(resolved);
-  // The ResNet options (stem, width multiplier) too: refused before any data loads, in every process.
-  encoderArchitecture(resolved.model);
+  // The head follows the method: the classifier for ce, a projection head (the default one in
+  // place of a classifier) for supcon and simclr.
+  resolved.model = modelForMethod(resolved.model, resolved.train.method);
+  // The model's values too (a ResNet's width multiplier, …): refused before any data loads, in every process.
+  checkModelSpec(resolved.model, 'model');
   const data = resolved.data;
   // Only the kind matters here; the name is checked when the data loads (tests pass their own data).
   if (data.dataset.startsWith('folder:')) {
@@ -226,11 +288,15 @@ export function resolveRunSpec(spec: RunSpec): RunSpec {
 
 /**
  * The leaves where two specs differ, as `path: A → B` (JSON values), in key order; empty when equal.
+ * Two union values of different kinds (`model.encoder`, `model.head`) are one line naming the kinds.
  *
  * @example
  *   specDifferences({ train: { epochs: 1 } }, { train: { epochs: 2 } }); // ['train.epochs: 1 → 2']
  */
 export function specDifferences(a: unknown, b: unknown, path = ''): string[] {
+  // A union value of another kind (an mlp encoder for a small-resnet one) differs as a whole.
+  if (isObject(a) && isObject(b) && typeof a['kind'] === 'string' && a['kind'] !== b['kind'])
+    return [`${path}: ${JSON.stringify(a['kind'])} → ${JSON.stringify(b['kind'])}`];
   if (isObject(a) && isObject(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
     return keys.flatMap((k) => specDifferences(a[k], b[k], path ? `${path}.${k}` : k));

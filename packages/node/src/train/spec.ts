@@ -5,25 +5,56 @@
 import {
   type AugmentStep,
   check,
-  createProjectionHead,
-  type EncoderArchitecture,
-  type HeadArchitecture,
-  linearClassifier,
-  mlpEncoder,
+  checkEncoderSpec,
+  checkHeadSpec,
+  createEncoder,
+  createHead,
+  ENCODER_DEFAULTS,
+  type EncoderSpec,
+  HEAD_DEFAULTS,
+  type Method,
+  type ModelSpec,
   type Network,
-  projectionHead,
-  projectionHeadForward,
-  RESNET_STEMS,
-  type ResNetStem,
-  resNetEncoder,
+  type ResNetDepth,
   resolveConfig,
-  smallResNet,
   type TrainConfig,
 } from 'supcon';
 
+export type { ModelSpec } from 'supcon';
+
+/**
+ * The encoders by the names the CLI takes (`--encoder`): the three kinds of `EncoderSpec`, the ResNet
+ * by depth.
+ */
 export const ENCODERS = ['small-resnet', 'mlp', 'resnet18', 'resnet34', 'resnet50'] as const;
-export type EncoderKind = (typeof ENCODERS)[number];
-const RESNET_DEPTH = { resnet18: 18, resnet34: 34, resnet50: 50 } as const;
+export type EncoderName = (typeof ENCODERS)[number];
+const RESNET_DEPTH: Record<string, ResNetDepth> = { resnet18: 18, resnet34: 34, resnet50: 50 };
+
+/** The spec of an encoder name with its kind's defaults, e.g. resnet50 → ResNet-50, cifar stem, m = 1. */
+export function encoderSpecFor(name: EncoderName): EncoderSpec {
+  check(ENCODERS.includes(name), 'model.encoder', `one of ${ENCODERS.join(', ')}`, name);
+  const depth = RESNET_DEPTH[name];
+  if (depth !== undefined) return { ...ENCODER_DEFAULTS.resnet, depth };
+  return structuredClone(ENCODER_DEFAULTS[name as 'small-resnet' | 'mlp']);
+}
+
+/** The CLI name of an encoder spec: its kind, or resnet18/34/50 for a ResNet. */
+export function encoderName(spec: EncoderSpec): EncoderName {
+  return spec.kind === 'resnet' ? (`resnet${spec.depth}` as EncoderName) : spec.kind;
+}
+
+/**
+ * The head a method trains: the cross-entropy baseline's classifier for `ce`, else a projection
+ * head (the given one, or the paper's default when `model` had the classifier).
+ */
+export function modelForMethod(model: ModelSpec, method: Method): ModelSpec {
+  if ((method === 'ce') === (model.head.kind === 'classifier')) return model;
+  return {
+    ...model,
+    head: method === 'ce' ? { kind: 'classifier' } : { ...HEAD_DEFAULTS.projection },
+  };
+}
+
 export const AUGMENTS = ['light', 'supcon', 'none'] as const;
 /**
  * The native engine's compute precisions (its `PRECISIONS`; @supcon/node does not depend on the
@@ -31,24 +62,6 @@ export const AUGMENTS = ['light', 'supcon', 'none'] as const;
  */
 export const PRECISIONS = ['fp32', 'bf16'] as const;
 export type RunPrecision = (typeof PRECISIONS)[number];
-
-export interface ModelSpec {
-  encoder: EncoderKind;
-  /** small-resnet: first-stage width (stages w, 2w, 4w). The ResNets use `widthMultiplier`. */
-  width: number;
-  blocksPerStage: number;
-  /** small-resnet: 2 makes every feature map 4× smaller (for slow backends). */
-  stemStride: 1 | 2;
-  /** mlp: hidden widths. */
-  hidden: number[];
-  /** resnet18/34/50: 'cifar' (3×3 stride 1, no max-pool; default) or 'imagenet' (7×7 stride 2 + max-pool). */
-  stem?: ResNetStem;
-  /** resnet18/34/50: channel multiplier (64·m in the first stage, features 512·m or 2048·m); default 1. */
-  widthMultiplier?: number;
-  projection: 'mlp' | 'linear';
-  projectionDim: number;
-  normalizeEncoderOutput: boolean;
-}
 
 export interface DataSpec {
   /** NAME[:PATH] as `supcon data` understands it. */
@@ -67,6 +80,7 @@ export interface DataSpec {
 
 export interface RunSpec {
   train: TrainConfig;
+  /** The encoder and its head (models/spec.ts in the core); the head is the classifier for `ce`. */
   model: ModelSpec;
   data: DataSpec;
   /** Write a checkpoint every N steps (and at every epoch end). */
@@ -99,7 +113,7 @@ export const PRESETS = ['fashion-quick', 'cifar-paper'] as const;
 export type Preset = (typeof PRESETS)[number];
 
 /**
- * fashion-quick: what `supcon demo` runs, sized for a 2-core CPU in minutes: a width-16 small ResNet
+ * fashion-quick: what `supcon demo` runs, sized for a 2-core CPU in minutes: a small ResNet of 16 base channels
  * with a stride-2 stem (maps 14×14 → 7×7 → 4×4), batch 256, 10 epochs (about 30 s each on the native
  * engine on an idle 2-core machine), SGD lr 0.1 with a short warm-up.
  * cifar-paper: the SupCon reference's CIFAR-10 recipe (ResNet-18 stem 3×3, batch 1024, lr 0.5,
@@ -119,16 +133,8 @@ export function presetSpec(preset: Preset = 'fashion-quick'): RunSpec {
         optimizer: { kind: 'sgd', momentum: 0.9, weightDecay: 1e-4 },
       }),
       model: {
-        encoder: 'resnet18',
-        width: 64,
-        blocksPerStage: 2,
-        stemStride: 1,
-        stem: 'cifar',
-        widthMultiplier: 1,
-        hidden: [],
-        projection: 'mlp',
-        projectionDim: 128,
-        normalizeEncoderOutput: false,
+        encoder: { kind: 'resnet', depth: 18, stem: 'cifar', widthMultiplier: 1 },
+        head: { kind: 'projection', projection: 'mlp', outputDim: 128, normalizeInput: false },
       },
       data: { dataset: 'cifar10', validation: 5000, limit: 0, augment: 'supcon' },
       checkpointEvery: 50,
@@ -147,14 +153,8 @@ export function presetSpec(preset: Preset = 'fashion-quick'): RunSpec {
       optimizer: { kind: 'sgd', momentum: 0.9, weightDecay: 1e-4 },
     }),
     model: {
-      encoder: 'small-resnet',
-      width: 16,
-      blocksPerStage: 1,
-      stemStride: 2,
-      hidden: [512, 256],
-      projection: 'mlp',
-      projectionDim: 128,
-      normalizeEncoderOutput: false,
+      encoder: { kind: 'small-resnet', baseChannels: 16, blocksPerStage: 1, stemStride: 2 },
+      head: { kind: 'projection', projection: 'mlp', outputDim: 128, normalizeInput: false },
     },
     data: { dataset: 'fashion-mnist', validation: 5000, limit: 0, augment: 'light' },
     checkpointEvery: 50,
@@ -163,96 +163,16 @@ export function presetSpec(preset: Preset = 'fashion-quick'): RunSpec {
   };
 }
 
+/** The encoder of a run's model for images of `shape` [height, width, channels] (models/spec.ts builds it). */
 export function buildEncoder(model: ModelSpec, shape: [number, number, number], seed: number): Network {
-  switch (model.encoder) {
-    case 'small-resnet':
-      return smallResNet({
-        channels: shape[2],
-        width: model.width,
-        blocksPerStage: model.blocksPerStage,
-        stemStride: model.stemStride,
-        seed,
-      });
-    case 'mlp':
-      return mlpEncoder({ inputDim: shape[0] * shape[1] * shape[2], hidden: model.hidden, seed });
-    case 'resnet18':
-    case 'resnet34':
-    case 'resnet50':
-      return resNetEncoder({ ...resNetSpec(model), inChannels: shape[2], seed });
-    default:
-      check(false, 'model.encoder', `one of ${ENCODERS.join(', ')}`, model.encoder);
-  }
+  checkEncoderSpec(model.encoder, 'model.encoder');
+  return createEncoder(model.encoder, { inputShape: shape, seed });
 }
 
-function isResNet(encoder: EncoderKind): encoder is keyof typeof RESNET_DEPTH {
-  return encoder in RESNET_DEPTH;
-}
-
-/** The ResNet options of a model spec, validated with the spec's own names. */
-function resNetSpec(model: ModelSpec): { depth: 18 | 34 | 50; stem: ResNetStem; width: number } {
-  const stem = model.stem ?? 'cifar';
-  const width = model.widthMultiplier ?? 1;
-  check(RESNET_STEMS.includes(stem), 'model.stem', '"cifar" or "imagenet"', stem);
-  check(
-    typeof width === 'number' && width > 0 && Number.isInteger(64 * width),
-    'model.widthMultiplier',
-    'a positive number with 64·widthMultiplier a whole number (e.g. 0.25, 0.5, 1, 2)',
-    width,
-  );
-  return { depth: RESNET_DEPTH[model.encoder as keyof typeof RESNET_DEPTH], stem, width };
-}
-
-/** The structure of a spec's encoder, for `toLayersModel` (export to the TensorFlow.js layers format). */
-export function encoderArchitecture(model: ModelSpec): EncoderArchitecture {
-  if (isResNet(model.encoder)) {
-    const { depth, stem } = resNetSpec(model);
-    return { kind: 'resnet', depth, stem };
-  }
-  if (model.encoder === 'mlp') return { kind: 'mlp', layers: model.hidden.length };
-  return { kind: 'small-resnet', blocksPerStage: model.blocksPerStage, stemStride: model.stemStride };
-}
-
-/** The structure of a spec's head (the classifier for `ce`, else the projection head). */
-export function headArchitecture(spec: RunSpec): HeadArchitecture {
-  if (spec.train.method === 'ce') return { kind: 'classifier' };
-  const resnetHead = usesResNetHead(spec);
-  return {
-    kind: 'projection',
-    projection: spec.model.projection,
-    normalizeInput: resnetHead ? false : spec.model.normalizeEncoderOutput,
-  };
-}
-
-/** The ResNets keep resnet.ts's SupCon MLP head (and its variable names) when it fits the spec. */
-function usesResNetHead(spec: RunSpec): boolean {
-  return (
-    spec.train.method !== 'ce' &&
-    isResNet(spec.model.encoder) &&
-    spec.model.projection === 'mlp' &&
-    !spec.model.normalizeEncoderOutput
-  );
-}
-
+/** The head of a run on `inputDim` features; its seed follows the encoder's (train.seed + 1). */
 export function buildHead(spec: RunSpec, inputDim: number, classes: number): Network {
-  const seed = spec.train.seed + 1;
-  if (spec.train.method === 'ce') return linearClassifier({ inputDim, classes, seed });
-  if (usesResNetHead(spec)) {
-    const head = createProjectionHead({ inDim: inputDim, outDim: spec.model.projectionDim, seed });
-    const vars = [head.w1, head.b1, head.w2, head.b2].map((v) => ({ name: v.name, variable: v }));
-    return {
-      apply: (x) => projectionHeadForward(head, x as import('@tensorflow/tfjs-core').Tensor2D),
-      outputDim: spec.model.projectionDim,
-      parameters: () => [...vars],
-      variables: () => [...vars],
-    };
-  }
-  return projectionHead({
-    inputDim,
-    outputDim: spec.model.projectionDim,
-    kind: spec.model.projection,
-    normalizeInput: spec.model.normalizeEncoderOutput,
-    seed,
-  });
+  checkHeadSpec(spec.model.head, 'model.head');
+  return createHead(spec.model.head, { inputDim, classes, seed: spec.train.seed + 1 });
 }
 
 /** Augmentation steps for training, and the deterministic steps for evaluation. */

@@ -1,6 +1,4 @@
 export {
-  type EncoderArchitecture,
-  type HeadArchitecture,
   type LayersExportOptions,
   l2Normalize,
   layersModelFiles,

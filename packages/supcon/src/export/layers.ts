@@ -10,49 +10,44 @@
  * layers → Dense. L2 normalisation has no stock layer in tfjs-layers; `l2Normalize` builds it from
  * LayerNormalization (see there).
  *
+ * The model is described by the same `EncoderSpec` / `HeadSpec` that built it (models/spec.ts), with
+ * one layers builder per kind in the tables below; channel counts and sizes are read from the weights.
+ *
  * Example:
- *   const model = toLayersModel({ inputShape: [28, 28, 1], encoder: { kind: 'small-resnet', width: 16,
- *     blocksPerStage: 1, stemStride: 2 }, encoderWeights: encoder.variables() });
+ *   const spec = { kind: 'small-resnet', baseChannels: 16, blocksPerStage: 1, stemStride: 2 } as const;
+ *   const encoder = createEncoder(spec, { inputShape: [28, 28, 1], seed: 0 });
+ *   const model = toLayersModel({ inputShape: [28, 28, 1], encoder: spec, encoderWeights: encoder.variables() });
  *   model.predict(images); // [B, 64], equal to encoder.apply(images, false)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { check } from '../errors.js';
-import type { ResNetDepth, ResNetStem } from '../models/resnet.js';
+import type {
+  EncoderKind,
+  EncoderSpec,
+  HeadKind,
+  HeadSpec,
+  MlpSpec,
+  ResNetSpec,
+  SmallResNetSpec,
+} from '../models/spec.js';
 import type { Parameter } from '../optim/types.js';
-
-/** The structure of an encoder; channel counts and sizes are read from the weights. */
-export type EncoderArchitecture =
-  | { kind: 'resnet'; depth: ResNetDepth; stem: ResNetStem }
-  | { kind: 'small-resnet'; blocksPerStage: number; stemStride: 1 | 2 }
-  | { kind: 'mlp'; layers: number };
-
-/** The structure of a head on top of the encoder features. */
-export type HeadArchitecture =
-  | { kind: 'projection'; projection: 'mlp' | 'linear'; normalizeInput: boolean }
-  | { kind: 'classifier' };
 
 export interface LayersExportOptions {
   /** One image, [height, width, channels]; the model takes normalised images [B, H, W, C]. */
   inputShape: [number, number, number];
-  encoder: EncoderArchitecture;
+  /** The spec the encoder was built from. */
+  encoder: EncoderSpec;
   /** The encoder's `variables()` (trainable ones and BatchNorm running statistics). */
   encoderWeights: Parameter[];
-  head?: { architecture: HeadArchitecture; weights: Parameter[] };
+  /** The head's spec and `variables()`. */
+  head?: { spec: HeadSpec; weights: Parameter[] };
   /** Model name. Default 'supcon_encoder'. */
   name?: string;
 }
 
 /** Epsilon of our BatchNorm (batch_norm.ts) and PyTorch's. */
 const BN_EPSILON = 1e-5;
-
-/** The projection head of resnet.ts names its weights differently from small.ts. */
-const HEAD_ALIASES: Record<string, string> = {
-  'head/w1': 'dense0/kernel',
-  'head/b1': 'dense0/bias',
-  'head/w2': 'dense1/kernel',
-  'head/b2': 'dense1/bias',
-};
 
 class Builder {
   private readonly weights = new Map<string, tf.Tensor>();
@@ -61,7 +56,7 @@ class Builder {
     params: Parameter[],
     private readonly what: string,
   ) {
-    for (const p of params) this.weights.set(HEAD_ALIASES[p.name] ?? p.name, p.variable);
+    for (const p of params) this.weights.set(p.name, p.variable);
   }
 
   get(name: string): tf.Tensor {
@@ -161,7 +156,7 @@ export function l2Normalize(x: tfl.SymbolicTensor, name: string): tfl.SymbolicTe
     .apply(flat) as tfl.SymbolicTensor; // [B, D], unit rows
 }
 
-function resNetLayers(b: Builder, x: tfl.SymbolicTensor, arch: { depth: number; stem: ResNetStem }) {
+function resNetLayers(b: Builder, x: tfl.SymbolicTensor, arch: ResNetSpec) {
   const stemStride = arch.stem === 'imagenet' ? 2 : 1;
   x = b.convBn(x, 'stem', stemStride, true); // [B, H/s, W/s, 64w]
   if (arch.stem === 'imagenet')
@@ -197,7 +192,7 @@ function residual(
   return relu_(sum, `${p}.relu`);
 }
 
-function smallResNetLayers(b: Builder, x: tfl.SymbolicTensor, arch: { stemStride: number }) {
+function smallResNetLayers(b: Builder, x: tfl.SymbolicTensor, arch: SmallResNetSpec) {
   x = b.convBn(x, 'stem', arch.stemStride, true);
   for (let stage = 1; b.has(`stage${stage}.0/conv1/kernel`); stage++) {
     for (let i = 0; b.has(`stage${stage}.${i}/conv1/kernel`); i++) {
@@ -210,23 +205,35 @@ function smallResNetLayers(b: Builder, x: tfl.SymbolicTensor, arch: { stemStride
   return tfl.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tfl.SymbolicTensor;
 }
 
-function mlpLayers(b: Builder, x: tfl.SymbolicTensor, arch: { layers: number }) {
+function mlpLayers(b: Builder, x: tfl.SymbolicTensor, arch: MlpSpec) {
   x = tfl.layers.flatten({ name: 'flatten' }).apply(x) as tfl.SymbolicTensor; // [B, H·W·C]
-  for (let i = 0; i < arch.layers; i++) {
+  for (let i = 0; i < arch.hidden.length; i++) {
     x = b.dense(x, `dense${i}`, { bias: false, name: `dense${i}` });
     x = relu_(b.batchNorm(x, `bn${i}`, `bn${i}`), `relu${i}`); // [B, hidden[i]]
   }
   return x;
 }
 
-function headLayers(b: Builder, x: tfl.SymbolicTensor, arch: HeadArchitecture) {
-  if (arch.kind === 'classifier') return b.dense(x, 'fc', { bias: true, name: 'head.fc' }); // [B, classes]
-  if (arch.normalizeInput) x = l2Normalize(x, 'head.normalize_input');
-  if (arch.projection === 'mlp')
-    x = b.dense(x, 'dense0', { bias: true, activation: 'relu', name: 'head.dense0' });
-  x = b.dense(x, 'dense1', { bias: true, name: 'head.dense1' }); // [B, outputDim]
-  return l2Normalize(x, 'head.normalize'); // [B, outputDim], unit rows
-}
+type Layers<S> = (b: Builder, x: tfl.SymbolicTensor, spec: S) => tfl.SymbolicTensor;
+
+/** One layers builder per encoder kind, keyed like models/spec.ts's build table. */
+const ENCODER_LAYERS: { [K in EncoderKind]: Layers<Extract<EncoderSpec, { kind: K }>> } = {
+  resnet: resNetLayers,
+  'small-resnet': smallResNetLayers,
+  mlp: mlpLayers,
+};
+
+/** One layers builder per head kind. */
+const HEAD_LAYERS: { [K in HeadKind]: Layers<Extract<HeadSpec, { kind: K }>> } = {
+  classifier: (b, x) => b.dense(x, 'fc', { bias: true, name: 'head.fc' }), // [B, classes]
+  projection: (b, x, spec) => {
+    if (spec.normalizeInput) x = l2Normalize(x, 'head.normalize_input');
+    if (spec.projection === 'mlp')
+      x = b.dense(x, 'dense0', { bias: true, activation: 'relu', name: 'head.dense0' }); // [B, D]
+    x = b.dense(x, 'dense1', { bias: true, name: 'head.dense1' }); // [B, outputDim]
+    return l2Normalize(x, 'head.normalize'); // [B, outputDim], unit rows
+  },
+};
 
 /** Builds the layers model of an encoder (and head) and loads the given weights into it. */
 export function toLayersModel(options: LayersExportOptions): tfl.LayersModel {
@@ -239,22 +246,25 @@ export function toLayersModel(options: LayersExportOptions): tfl.LayersModel {
   );
   const input = tfl.input({ shape: inputShape, name: 'images' });
   const enc = new Builder(options.encoderWeights, 'encoderWeights');
-  let x: tfl.SymbolicTensor;
-  switch (encoder.kind) {
-    case 'resnet':
-      x = resNetLayers(enc, input, encoder);
-      break;
-    case 'small-resnet':
-      x = smallResNetLayers(enc, input, encoder);
-      break;
-    case 'mlp':
-      x = mlpLayers(enc, input, encoder);
-      break;
-  }
+  const encoderLayers = ENCODER_LAYERS[encoder.kind] as Layers<EncoderSpec> | undefined;
+  check(
+    encoderLayers !== undefined,
+    'encoder.kind',
+    `one of ${Object.keys(ENCODER_LAYERS).join(', ')}`,
+    encoder.kind,
+  );
+  let x = encoderLayers(enc, input, encoder);
   enc.checkAllUsed();
   if (head) {
+    const headLayers = HEAD_LAYERS[head.spec.kind] as Layers<HeadSpec> | undefined;
+    check(
+      headLayers !== undefined,
+      'head.spec.kind',
+      `one of ${Object.keys(HEAD_LAYERS).join(', ')}`,
+      head.spec.kind,
+    );
     const hb = new Builder(head.weights, 'head.weights');
-    x = headLayers(hb, x, head.architecture);
+    x = headLayers(hb, x, head.spec);
     hb.checkAllUsed();
   }
   return tfl.model({ inputs: input, outputs: x, name: options.name ?? 'supcon_encoder' });

@@ -4,11 +4,13 @@ export {
   batchNorm,
   createBatchNorm,
 } from './batch_norm.js';
+export { type Network, uniqueScope } from './network.js';
 export { L2_NORMALIZE_EPSILON, l2NormalizeRows } from './normalize.js';
 export { globalAvgPool } from './pool.js';
 export {
   type BasicBlock,
   type ConvBn,
+  checkWidthMultiplier,
   createProjectionHead,
   createResNet,
   createResNet18,
@@ -27,3 +29,4 @@ export {
   trainableVariables,
 } from './resnet.js';
 export * from './small.js';
+export * from './spec.js';

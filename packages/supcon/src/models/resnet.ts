@@ -14,8 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
-import type { Network } from '../train/network.js';
 import { type BatchNormParams, batchNorm, createBatchNorm } from './batch_norm.js';
+import type { Network } from './network.js';
 import { l2NormalizeRows } from './normalize.js';
 import { globalAvgPool } from './pool.js';
 
@@ -100,17 +100,25 @@ function convBn(
   return { kernel, bn: createBatchNorm(cout, `${name}/bn`), stride };
 }
 
+/**
+ * The one rule for a ResNet's channel multiplier m, for the factory's `width` and the model spec's
+ * `widthMultiplier` alike: positive, with 64·m channels in the first stage a whole number.
+ */
+export function checkWidthMultiplier(value: unknown, argument: string): void {
+  check(
+    typeof value === 'number' && value > 0 && Number.isInteger(64 * value),
+    argument,
+    `a positive multiplier with 64·${argument.split('.').at(-1)} a whole number (e.g. 0.25, 0.5, 1, 2)`,
+    value,
+  );
+}
+
 /** Validates ResNet options and fills in the defaults. */
 export function resolveResNetOptions(options: ResNetOptions = {}): Required<ResNetOptions> {
   const { depth = 18, stem = 'cifar', width = 1, inChannels = 3, seed = 0 } = options;
   check(RESNET_DEPTHS.includes(depth), 'depth', `one of ${RESNET_DEPTHS.join(', ')}`, depth);
   check(RESNET_STEMS.includes(stem), 'stem', `"cifar" or "imagenet"`, stem);
-  check(
-    typeof width === 'number' && width > 0 && Number.isInteger(64 * width),
-    'width',
-    'a positive multiplier with 64·width a whole number (e.g. 0.25, 0.5, 1, 2)',
-    width,
-  );
+  checkWidthMultiplier(width, 'width');
   check(Number.isInteger(inChannels) && inChannels > 0, 'inChannels', 'a positive integer', inChannels);
   return { depth, stem, width, inChannels, seed };
 }
@@ -196,7 +204,11 @@ export function resNetConvs(net: ResNet): ConvBn[] {
   ];
 }
 
-/** SupCon's "mlp" head: Linear(dim, dim) → ReLU → Linear(dim, outDim), PyTorch's default init. */
+/**
+ * SupCon's "mlp" head over a raw `ResNet` (struct form, for code that drives `resNetForward` itself,
+ * such as the gradient-cache benchmark): Linear(dim, dim) → ReLU → Linear(dim, outDim), PyTorch's
+ * default init. Models built from a spec use the one `projectionHead` of small.ts (models/spec.ts).
+ */
 export function createProjectionHead(
   options: { inDim?: number; outDim?: number; seed?: number } = {},
 ): ProjectionHead {

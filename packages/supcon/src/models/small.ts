@@ -12,8 +12,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
 import type { Parameter } from '../optim/types.js';
-import { type Network, uniqueScope } from '../train/network.js';
 import { type BatchNormParams, batchNorm } from './batch_norm.js';
+import { type Network, uniqueScope } from './network.js';
 import { l2NormalizeRows } from './normalize.js';
 import { globalAvgPool } from './pool.js';
 

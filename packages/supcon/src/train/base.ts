@@ -5,11 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import type { Network } from '../models/network.js';
 import { createOptimizer } from '../optim/factory.js';
 import { learningRate, type Schedule } from '../optim/schedule.js';
 import type { Optimizer, Parameter } from '../optim/types.js';
 import type { TrainConfig } from './config.js';
-import type { Network } from './network.js';
 import { batchesPerEpoch, batchIndices, epochOrder } from './sampler.js';
 import type { MakeViews, TrainerOptions, TrainerState, TrainSet } from './trainer.js';
 

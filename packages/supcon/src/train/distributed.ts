@@ -25,12 +25,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import type { Network } from '../models/network.js';
 import type { Parameter } from '../optim/types.js';
 import { gatherImages, TrainerBase } from './base.js';
 import type { TrainConfig } from './config.js';
 import { variableGrads } from './grads.js';
 import { methodLoss } from './loss.js';
-import type { Network } from './network.js';
 import type { StepRecord, TrainerOptions } from './trainer.js';
 
 /** What a worker needs from the transport. Both calls are made by every rank in the same order. */

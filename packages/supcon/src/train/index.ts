@@ -3,6 +3,5 @@ export * from './distributed.js';
 export * from './gradcache.js';
 export * from './grads.js';
 export * from './loss.js';
-export * from './network.js';
 export * from './sampler.js';
 export * from './trainer.js';

@@ -10,13 +10,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FeatureQueue } from '../losses/queue.js';
+import type { Network } from '../models/network.js';
 import type { OptimizerState } from '../optim/types.js';
 import { gatherImages, TrainerBase } from './base.js';
 import type { TrainConfig } from './config.js';
 import { cachedGradients } from './gradcache.js';
 import { variableGrads } from './grads.js';
 import { methodLoss } from './loss.js';
-import type { Network } from './network.js';
 
 /** Training images: uint8 NHWC (as datasets load them) and one label per image. */
 export interface TrainSet {
