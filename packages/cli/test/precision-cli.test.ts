@@ -32,11 +32,6 @@ test('a bad precision is one sentence before anything runs, for train, demo and 
   assert.equal(sweep.status, 2);
   assert.match(sweep.stderr, /precision=fp16` cannot start.*`--precision`.*Received: fp16/);
   assert.equal(existsSync(join(dir, 'sweep', 'precision=fp32')), false);
-  // Data-parallel training does not pass bf16 to its workers yet: refused, nothing written.
-  const dp = cli('train', '--processes', '2', '--precision', 'bf16', '--out', join(dir, 'dp'), ...tiny);
-  assert.equal(dp.status, 2);
-  assert.match(dp.stderr, /`precision`. Expected 'fp32' with several processes/);
-  assert.equal(existsSync(join(dir, 'dp')), false);
 });
 
 test('the precision is stored, applied at training start and reported as in effect', {

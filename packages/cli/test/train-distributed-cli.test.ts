@@ -82,3 +82,60 @@ test('train-distributed: 2 processes, then linear on the run', {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// bf16 with several processes: every worker sets the precision, the ranks stay bit-identical.
+const bf16Skip = await (async () => {
+  if (!hasFashion) return 'Fashion-MNIST is not installed (/usr/share/datasets/fashion-mnist)';
+  try {
+    const native = (await import('@supcon/native')) as {
+      bf16Supported(): boolean;
+      nativeLoadError(): string | undefined;
+    };
+    const why = native.nativeLoadError();
+    if (why) return `the native engine does not load: ${why}`;
+    return native.bf16Supported() ? false : 'this CPU has neither avx512_bf16 nor AMX: bf16 cannot run here';
+  } catch (error) {
+    return `the native engine does not load: ${String(error)}`;
+  }
+})();
+
+test('train-distributed: 2 processes in bf16 on the native engine', {
+  skip: bf16Skip,
+  timeout: 180_000,
+}, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'supcon-dp-bf16-'));
+  const out = join(dir, 'run');
+  try {
+    const train = cli(
+      'train-distributed',
+      '--processes',
+      '2',
+      '--backend',
+      'native',
+      '--precision',
+      'bf16',
+      '--limit',
+      '512',
+      '--batch-size',
+      '128',
+      '--epochs',
+      '1',
+      '--out',
+      out,
+      '--json',
+    );
+    assert.equal(train.status, 0, train.stderr);
+    const result = JSON.parse(train.stdout) as {
+      precision: string;
+      fingerprints: string[];
+      iterations: number;
+    };
+    assert.equal(result.precision, 'bf16');
+    assert.equal(result.iterations, 4);
+    assert.equal(result.fingerprints[0], result.fingerprints[1]);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { precision: string };
+    assert.equal(config.precision, 'bf16');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -12,13 +12,16 @@ export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 interface NativeModule {
   registerNativeBackend?: () => unknown;
   nativeLoadError?: () => string | undefined;
+  setPrecision?: (precision: 'fp32' | 'bf16') => 'fp32' | 'bf16';
+  bf16UnsupportedReason?: () => string | undefined;
 }
+
+const NATIVE_PACKAGE = '@supcon/native'; // not a dependency of @supcon/node: loaded only when asked for
 
 /** Registers the native backend if its package loads; otherwise the reason it does not. */
 async function registerNative(): Promise<{ ok: boolean; why: string }> {
   try {
-    const name = '@supcon/native'; // not a dependency of @supcon/node: loaded only when asked for
-    const native = (await import(name)) as NativeModule;
+    const native = (await import(NATIVE_PACKAGE)) as NativeModule;
     native.registerNativeBackend?.();
     if (tf.findBackend('native') || tf.findBackendFactory('native')) return { ok: true, why: '' };
     return { ok: false, why: native.nativeLoadError?.() ?? 'the native backend did not register' };
@@ -49,4 +52,35 @@ export async function selectBackend(
   }
   await tf.setBackend('cpu');
   return 'cpu';
+}
+
+/**
+ * Sets the compute precision of `backend` (the name `selectBackend` returned) to `requested` and
+ * returns the one in effect: bf16 runs on the native engine only, and only where the CPU has it;
+ * otherwise fp32, with one warning line passed to `warn`. The one place a process sets it: the
+ * CLI's runs and every distributed worker.
+ *
+ * @example
+ *   const precision = await applyEnginePrecision(backend, 'bf16', { warn: console.error });
+ */
+export async function applyEnginePrecision(
+  backend: string,
+  requested: 'fp32' | 'bf16',
+  options: { warn?: (line: string) => void } = {},
+): Promise<'fp32' | 'bf16'> {
+  if (backend !== 'native') {
+    if (requested === 'bf16')
+      options.warn?.(
+        `supcon: warning: bf16 runs on the native engine only; the ${backend} backend trains in fp32.`,
+      );
+    return 'fp32';
+  }
+  const native = (await import(NATIVE_PACKAGE)) as NativeModule;
+  if (!native.setPrecision) throw new Error('the native backend does not offer setPrecision');
+  const effective = native.setPrecision(requested);
+  if (effective !== requested)
+    options.warn?.(
+      `supcon: warning: bf16 is not available (${native.bf16UnsupportedReason?.() ?? 'unknown reason'}); training in ${effective}.`,
+    );
+  return effective;
 }

@@ -75,7 +75,7 @@ export const trainDistributedCommand: Command = {
     else
       console.log(
         `Trained ${spec.train.method} for ${result.iterations} steps on ${result.processes} processes ` +
-          `(${result.threadsPerProcess} thread(s) each, ${result.backend}) in ${result.seconds.toFixed(1)} s → ${out}`,
+          `(${result.threadsPerProcess} thread(s) each, ${result.backend}, ${result.precision}) in ${result.seconds.toFixed(1)} s → ${out}`,
       );
     if (result.interrupted) {
       console.error(interruptedMessage(out, result.iterations, 'train-distributed'));

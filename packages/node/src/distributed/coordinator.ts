@@ -65,6 +65,8 @@ export interface DistributedResult {
   processes: number;
   threadsPerProcess: number;
   backend: string;
+  /** The compute precision the ranks ran in (the spec's unless the engine could not run it). */
+  precision: 'fp32' | 'bf16';
   /** Iterations done (counting those before a resume). */
   iterations: number;
   resumedFrom: number;
@@ -89,6 +91,7 @@ interface Rank {
   done?: { iteration: number; fingerprint: string };
   error?: { message: string; exitCode: number };
   backend?: string;
+  precision?: 'fp32' | 'bf16';
   ready?: number;
 }
 
@@ -133,12 +136,6 @@ export async function trainDistributed(
     check(!existsSync(files.checkpoint), 'out', 'a folder without a previous run (or resume it)', runDir);
     spec = resolveRunSpec(spec);
   }
-  check(
-    (spec.precision ?? 'fp32') === 'fp32',
-    'precision',
-    "'fp32' with several processes (bf16 is not passed to the workers yet)",
-    spec.precision,
-  );
   if (!resume) {
     ensureOutputFolder('out', runDir);
     writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
@@ -248,6 +245,7 @@ export async function trainDistributed(
       if (m.type === 'ready') {
         r.ready = m.iteration;
         r.backend = m.backend;
+        r.precision = m.precision;
         if (rank === 0) {
           resumedFrom = m.iteration;
           truncateMetrics(files.metrics, resumedFrom);
@@ -312,6 +310,7 @@ export async function trainDistributed(
     processes,
     threadsPerProcess: threads,
     backend: ranks[0]!.backend ?? 'unknown',
+    precision: ranks[0]!.precision ?? 'fp32',
     iterations: ranks[0]!.done!.iteration,
     resumedFrom,
     interrupted: stopRequested,

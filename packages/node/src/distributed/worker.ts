@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DataParallelTrainer, type EpochRecord, EXIT_FAILED, type StepRecord, UserError } from 'supcon';
-import { type BackendChoice, selectBackend } from '../backend.js';
+import { applyEnginePrecision, type BackendChoice, selectBackend } from '../backend.js';
 import type { Dataset } from '../data/index.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { knnMonitor, trainAugmenter } from '../train/run-common.js';
@@ -29,6 +29,8 @@ export type WorkerMessage =
       type: 'ready';
       rank: number;
       backend: string;
+      /** The compute precision in effect on this rank (the spec's unless the engine cannot run it). */
+      precision: 'fp32' | 'bf16';
       iteration: number;
       stepsPerEpoch: number;
       totalIterations: number;
@@ -56,6 +58,11 @@ function fingerprint(trainer: DataParallelTrainer): string {
 async function run(init: WorkerInit): Promise<void> {
   const { rank, size, spec, runDir } = init;
   const backend = await selectBackend(init.backend);
+  // Every rank runs the same precision; rank 0 alone says so when bf16 falls back to fp32.
+  const warn = (line: string) => {
+    if (rank === 0) process.stderr.write(`${line}\n`);
+  };
+  const precision = await applyEnginePrecision(backend, spec.precision ?? 'fp32', { warn });
   const files = runFiles(runDir);
   const data = await prepareData(spec, init.dataset);
   const { encoder, head } = buildNetworks(spec, data);
@@ -80,6 +87,7 @@ async function run(init: WorkerInit): Promise<void> {
     type: 'ready',
     rank,
     backend,
+    precision,
     iteration: trainer.position.iteration,
     stepsPerEpoch: trainer.stepsPerEpoch,
     totalIterations: trainer.totalIterations,
