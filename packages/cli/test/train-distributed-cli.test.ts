@@ -15,6 +15,24 @@ const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
 const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
 const hasFashion = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
 
+/** One epoch of 4 steps (512 images, batch 128) on 2 processes into `out`, as JSON. */
+const trainTwo = (out: string, ...flags: string[]) =>
+  cli(
+    'train-distributed',
+    '--processes',
+    '2',
+    ...flags,
+    '--limit',
+    '512',
+    '--batch-size',
+    '128',
+    '--epochs',
+    '1',
+    '--out',
+    out,
+    '--json',
+  );
+
 function assertCleanError(r: ReturnType<typeof cli>, pattern: RegExp): void {
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, pattern);
@@ -40,24 +58,7 @@ test('train-distributed: 2 processes, then linear on the run', {
   const dir = mkdtempSync(join(tmpdir(), 'supcon-dp-cli-'));
   const out = join(dir, 'run');
   try {
-    const train = cli(
-      'train-distributed',
-      '--processes',
-      '2',
-      '--backend',
-      'cpu',
-      '--encoder',
-      'mlp',
-      '--limit',
-      '512',
-      '--batch-size',
-      '128',
-      '--epochs',
-      '1',
-      '--out',
-      out,
-      '--json',
-    );
+    const train = trainTwo(out, '--backend', 'cpu', '--encoder', 'mlp');
     assert.equal(train.status, 0, train.stderr);
     const summary = JSON.parse(train.stdout) as {
       iterations: number;
@@ -106,24 +107,7 @@ test('train-distributed: 2 processes in bf16 on the native engine', {
   const dir = mkdtempSync(join(tmpdir(), 'supcon-dp-bf16-'));
   const out = join(dir, 'run');
   try {
-    const train = cli(
-      'train-distributed',
-      '--processes',
-      '2',
-      '--backend',
-      'native',
-      '--precision',
-      'bf16',
-      '--limit',
-      '512',
-      '--batch-size',
-      '128',
-      '--epochs',
-      '1',
-      '--out',
-      out,
-      '--json',
-    );
+    const train = trainTwo(out, '--backend', 'native', '--precision', 'bf16');
     assert.equal(train.status, 0, train.stderr);
     const result = JSON.parse(train.stdout) as {
       precision: string;
