@@ -1,23 +1,14 @@
 /**
  * Plots as plain SVG (lines, bars) and canvas (scatter): no plotting library, nothing from a CDN.
  * Every plot carries `data-*` attributes with what it drew, so a headless browser test can check it.
+ * The palette, the method colours and the legend's row flow are `supcon/plot`'s, shared with the
+ * report's charts.
  */
+import { legendFlow, PALETTE } from 'supcon/plot';
+
 const SVG = 'http://www.w3.org/2000/svg';
 
-/** Tableau-10: the usual categorical palette (class colours, method colours). */
-export const PALETTE = [
-  '#1f77b4',
-  '#ff7f0e',
-  '#2ca02c',
-  '#d62728',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#7f7f7f',
-  '#bcbd22',
-  '#17becf',
-];
-export const METHOD_COLORS: Record<string, string> = { supcon: '#d62728', simclr: '#1f77b4', ce: '#2ca02c' };
+export { METHOD_COLORS, PALETTE } from 'supcon/plot';
 
 export interface Series {
   name: string;
@@ -105,18 +96,11 @@ const legendText = (name: string) =>
  * (about 6.5 px a character at 11 px), so this needs no DOM.
  */
 export function legendLayout(names: string[], left: number, right: number): { x: number; row: number }[] {
-  let x = left;
-  let row = 0;
-  return names.map((name) => {
-    const w = 22 + 6.5 * legendText(name).length;
-    if (x > left && x + w > right) {
-      x = left;
-      row++;
-    }
-    const at = { x, row };
-    x += w;
-    return at;
-  });
+  return legendFlow(
+    names.map((name) => 22 + 6.5 * legendText(name).length),
+    left,
+    right,
+  );
 }
 
 /** A line plot with axes, ticks and a legend. */

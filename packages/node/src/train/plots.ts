@@ -1,22 +1,12 @@
 /**
  * The report's charts as SVG strings (rasterised by sharp in `svgToPng`): a line chart, a horizontal
  * bar chart and a 2-D scatter. Legends are drawn outside the plot area (above it, or to its right),
- * never over the data: a legend over a curve hides exactly the part a reader came to see.
+ * never over the data: a legend over a curve hides exactly the part a reader came to see. The palette
+ * and the legend's row flow are `supcon/plot`'s, shared with the dashboard's charts.
  */
 import sharp from 'sharp';
+import { legendFlow, PALETTE } from 'supcon/plot';
 
-export const COLORS = [
-  '#1f77b4',
-  '#ff7f0e',
-  '#2ca02c',
-  '#d62728',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#7f7f7f',
-  '#bcbd22',
-  '#17becf',
-];
 const W = 640;
 const H = 400;
 const M = { left: 60, right: 20, bottom: 45 };
@@ -46,24 +36,27 @@ function tick(v: number): string {
  * y where the plot area may start.
  */
 function legendRows(series: Series[]): { svg: string; bottom: number } {
-  const parts: string[] = [];
-  let x = M.left;
-  let row = 0;
-  for (const s of series) {
-    const width = 22 + CHAR_W * s.name.length;
-    if (x > M.left && x + width > W - M.right) {
-      row++;
-      x = M.left;
-    }
+  const widths = series.map((s) => 22 + CHAR_W * s.name.length);
+  const flow = legendFlow(widths, M.left, W - M.right, 16);
+  const parts = series.map((s, i) => {
+    const { x, row } = flow[i]!;
     const y = TITLE_Y + 18 + LEGEND_ROW * row;
-    parts.push(
+    return (
       `<g class="legend"><rect x="${x}" y="${y - 6}" width="16" height="4" fill="${s.color}"/>` +
-        `<text x="${x + 20}" y="${y}">${esc(s.name)}</text></g>`,
+      `<text x="${x + 20}" y="${y}">${esc(s.name)}</text></g>`
     );
-    x += width + 16;
-  }
-  const rows = series.length > 0 ? row + 1 : 0;
+  });
+  const rows = flow.length > 0 ? flow.at(-1)!.row + 1 : 0;
   return { svg: parts.join(''), bottom: TITLE_Y + 12 + LEGEND_ROW * rows };
+}
+
+/** The opening of every chart: the `<svg>` element, a white background and the centred title. */
+function svgHead(width: number, height: number, title: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${width / 2}" y="${TITLE_Y}" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+  ];
 }
 
 /**
@@ -99,9 +92,7 @@ export function linePlot(
   const sy = (y: number) => H - M.bottom - ((y - y0) / (y1 - y0)) * (H - top - M.bottom);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => y0 + f * (y1 - y0));
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${W / 2}" y="${TITLE_Y}" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    ...svgHead(W, H, title),
     legend.svg,
     `<rect class="plot-area" x="${M.left}" y="${top}" width="${W - M.left - M.right}" height="${H - M.bottom - top}" fill="none"/>`,
     `<line x1="${M.left}" y1="${H - M.bottom}" x2="${W - M.right}" y2="${H - M.bottom}" stroke="black"/>`,
@@ -153,9 +144,7 @@ export function barPlot(title: string, xLabel: string, bars: Bar[]): string {
   const height = top + row * bars.length + 45;
   const sx = (v: number) => left + (Math.max(0, Math.min(100, v)) / 100) * (W - left - right);
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${W / 2}" y="${TITLE_Y}" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    ...svgHead(W, height, title),
     ...[0, 25, 50, 75, 100].map(
       (t) =>
         `<line x1="${sx(t)}" x2="${sx(t)}" y1="${top}" y2="${top + row * bars.length}" stroke="#ddd"/><text x="${sx(t)}" y="${top + row * bars.length + 16}" text-anchor="middle">${t}</text>`,
@@ -188,26 +177,24 @@ export function scatterPlot(
   const ys = points.map((p) => p[1]);
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
   const S = 560;
-  const named = classes.length <= COLORS.length ? classes : [];
+  const named = classes.length <= PALETTE.length ? classes : [];
   const legendWidth = named.length > 0 ? 40 + CHAR_W * Math.max(...named.map((c) => c.length)) : 20;
   const sx = (x: number) => 20 + ((x - x0) / (x1 - x0 || 1)) * (S - 40);
   const sy = (y: number) => 40 + ((y1 - y) / (y1 - y0 || 1)) * (S - 60);
   const legend = named.map(
     (c, i) =>
-      `<g class="legend"><circle cx="${S + 12}" cy="${50 + 20 * i}" r="5" fill="${COLORS[i % COLORS.length]}"/><text x="${S + 22}" y="${54 + 20 * i}">${esc(c)}</text></g>`,
+      `<g class="legend"><circle cx="${S + 12}" cy="${50 + 20 * i}" r="5" fill="${PALETTE[i % PALETTE.length]}"/><text x="${S + 22}" y="${54 + 20 * i}">${esc(c)}</text></g>`,
   );
   const height = Math.max(S, 70 + 20 * named.length) + (named.length === classes.length ? 0 : 20);
   if (named.length < classes.length)
     legend.push(
-      `<text x="20" y="${height - 8}">${classes.length} classes: the ${COLORS.length} colours repeat, so no legend is drawn.</text>`,
+      `<text x="20" y="${height - 8}">${classes.length} classes: the ${PALETTE.length} colours repeat, so no legend is drawn.</text>`,
     );
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${S + legendWidth}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${(S + legendWidth) / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    ...svgHead(S + legendWidth, height, title),
     ...points.map(
       (p, i) =>
-        `<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="1.8" fill="${COLORS[labels[i]! % COLORS.length]}" fill-opacity="0.7"/>`,
+        `<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="1.8" fill="${PALETTE[labels[i]! % PALETTE.length]}" fill-opacity="0.7"/>`,
     ),
     ...legend,
     '</svg>',
