@@ -4,21 +4,13 @@
  * a `TrainSet` without decoding: N·H·W·C uint8 pixels (NHWC) followed by N uint8 labels.
  * Only dataset names are accepted, never paths, so a request cannot read other files.
  */
+import type { DatasetMeta } from '../web/api.js';
 import { NotFoundError } from './runs.js';
 
 export const SERVED_DATASETS = ['fashion-mnist', 'mnist', 'cifar10'] as const;
 export const MAX_SERVED_IMAGES = 10_000;
 
-export interface DatasetMeta {
-  name: string;
-  classes: string[];
-  height: number;
-  width: number;
-  channels: number;
-  mean: number[];
-  std: number[];
-  trainCount: number;
-}
+export type { DatasetMeta } from '../web/api.js';
 
 interface Loaded {
   meta: DatasetMeta;

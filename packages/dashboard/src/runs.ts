@@ -7,6 +7,9 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { knnTestTop1 } from '@supcon/node';
+import type { MetricRecord, RunRow } from '../web/api.js';
+
+export type { MetricRecord, RunRow } from '../web/api.js';
 
 /** config.json's encoder by its CLI name: `{ kind, depth }` (resnet18/34/50) or, in older files, the name itself. */
 function encoderName(encoder: unknown): string | undefined {
@@ -90,18 +93,6 @@ function findFolders(root: string, test: (dir: string) => boolean): string[] {
   return found;
 }
 
-export interface MetricRecord {
-  type: 'step' | 'epoch';
-  epoch: number;
-  iteration: number;
-  loss: number;
-  step?: number;
-  lr?: number;
-  imagesPerSecond?: number;
-  seconds?: number;
-  knnAccuracy?: number;
-}
-
 /** Complete JSON lines of `text` (a torn last line, as a killed writer leaves, is skipped). */
 export function parseMetrics(text: string): MetricRecord[] {
   const out: MetricRecord[] = [];
@@ -114,40 +105,6 @@ export function parseMetrics(text: string): MetricRecord[] {
     }
   }
   return out;
-}
-
-export interface RunRow {
-  id: string;
-  /** Hyperparameters from config.json (older runs: summary.json). */
-  method?: string;
-  dataset?: string;
-  encoder?: string;
-  epochs?: number;
-  batchSize?: number;
-  /** Peak learning rate (`train.lr`). */
-  lr?: number;
-  /** τ; absent for cross-entropy, which has none. */
-  temperature?: number;
-  /** The compute precision in effect (summary.json), else the one asked for (config.json, default fp32). */
-  precision?: string;
-  status: 'training' | 'trained' | 'evaluated' | 'stopped' | 'empty';
-  epochsDone: number;
-  iterations: number;
-  latestLoss?: number;
-  knnAccuracy?: number;
-  validationAccuracy?: number;
-  testAccuracy?: number;
-  /** kNN test top-1 from summary.json (any naming it was written with), and its k and bank if recorded. */
-  knnTestAccuracy?: number;
-  knnTestK?: number;
-  knnTestBank?: number;
-  /** Mean corruption error (absolute: mean of 1 − top-1 over corruptions and severities). */
-  meanCorruptionError?: number;
-  /** mCE relative to a baseline run (Σ_s E / Σ_s E_baseline, averaged over corruptions; 1 = as robust). */
-  mCE?: number;
-  mCEBaseline?: string;
-  hasRobustness: boolean;
-  updated: string;
 }
 
 function findLast<T>(xs: T[], test: (x: T) => boolean): T | undefined {

@@ -3,21 +3,14 @@
  * selected and live, the curves of one or several runs, and the note when runs come from different
  * datasets (a loss or an accuracy on Fashion-MNIST says nothing about one on CIFAR-10).
  */
+import type { MetricRecord } from './api.js';
 import { downsample, PALETTE, type Series } from './plot.js';
+
+export type { MetricRecord } from './api.js';
 
 export interface RunInfo {
   id: string;
   dataset?: string;
-}
-
-export interface MetricRecord {
-  type: 'step' | 'epoch';
-  epoch: number;
-  iteration: number;
-  loss: number;
-  lr?: number;
-  knnAccuracy?: number;
-  imagesPerSecond?: number;
 }
 
 /**

@@ -4,16 +4,10 @@
  * top-1 across runs, robustness tables and sweep plots. Reads only the JSON API of the dashboard
  * server; the comparison logic is in compare.ts.
  */
-import {
-  assignColors,
-  knnSeries,
-  liveMode,
-  lossSeries,
-  type MetricRecord,
-  requestedRuns,
-  shortNumber,
-} from './compare.js';
-import { appendDatasetNote, getJson, h, num, pct, type RunRow, section } from './dom.js';
+
+import type { MetricRecord, RunRow } from './api.js';
+import { assignColors, knnSeries, liveMode, lossSeries, requestedRuns, shortNumber } from './compare.js';
+import { appendDatasetNote, getJson, h, num, pct, section } from './dom.js';
 import { linePlot } from './plot.js';
 import { renderComparison, renderRobustness, renderSweeps } from './results.js';
 

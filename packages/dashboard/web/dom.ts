@@ -1,32 +1,5 @@
-/** The dashboard page's small DOM helpers and the run row it reads from `/api/runs`. */
+/** The dashboard pages' small DOM helpers (the JSON they read is typed in `api.ts`). */
 import { datasetNote } from './compare.js';
-
-export interface RunRow {
-  id: string;
-  method?: string;
-  dataset?: string;
-  encoder?: string;
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  temperature?: number;
-  precision?: string;
-  status: string;
-  epochsDone: number;
-  iterations: number;
-  latestLoss?: number;
-  knnAccuracy?: number;
-  validationAccuracy?: number;
-  testAccuracy?: number;
-  knnTestAccuracy?: number;
-  knnTestK?: number;
-  knnTestBank?: number;
-  meanCorruptionError?: number;
-  mCE?: number;
-  mCEBaseline?: string;
-  hasRobustness: boolean;
-  updated: string;
-}
 
 export async function getJson<T>(url: string): Promise<T> {
   const r = await fetch(url);

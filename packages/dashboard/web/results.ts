@@ -2,7 +2,8 @@
  * The dashboard's result sections over all runs: linear-probe test top-1 per run, robustness tables
  * and curves, sweep plots. Each marks runs from different datasets.
  */
-import { appendDatasetNote, getJson, h, pct, type RunRow, section } from './dom.js';
+import type { RunRow } from './api.js';
+import { appendDatasetNote, getJson, h, pct, section } from './dom.js';
 import { barChart, linePlot, METHOD_COLORS } from './plot.js';
 
 interface Robustness {

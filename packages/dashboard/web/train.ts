@@ -11,6 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Method } from 'supcon';
+import type { DatasetMeta } from './api.js';
+import { h } from './dom.js';
 import { linePlot, scatter } from './plot.js';
 import {
   createSession,
@@ -35,17 +37,6 @@ const settings: Settings = {
   backend: params.get('backend') ?? 'auto',
 };
 
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  ...children: (Node | string)[]
-) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  e.append(...children);
-  return e;
-}
-
 async function loadData(s: Settings): Promise<Data> {
   if (s.dataset === 'synthetic') return syntheticData(s.images, s.holdout);
   const metaResponse = await fetch(`/api/datasets/${encodeURIComponent(s.dataset)}`);
@@ -54,14 +45,7 @@ async function loadData(s: Settings): Promise<Data> {
     log(`Dataset ${s.dataset} is not available on the server (${why}); using synthetic data.`);
     return syntheticData(s.images, s.holdout);
   }
-  const meta = (await metaResponse.json()) as {
-    classes: string[];
-    height: number;
-    width: number;
-    channels: number;
-    mean: number[];
-    std: number[];
-  };
+  const meta = (await metaResponse.json()) as DatasetMeta;
   const n = s.images + s.holdout;
   const r = await fetch(`/api/datasets/${encodeURIComponent(s.dataset)}/train.bin?count=${n}`);
   if (!r.ok)
