@@ -204,6 +204,33 @@ function fitProbeOnFeatures(
 }
 
 /**
+ * What both evaluations report on their held-out split (the test set, or validation when there is
+ * none): the probe's top-1 and top-5 there, and the summary's shared tail (a kNN on the same split,
+ * the probe's weight decay and epochs, the feature size, the seconds since `started`).
+ */
+function heldOutResults(
+  fit: ReturnType<typeof fitProbeOnFeatures>,
+  heldOut: { test: FeatureSet } | { validation: FeatureSet },
+  started: number,
+) {
+  const f = 'test' in heldOut ? heldOut.test : heldOut.validation;
+  const { classes, probe, trainF } = fit;
+  const scores = linearScores(probe, f.features);
+  return {
+    top1: topKAccuracy(scores, f.labels, classes, 1),
+    top5: topKAccuracy(scores, f.labels, classes, Math.min(5, classes)),
+    tail: {
+      // A small training split gets k lowered to its size; the result says so (knn.requestedK).
+      knn: evaluateKnn(trainF, heldOut, { ...DEFAULT_KNN, classes, clampK: true }),
+      probeWeightDecay: probe.weightDecay,
+      probeEpochs: fit.probeEpochs,
+      featureDim: trainF.dim,
+      evalSeconds: (performance.now() - started) / 1000,
+    },
+  };
+}
+
+/**
  * Frozen features of the run's splits, the linear probe chosen on validation, then the test set once.
  * Refuses a dataset without a test split (use evaluateEncoderOnValidation, or evaluateRun for either).
  *
@@ -221,27 +248,21 @@ export function evaluateEncoder(
   check(test !== undefined, 'dataset', 'a dataset with a test split', data.dataset.name);
   const weightDecays = options.weightDecays ?? [...PROBE_WEIGHT_DECAYS];
   const fit = fitProbeOnFeatures(spec, encoder, data, options, weightDecays, test.count);
-  const { classes, probe, trainF } = fit;
   // The test set, once, after every choice was made on validation.
   const testF = embedImages(encoder, test, fit.steps, fit.embedding('test features'));
-  const scores = linearScores(probe, testF.features);
+  const { top1, top5, tail } = heldOutResults(fit, { test: testF }, started);
   const summary: EvalSummary = {
     testSet: true,
-    validationAccuracy: probe.validationAccuracy,
-    testAccuracy: topKAccuracy(scores, testF.labels, classes, 1),
-    testTop5: topKAccuracy(scores, testF.labels, classes, Math.min(5, classes)),
-    // A small training split gets k lowered to its size; the result says so (knn.requestedK).
-    knn: evaluateKnn(trainF, { test: testF }, { ...DEFAULT_KNN, classes, clampK: true }),
-    probeWeightDecay: probe.weightDecay,
-    probeEpochs: fit.probeEpochs,
-    featureDim: trainF.dim,
-    evalSeconds: (performance.now() - started) / 1000,
+    validationAccuracy: fit.probe.validationAccuracy,
+    testAccuracy: top1,
+    testTop5: top5,
+    ...tail,
   };
   if (options.classifier) {
-    summary.classifierValidationAccuracy = classifierTop1(options.classifier, fit.valF, classes);
-    summary.classifierTestAccuracy = classifierTop1(options.classifier, testF, classes);
+    summary.classifierValidationAccuracy = classifierTop1(options.classifier, fit.valF, fit.classes);
+    summary.classifierTestAccuracy = classifierTop1(options.classifier, testF, fit.classes);
   }
-  return { summary, probe, test: testF, settings: fit.settings };
+  return { summary, probe: fit.probe, test: testF, settings: fit.settings };
 }
 
 /**
@@ -275,19 +296,14 @@ export function evaluateEncoderOnValidation(
     weightDecays,
   );
   const fit = fitProbeOnFeatures(spec, encoder, data, options, weightDecays, 0);
-  const { classes, probe, trainF, valF } = fit;
-  const scores = linearScores(probe, valF.features);
+  const { top1, top5, tail } = heldOutResults(fit, { validation: fit.valF }, started);
   const summary: ValidationOnlySummary = {
     testSet: false,
-    validationAccuracy: topKAccuracy(scores, valF.labels, classes, 1),
-    validationTop5: topKAccuracy(scores, valF.labels, classes, Math.min(5, classes)),
-    knn: evaluateKnn(trainF, { validation: valF }, { ...DEFAULT_KNN, classes, clampK: true }),
-    probeWeightDecay: probe.weightDecay,
-    probeEpochs: fit.probeEpochs,
-    featureDim: trainF.dim,
-    evalSeconds: (performance.now() - started) / 1000,
+    validationAccuracy: top1,
+    validationTop5: top5,
+    ...tail,
   };
-  return { summary, probe, validation: valF, settings: fit.settings };
+  return { summary, probe: fit.probe, validation: fit.valF, settings: fit.settings };
 }
 
 /**
