@@ -27,8 +27,9 @@ export class CliError extends UserError {
 
 /**
  * The one map from an error to the exit code, applied by `cli.ts` to whatever a command throws: a
- * UserError's own code (2 bad usage, 1 failed), anything else 1. (The data package's DatasetError,
- * DatasetNotFoundError and DownloadError do not extend UserError yet; they are failures, 1, either way.)
+ * UserError's own code (2 bad usage, 1 failed), anything else 1. Every user-facing error of the
+ * packages extends UserError (the data package's DatasetError, DatasetNotFoundError and DownloadError,
+ * 1; the dashboard's NotFoundError, 1 or 2 by its HTTP status), so none needs a case of its own here.
  */
 export function exitCodeOf(error: unknown): number {
   return error instanceof UserError ? error.exitCode : EXIT.failed;

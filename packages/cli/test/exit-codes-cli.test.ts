@@ -4,10 +4,13 @@
  * the run spec's check or a later stage (a worker process, a child `supcon train`) finds it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { NotFoundError } from '@supcon/dashboard';
+import { DatasetError, DatasetNotFoundError, DownloadError } from '@supcon/node';
 import { EXIT_USAGE, InvalidArgumentError, UserError } from 'supcon';
 import { CliError, EXIT, exitCodeOf } from '../src/command.js';
 import { cli, hasFashion } from './helpers.js';
@@ -26,6 +29,67 @@ test('every user-facing error extends UserError, and its exit code is the one th
   assert.equal(exitCodeOf(new CliError('bad flag')), EXIT.usage);
   assert.equal(exitCodeOf(new UserError('the dataset is damaged')), EXIT.failed);
   assert.equal(exitCodeOf(new Error('a bug')), EXIT.failed);
+});
+
+test('the data and dashboard errors are UserErrors: one map gives their codes, no case of their own', () => {
+  const failed = [
+    new DatasetError('/d/train-labels-idx1-ubyte.gz', 'label 12 at index 5 is outside 0..9'),
+    new DatasetNotFoundError('Dataset `mnist` not found: `/d` does not exist.'),
+    new DownloadError('Cannot reach http://127.0.0.1:1/x.gz (ECONNREFUSED).'),
+    new NotFoundError('No run "a" in the runs folder.'),
+  ];
+  for (const error of failed) {
+    assert.ok(error instanceof UserError, error.name);
+    assert.equal(exitCodeOf(error), EXIT.failed, error.name);
+  }
+  // A request malformed (400) or refused (403) as written is bad usage; a missing run (404) a failure.
+  assert.equal(
+    exitCodeOf(new NotFoundError('Invalid run id "/x": expected a relative path.', 400)),
+    EXIT.usage,
+  );
+  assert.equal(exitCodeOf(new NotFoundError('Run id "../x" leaves the runs folder.', 403)), EXIT.usage);
+  assert.equal(new NotFoundError('No run "a" in the runs folder.').status, 404);
+  assert.equal(new DatasetError('/d/f', 'it is empty').name, 'DatasetError');
+});
+
+test('a damaged or missing dataset and a failed download each exit 1 with one sentence', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'supcon-exit-'));
+  const damaged = join(dir, 'damaged');
+  mkdirSync(damaged);
+  for (const f of [
+    'train-images-idx3-ubyte',
+    'train-labels-idx1-ubyte',
+    't10k-images-idx3-ubyte',
+    't10k-labels-idx1-ubyte',
+  ])
+    writeFileSync(join(damaged, `${f}.gz`), 'not an IDX file');
+  exits(
+    cli('data', 'inspect', `mnist:${damaged}`),
+    1,
+    /^supcon: Invalid dataset file `[^`]*train-images-idx3-ubyte\.gz`: wrong magic number [^\n]*\.\n$/,
+    'DatasetError (data inspect)',
+  );
+  exits(
+    cli('data', 'inspect', `mnist:${join(dir, 'missing')}`),
+    1,
+    /^supcon: Dataset `mnist` not found: `[^`]*missing` does not exist; run `supcon data download mnist[^\n]*\.\n$/,
+    'DatasetNotFoundError (data inspect)',
+  );
+  // A loopback port nothing listens on: the connection is refused at once, no network is needed.
+  const port = await new Promise<number>((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+  exits(
+    cli('data', 'download', 'mnist', '--dir', join(dir, 'dl'), '--mirror', `http://127.0.0.1:${port}/`),
+    1,
+    new RegExp(
+      `^supcon: Cannot reach http://127\\.0\\.0\\.1:${port}/train-images-idx3-ubyte\\.gz \\(ECONNREFUSED\\)\\.\\n$`,
+    ),
+    'DownloadError (data download)',
+  );
 });
 
 test('a bad training setting exits 2 from train, demo, train --processes, train-distributed and sweep', () => {

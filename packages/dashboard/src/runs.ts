@@ -7,6 +7,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { knnTestTop1 } from '@supcon/node';
+import { EXIT_FAILED, EXIT_USAGE, UserError } from 'supcon';
 import type { MetricRecord, RunRow } from '../web/api.js';
 
 export type { MetricRecord, RunRow } from '../web/api.js';
@@ -20,13 +21,18 @@ function encoderName(encoder: unknown): string | undefined {
   return typeof kind === 'string' ? kind : undefined;
 }
 
-/** A path from a request that is not a run (or sweep) inside the root: answered 404 or 400. */
-export class NotFoundError extends Error {
+/**
+ * A request the dashboard cannot serve: a path that is not a run (or sweep) inside the root, a
+ * missing parameter, a dataset that is not here. The server answers with `status`; as a UserError its
+ * exit code follows the CLI's policy: 2 (`EXIT_USAGE`) for a request malformed or refused as written
+ * (400, 403), 1 (`EXIT_FAILED`) for one understood whose run or dataset is not there (404).
+ */
+export class NotFoundError extends UserError {
   constructor(
     message: string,
     readonly status: 400 | 403 | 404 = 404,
   ) {
-    super(message);
+    super(message, status === 404 ? EXIT_FAILED : EXIT_USAGE);
     this.name = 'NotFoundError';
   }
 }

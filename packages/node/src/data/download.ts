@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { EXIT_FAILED, UserError } from 'supcon';
 import { extractTarGz } from './tar.js';
 
 export interface RemoteFile {
@@ -101,9 +102,10 @@ export const DATASET_SOURCES: Record<'mnist' | 'fashion-mnist' | 'cifar10' | 'ci
   },
 };
 
-export class DownloadError extends Error {
+/** A download that could not be completed or verified (exit code 1): one sentence saying what to do. */
+export class DownloadError extends UserError {
   constructor(message: string) {
-    super(message);
+    super(message, EXIT_FAILED);
     this.name = 'DownloadError';
   }
 }
