@@ -28,56 +28,34 @@ export interface DatasetSource {
 const MNIST_MIRROR = 'https://ossci-datasets.s3.amazonaws.com/mnist/';
 const FASHION = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
 
+/**
+ * The four gzipped IDX files of an MNIST-format dataset under `base`, with their MD5s in the order
+ * train images, train labels, test images, test labels (MNIST and Fashion-MNIST share the names).
+ */
+function idxSource(base: string, md5s: [string, string, string, string]): DatasetSource {
+  const names = [
+    'train-images-idx3-ubyte.gz',
+    'train-labels-idx1-ubyte.gz',
+    't10k-images-idx3-ubyte.gz',
+    't10k-labels-idx1-ubyte.gz',
+  ];
+  return { files: names.map((name, i) => ({ name, url: `${base}${name}`, md5: md5s[i]! })) };
+}
+
 /** Official sources and checksums (as published by the datasets' authors and used by torchvision). */
 export const DATASET_SOURCES: Record<'mnist' | 'fashion-mnist' | 'cifar10' | 'cifar100', DatasetSource> = {
-  mnist: {
-    files: [
-      {
-        name: 'train-images-idx3-ubyte.gz',
-        url: `${MNIST_MIRROR}train-images-idx3-ubyte.gz`,
-        md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873',
-      },
-      {
-        name: 'train-labels-idx1-ubyte.gz',
-        url: `${MNIST_MIRROR}train-labels-idx1-ubyte.gz`,
-        md5: 'd53e105ee54ea40749a09fcbcd1e9432',
-      },
-      {
-        name: 't10k-images-idx3-ubyte.gz',
-        url: `${MNIST_MIRROR}t10k-images-idx3-ubyte.gz`,
-        md5: '9fb629c4189551a2d022fa330f9573f3',
-      },
-      {
-        name: 't10k-labels-idx1-ubyte.gz',
-        url: `${MNIST_MIRROR}t10k-labels-idx1-ubyte.gz`,
-        md5: 'ec29112dd5afa0611ce80d1b7f02629c',
-      },
-    ],
-  },
-  'fashion-mnist': {
-    files: [
-      {
-        name: 'train-images-idx3-ubyte.gz',
-        url: `${FASHION}train-images-idx3-ubyte.gz`,
-        md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
-      },
-      {
-        name: 'train-labels-idx1-ubyte.gz',
-        url: `${FASHION}train-labels-idx1-ubyte.gz`,
-        md5: '25c81989df183df01b3e8a0aad5dffbe',
-      },
-      {
-        name: 't10k-images-idx3-ubyte.gz',
-        url: `${FASHION}t10k-images-idx3-ubyte.gz`,
-        md5: 'bef4ecab320f06d8554ea6380940ec79',
-      },
-      {
-        name: 't10k-labels-idx1-ubyte.gz',
-        url: `${FASHION}t10k-labels-idx1-ubyte.gz`,
-        md5: 'bb300cfdad3c16e7a12a480ee83cd310',
-      },
-    ],
-  },
+  mnist: idxSource(MNIST_MIRROR, [
+    'f68b3c2dcbeaaa9fbdd348bbdeb94873',
+    'd53e105ee54ea40749a09fcbcd1e9432',
+    '9fb629c4189551a2d022fa330f9573f3',
+    'ec29112dd5afa0611ce80d1b7f02629c',
+  ]),
+  'fashion-mnist': idxSource(FASHION, [
+    '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
+    '25c81989df183df01b3e8a0aad5dffbe',
+    'bef4ecab320f06d8554ea6380940ec79',
+    'bb300cfdad3c16e7a12a480ee83cd310',
+  ]),
   cifar10: {
     files: [
       {
