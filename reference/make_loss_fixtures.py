@@ -155,7 +155,7 @@ def build(seed):
     variants, denominators, modes = ['out', 'in'], ['all', 'one-positive', 'only-negatives'], ['all', 'one']
     reductions = ['mean', 'sum', 'none']
 
-    # 1. The six golden cells of docs/REFERENCE.md (unnormalised, tau = 1, labels 0,0,1).
+    # 1. The six golden cells of the official TensorFlow tests (unnormalised, tau = 1, labels 0,0,1).
     golden = torch.tensor(GOLDEN_FEATURES, dtype=DTYPE)
     for variant, denominator in GOLDEN:
         b.add(f'golden-{variant}-{denominator}', golden,

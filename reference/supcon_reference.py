@@ -5,9 +5,9 @@ Written from the project spec, not from the TypeScript implementation, so that t
 TypeScript loss can be tested against it (values and gradients, via autograd).
 Clarity over speed: one anchor at a time, plain torch ops, float64 throughout.
 
-Run it directly to self-check against the golden values of docs/REFERENCE.md
-(from the official TensorFlow tests), the closed form for identical features,
-and finite differences:
+Run it directly to self-check against the golden values of the official TensorFlow
+tests (google-research/google-research, supcon/losses_test.py), the closed form for
+identical features, and finite differences:
 
     /usr/bin/python3 reference/supcon_reference.py
 
@@ -190,7 +190,9 @@ GOLDEN_FEATURES = [
     [[0.32, 0.64, 0.28], [0.45, 0.74, 0.73]],
 ]
 GOLDEN_LABELS = [0, 0, 1]
-# (variant, denominator) -> per-sample loss (mean of the two views), from docs/REFERENCE.md.
+# (variant, denominator) -> per-sample loss (mean of the two views), from the official TensorFlow
+# tests (google-research/google-research, supcon/losses_test.py,
+# testLossForSummationLocationsAndDenominatorModes).
 GOLDEN = {
     ('out', 'all'): [1.6755852, 1.7973773, 1.58471],
     ('out', 'one-positive'): [1.1782627, 1.3435497, 1.58471],
@@ -212,7 +214,7 @@ def check_golden():
         for b, (got, want) in enumerate(zip(per_sample, expected)):
             if abs(got - want) > 1e-6 * max(1.0, abs(want)):
                 raise AssertionError(f'golden {variant}/{denominator} sample {b}: got {got:.9f}, expected {want}')
-    print(f'golden: all {len(GOLDEN)} cells match docs/REFERENCE.md to 1e-6')
+    print(f'golden: all {len(GOLDEN)} cells match the official TensorFlow tests to 1e-6')
 
 
 def check_closed_form():

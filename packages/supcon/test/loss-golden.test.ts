@@ -5,8 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Denominator, supConLoss, supConLossWithStats, type Variant } from 'supcon';
 import { assertClose, randomFeatures, randomLabels, values } from './helpers.js';
 
-// REFERENCE.md: the official TensorFlow tests (τ = 1, unnormalised features, labels 0, 0, 1;
-// per-sample loss = mean over the two views).
+// The official TensorFlow tests (google-research/google-research, supcon/losses_test.py,
+// testLossForSummationLocationsAndDenominatorModes): τ = 1, unnormalised features, labels 0, 0, 1;
+// per-sample loss = mean over the two views.
 const goldenFeatures = [
   [
     [0.01, 0.02, 0.14],

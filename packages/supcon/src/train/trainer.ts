@@ -1,5 +1,6 @@
 /**
- * One trainer for SupCon, SimCLR and cross-entropy. A step strings the stages of DESIGN.md together:
+ * One trainer for SupCon, SimCLR and cross-entropy. A step strings the stages of one training step
+ * together (docs/training.md, "The data flow of one step"):
  *   sampler (epochOrder) → gather images → views (augmentation) → encoder → head → loss (methodLoss)
  *   → gradients → optimiser → schedule (learningRate) → metrics record (sink).
  * Checkpointing and evaluation are done by the caller between steps, from `state()` and `encoder`.
