@@ -75,6 +75,19 @@ test('a damaged or missing dataset and a failed download each exit 1 with one se
     /^supcon: Dataset `mnist` not found: `[^`]*missing` does not exist; run `supcon data download mnist[^\n]*\.\n$/,
     'DatasetNotFoundError (data inspect)',
   );
+  // A dataset argument that names no dataset is a bad argument (2), not a missing dataset (1).
+  for (const [spec, expected] of [
+    ['bogus', /Expected NAME or NAME:PATH with NAME one of [^\n]*Received: dataset="bogus"\.\n$/],
+    ['mnist:', /Expected a path after `mnist:`\. Received: dataset="mnist:"\.\n$/],
+    ['folder', /Expected folder:PATH [^\n]*Received: dataset="folder"\.\n$/],
+  ] as const) {
+    exits(
+      cli('data', 'inspect', spec),
+      2,
+      new RegExp(`^supcon: Invalid value for argument \`dataset\`. ${expected.source}`),
+      `dataset ${spec}`,
+    );
+  }
   // A loopback port nothing listens on: the connection is refused at once, no network is needed.
   const port = await new Promise<number>((done) => {
     const server = createServer().listen(0, '127.0.0.1', () => {

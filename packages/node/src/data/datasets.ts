@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { InvalidArgumentError } from 'supcon';
 import { concatSets, parseCifar } from './cifar.js';
 import { DatasetError, DatasetNotFoundError } from './errors.js';
 import { parseIdxPair } from './idx.js';
@@ -70,18 +71,15 @@ export function parseDatasetSpec(spec: string): { name: DatasetName; path?: stri
   const name = (colon >= 0 ? spec.slice(0, colon) : spec) as DatasetName;
   const path = colon >= 0 ? spec.slice(colon + 1) : undefined;
   if (!DATASET_NAMES.includes(name)) {
-    throw new DatasetNotFoundError(
-      `Invalid value for argument \`dataset\`. Expected NAME or NAME:PATH with NAME one of ${DATASET_NAMES.join(', ')}. Received: dataset=${JSON.stringify(spec)}.`,
+    throw new InvalidArgumentError(
+      'dataset',
+      `NAME or NAME:PATH with NAME one of ${DATASET_NAMES.join(', ')}`,
+      spec,
     );
   }
-  if (path === '')
-    throw new DatasetNotFoundError(
-      `Invalid value for argument \`dataset\`. Expected a path after \`${name}:\`. Received: dataset=${JSON.stringify(spec)}.`,
-    );
+  if (path === '') throw new InvalidArgumentError('dataset', `a path after \`${name}:\``, spec);
   if (name === 'folder' && path === undefined) {
-    throw new DatasetNotFoundError(
-      'Invalid value for argument `dataset`. Expected folder:PATH (a folder with one sub-folder per class). Received: dataset="folder".',
-    );
+    throw new InvalidArgumentError('dataset', 'folder:PATH (a folder with one sub-folder per class)', spec);
   }
   return path === undefined ? { name } : { name, path };
 }
