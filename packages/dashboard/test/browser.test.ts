@@ -157,6 +157,9 @@ describe('pages in headless Chromium', { skip }, () => {
     assert.match(dom, /<td title="baseline: runs\/b">0\.948<\/td><td>36\.50<\/td>/);
     assert.doesNotMatch(dom, /mCE %/);
     assert.match(dom, /<td>contrast<\/td><td>75.00<\/td><td>50.00<\/td>/);
+    // The probe's calibration: clean in the heading, the mean over corruptions per severity as a row.
+    assert.match(dom, /mean corruption error 36.25 %, clean ECE 5.00 %, 100 test images/);
+    assert.match(dom, /<tr data-ece="a"><td>mean ECE %<\/td><td>10.00<\/td><td>20.00<\/td><\/tr>/);
     assert.match(dom, /data-sweep="tau"/);
   });
 

@@ -68,6 +68,8 @@ export function makeRunsFolder(): { root: string; runs: string } {
       meanCorruptionError: 0.3625,
       testImages: 100,
       seconds: 1,
+      cleanCalibrationError: 0.05,
+      meanCalibrationErrorBySeverity: [0.1, 0.2],
     }),
   );
   write('b/config.json', json(config('ce', 1)));

@@ -12,6 +12,9 @@ interface Robustness {
   severities: number[];
   meanCorruptionError: number;
   testImages: number;
+  /** Expected calibration error of the probe (15 bins): clean, and the mean over corruptions per severity (newer files). */
+  cleanCalibrationError?: number;
+  meanCalibrationErrorBySeverity?: number[];
 }
 
 interface Sweep {
@@ -39,11 +42,18 @@ export async function renderRobustness(all: RunRow[], colorOf: (id: string) => s
     const rows = Object.entries(rb.accuracy).map(([name, acc]) =>
       h('tr', {}, h('td', {}, name), ...acc.map((a) => h('td', {}, pct(a)))),
     );
+    const ece = rb.meanCalibrationErrorBySeverity;
+    if (ece)
+      rows.push(
+        h('tr', { 'data-ece': r.id }, h('td', {}, 'mean ECE %'), ...ece.map((e) => h('td', {}, pct(e)))),
+      );
+    const cleanEce =
+      rb.cleanCalibrationError === undefined ? '' : `, clean ECE ${pct(rb.cleanCalibrationError)} %`;
     s.append(
       h(
         'h3',
         {},
-        `${r.id} (${r.method ?? '?'}): clean ${pct(rb.cleanAccuracy)} %, mean corruption error ${pct(rb.meanCorruptionError)} %, ${rb.testImages} test images`,
+        `${r.id} (${r.method ?? '?'}): clean ${pct(rb.cleanAccuracy)} %, mean corruption error ${pct(rb.meanCorruptionError)} %${cleanEce}, ${rb.testImages} test images`,
       ),
       h(
         'table',
