@@ -20,6 +20,7 @@ import { linearCommand } from './linear.js';
 import { predictCommand } from './predict.js';
 import { reportCommand } from './report.js';
 import { robustnessCommand } from './robustness.js';
+import { studyCommand } from './study.js';
 import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
 import { trainDistributedCommand } from './train-distributed.js';
@@ -44,5 +45,6 @@ export const allCommands: Command[] = [
   reportCommand,
   robustnessCommand,
   sweepCommand,
+  studyCommand,
   dashboardCommand,
 ];

@@ -45,7 +45,7 @@ const pct = (x: number | null) => (x === null ? 'n/a' : (100 * x).toFixed(2));
 const bin = fileURLToPath(new URL('../../../bin/supcon.js', import.meta.url));
 
 /** Runs `supcon ARGS` in a child process; its stderr is kept (for the error) and, unless quiet, shown. */
-function supcon(args: string[], quiet: boolean): { status: number; stdout: string; stderr: string } {
+export function supcon(args: string[], quiet: boolean): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,7 +57,7 @@ function supcon(args: string[], quiet: boolean): { status: number; stdout: strin
 }
 
 /** The reason a child failed: its last stderr line, or its exit status when it printed none. */
-function lastLine(r: { status: number; stderr: string }): string {
+export function lastLine(r: { status: number; stderr: string }): string {
   const line = r.stderr
     .trim()
     .split('\n')
@@ -101,13 +101,198 @@ function staleFields(run: string, spec: RunSpec): string[] {
   return specDifferences(resolved, spec).map((d) => d.replace(' → ', ' recorded, requested '));
 }
 
-function lastJson(stdout: string, what: string): Record<string, unknown> {
+export function lastJson(stdout: string, what: string): Record<string, unknown> {
   const line = stdout.trim().split('\n').at(-1) ?? '';
   try {
     return JSON.parse(line) as Record<string, unknown>;
   } catch {
     throw new CliError(`${what} printed no JSON summary (last line: ${line.slice(0, 200)}).`, EXIT.failed);
   }
+}
+
+/** One run of a sweep, checked before anything trains: its folder, its spec, and how a folder already there differs. */
+export interface PlannedRun {
+  value: string;
+  run: string;
+  spec: RunSpec;
+  /** How the spec recorded in the folder differs from the requested one (empty: none, or no run yet). */
+  stale: string[];
+}
+
+/** A sweep ready to run: what `supcon sweep --vary VARY=VALUES --out OUT -- TRAINFLAGS` would train. */
+export interface SweepPlan {
+  out: string;
+  vary: string;
+  values: string[];
+  trainFlags: string[];
+  runs: PlannedRun[];
+}
+
+/**
+ * Every run's spec, and whether its folder already holds a run trained differently, before any
+ * training: nothing is written. Throws (one sentence) for a train flag the sweep sets itself or a
+ * value `supcon train` would refuse.
+ */
+export function planSweep(out: string, vary: string, values: string[], trainFlags: string[]): SweepPlan {
+  for (const f of ['--out', '--resume', `--${vary}`, '--json'])
+    if (trainFlags.includes(f) || trainFlags.some((a) => a.startsWith(`${f}=`)))
+      throw new CliError(`Train flag \`${f}\` is set by the sweep itself; remove it after \`--\`.`);
+  const runs = values.map((value) => {
+    const run = join(out, `${vary}=${value}`);
+    const spec = requestedSpec(run, [...trainFlags, `--${vary}`, value]);
+    return { value, run, spec, stale: staleFields(run, spec) };
+  });
+  return { out, vary, values, trainFlags, runs };
+}
+
+/** Refuses runs whose folders hold other settings, unless `rerunStale` (they are then retrained). */
+export function refuseStale(runs: readonly PlannedRun[], rerunStale: boolean): void {
+  const stale = runs.filter((p) => p.stale.length > 0);
+  if (stale.length > 0 && !rerunStale) {
+    const first = stale[0]!;
+    throw new CliError(
+      `Run folder \`${first.run}\` was trained with other settings than requested (${first.stale.join('; ')})` +
+        `${stale.length > 1 ? ` and so were ${stale.length - 1} more run folder(s) of this sweep` : ''}; ` +
+        'pass --rerun-stale to delete and retrain them, or choose another --out.',
+    );
+  }
+}
+
+/** Where a planned run stands: what the next sweep call does with it. */
+export type RunState = 'finished' | 'to probe' | 'to resume' | 'to train' | 'stale';
+
+function readSummary(run: string): Record<string, unknown> {
+  const file = join(run, 'summary.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+}
+
+/** The linear-probe epochs a run is probed with: the sweep's `--probe-epochs`, else its config's. */
+const probeEpochsOf = (p: PlannedRun, probeEpochs: number | undefined) => probeEpochs ?? p.spec.probeEpochs;
+
+export function runState(p: PlannedRun, probeEpochs?: number): RunState {
+  if (p.stale.length > 0) return 'stale';
+  const summary = readSummary(p.run);
+  // Probed: every evaluation records a validation top-1 (a dataset without a test split has no test one).
+  if (typeof summary['validationAccuracy'] === 'number')
+    return summary['probeEpochs'] === probeEpochsOf(p, probeEpochs) ? 'finished' : 'to probe';
+  return existsSync(join(p.run, 'checkpoint.bin')) ? 'to resume' : 'to train';
+}
+
+export interface SweepOptions {
+  probeEpochs?: number;
+  quiet: boolean;
+  /** Called after each run with its result and whether this call trained or probed it. */
+  onRun?: (record: SweepRun, worked: boolean) => void;
+}
+
+/**
+ * Trains and probes every run of `plan` that is not finished, one child process each (`supcon train`,
+ * then `supcon linear`), deleting stale folders first; writes OUT/sweep.json after every run.
+ */
+export function runSweep(plan: SweepPlan, options: SweepOptions): SweepRun[] {
+  const { out, vary: name, values, trainFlags } = plan;
+  const { quiet } = options;
+  const say = (line: string) => {
+    if (!quiet) console.error(line);
+  };
+  ensureOutputFolder('out', out);
+  const runs: SweepRun[] = [];
+  const save = () =>
+    writeFileDurable(
+      join(out, 'sweep.json'),
+      `${JSON.stringify({ vary: name, values, trainFlags, runs }, null, 2)}\n`,
+    );
+  for (const [i, { value, run, spec, stale }] of plan.runs.entries()) {
+    const tag = `[${i + 1}/${values.length}] ${name}=${value}`;
+    if (stale.length > 0) {
+      say(`${tag}: deleting the stale run ${run} (${stale.join('; ')})`);
+      rmSync(run, { recursive: true, force: true });
+    }
+    const probeEpochs = options.probeEpochs ?? spec.probeEpochs;
+    const summaryFile = join(run, 'summary.json');
+    let summary = readSummary(run);
+    // Probed: every evaluation records a validation top-1 (a dataset without a test split has no test one).
+    const trained = typeof summary['validationAccuracy'] === 'number';
+    if (!trained) {
+      say(`${tag}: training ${run}`);
+      const resume = existsSync(join(run, 'checkpoint.bin')) ? ['--resume'] : [];
+      const t = supcon(
+        ['train', '--out', run, ...resume, ...trainFlags, `--${name}`, value, '--json', '--quiet'],
+        quiet,
+      );
+      // A train command line refused as written (2) is this sweep's command line refused.
+      if (t.status !== 0)
+        throw new CliError(
+          `Run ${name}=${value} failed to train: ${lastLine(t)}`,
+          t.status === EXIT.usage ? EXIT.usage : EXIT.failed,
+        );
+      const result = lastJson(t.stdout, `supcon train --out ${run}`);
+      // A resumed run reports only its own part of the training time.
+      summary = updateSummary(run, { trainSeconds: result['seconds'], resumedFrom: result['resumedFrom'] });
+    }
+    const probe = !trained || summary['probeEpochs'] !== probeEpochs;
+    if (probe) {
+      if (trained)
+        say(
+          `${tag}: probing again with ${probeEpochs} epochs (was ${summary['probeEpochs'] ?? 'unrecorded'})`,
+        );
+      const l = supcon(['linear', '--run', run, '--json', '--epochs', String(probeEpochs)], quiet);
+      if (l.status !== 0)
+        throw new CliError(`Run ${name}=${value}: the linear probe failed: ${lastLine(l)}`, EXIT.failed);
+      lastJson(l.stdout, `supcon linear --run ${run}`);
+      summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>;
+    }
+    const trainSeconds = summary['trainSeconds'];
+    const test = summary['testAccuracy'];
+    const own = summary['classifierTestAccuracy'];
+    const record: SweepRun = {
+      value,
+      run,
+      testAccuracy: typeof test === 'number' ? test : null,
+      validationAccuracy: summary['validationAccuracy'] as number,
+      trainSeconds: typeof trainSeconds === 'number' ? trainSeconds : Number.NaN,
+    };
+    if (typeof own === 'number') record.classifierTestAccuracy = own;
+    runs.push(record);
+    save();
+    options.onRun?.(record, probe);
+    if (!quiet)
+      console.error(
+        `${tag}: ` +
+          (record.testAccuracy === null
+            ? `validation top-1 ${pct(record.validationAccuracy)}% (the dataset has no test split)`
+            : `test top-1 ${pct(record.testAccuracy)}%`),
+      );
+  }
+  return runs;
+}
+
+/** OUT/sweep.png: test and validation top-1 against the value. */
+export async function sweepFigure(plan: SweepPlan, runs: readonly SweepRun[]): Promise<void> {
+  const { vary: name, values, out } = plan;
+  // Evenly spaced points labelled with the values (temperatures and batch sizes are not linear scales).
+  const ticks = values.map((v, k) => ({ at: k, label: v }));
+  await png(
+    linePlot(
+      `Linear-probe top-1 against ${name}`,
+      name,
+      'top-1',
+      [
+        ...(runs.some((r) => r.testAccuracy === null)
+          ? []
+          : [
+              {
+                name: 'test',
+                points: runs.map((r, k): [number, number] => [k, r.testAccuracy ?? 0]),
+                color: '#d62728',
+              },
+            ]),
+        { name: 'validation', points: runs.map((r, k) => [k, r.validationAccuracy]), color: '#1f77b4' },
+      ],
+      ticks,
+    ),
+    join(out, 'sweep.png'),
+  );
 }
 
 export const sweepCommand: Command = {
@@ -161,120 +346,12 @@ export const sweepCommand: Command = {
       );
     if (new Set(values).size !== values.length)
       throw new CliError(`Invalid value for \`--vary\`. Expected distinct values. Received: ${vary}.`);
-    for (const f of ['--out', '--resume', `--${name}`, '--json'])
-      if (trainFlags.includes(f) || trainFlags.some((a) => a.startsWith(`${f}=`)))
-        throw new CliError(`Train flag \`${f}\` is set by the sweep itself; remove it after \`--\`.`);
     const quiet = flags['quiet'] === true || flags['json'] === true;
-    const say = (line: string) => {
-      if (!quiet) console.error(line);
-    };
-    // Every run's spec, and whether its folder already holds a run trained differently, before any training.
-    const planned = values.map((value) => {
-      const run = join(out, `${name}=${value}`);
-      const spec = requestedSpec(run, [...trainFlags, `--${name}`, value]);
-      return { value, run, spec, stale: staleFields(run, spec) };
-    });
-    const stale = planned.filter((p) => p.stale.length > 0);
-    if (stale.length > 0 && flags['rerun-stale'] !== true) {
-      const first = stale[0]!;
-      throw new CliError(
-        `Run folder \`${first.run}\` was trained with other settings than requested (${first.stale.join('; ')})` +
-          `${stale.length > 1 ? ` and so were ${stale.length - 1} more run folder(s) of this sweep` : ''}; ` +
-          'pass --rerun-stale to delete and retrain them, or choose another --out.',
-      );
-    }
-    ensureOutputFolder('out', out);
-    const runs: SweepRun[] = [];
-    const save = () =>
-      writeFileDurable(
-        join(out, 'sweep.json'),
-        `${JSON.stringify({ vary: name, values, trainFlags, runs }, null, 2)}\n`,
-      );
-    for (const [i, { value, run, spec, stale }] of planned.entries()) {
-      const tag = `[${i + 1}/${values.length}] ${name}=${value}`;
-      if (stale.length > 0) {
-        say(`${tag}: deleting the stale run ${run} (${stale.join('; ')})`);
-        rmSync(run, { recursive: true, force: true });
-      }
-      const probeEpochs = (flags['probe-epochs'] as number | undefined) ?? spec.probeEpochs;
-      const summaryFile = join(run, 'summary.json');
-      let summary = existsSync(summaryFile)
-        ? (JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>)
-        : {};
-      // Probed: every evaluation records a validation top-1 (a dataset without a test split has no test one).
-      const trained = typeof summary['validationAccuracy'] === 'number';
-      if (!trained) {
-        say(`${tag}: training ${run}`);
-        const resume = existsSync(join(run, 'checkpoint.bin')) ? ['--resume'] : [];
-        const t = supcon(
-          ['train', '--out', run, ...resume, ...trainFlags, `--${name}`, value, '--json', '--quiet'],
-          quiet,
-        );
-        // A train command line refused as written (2) is this sweep's command line refused.
-        if (t.status !== 0)
-          throw new CliError(
-            `Run ${name}=${value} failed to train: ${lastLine(t)}`,
-            t.status === EXIT.usage ? EXIT.usage : EXIT.failed,
-          );
-        const result = lastJson(t.stdout, `supcon train --out ${run}`);
-        // A resumed run reports only its own part of the training time.
-        summary = updateSummary(run, { trainSeconds: result['seconds'], resumedFrom: result['resumedFrom'] });
-      }
-      if (!trained || summary['probeEpochs'] !== probeEpochs) {
-        if (trained)
-          say(
-            `${tag}: probing again with ${probeEpochs} epochs (was ${summary['probeEpochs'] ?? 'unrecorded'})`,
-          );
-        const l = supcon(['linear', '--run', run, '--json', '--epochs', String(probeEpochs)], quiet);
-        if (l.status !== 0)
-          throw new CliError(`Run ${name}=${value}: the linear probe failed: ${lastLine(l)}`, EXIT.failed);
-        lastJson(l.stdout, `supcon linear --run ${run}`);
-        summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>;
-      }
-      const trainSeconds = summary['trainSeconds'];
-      const test = summary['testAccuracy'];
-      const own = summary['classifierTestAccuracy'];
-      const record: SweepRun = {
-        value,
-        run,
-        testAccuracy: typeof test === 'number' ? test : null,
-        validationAccuracy: summary['validationAccuracy'] as number,
-        trainSeconds: typeof trainSeconds === 'number' ? trainSeconds : Number.NaN,
-      };
-      if (typeof own === 'number') record.classifierTestAccuracy = own;
-      runs.push(record);
-      save();
-      if (!quiet)
-        console.error(
-          `[${i + 1}/${values.length}] ${name}=${value}: ` +
-            (record.testAccuracy === null
-              ? `validation top-1 ${pct(record.validationAccuracy)}% (the dataset has no test split)`
-              : `test top-1 ${pct(record.testAccuracy)}%`),
-        );
-    }
-    // Evenly spaced points labelled with the values (temperatures and batch sizes are not linear scales).
-    const ticks = values.map((v, k) => ({ at: k, label: v }));
-    await png(
-      linePlot(
-        `Linear-probe top-1 against ${name}`,
-        name,
-        'top-1',
-        [
-          ...(runs.some((r) => r.testAccuracy === null)
-            ? []
-            : [
-                {
-                  name: 'test',
-                  points: runs.map((r, k): [number, number] => [k, r.testAccuracy ?? 0]),
-                  color: '#d62728',
-                },
-              ]),
-          { name: 'validation', points: runs.map((r, k) => [k, r.validationAccuracy]), color: '#1f77b4' },
-        ],
-        ticks,
-      ),
-      join(out, 'sweep.png'),
-    );
+    const plan = planSweep(out, name, values, trainFlags);
+    refuseStale(plan.runs, flags['rerun-stale'] === true);
+    const probeEpochs = flags['probe-epochs'] as number | undefined;
+    const runs = runSweep(plan, { quiet, ...(probeEpochs !== undefined ? { probeEpochs } : {}) });
+    await sweepFigure(plan, runs);
     if (flags['json']) console.log(JSON.stringify({ vary: name, runs }));
     else {
       console.log(`${name.padEnd(16)} test top-1  validation top-1`);

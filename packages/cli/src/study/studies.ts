@@ -1,0 +1,212 @@
+/**
+ * The studies of docs/findings.md as data, the one home of which `supcon sweep` calls make each
+ * finding: a study is a list of sweeps, a sweep a folder under OUT, a method and the train flags of
+ * its runs. The flags are the ones the chunks in docs/findings.md ran (`--method M --precision bf16`
+ * on the default `fashion-quick` preset, plus the varied knob), so a study pointed at those run
+ * folders finds them finished.
+ *
+ * Two shapes of sweep, as the chunks ran them:
+ * - `vary: 'seed'`: one sweep per point of the figure (a method, an epoch count), its runs the seeds:
+ *   OUT/table2-supcon/seed=1, OUT/epochs30-ce/seed=2, ...
+ * - a knob (`temperature`, `batch-size`): one sweep per seed, its runs the knob's values:
+ *   OUT/temperature/temperature=0.1 for the default seed 0 (what `supcon train` uses without
+ *   `--seed`, and what the temperature and batch-size chunks ran), OUT/temperature-seed1/... for
+ *   seed 1 (with `--seed 1`).
+ */
+import { isAbsolute, join } from 'node:path';
+import { check } from 'supcon';
+
+export type Method = 'supcon' | 'ce' | 'simclr';
+export const METHODS: readonly Method[] = ['supcon', 'ce', 'simclr'];
+export const METHOD_LABEL: Record<Method, string> = {
+  supcon: 'SupCon',
+  ce: 'cross-entropy',
+  simclr: 'SimCLR',
+};
+
+/** The recipe of every finding: `supcon train`'s default (fashion-quick) preset, in bf16. */
+const recipe = (method: Method): string[] => ['--method', method, '--precision', 'bf16'];
+
+/** One sweep of a study before the seeds are known. */
+export interface SweepDef {
+  /** Its folder under OUT (for a knob sweep, the folder of the default seed; others add `-seedS`). */
+  name: string;
+  method: Method;
+  /** Train flags of every run (before the study's extra flags). */
+  flags: string[];
+  /** `seed`, or the train flag (a sweep variable) whose values are the figure's x values. */
+  vary: string;
+  /** For a seed sweep: the x value of the figure it stands at. */
+  x?: string;
+}
+
+export interface Study {
+  /** One line: the paper's claim and figure it regenerates. */
+  summary: string;
+  /** The figure's x axis (or the table's first column). */
+  xLabel: string;
+  /** The x values: methods (table2, robustness), epochs, temperatures, batch sizes. */
+  values: readonly string[];
+  /** Whether `--values` may change them (robustness compares SupCon with cross-entropy, nothing else). */
+  fixedValues?: true;
+  /** What a value must be, for the one-sentence refusal; and the check. */
+  expected: string;
+  accepts(value: string): boolean;
+  seeds: readonly number[];
+  /** The sweeps at these x values. */
+  sweeps(values: readonly string[]): SweepDef[];
+  /** `supcon robustness` on the SupCon runs with `--baseline` the cross-entropy run of the same seed. */
+  robustness?: true;
+  /** Flags the study sets itself, refused after `--`. */
+  sets: readonly string[];
+}
+
+/** Table 2's run of one method: 10 epochs (the preset's), the seeds in OUT/table2-METHOD/seed=S. */
+const table2Sweep = (method: Method, x: string = method): SweepDef => ({
+  name: `table2-${method}`,
+  method,
+  flags: recipe(method),
+  vary: 'seed',
+  x,
+});
+
+const isMethod = (v: string) => (METHODS as readonly string[]).includes(v);
+const positive = (v: string) => /^\d+$/.test(v) && Number(v) > 0;
+const positiveNumber = (v: string) => v.trim() !== '' && Number.isFinite(Number(v)) && Number(v) > 0;
+/** The preset's epochs: its runs are Table 2's, shared rather than trained twice. */
+const PRESET_EPOCHS = '10';
+
+export const STUDIES: Record<string, Study> = {
+  table2: {
+    summary:
+      "the paper's Table 2: SupCon vs cross-entropy vs SimCLR, linear probe (and cross-entropy's own classifier)",
+    xLabel: 'method',
+    values: METHODS,
+    expected: `a comma list of methods (${METHODS.join(', ')})`,
+    accepts: isMethod,
+    seeds: [1, 2, 3],
+    sweeps: (values) => values.map((m) => table2Sweep(m as Method)),
+    sets: ['--method', '--precision', '--seed'],
+  },
+  robustness: {
+    summary:
+      "the paper's Fig. 3: Table 2's SupCon and cross-entropy runs under corruptions; mCE relative to cross-entropy of the same seed, top-1 and ECE per severity",
+    xLabel: 'method',
+    values: ['supcon', 'ce'],
+    fixedValues: true,
+    expected: 'supcon,ce',
+    accepts: (v) => v === 'supcon' || v === 'ce',
+    seeds: [1, 2, 3],
+    sweeps: (values) => values.map((m) => table2Sweep(m as Method)),
+    robustness: true,
+    sets: ['--method', '--precision', '--seed'],
+  },
+  temperature: {
+    summary: "the paper's Fig. 4d: SupCon's linear-probe top-1 against the temperature τ",
+    xLabel: 'temperature τ',
+    values: ['0.03', '0.05', '0.07', '0.1', '0.2', '0.5', '1.0'],
+    expected: 'a comma list of temperatures > 0',
+    accepts: positiveNumber,
+    seeds: [0],
+    sweeps: () => [{ name: 'temperature', method: 'supcon', flags: recipe('supcon'), vary: 'temperature' }],
+    sets: ['--method', '--precision', '--seed', '--temperature'],
+  },
+  'batch-size': {
+    summary: "the paper's Fig. 4b: top-1 against the batch size, SupCon and cross-entropy",
+    xLabel: 'batch size',
+    values: ['64', '128', '256', '512', '1024'],
+    expected: 'a comma list of batch sizes (integers > 0)',
+    accepts: positive,
+    seeds: [0],
+    sweeps: () =>
+      (['supcon', 'ce'] as const).map((m) => ({
+        name: `batch-${m}`,
+        method: m,
+        flags: recipe(m),
+        vary: 'batch-size',
+      })),
+    sets: ['--method', '--precision', '--seed', '--batch-size'],
+  },
+  epochs: {
+    summary: "the paper's Fig. 4c: top-1 against pre-training epochs, SupCon and cross-entropy, with seconds",
+    xLabel: 'pre-training epochs',
+    values: [PRESET_EPOCHS, '30'],
+    expected: 'a comma list of epoch counts (integers > 0)',
+    accepts: positive,
+    seeds: [1, 2, 3],
+    sweeps: (values) =>
+      values.flatMap((e) =>
+        (['supcon', 'ce'] as const).map((m) =>
+          e === PRESET_EPOCHS
+            ? table2Sweep(m, e)
+            : {
+                name: `epochs${e}-${m}`,
+                method: m,
+                flags: [...recipe(m), '--epochs', e],
+                vary: 'seed',
+                x: e,
+              },
+        ),
+      ),
+    sets: ['--method', '--precision', '--seed', '--epochs'],
+  },
+};
+
+export const STUDY_NAMES = Object.keys(STUDIES);
+
+/** The study called `name`, or the one-sentence refusal naming the known ones. */
+export function studyNamed(name: string | undefined): Study {
+  const study = name === undefined ? undefined : STUDIES[name];
+  check(study !== undefined, 'NAME', `one of ${STUDY_NAMES.join(', ')}`, name);
+  return study;
+}
+
+/** One sweep of a study with its seed(s) fixed: what one `supcon sweep` call runs. */
+export interface PlannedSweepCall {
+  def: SweepDef;
+  /** The sweep folder, under OUT. */
+  dir: string;
+  vary: string;
+  values: string[];
+  trainFlags: string[];
+  /** For a knob sweep: its seed. */
+  seed?: number;
+}
+
+/**
+ * The sweep calls of `study` at `values` and `seeds`, with `extra` train flags appended and folders
+ * under `out` (a folder of `map` replaces a sweep's name, to reuse runs kept under another name).
+ */
+export function sweepCalls(
+  study: Study,
+  values: readonly string[],
+  seeds: readonly number[],
+  extra: readonly string[],
+  out: string,
+  map: ReadonlyMap<string, string>,
+): PlannedSweepCall[] {
+  const folder = (name: string) => {
+    const mapped = map.get(name) ?? name;
+    return isAbsolute(mapped) ? mapped : join(out, mapped);
+  };
+  return study.sweeps(values).flatMap((def): PlannedSweepCall[] =>
+    def.vary === 'seed'
+      ? [
+          {
+            def,
+            dir: folder(def.name),
+            vary: 'seed',
+            values: seeds.map(String),
+            trainFlags: [...def.flags, ...extra],
+          },
+        ]
+      : seeds.map((seed) => ({
+          def,
+          dir: seed === 0 ? folder(def.name) : `${folder(def.name)}-seed${seed}`,
+          vary: def.vary,
+          values: [...values],
+          trainFlags: [...def.flags, ...(seed === 0 ? [] : ['--seed', String(seed)]), ...extra],
+          seed,
+        })),
+  );
+}
