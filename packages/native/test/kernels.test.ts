@@ -348,3 +348,34 @@ describe('transpose', () => {
     ]);
   });
 });
+
+describe('gather', () => {
+  test('rows of float32 tensors along axis 0 (native), other axes and int32 (cpu), with gradients', async () => {
+    const idx = tf.tensor1d([3, 0, 3, 7, 1], 'int32');
+    const idx2d = tf.tensor2d(
+      [
+        [1, 2],
+        [0, 0],
+      ],
+      [2, 2],
+      'int32',
+    );
+    await compareBackends('gather axis 0', () => [
+      ...withGrads([rand([8, 5], 41)], (x) => tf.gather(x, idx)),
+      ...withGrads([rand([8, 3, 4], 42)], (x) => tf.gather(x, idx)),
+      tf.gather(rand([8, 3], 43), idx2d), // [2, 2, 3]
+      tf.gather(rand([4, 6], 44), idx2d.flatten(), 1), // axis 1: the cpu kernel
+      tf.gather(rand([3], 45), tf.tensor1d([2, 2, 0], 'int32')), // rank 1
+      tf.gather(rand([0, 4], 46), tf.tensor1d([], 'int32')), // nothing to gather
+    ]);
+    await compareBackends('gather int32', () => [
+      tf.cast(tf.gather(tf.tensor1d([5, 6, 7, 8], 'int32'), tf.tensor1d([3, 1], 'int32')), 'float32'),
+    ]);
+  });
+  test('an index out of range is refused on both backends', async () => {
+    for (const backend of ['cpu', 'native']) {
+      await tf.setBackend(backend);
+      assert.throws(() => tf.gather(rand([4, 2], 47), tf.tensor1d([1, 4], 'int32')).dataSync(), /4/);
+    }
+  });
+});

@@ -12,6 +12,7 @@ import {
   fusedConv2dKernel,
 } from './conv.js';
 import { binaryKernels, unaryKernels } from './elementwise.js';
+import { gatherKernel } from './gather.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
 import { optimizerKernels } from './optim.js';
 import { poolKernels } from './pool.js';
@@ -38,5 +39,6 @@ export const nativeKernels: NativeKernel[] = [
   softmaxKernel,
   ...poolKernels,
   transposeKernel,
+  gatherKernel,
   ...optimizerKernels,
 ];
