@@ -26,7 +26,9 @@ export const gatherKernel: NativeKernel = {
     const [out, make] = output(backend, [...indices.shape, ...x.shape.slice(1)]);
     for (let i = 0; i < idx.length; i++) {
       const from = idx[i]! * width;
-      out.set(xv.subarray(from, from + width), i * width);
+      const to = i * width;
+      if (width >= 256) out.set(xv.subarray(from, from + width), to);
+      else for (let j = 0; j < width; j++) out[to + j] = xv[from + j]!; // a view per short row costs more than the copy
     }
     return make();
   },
