@@ -1,6 +1,6 @@
 /**
  * robustness.json with and without the calibration fields (files written before them still load):
- * the means per severity, mCE against a baseline of the old format, and the report's robustness
+ * the means per severity, mCE and relative mCE against a baseline of the old format, and the report's robustness
  * table (mean top-1 and mean ECE per severity, "not recorded" for an old file).
  */
 import assert from 'node:assert/strict';
@@ -8,19 +8,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type RobustnessResult, relativeCorruptionErrors, severityMeans, writeRunReport } from '@supcon/node';
+import {
+  type RobustnessResult,
+  relativeCorruptionErrors,
+  relativeMeanCorruptionError,
+  severityMeans,
+  writeRunReport,
+} from '@supcon/node';
+import { robustnessResult } from './robustness-fixture.js';
 
 /** A robustness.json as written before ECE was recorded. */
-const old: RobustnessResult = {
-  cleanAccuracy: 0.9,
-  accuracy: { contrast: [0.8, 0.5], jpeg: [0.85, 0.8] },
-  severities: [1, 5],
-  meanCorruptionError: 0.2625,
-  testImages: 2000,
-  dataset: 'fashion-mnist',
-  seed: 0,
-  seconds: 1,
-};
+const old = robustnessResult();
 const current: RobustnessResult = {
   ...old,
   accuracy: { contrast: [0.7, 0.4], jpeg: [0.8, 0.6] },
@@ -45,6 +43,19 @@ test('means per severity: top-1 from any file, ECE only from files that recorded
   // A baseline written before the calibration fields compares as before.
   const { mCE } = relativeCorruptionErrors(current, old);
   assert.ok(Math.abs(mCE - ((0.3 + 0.6) / (0.2 + 0.5) + (0.2 + 0.4) / (0.15 + 0.2)) / 2) < 1e-12);
+});
+
+test("relative mCE: corruption cost over the baseline's, per corruption both measured, severities aligned", () => {
+  // Costs (clean − corrupted top-1, summed over severities): contrast 0.7 vs 0.5, jpeg 0.4 vs 0.15.
+  const expected = (0.7 / 0.5 + 0.4 / 0.15) / 2;
+  assert.ok(Math.abs(relativeMeanCorruptionError(current, old) - expected) < 1e-12);
+  // The baseline's severities in another order, and a corruption only the baseline has: the same.
+  const reordered: RobustnessResult = {
+    ...old,
+    severities: [5, 1],
+    accuracy: { contrast: [0.5, 0.8], jpeg: [0.8, 0.85], brightness: [0.1, 0.2] },
+  };
+  assert.ok(Math.abs(relativeMeanCorruptionError(current, reordered) - expected) < 1e-12);
 });
 
 test("the report's robustness table: mean top-1 and ECE per severity, old files without ECE", async () => {

@@ -8,7 +8,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { linePlot, png, type RobustnessResult, runFiles, severityMeans } from '@supcon/node';
+import {
+  linePlot,
+  png,
+  type RobustnessResult,
+  relativeMeanCorruptionError,
+  runFiles,
+  severityMeans,
+} from '@supcon/node';
 import { CORRUPTIONS } from 'supcon';
 import { markdown, pm, type Stat, stat } from './results.js';
 import { METHOD_LABEL, type Method } from './studies.js';
@@ -118,18 +125,6 @@ export interface RobustnessRecord {
 
 const readResult = (run: string) => readJson(runFiles(run).robustness) as unknown as RobustnessResult;
 
-/** mean_c Σ_s (E − E_clean) / Σ_s (E_base − E_base,clean) over the corruptions both measured. */
-export function relativeMCE(result: RobustnessResult, base: RobustnessResult): number {
-  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-  const ratios = Object.entries(result.accuracy).flatMap(([c, accuracy]) => {
-    const baseline = base.accuracy[c as keyof typeof base.accuracy];
-    if (!accuracy || !baseline) return [];
-    const gap = (acc: number[], clean: number) => sum(acc.map((a) => 1 - a - (1 - clean)));
-    return [gap(accuracy, result.cleanAccuracy) / gap(baseline, base.cleanAccuracy)];
-  });
-  return sum(ratios) / ratios.length;
-}
-
 export function readRobustness(job: RobustnessJob): RobustnessRecord {
   const files = runFiles(job.run);
   const result = readResult(job.run);
@@ -145,7 +140,8 @@ export function readRobustness(job: RobustnessJob): RobustnessRecord {
   };
   const mCE = readJson(files.summary)['mCE'];
   if (job.baseline !== undefined && typeof mCE === 'number') record.mCE = mCE;
-  if (job.baseline !== undefined) record.relativeMCE = relativeMCE(result, readResult(job.baseline));
+  if (job.baseline !== undefined)
+    record.relativeMCE = relativeMeanCorruptionError(result, readResult(job.baseline));
   if (result.cleanCalibrationError !== undefined) record.cleanCalibrationError = result.cleanCalibrationError;
   if (means.calibrationError) record.meanCalibrationErrorBySeverity = means.calibrationError;
   return record;

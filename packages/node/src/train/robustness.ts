@@ -200,6 +200,25 @@ export function evaluateRobustness(
 }
 
 /**
+ * Relative mCE (Hendrycks & Dietterich): the mean over the corruptions both results measured of
+ * Σ_s (E(c, s) − E_clean) / Σ_s (E_base(c, s) − E_base,clean), E = 1 − top-1, over `result`'s
+ * severities (read at the same severities in `baseline`): how much accuracy corruption costs,
+ * relative to what it costs the baseline.
+ */
+export function relativeMeanCorruptionError(result: RobustnessResult, baseline: RobustnessResult): number {
+  const gap = (r: RobustnessResult, name: Corruption) =>
+    result.severities.reduce(
+      (sum, s) => sum + (1 - r.accuracy[name]![r.severities.indexOf(s)]! - (1 - r.cleanAccuracy)),
+      0,
+    );
+  const shared = (Object.keys(result.accuracy) as Corruption[]).filter(
+    (c) => baseline.accuracy[c] !== undefined,
+  );
+  const ratios = shared.map((c) => gap(result, c) / gap(baseline, c));
+  return ratios.reduce((a, b) => a + b, 0) / ratios.length;
+}
+
+/**
  * CE(c) = Σ_s E(c, s) / Σ_s E_base(c, s) for every corruption of `result`; mCE is their mean. The
  * baseline must have been measured the same way (baselineDifferences; InvalidArgumentError naming
  * `baseline` otherwise) and have some error on each corruption, so mCE is always a finite number.
