@@ -11,12 +11,12 @@ import {
   evaluateKnn,
   knnTestTop1,
   presetSpec,
-  type RobustnessResult,
   relativeCorruptionErrors,
   resolveRunSpec,
   specDifferences,
 } from '@supcon/node';
 import type { FeatureSet } from 'supcon';
+import { robustnessResult } from './robustness-fixture.js';
 
 test('checkSpecShape checks every level and names the dotted path', () => {
   checkSpecShape(presetSpec('fashion-quick'));
@@ -103,19 +103,7 @@ test('knnTestTop1 reads the knn record and the names earlier versions wrote', ()
   assert.equal(knnTestTop1({ testAccuracy: 0.9 }), undefined);
 });
 
-function robustness(over: Partial<RobustnessResult> = {}): RobustnessResult {
-  return {
-    cleanAccuracy: 0.9,
-    accuracy: { contrast: [0.8, 0.5], jpeg: [0.85, 0.8] },
-    severities: [1, 5],
-    meanCorruptionError: 0.2625,
-    testImages: 2000,
-    dataset: 'fashion-mnist',
-    seed: 0,
-    seconds: 1,
-    ...over,
-  };
-}
+const robustness = robustnessResult;
 
 test('a robustness baseline is compared only when measured the same way; mCE is never NaN', () => {
   const base = robustness();
