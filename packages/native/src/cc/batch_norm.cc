@@ -22,6 +22,15 @@ namespace bn_avx512 {
 }  // namespace bn_avx512
 #pragma GCC pop_options
 
+// And with 256-bit vectors and FMA, for x86-64 CPUs without AVX-512 (AMD Zen 2/3, older Intel):
+// the baseline build above has SSE2 only, which made batch norm a fifth of the small ResNet's step there.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace bn_avx2 {
+#include "batch_norm_impl.inc"
+}  // namespace bn_avx2
+#pragma GCC pop_options
+
 namespace {
 
 bool UseAvx512() {
@@ -30,10 +39,16 @@ bool UseAvx512() {
   return yes;
 }
 
+bool UseAvx2() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+
 template <typename T>
 void BatchNormTrainT(const T* x, int64_t rows, int64_t C, const float* gamma, const float* beta, const T* residual,
                      double eps, bool relu, T* y, float* mean, float* variance) {
   if (UseAvx512()) bn_avx512::BatchNormTrainT<T>(x, rows, C, gamma, beta, residual, eps, relu, y, mean, variance);
+  else if (UseAvx2()) bn_avx2::BatchNormTrainT<T>(x, rows, C, gamma, beta, residual, eps, relu, y, mean, variance);
   else bn_default::BatchNormTrainT<T>(x, rows, C, gamma, beta, residual, eps, relu, y, mean, variance);
 }
 
@@ -42,6 +57,7 @@ void BatchNormGradT(const T* dy, const T* x, const T* y, int64_t rows, int64_t C
                     const float* mean, const float* variance, double eps, T* dx, float* dgamma, float* dbeta,
                     T* dres) {
   if (UseAvx512()) bn_avx512::BatchNormGradT<T>(dy, x, y, rows, C, gamma, mean, variance, eps, dx, dgamma, dbeta, dres);
+  else if (UseAvx2()) bn_avx2::BatchNormGradT<T>(dy, x, y, rows, C, gamma, mean, variance, eps, dx, dgamma, dbeta, dres);
   else bn_default::BatchNormGradT<T>(dy, x, y, rows, C, gamma, mean, variance, eps, dx, dgamma, dbeta, dres);
 }
 
@@ -49,6 +65,7 @@ template <typename T>
 void Normalise(const T* x, const T* residual, const std::vector<float>& scale, const std::vector<float>& shift,
                bool relu, int64_t rows, int64_t C, T* y) {
   if (UseAvx512()) bn_avx512::Normalise<T>(x, residual, scale, shift, relu, rows, C, y);
+  else if (UseAvx2()) bn_avx2::Normalise<T>(x, residual, scale, shift, relu, rows, C, y);
   else bn_default::Normalise<T>(x, residual, scale, shift, relu, rows, C, y);
 }
 
