@@ -102,9 +102,18 @@ describe('a tiny train run', { skip: !hasFashion && 'needs Debian dataset-fashio
     assert.match(page, /<th>Command line<\/th><td>supcon train --encoder mlp --limit 400/);
     assert.match(page, /<th>Started<\/th><td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<\/td>/);
     assert.match(page, /kNN monitor top-1, validation, last epoch<\/th><td>\d+\.\d\d%/);
-    assert.match(page, /alt="Test embeddings/);
+    assert.match(page, /alt="Test embeddings projected to 2-D by UMAP"/);
     assert.match(page, /supcon linear --run/);
     noTemporaryFiles(run);
+  });
+
+  test('--projection pca draws the embeddings by PCA; an unknown projection is refused', () => {
+    const r = cli('report', '--run', run, '--points', '200', '--projection', 'pca');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(html(run), /alt="Test embeddings projected to 2-D by PCA"/);
+    const bad = cli('report', '--run', run, '--projection', 'tsne');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--projection.*umap, pca.*tsne/);
   });
 
   test('after the probe: the test probe and the validation kNN are separate, labelled, in percent', () => {

@@ -1,7 +1,7 @@
 /**
  * The run report: `report.html` in a run folder with its PNG charts (training loss per step; the
- * kNN monitor's validation top-1 per epoch; the final accuracies; a 2-D PCA projection of the
- * embeddings coloured by class), built from what the folder holds: config.json (hyperparameters),
+ * kNN monitor's validation top-1 per epoch; the final accuracies; a 2-D UMAP (or PCA) picture of
+ * the embeddings coloured by class), built from what the folder holds: config.json (hyperparameters),
  * metrics.jsonl (curves), summary.json (results, date and command line), robustness.json (mean
  * top-1 and calibration error per corruption severity). A run missing some of it still gets a
  * report, which names each missing piece and the command that adds it.
@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type FeatureSet, InvalidArgumentError, type ModelSpec, pca2 } from 'supcon';
+import { type FeatureSet, InvalidArgumentError, type ModelSpec, type Projection, project2 } from 'supcon';
 import { subset } from '../data/index.js';
 import { writeFileDurable } from './checkpoint.js';
 import { embedImages } from './embed.js';
@@ -40,6 +40,8 @@ export interface ReportOptions {
   embeddings?: ReportEmbeddings;
   /** Why there are no embeddings (shown in the report with what would add them). */
   embeddingsMissing?: string;
+  /** How the embeddings are drawn in 2-D (default 'umap'; PCA where UMAP has too few points). */
+  projection?: Projection;
   /** The report's own date (default now). */
   now?: Date;
 }
@@ -397,13 +399,13 @@ export async function writeRunReport(runDir: string, options: ReportOptions = {}
 
   const shown = options.embeddings;
   if (shown && shown.features.count > 0) {
-    const { points, labels } = pca2(shown.features);
+    const { points, labels, method } = project2(shown.features, options.projection ?? 'umap');
     const split = shown.split === 'test' ? 'Test' : 'Validation';
     charts.push({
       file: 'embedding.png',
-      alt: `${split} embeddings projected to 2-D`,
+      alt: `${split} embeddings projected to 2-D by ${method === 'umap' ? 'UMAP' : 'PCA'}`,
       svg: scatterPlot(
-        `${split} embeddings (${points.length} images, encoder features, PCA to 2-D)`,
+        `${split} embeddings (${points.length} images, encoder features, ${method === 'umap' ? 'UMAP' : 'PCA'} to 2-D)`,
         points,
         labels,
         shown.classes,
@@ -512,7 +514,9 @@ export async function writeReport(
   summary: Record<string, unknown>,
   embeddings: FeatureSet,
   classes: string[],
+  projection: Projection = 'umap',
 ): Promise<string> {
   const split = summary['testSet'] === false ? 'validation' : 'test';
-  return (await writeRunReport(runDir, { embeddings: { features: embeddings, split, classes } })).file;
+  return (await writeRunReport(runDir, { embeddings: { features: embeddings, split, classes }, projection }))
+    .file;
 }
