@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(g++ make python3 libdnnl-dev dataset-fashion-mnist)
+APT_PACKAGES=(g++ make python3 libdnnl-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist)
 DEV_PACKAGES=(python3-torch python3-torchvision libopenblas0-pthread chromium)
 list=0
 for arg in "$@"; do
