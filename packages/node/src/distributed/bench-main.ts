@@ -1,6 +1,6 @@
 /**
  * Runs benchDistributed and prints one JSON object (see bench.ts). Flags:
- *   --model mlp|small-resnet (default mlp)  --configs 1x2,1x1,2x1 (workers x threads)  --rounds 3  --steps 12  --warmup 2
+ *   --model mlp|small-resnet (default mlp)  --configs 1x2,1x1,2x1 (ranks x threads)  --rounds 3  --steps 12  --warmup 2
  *   --batch-size 256  --backend native|cpu (default native)
  * The data set is Fashion-MNIST (first 4096 training images), augmentation 'light'.
  */

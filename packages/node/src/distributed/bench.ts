@@ -1,6 +1,6 @@
 /**
  * Steps per second of single-process training (`trainRun`, views augmented inline) against
- * `trainDistributed` with 1, 2, … worker processes, on the same spec. Configurations are interleaved
+ * `trainDistributed` with 1, 2, … MPI ranks (mpirun on this machine), on the same spec. Configurations are interleaved
  * round by round (A B C A B C …) and each is summarised by the median step time of its steps after
  * the first `warmup` of every run (startup, data loading and oneDNN's first-use primitive builds are
  * left out; they are reported apart as `startupSeconds`).
@@ -15,11 +15,11 @@ import { selectBackend } from '../backend.js';
 import { type Dataset, loadDataset } from '../data/index.js';
 import { trainRun } from '../train/session.js';
 import type { RunSpec } from '../train/spec.js';
-import { trainDistributed } from './coordinator.js';
+import { trainDistributed } from './launch.js';
 
 export interface DistributedBenchOptions {
   spec: RunSpec;
-  /** Configurations after the single-process baseline: workers × native threads per worker. */
+  /** Configurations after the single-process baseline: ranks × native threads per rank. */
   configs: { processes: number; threads: number }[];
   rounds: number;
   /** Steps per run, the first `warmup` of them not timed. */
@@ -29,7 +29,7 @@ export interface DistributedBenchOptions {
 }
 
 export interface DistributedBenchRow {
-  /** 'single' (trainRun in this process, OMP_NUM_THREADS of this process) or 'P×T' (P workers of T threads). */
+  /** 'single' (trainRun in this process, OMP_NUM_THREADS of this process) or 'P×T' (P ranks of T threads). */
   config: string;
   medianStepSeconds: number;
   stepsPerSecond: number;
@@ -65,12 +65,11 @@ export async function benchDistributed(options: DistributedBenchOptions): Promis
             { onStep, stop: (t) => t.position.iteration >= steps },
           );
         } else {
-          let reduced = 0;
           await trainDistributed(
             spec,
             join(dir, 'run'),
-            { processes, threadsPerProcess: threads, backend, dataset },
-            { onStep, stop: () => ++reduced >= steps },
+            { processes, threadsPerProcess: threads, backend, dataset, stopAfterIterations: steps },
+            { onStep },
           );
         }
       } finally {

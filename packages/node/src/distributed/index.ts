@@ -1,2 +1,4 @@
-export * from './coordinator.js';
-export { CoordinatorGoneError, PipeCollectives } from './pipe.js';
+export { launchedByMpi, loadMpi, type Mpi, mpiLoadError } from '@supcon/mpi';
+export { MpiCollectives } from './collectives.js';
+export * from './launch.js';
+export * from './rank.js';

@@ -1,6 +1,6 @@
 /**
  * Pieces of a training run shared by the one-process session (session.ts) and the data-parallel
- * workers and coordinator (distributed/): the training augmentation, the kNN monitor (and what it
+ * MPI ranks (distributed/rank.ts): the training augmentation, the kNN monitor (and what it
  * measured on), the metrics log's truncation on resume and its last epoch, and the record of the
  * command line that started or resumed the run.
  */

@@ -1,0 +1,413 @@
+/**
+ * One MPI rank of a data-parallel run: what `trainRun` does in one process, in lockstep with the other
+ * ranks (`mpirun -np N npx supcon train …`, or `trainDistributed`, which starts that). Every rank runs
+ * this same function:
+ *
+ *   1. rank 0 settles the run (the stored spec on resume, else the given one resolved) and broadcasts
+ *      it, with the checkpoint's bytes on resume: the other ranks need no access to the run folder;
+ *   2. every rank selects the backend, loads the data set (each from its own disk), builds the
+ *      networks (same seed: same initial weights) and restores the checkpoint; the ranks then agree
+ *      (an all-gather of each one's outcome) that all succeeded, or all end with the first error;
+ *   3. rank 0 alone writes the run folder (config.json, metrics.jsonl, checkpoint.bin, the exported
+ *      encoder when the run finishes), as `trainRun` does, so every tool reads it as a normal run;
+ *   4. the ranks step a `DataParallelTrainer`: per step one all-gather of the embeddings and one fused
+ *      all-reduce of gradients, BatchNorm buffers and the stop flag (collectives.ts).
+ *
+ * A failure inside the loop cannot be agreed on (the other ranks are waiting in a collective), so the
+ * rank prints `rank R: <message>` and calls MPI_Abort: the launcher ends every rank at once.
+ */
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadMpi, type Mpi } from '@supcon/mpi';
+import {
+  check,
+  DataParallelTrainer,
+  type EpochRecord,
+  EXIT_FAILED,
+  type StepRecord,
+  type TrainerState,
+  UserError,
+} from 'supcon';
+import { applyEnginePrecision, type BackendChoice, selectBackend } from '../backend.js';
+import type { Dataset } from '../data/index.js';
+import { loadCheckpoint, saveCheckpoint, writeFileDurable } from '../train/checkpoint.js';
+import { exportLayersModel } from '../train/export.js';
+import { ensureOutputFolder } from '../train/output.js';
+import {
+  knnMonitor,
+  processCommandLine,
+  recordInvocation,
+  trainAugmenter,
+  truncateMetrics,
+} from '../train/run-common.js';
+import { buildNetworks, prepareData, readResumableSpec, runFiles } from '../train/session.js';
+import type { RunSpec } from '../train/spec.js';
+import { resolveRunSpec } from '../train/spec-check.js';
+import { MpiCollectives } from './collectives.js';
+
+export interface RankJob {
+  /** The run to train (rank 0's is used on every rank; on resume, the stored one). */
+  spec: RunSpec;
+  runDir: string;
+  resume?: boolean;
+  /** Default 'auto' (native when it loads, else cpu). */
+  backend?: BackendChoice;
+  /** Use this dataset instead of loading `spec.data.dataset` (each rank passes its own copy). */
+  dataset?: Dataset;
+  /** Stop (checkpoint written) before the step that would pass this many iterations; for tests and benchmarks. */
+  stopAfterIterations?: number;
+  /** Stop after the current step on SIGINT, SIGTERM, SIGUSR1 or SIGUSR2 (every rank after the same step). */
+  handleSignals?: boolean;
+  /** Recorded in summary.json (default: this process's command line). */
+  commandLine?: string[];
+}
+
+export interface RankHooks {
+  /** Rank 0 has built and restored its trainer. */
+  onReady?: (info: {
+    backend: string;
+    resumedFrom: number;
+    stepsPerEpoch: number;
+    totalIterations: number;
+  }) => void;
+  /** Rank 0's step records (after logging). */
+  onStep?: (r: StepRecord) => void;
+  /** Rank 0's epoch records (with the kNN monitor's accuracy when `knnK > 0`). */
+  onEpoch?: (r: EpochRecord & { knnAccuracy?: number }) => void;
+  /** Every rank, after each step; a throw here is a rank failure (MPI_Abort), as in the step itself. */
+  afterStep?: (r: StepRecord, rank: number) => void;
+}
+
+export interface DistributedResult {
+  runDir: string;
+  processes: number;
+  /** The collectives' transport. */
+  transport: 'mpi';
+  /** OMP_NUM_THREADS of rank 0 (the native engine's threads). */
+  threadsPerProcess: number;
+  backend: string;
+  /** The compute precision the ranks ran in (the spec's unless the engine could not run it). */
+  precision: 'fp32' | 'bf16';
+  /** Iterations done (counting those before a resume). */
+  iterations: number;
+  resumedFrom: number;
+  interrupted: boolean;
+  /** SHA-256 of each rank's final variables, in rank order: all equal when the ranks stayed in step. */
+  fingerprints: string[];
+  seconds: number;
+}
+
+/**
+ * A run that could not start on some rank, with the same message and exit code on every rank (the
+ * first failing rank's; `rank R: ` in front when it is not rank 0). Only rank 0 needs to print it.
+ */
+export class DistributedTrainingError extends UserError {}
+
+interface Outcome {
+  ok: boolean;
+  message?: string;
+  exitCode?: number;
+  backend?: string;
+  precision?: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Runs `work` on every rank, then all agree: every rank throws the first failure, or none does. */
+function agree(mpi: Mpi, work: () => Omit<Outcome, 'ok'> | undefined): Outcome[] {
+  let mine: Outcome;
+  try {
+    mine = { ok: true, ...work() };
+  } catch (error) {
+    mine = failure(error);
+  }
+  const all = gatherJson<Outcome>(mpi, mine);
+  const bad = all.findIndex((o) => !o.ok);
+  if (bad >= 0) {
+    const o = all[bad]!;
+    throw new DistributedTrainingError(`${bad === 0 ? '' : `rank ${bad}: `}${o.message}`, o.exitCode);
+  }
+  return all;
+}
+
+async function agreeAsync(mpi: Mpi, work: () => Promise<Omit<Outcome, 'ok'>>): Promise<Outcome[]> {
+  let result: Omit<Outcome, 'ok'> | Error;
+  try {
+    result = await work();
+  } catch (error) {
+    result = error instanceof Error ? error : new Error(String(error));
+  }
+  return agree(mpi, () => {
+    if (result instanceof Error) throw result;
+    return result;
+  });
+}
+
+function failure(error: unknown): Outcome {
+  const message = error instanceof Error ? error.message : String(error);
+  return { ok: false, message, exitCode: error instanceof UserError ? error.exitCode : EXIT_FAILED };
+}
+
+function gatherJson<T>(mpi: Mpi, value: T): T[] {
+  const bytes = encoder.encode(JSON.stringify(value));
+  const lengths = mpi.allGather(new Float32Array([bytes.length]));
+  const all = mpi.allGather(bytes);
+  const out: T[] = [];
+  let at = 0;
+  for (const n of lengths) {
+    out.push(JSON.parse(decoder.decode(all.subarray(at, at + n))) as T);
+    at += n;
+  }
+  return out;
+}
+
+/** SHA-256 of every variable's bytes, in checkpoint order: equal fingerprints mean bit-identical models. */
+export function fingerprint(state: TrainerState): string {
+  const hash = createHash('sha256');
+  for (const [name, v] of Object.entries(state.variables))
+    hash.update(name).update(new Uint8Array(v.values.buffer, v.values.byteOffset, v.values.byteLength));
+  return hash.digest('hex');
+}
+
+/** What rank 0 settles and broadcasts before anything loads. */
+interface Plan {
+  spec: RunSpec;
+  runDir: string;
+  resume: boolean;
+  stopAfterIterations?: number;
+  commandLine: string[];
+  error?: { message: string; exitCode: number };
+}
+
+/** Rank 0's plan on every rank, and on resume the checkpoint (read by rank 0, sent to the others). */
+function settle(mpi: Mpi, job: RankJob): { plan: Plan; saved?: TrainerState } {
+  let plan: Plan | undefined;
+  let bytes: Uint8Array | undefined;
+  if (mpi.rank === 0) {
+    try {
+      const resume = job.resume === true;
+      const files = runFiles(job.runDir);
+      let spec: RunSpec;
+      if (resume) spec = resolveRunSpec(readResumableSpec(job.runDir));
+      else {
+        check(
+          !existsSync(files.checkpoint),
+          'out',
+          'a folder without a previous run (or pass --resume to continue it)',
+          job.runDir,
+        );
+        spec = resolveRunSpec(job.spec);
+      }
+      check(
+        spec.train.batchSize >= mpi.size,
+        'processes',
+        `at most the batch size (${spec.train.batchSize})`,
+        mpi.size,
+      );
+      check(
+        !(spec.train.queueSize > 0),
+        'queueSize',
+        '0 with several processes (not supported yet)',
+        spec.train.queueSize,
+      );
+      check(
+        !(spec.train.chunkRows > 0),
+        'chunkRows',
+        '0 with several processes (not supported yet)',
+        spec.train.chunkRows,
+      );
+      if (resume) bytes = readFileSync(files.checkpoint);
+      plan = {
+        spec,
+        runDir: job.runDir,
+        resume,
+        commandLine: job.commandLine ?? processCommandLine(),
+        ...(job.stopAfterIterations === undefined ? {} : { stopAfterIterations: job.stopAfterIterations }),
+      };
+    } catch (error) {
+      const f = failure(error);
+      plan = {
+        spec: job.spec,
+        runDir: job.runDir,
+        resume: false,
+        commandLine: [],
+        error: { message: f.message!, exitCode: f.exitCode! },
+      };
+    }
+  }
+  const received = JSON.parse(
+    decoder.decode(mpi.broadcastBytes(mpi.rank === 0 ? encoder.encode(JSON.stringify(plan)) : undefined)),
+  ) as Plan;
+  if (received.error) throw new DistributedTrainingError(received.error.message, received.error.exitCode);
+  if (!received.resume) return { plan: received };
+  const checkpoint = mpi.broadcastBytes(bytes);
+  if (mpi.rank === 0) return { plan: received, saved: loadCheckpoint(runFiles(job.runDir).checkpoint).state };
+  // The checkpoint reader takes a file: the other ranks parse rank 0's bytes from a private copy.
+  const dir = mkdtempSync(join(tmpdir(), 'supcon-rank-'));
+  try {
+    writeFileSync(join(dir, 'checkpoint.bin'), checkpoint);
+    return { plan: received, saved: loadCheckpoint(join(dir, 'checkpoint.bin')).state };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Trains one rank of the run; resolves on every rank with the same result (rank 0's view of the run,
+ * every rank's fingerprint). Initialises MPI if needed and leaves it initialised (the caller
+ * finalises). Throws `DistributedTrainingError` on every rank when the run cannot start.
+ */
+export async function trainRank(job: RankJob, hooks: RankHooks = {}): Promise<DistributedResult> {
+  const started = performance.now();
+  const mpi = loadMpi().init();
+  const collectives = new MpiCollectives(mpi);
+  const { rank } = collectives;
+  const { plan, saved } = settle(mpi, job);
+  const { spec, runDir } = plan;
+  const files = runFiles(runDir);
+  let backend = '';
+  let precision: 'fp32' | 'bf16' = 'fp32';
+  let trainer: DataParallelTrainer | undefined;
+  let context: Awaited<ReturnType<typeof build>> | undefined;
+  const build = async () => {
+    const data = await prepareData(spec, job.dataset);
+    const { encoder, head } = buildNetworks(spec, data);
+    const { steps, augmenter } = trainAugmenter(spec, data);
+    const o = augmenter.output;
+    const t = new DataParallelTrainer({
+      config: spec.train,
+      encoder,
+      head,
+      data: data.train,
+      makeViews: (images, count, opts) => augmenter.apply(images, count, opts),
+      viewShape: [o.height, o.width, o.channels],
+      collectives,
+    });
+    if (saved) t.restore(saved);
+    return { data, encoder, steps, trainer: t };
+  };
+  const outcomes = await agreeAsync(mpi, async () => {
+    backend = await selectBackend(job.backend ?? 'auto', rank === 0 ? { warn: (l) => console.error(l) } : {});
+    // Every rank runs the same precision; rank 0 alone says so when bf16 falls back to fp32.
+    const warn = (line: string) => {
+      if (rank === 0) process.stderr.write(`${line}\n`);
+    };
+    precision = await applyEnginePrecision(backend, spec.precision ?? 'fp32', { warn });
+    context = await build();
+    trainer = context.trainer;
+    return { backend, precision };
+  });
+  const odd = outcomes.findIndex((o) => o.backend !== backend || o.precision !== precision);
+  if (odd >= 0)
+    throw new DistributedTrainingError(
+      `rank ${odd} runs the ${outcomes[odd]!.backend} backend in ${outcomes[odd]!.precision}, rank 0 the ${backend} backend in ${precision}: every rank must compute alike (install the same engine everywhere, or pass --backend cpu).`,
+    );
+  const t = trainer!;
+  const resumedFrom = saved?.iteration ?? 0;
+  // Rank 0 writes the run folder only now that every rank could start; then all agree it could.
+  agree(mpi, () => {
+    if (rank !== 0) return undefined;
+    ensureOutputFolder('out', runDir);
+    if (!saved) writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
+    recordInvocation(files.summary, plan.commandLine, saved?.iteration);
+    truncateMetrics(files.metrics, resumedFrom);
+    return undefined;
+  });
+  hooks.onReady?.({
+    backend,
+    resumedFrom,
+    stepsPerEpoch: t.stepsPerEpoch,
+    totalIterations: t.totalIterations,
+  });
+
+  const onSignal = () => collectives.requestStop();
+  const signals = ['SIGINT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2'] as const;
+  if (job.handleSignals) for (const s of signals) process.on(s, onSignal);
+  let interrupted = false;
+  try {
+    const log = (record: object) => appendFileSync(files.metrics, `${JSON.stringify(record)}\n`);
+    const checkpoint = () => {
+      if (rank === 0) saveCheckpoint(files.checkpoint, t.state(), { spec });
+    };
+    let epochStart = performance.now();
+    const alreadyFinished = t.position.done;
+    while (!t.position.done) {
+      if (plan.stopAfterIterations !== undefined && t.position.iteration >= plan.stopAfterIterations) {
+        interrupted = true;
+        break;
+      }
+      const { epochDone, ...record } = t.step();
+      if (rank === 0) {
+        log(record);
+        hooks.onStep?.(record);
+        const { iteration, step } = t.position;
+        if (iteration % spec.checkpointEvery === 0 && step !== 0) checkpoint();
+        if (epochDone) {
+          const e: EpochRecord & { knnAccuracy?: number } = {
+            type: 'epoch',
+            epoch: record.epoch,
+            iteration,
+            loss: epochDone.loss,
+            seconds: (performance.now() - epochStart) / 1000,
+          };
+          if (spec.knnK > 0)
+            e.knnAccuracy = knnMonitor(t.encoder, context!.data, context!.steps.eval, spec.knnK);
+          log(e);
+          checkpoint();
+          hooks.onEpoch?.(e);
+        }
+      }
+      if (epochDone) epochStart = performance.now();
+      hooks.afterStep?.(record, rank);
+      if (collectives.stopRequested && !t.position.done) {
+        interrupted = true;
+        break;
+      }
+      // Signals are delivered by the event loop: let it turn between steps.
+      if (job.handleSignals) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (!alreadyFinished) checkpoint();
+    const exported = existsSync(join(files.encoder, 'model.json'));
+    if (rank === 0 && t.position.done && (!alreadyFinished || !exported))
+      await exportLayersModel(files.encoder, { spec, encoder: context!.encoder, data: context!.data });
+  } catch (error) {
+    abortRank(mpi, error);
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+  }
+  const fingerprints = [...mpi.allGather(Buffer.from(fingerprint(t.state()), 'hex'))].reduce<string[]>(
+    (out, byte, i) => {
+      if (i % 32 === 0) out.push('');
+      out[out.length - 1] += byte.toString(16).padStart(2, '0');
+      return out;
+    },
+    [],
+  );
+  const threads = Number(process.env['OMP_NUM_THREADS']);
+  return {
+    runDir,
+    processes: collectives.size,
+    transport: 'mpi',
+    threadsPerProcess: Number.isInteger(threads) && threads > 0 ? threads : 0,
+    backend,
+    precision,
+    iterations: t.position.iteration,
+    resumedFrom,
+    interrupted,
+    fingerprints,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * A rank failed where the others cannot hear of it (they wait in a collective): print one line naming
+ * the rank and end the whole job with MPI_Abort, the error's exit code (1 unless a UserError's).
+ */
+export function abortRank(mpi: Mpi, error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`rank ${mpi.rank}: ${message}\n`);
+  return mpi.abort(error instanceof UserError ? error.exitCode : EXIT_FAILED);
+}
