@@ -349,6 +349,35 @@ describe('transpose', () => {
   });
 });
 
+describe('topk', () => {
+  // Values and indices exactly as the cpu kernel's: values descending, ties by ascending index.
+  const both = (t: { values: tf.Tensor; indices: tf.Tensor }) => [t.values, tf.cast(t.indices, 'float32')];
+  test('random rows, heavy ties, k = n, rank 1 and 3: exactly the cpu kernel', async () => {
+    await compareBackends(
+      'topk',
+      () => [
+        ...both(tf.topk(rand([7, 50], 51), 5)),
+        ...both(tf.topk(tf.round(tf.mul(rand([4, 30], 52), 2)), 10)), // values in {-2..2}: many ties
+        ...both(tf.topk(rand([3, 6], 53), 6)),
+        ...both(tf.topk(rand([40], 54), 1)),
+        ...both(tf.topk(rand([2, 3, 9], 55), 4)),
+        ...both(tf.topk(tf.fill([2, 8], 0.5), 3)), // all equal: the first three indices
+      ],
+      0,
+    );
+  });
+  test('a row with NaN and sorted = false go to the cpu kernel', async () => {
+    await compareBackends(
+      'topk nan',
+      () => [
+        ...both(tf.topk(tf.tensor2d([1, Number.NaN, 3, 2, 0, 5], [2, 3]), 2)),
+        ...both(tf.topk(rand([3, 10], 56), 4, false)),
+      ],
+      0,
+    );
+  });
+});
+
 describe('gather', () => {
   test('rows of float32 tensors along axis 0 (native), other axes and int32 (cpu), with gradients', async () => {
     const idx = tf.tensor1d([3, 0, 3, 7, 1], 'int32');

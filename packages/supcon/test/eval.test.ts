@@ -10,6 +10,7 @@ import {
   linearScores,
   median,
   Random,
+  stackedSoftmaxGradients,
   topKAccuracy,
 } from 'supcon';
 
@@ -60,6 +61,69 @@ test('the linear probe picks the weight decay with the best validation accuracy'
   const probe = fitLinearProbe(train, { classes: 4, epochs: 5, validation: val, weightDecays: [1e-4, 50] });
   // A decay of 50 crushes the weights: the small one must win.
   assert.equal(probe.weightDecay, 1e-4);
+});
+
+test("the probe's written-out gradient equals automatic differentiation of its loss", () => {
+  // K = 3 blocks of C = 4 classes on D = 5 features, b = 6 samples.
+  const r = new Random(11);
+  const [b, D, K, C] = [6, 5, 3, 4];
+  const x = tf.tensor2d(
+    Float32Array.from({ length: b * D }, () => r.uniform(-2, 2)),
+    [b, D],
+  );
+  const w = tf.tensor2d(
+    Float32Array.from({ length: D * K * C }, () => r.uniform(-1, 1)),
+    [D, K * C],
+  );
+  const bias = tf.tensor1d(Float32Array.from({ length: K * C }, () => r.uniform(-1, 1)));
+  const labels = Int32Array.from({ length: b }, () => r.int(0, C));
+  const target = tf.reshape(tf.oneHot(tf.tensor1d(labels, 'int32'), C), [b, 1, C]) as tf.Tensor3D;
+  const [dW, db] = stackedSoftmaxGradients(x, w, bias, target, K);
+  // The loss as the sum over blocks of the mean cross-entropy, each block sliced out on its own.
+  const loss = (wv: tf.Tensor, bv: tf.Tensor) =>
+    tf.addN(
+      Array.from({ length: K }, (_, k) => {
+        const logits = tf.add(tf.matMul(x, tf.slice(wv, [0, k * C], [D, C])), tf.slice(bv, [k * C], [C]));
+        return tf.neg(tf.mean(tf.sum(tf.mul(tf.reshape(target, [b, C]), tf.logSoftmax(logits)), 1)));
+      }),
+    ) as tf.Scalar;
+  const [eW, eb] = tf.grads(loss)([w, bias]);
+  const close = (a: tf.Tensor, e: tf.Tensor) =>
+    Math.max(...(tf.abs(tf.sub(a, e)).dataSync() as Float32Array)) /
+    Math.max(...(tf.abs(e).dataSync() as Float32Array));
+  assert.ok(close(dW, eW!) < 1e-6, `dW relative error ${close(dW, eW!)}`);
+  assert.ok(close(db, eb!) < 1e-6, `db relative error ${close(db, eb!)}`);
+});
+
+test('candidate weight decays fitted together give each the probe a fit of its own gives', () => {
+  // The decays share one stacked weight matrix during the fit; block k must follow exactly the
+  // path of a separate fit (same initial weights, batches and schedule, its own L2 term).
+  const train = clusters(4, 300, 4, 6, 1);
+  const val = clusters(5, 200, 4, 6, 1);
+  const together = fitLinearProbe(train, {
+    classes: 4,
+    epochs: 4,
+    validation: val,
+    weightDecays: [50, 1e-2],
+  });
+  const alone = fitLinearProbe(train, { classes: 4, epochs: 4, validation: val, weightDecays: [1e-2] });
+  assert.equal(together.weightDecay, 1e-2);
+  const worst = (a: Float32Array, b: Float32Array) => Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
+  assert.ok(
+    worst(together.weights, alone.weights) < 1e-6,
+    `weights differ by ${worst(together.weights, alone.weights)}`,
+  );
+  assert.ok(worst(together.bias, alone.bias) < 1e-6, `bias differs by ${worst(together.bias, alone.bias)}`);
+  assert.equal(together.validationAccuracy, alone.validationAccuracy);
+  // And each block's decay acts on it alone: the λ = 50 block fitted beside λ = 0 is crushed.
+  const norm = (a: Float32Array) => Math.sqrt(a.reduce((t, x) => t + x * x, 0));
+  const free = fitLinearProbe(train, { classes: 4, epochs: 4, validation: val, weightDecays: [0, 50] });
+  const crushed = fitLinearProbe(train, { classes: 4, epochs: 4, weightDecays: [50] });
+  assert.equal(free.weightDecay, 0);
+  assert.ok(
+    norm(crushed.weights) < 0.5 * norm(free.weights),
+    `${norm(crushed.weights)} vs ${norm(free.weights)}`,
+  );
 });
 
 test('kNN classifies clusters by cosine similarity and weights votes by exp(sim / τ)', () => {

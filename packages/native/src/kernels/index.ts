@@ -17,6 +17,7 @@ import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
 import { optimizerKernels } from './optim.js';
 import { poolKernels } from './pool.js';
 import { reduceKernels, softmaxKernel } from './reduce.js';
+import { topKKernel } from './topk.js';
 import { transposeKernel } from './transpose.js';
 import type { NativeKernel } from './util.js';
 
@@ -40,5 +41,6 @@ export const nativeKernels: NativeKernel[] = [
   ...poolKernels,
   transposeKernel,
   gatherKernel,
+  topKKernel,
   ...optimizerKernels,
 ];

@@ -71,10 +71,19 @@ export function fitLinearProbe(train: FeatureSet, options: LinearProbeOptions): 
     Array.from(train.labels.slice(0, 6)),
   );
   const { mean, std } = standardisation(train);
+  const probes = fitStacked(train, {
+    classes,
+    epochs,
+    batchSize,
+    lr,
+    weightDecays,
+    seed,
+    mean,
+    std,
+    ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}),
+  });
   let best: LinearProbe | undefined;
-  for (const weightDecay of weightDecays) {
-    const onEpoch = options.onEpoch ? (epoch: number) => options.onEpoch!(weightDecay, epoch) : undefined;
-    const probe = fitOne(train, { classes, epochs, batchSize, lr, weightDecay, seed, mean, std, onEpoch });
+  for (const probe of probes) {
     if (options.validation) {
       const scores = linearScores(probe, options.validation.features);
       probe.validationAccuracy = topKAccuracy(scores, options.validation.labels, classes, 1);
@@ -116,62 +125,133 @@ function standardise(x: tf.Tensor2D, mean: Float32Array, std: Float32Array): tf.
   return tf.div(tf.sub(x, tf.tensor1d(mean)), tf.tensor1d(std));
 }
 
+/**
+ * The gradients of K softmax regressions side by side, Σ_k mean_b cross-entropy(x·W_k + b_k, y),
+ * written out instead of taped: with p the softmax of each block, dL/dlogits = (p − y)/b, so
+ * dW = xᵀ·(p − y)/b and db = Σ_b (p − y)/b. Exported for its test against automatic differentiation.
+ *
+ * @param x [b, D] features; w [D, K·C]; bias [K·C]; target [b, 1, C] one-hot
+ * @returns [dW [D, K·C], db [K·C]]
+ */
+export function stackedSoftmaxGradients(
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  target: tf.Tensor3D,
+  blocks: number,
+): [tf.Tensor2D, tf.Tensor1D] {
+  return tf.tidy(() => {
+    const n = x.shape[0];
+    const C = target.shape[2];
+    const logits = tf.reshape(tf.add(tf.matMul(x, w), bias), [n, blocks, C]); // [b, K, C]
+    const dLogits = tf.reshape(tf.div(tf.sub(tf.softmax(logits), target), n), [n, blocks * C]); // [b, K·C]
+    return [tf.matMul(x, dLogits, true, false), tf.sum(dLogits, 0)]; // [D, K·C], [K·C]
+  });
+}
+
 interface FitConfig {
   classes: number;
   epochs: number;
   batchSize: number;
   lr: number;
-  weightDecay: number;
+  weightDecays: readonly number[];
   seed: number;
   mean: Float32Array;
   std: Float32Array;
-  onEpoch: ((epoch: number) => void) | undefined;
+  onEpoch?: (weightDecay: number, epoch: number) => void;
 }
 
-function fitOne(train: FeatureSet, c: FitConfig): LinearProbe {
+/**
+ * One probe per weight decay, all fitted at once: their K weight matrices side by side as one
+ * [D, K·C] matrix (K·C columns, K·C biases), so a mini-batch costs one matrix product for all of
+ * them instead of one each. The K fits do not interact: block k's logits use only its own columns,
+ * the loss is the sum of the K cross-entropies, and its L2 term (bias excluded, as torch.optim.Adam
+ * with weight_decay on the weights only) is λ_k on block k; Adam is element-wise. So each block
+ * follows exactly the path a separate fit with the same seed would: the same initial weights
+ * (one seeded draw, repeated K times), the same mini-batch order, the same schedule.
+ * The batches are copied out of a standardised, shuffled copy of the features each epoch (no
+ * gather on the gradient tape).
+ */
+function fitStacked(train: FeatureSet, c: FitConfig): LinearProbe[] {
   const { dim, count } = train;
-  const x = tf.tidy(() => standardise(tf.tensor2d(train.features, [count, dim]), c.mean, c.std)); // [N, D]
-  const y = tf.tensor1d(train.labels, 'int32'); // [N]
+  const K = c.weightDecays.length;
+  const C = c.classes;
+  const xs = new Float32Array(count * dim); // [N, D] standardised
+  for (let i = 0; i < count; i++) {
+    for (let d = 0; d < dim; d++) xs[i * dim + d] = (train.features[i * dim + d]! - c.mean[d]!) / c.std[d]!;
+  }
   const random = new Random(c.seed);
   // tfjs treats seed 0 as "no seed" (Math.random), hence the + 1.
-  const w = tf.variable(tf.randomNormal([dim, c.classes], 0, 0.01, 'float32', (c.seed >>> 0) + 1)); // [D, C]
-  const b = tf.variable(tf.zeros([c.classes])); // [C]
+  const w: tf.Variable<tf.Rank.R2> = tf.variable(
+    tf.tidy(() => {
+      const w0: tf.Tensor2D = tf.randomNormal([dim, C], 0, 0.01, 'float32', (c.seed >>> 0) + 1); // [D, C]
+      return K === 1
+        ? w0
+        : tf.concat2d(
+            Array.from({ length: K }, () => w0),
+            1,
+          ); // [D, K·C]
+    }),
+  );
+  const b: tf.Variable<tf.Rank.R1> = tf.variable(tf.zeros<tf.Rank.R1>([K * C])); // [K·C]
+  const decayRow = tf.tensor2d(
+    Float32Array.from({ length: K * C }, (_, j) => c.weightDecays[Math.floor(j / C)]!),
+    [1, K * C],
+  ); // [1, K·C]: λ of each column's block
+  const anyDecay = c.weightDecays.some((l) => l > 0);
   const params = [
     { name: 'probe/kernel', variable: w },
     { name: 'probe/bias', variable: b },
   ];
-  const adam = new Adam({ weightDecay: c.weightDecay, excludeFromDecay: (p) => p.variable.rank <= 1 });
+  const adam = new Adam();
   const perEpoch = Math.ceil(count / c.batchSize);
   const schedule = { baseLr: c.lr, totalIterations: c.epochs * perEpoch, decay: 'cosine' as const };
   const order = Int32Array.from({ length: count }, (_, i) => i);
+  const xBatch = new Float32Array(c.batchSize * dim);
+  const yBatch = new Float32Array(c.batchSize * C);
   let it = 0;
   for (let epoch = 0; epoch < c.epochs; epoch++) {
     random.shuffle(order);
     for (let start = 0; start < count; start += c.batchSize) {
-      const idx = tf.tensor1d(order.subarray(start, Math.min(count, start + c.batchSize)), 'int32');
-      const { grads } = tf.variableGrads(() => {
-        const logits = tf.add(tf.matMul(tf.gather(x, idx), w), b); // [b, C]
-        const target = tf.oneHot(tf.gather(y, idx), c.classes); // [b, C]
-        return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+      const n = Math.min(count, start + c.batchSize) - start;
+      yBatch.fill(0);
+      for (let r = 0; r < n; r++) {
+        const i = order[start + r]!;
+        xBatch.set(xs.subarray(i * dim, (i + 1) * dim), r * dim);
+        yBatch[r * C + train.labels[i]!] = 1;
+      }
+      const x = tf.tensor2d(xBatch.subarray(0, n * dim), [n, dim]); // [b, D]
+      const target = tf.tensor3d(yBatch.subarray(0, n * C), [n, 1, C]); // [b, 1, C] one-hot
+      const [gw, gb] = tf.tidy(() => {
+        const [dW, db] = stackedSoftmaxGradients(x, w, b, target, K); // [D, K·C], [K·C]
+        return [anyDecay ? tf.add(dW, tf.mul(w, decayRow)) : dW, db];
       });
-      adam.step(params, [grads[w.name]!, grads[b.name]!], learningRate(it++, schedule));
-      tf.dispose([idx, ...Object.values(grads)]);
+      adam.step(params, [gw, gb], learningRate(it++, schedule));
+      tf.dispose([x, target, gw, gb]);
     }
-    c.onEpoch?.(epoch + 1);
+    for (const weightDecay of c.weightDecays) c.onEpoch?.(weightDecay, epoch + 1);
   }
-  const probe: LinearProbe = {
-    dim,
-    classes: c.classes,
-    mean: c.mean,
-    std: c.std,
-    weights: w.dataSync().slice() as Float32Array,
-    bias: b.dataSync().slice() as Float32Array,
-    weightDecay: c.weightDecay,
-    trainAccuracy: 0,
-    validationAccuracy: Number.NaN,
-  };
-  probe.trainAccuracy = topKAccuracy(linearScores(probe, train.features), train.labels, c.classes, 1);
+  const all = w.dataSync() as Float32Array; // [D, K·C]
+  const bias = b.dataSync() as Float32Array; // [K·C]
+  const probes = c.weightDecays.map((weightDecay, k): LinearProbe => {
+    const weights = new Float32Array(dim * C); // [D, C], block k
+    for (let d = 0; d < dim; d++)
+      weights.set(all.subarray(d * K * C + k * C, d * K * C + (k + 1) * C), d * C);
+    const probe: LinearProbe = {
+      dim,
+      classes: C,
+      mean: c.mean,
+      std: c.std,
+      weights,
+      bias: bias.slice(k * C, (k + 1) * C),
+      weightDecay,
+      trainAccuracy: 0,
+      validationAccuracy: Number.NaN,
+    };
+    probe.trainAccuracy = topKAccuracy(linearScores(probe, train.features), train.labels, C, 1);
+    return probe;
+  });
   adam.dispose();
-  tf.dispose([x, y, w, b]);
-  return probe;
+  tf.dispose([w, b, decayRow]);
+  return probes;
 }
