@@ -50,6 +50,8 @@ const SAMPLES: Record<string, { value?: string; with?: string[] }> = {
   'queue-size': { value: '512' },
   chunk: { value: '32' },
   augment: { value: 'none' },
+  'randaugment-magnitude': { value: '12', with: ['--augment', 'randaugment'] },
+  'randaugment-ops': { value: '3', with: ['--augment', 'randaugment'] },
   limit: { value: '100' },
   validation: { value: '100' },
   size: { value: '16', with: ['--dataset', 'folder:/tmp/images'] },

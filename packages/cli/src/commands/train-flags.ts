@@ -5,6 +5,7 @@
  * derive their flag specs, help, spec patching and sweep variables from this table alone.
  */
 import {
+  AUGMENTS,
   ENCODERS,
   type LegacyModelSpec,
   modelForMethod,
@@ -14,7 +15,7 @@ import {
   type RunOptions,
   type RunSpec,
 } from '@supcon/node';
-import { DECAYS, METHODS, OPTIMIZERS, type TrainConfig } from 'supcon';
+import { check, DECAYS, METHODS, OPTIMIZERS, type TrainConfig } from 'supcon';
 import { BACKEND_CHOICES } from '../backend.js';
 import { CliError } from '../command.js';
 import type { FlagSpec, FlagValues } from '../flags.js';
@@ -177,7 +178,7 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     help: 'gradient caching: encode N images at a time (large batches in small memory; 0 = off)',
     to: 'train.chunkRows',
   },
-  { name: 'augment', kind: 'string', choices: ['light', 'supcon', 'none'], to: 'data.augment', sweep: true },
+  { name: 'augment', kind: 'string', choices: AUGMENTS, to: 'data.augment', sweep: true },
   {
     name: 'limit',
     kind: 'int',
@@ -186,6 +187,24 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     note: '(first N train samples)',
     sameLine: true,
     to: 'data.limit',
+    sweep: true,
+  },
+  {
+    name: 'randaugment-magnitude',
+    kind: 'int',
+    min: 0,
+    arg: 'M',
+    help: 'with --augment randaugment: magnitude bin 0–30 of each operation (default 9)',
+    to: 'data.randAugmentMagnitude',
+    sweep: true,
+  },
+  {
+    name: 'randaugment-ops',
+    kind: 'int',
+    min: 1,
+    arg: 'N',
+    help: 'with --augment randaugment: operations per view (default 2)',
+    to: 'data.randAugmentOps',
     sweep: true,
   },
   {
@@ -356,6 +375,26 @@ export function applyTrainFlags(spec: RunSpec, flags: FlagValues): RunSpec {
     if (flag.to !== undefined) setAt(patched, flag.to, value);
     if (flag.model !== undefined) model[flag.model] = value;
   }
+  // Another augmentation drops RandAugment's settings (a randaugment run's, resumed or from a config file).
+  if (flags['augment'] !== undefined && flags['augment'] !== 'randaugment') {
+    delete patched.data.randAugmentMagnitude;
+    delete patched.data.randAugmentOps;
+  }
+  // RandAugment's settings mean nothing to another augmentation: refused naming the flag.
+  for (const name of ['randaugment-magnitude', 'randaugment-ops'])
+    check(
+      flags[name] === undefined || patched.data.augment === 'randaugment',
+      `--${name}`,
+      `it only with \`--augment randaugment\` (this run augments with ${patched.data.augment})`,
+      flags[name],
+    );
+  const magnitude = flags['randaugment-magnitude'];
+  check(
+    magnitude === undefined || (magnitude as number) <= 30,
+    '--randaugment-magnitude',
+    'a magnitude bin from 0 to 30',
+    magnitude,
+  );
   // The head follows the method: the classifier for ce, a projection head otherwise.
   patched.model = modelForMethod(
     patchModel(patched.model, model as Partial<LegacyModelSpec>),

@@ -83,6 +83,8 @@ const AUGMENTS: Record<string, string> = {
   none: 'none',
   light: 'light (random resized crop 0.6–1, horizontal flip)',
   supcon: 'SupCon (random resized crop 0.2–1, flip, colour jitter, grayscale)',
+  randaugment: 'RandAugment after light (random resized crop 0.6–1, flip)',
+  autoaugment: 'AutoAugment, CIFAR-10 policy, after light (random resized crop 0.6–1, flip)',
 };
 
 function readJsonFile(file: string): Json | undefined {
@@ -227,7 +229,11 @@ function hyperparameters(config: Json): [string, string][] {
       rows.push(['Base temperature', String(train['baseTemperature'])]);
   }
   const augment = str(data['augment']);
-  rows.push(['Augmentation', augment && (AUGMENTS[augment] ?? augment)]);
+  const magnitude = data['randAugmentMagnitude'];
+  const ops = data['randAugmentOps'];
+  const policy =
+    augment === 'randaugment' && magnitude !== undefined ? `, magnitude ${magnitude} of 30, ${ops} ops` : '';
+  rows.push(['Augmentation', augment && `${AUGMENTS[augment] ?? augment}${policy}`]);
   rows.push([
     'Precision asked',
     str(config['precision']) ?? (Object.keys(config).length ? 'fp32' : undefined),

@@ -24,6 +24,7 @@ export function trainAugmenter(
     [train.height, train.width],
     data.dataset.mean,
     data.dataset.std,
+    { magnitude: spec.data.randAugmentMagnitude, ops: spec.data.randAugmentOps },
   );
   const augmenter = new Augmenter(steps.train, {
     height: train.height,

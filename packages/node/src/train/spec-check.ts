@@ -22,6 +22,7 @@ import {
   ENCODERS,
   modelForMethod,
   PRECISIONS,
+  RAND_AUGMENT_DEFAULTS,
   type RunExtension,
   type RunSpec,
 } from './spec.js';
@@ -104,6 +105,8 @@ const DATA_FIELDS: FieldsOf<DataSpec> = {
   validation: number,
   limit: integer,
   augment: { type: 'choice', choices: AUGMENTS },
+  randAugmentMagnitude: optional(integer),
+  randAugmentOps: optional(integer),
   size: optional(integer),
   grayscale: optional(boolean),
 };
@@ -269,6 +272,7 @@ export function resolveRunSpec(spec: RunSpec): RunSpec {
   // The model's values too (a ResNet's width multiplier, …): refused before any data loads, in every process.
   checkModelSpec(resolved.model, 'model');
   const data = resolved.data;
+  resolveRandAugment(data);
   // Only the kind matters here; the name is checked when the data loads (tests pass their own data).
   if (data.dataset.startsWith('folder:')) {
     data.size ??= DEFAULT_FOLDER_SIZE;
@@ -284,6 +288,35 @@ export function resolveRunSpec(spec: RunSpec): RunSpec {
       );
   }
   return resolved;
+}
+
+/**
+ * A `randaugment` run's magnitude and operations, written out (the defaults when unset); refused for
+ * any other augmentation, which has no RandAugment to set. Other runs keep no such keys, so their
+ * config.json is as before.
+ */
+function resolveRandAugment(data: DataSpec): void {
+  const keys = ['randAugmentMagnitude', 'randAugmentOps'] as const;
+  if (data.augment !== 'randaugment') {
+    for (const key of keys)
+      check(
+        data[key] === undefined,
+        `data.${key}`,
+        `no value with data.augment ${JSON.stringify(data.augment)} (only randaugment has a magnitude and a number of operations)`,
+        data[key],
+      );
+    return;
+  }
+  data.randAugmentMagnitude ??= RAND_AUGMENT_DEFAULTS.magnitude;
+  data.randAugmentOps ??= RAND_AUGMENT_DEFAULTS.ops;
+  const top = RAND_AUGMENT_DEFAULTS.bins - 1;
+  check(
+    data.randAugmentMagnitude >= 0 && data.randAugmentMagnitude <= top,
+    'data.randAugmentMagnitude',
+    `an integer bin from 0 to ${top}`,
+    data.randAugmentMagnitude,
+  );
+  check(data.randAugmentOps >= 1, 'data.randAugmentOps', 'an integer >= 1', data.randAugmentOps);
 }
 
 /**

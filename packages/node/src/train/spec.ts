@@ -55,7 +55,12 @@ export function modelForMethod(model: ModelSpec, method: Method): ModelSpec {
   };
 }
 
-export const AUGMENTS = ['light', 'supcon', 'none'] as const;
+export const AUGMENTS = ['light', 'supcon', 'randaugment', 'autoaugment', 'none'] as const;
+/**
+ * RandAugment's defaults (torchvision's, and the core's): 2 operations a view, each at magnitude bin 9
+ * of 31 (bins 0–30; bin 0 leaves every operation with a magnitude as it is).
+ */
+export const RAND_AUGMENT_DEFAULTS = { magnitude: 9, ops: 2, bins: 31 } as const;
 /**
  * The native engine's compute precisions (its `PRECISIONS`; @supcon/node does not depend on the
  * engine, the CLI checks at compile time that the two lists agree).
@@ -70,8 +75,16 @@ export interface DataSpec {
   validation: number;
   /** Use only the first N training samples (after the split), 0 = all. */
   limit: number;
-  /** 'light': crop (scale 0.6–1) + flip, suited to 28×28 greyscale; 'supcon': the paper's CIFAR recipe. */
+  /**
+   * 'light': crop (scale 0.6–1) + flip, suited to 28×28 greyscale; 'supcon': the paper's CIFAR recipe;
+   * 'randaugment', 'autoaugment' (CIFAR-10 policy): 'light' followed by that policy, so each differs
+   * from 'light' by the policy alone.
+   */
   augment: (typeof AUGMENTS)[number];
+  /** `randaugment` only: the magnitude bin of every operation, 0–30 (resolveRunSpec writes the default, 9). */
+  randAugmentMagnitude?: number;
+  /** `randaugment` only: operations per view (resolveRunSpec writes the default, 2). */
+  randAugmentOps?: number;
   /** `folder:` datasets only: images are resized to size × size (resolveRunSpec writes the default, 32). */
   size?: number;
   /** `folder:` datasets only: decode to one channel (resolveRunSpec writes the default, false). */
@@ -175,27 +188,39 @@ export function buildHead(spec: RunSpec, inputDim: number, classes: number): Net
   return createHead(spec.model.head, { inputDim, classes, seed: spec.train.seed + 1 });
 }
 
-/** Augmentation steps for training, and the deterministic steps for evaluation. */
+/**
+ * Augmentation steps for training, and the deterministic steps for evaluation. `randAugment` sets
+ * the `randaugment` policy's magnitude bin and operations per view (default 9 and 2).
+ */
 export function augmentSteps(
   kind: DataSpec['augment'],
   size: [number, number],
   mean: number[],
   std: number[],
+  randAugment: { magnitude?: number | undefined; ops?: number | undefined } = {},
 ): { train: AugmentStep[]; eval: AugmentStep[] } {
   const normalize: AugmentStep = { op: 'normalize', mean, std };
   const evalSteps: AugmentStep[] = [normalize];
+  const light: AugmentStep[] = [
+    { op: 'randomResizedCrop', size, scale: [0.6, 1] },
+    { op: 'horizontalFlip', p: 0.5 },
+  ];
   switch (kind) {
     case 'none':
       return { train: evalSteps, eval: evalSteps };
     case 'light':
-      return {
-        train: [
-          { op: 'randomResizedCrop', size, scale: [0.6, 1] },
-          { op: 'horizontalFlip', p: 0.5 },
-          normalize,
-        ],
-        eval: evalSteps,
+      return { train: [...light, normalize], eval: evalSteps };
+    case 'randaugment': {
+      const policy: AugmentStep = {
+        op: 'randAugment',
+        numOps: randAugment.ops ?? RAND_AUGMENT_DEFAULTS.ops,
+        magnitude: randAugment.magnitude ?? RAND_AUGMENT_DEFAULTS.magnitude,
+        numMagnitudeBins: RAND_AUGMENT_DEFAULTS.bins,
       };
+      return { train: [...light, policy, normalize], eval: evalSteps };
+    }
+    case 'autoaugment':
+      return { train: [...light, { op: 'autoAugment', policy: 'cifar10' }, normalize], eval: evalSteps };
     case 'supcon':
       return {
         train: [
