@@ -1,7 +1,7 @@
-import { encoderName, trainRun, updateSummary } from '@supcon/node';
+import { encoderName, launchedByMpi, trainRun, updateSummary } from '@supcon/node';
 import { CliError, type Command } from '../command.js';
 import { type FlagSpec, parseFlags } from '../flags.js';
-import { trainDistributedCommand } from './train-distributed.js';
+import { launchRanks, trainUnderLauncher } from './train-distributed.js';
 import { trainFlagHelp, trainFlagSpecs } from './train-flags.js';
 import {
   epochLine,
@@ -41,13 +41,19 @@ export const trainCommand: Command = {
     '  --resume --epochs N   lengthen the run to N epochs (more than recorded): from the checkpoint on, the',
     '                        schedule is the one of an N-epoch run (a cosine rises back to its value there);',
     '                        config.json gets train.epochs N and an entry in `extensions`',
-    '  --processes N         data-parallel over N worker processes (same as `supcon train-distributed`; default 1)',
-    '  --threads T           with --processes: native threads per worker',
+    '  --processes N         data-parallel over N MPI ranks on this machine (runs mpirun; same as',
+    '                        `supcon train-distributed`; default 1). Under a launcher (`mpirun -np N npx',
+    '                        supcon train …`) the ranks train data-parallel without it (docs/distributed.md)',
+    '  --threads T           with --processes: native threads per rank (default cores / N, at least 1)',
     trainFlagHelp(),
   ].join('\n'),
   async run(argv) {
+    if (launchedByMpi()) {
+      const code = await trainUnderLauncher(argv, 'train');
+      if (code !== undefined) return code;
+    }
     const { flags, positionals } = parseFlags(argv, trainCommandFlagSpecs);
-    if ((flags['processes'] as number) > 1) return trainDistributedCommand.run(argv);
+    if ((flags['processes'] as number) > 1) return launchRanks(argv, 'train');
     if (flags['threads'] !== undefined)
       throw new CliError(
         'Flag `--threads` needs `--processes N` with N > 1 (it sets the threads of each worker).',
