@@ -1,7 +1,10 @@
 /** What the CLI tests share: running the built `supcon` binary, the dataset check, tiny runs. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 
 const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
 
@@ -27,4 +30,28 @@ export function tinyTrain(limit: number, validation: number): string[] {
     '--epochs',
     '1',
   ];
+}
+
+/**
+ * The first `train` and `test` images of Debian's Fashion-MNIST as an IDX folder: every probe reads
+ * the whole test split, and 10,000 test images would make each run take seconds instead of one.
+ */
+export function tinyFashion(train: number, test: number): string {
+  const dir = mkdtempSync(join(tmpdir(), 'supcon-study-data-'));
+  const from = '/usr/share/datasets/fashion-mnist';
+  for (const [prefix, n] of [
+    ['train', train],
+    ['t10k', test],
+  ] as const) {
+    for (const [kind, header, bytes] of [
+      ['images-idx3-ubyte', 16, 784],
+      ['labels-idx1-ubyte', 8, 1],
+    ] as const) {
+      const all = gunzipSync(readFileSync(join(from, `${prefix}-${kind}.gz`)));
+      const part = Buffer.from(all.subarray(0, header + n * bytes));
+      part.writeUInt32BE(n, 4);
+      writeFileSync(join(dir, `${prefix}-${kind}`), part);
+    }
+  }
+  return dir;
 }

@@ -6,40 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
-import { cli, hasFashion, readJson } from './helpers.js';
+import { cli, hasFashion, readJson, tinyFashion } from './helpers.js';
 
 const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
 const skip = !hasFashion && 'no Fashion-MNIST';
 
-/**
- * The first `train` and `test` images of Debian's Fashion-MNIST as an IDX folder: every probe reads
- * the whole test split, and 10,000 test images would make each run take seconds instead of one.
- */
-function tinyFashion(train: number, test: number): string {
-  const dir = mkdtempSync(join(tmpdir(), 'supcon-study-data-'));
-  const from = '/usr/share/datasets/fashion-mnist';
-  for (const [prefix, n] of [
-    ['train', train],
-    ['t10k', test],
-  ] as const) {
-    for (const [kind, header, bytes] of [
-      ['images-idx3-ubyte', 16, 784],
-      ['labels-idx1-ubyte', 8, 1],
-    ] as const) {
-      const all = gunzipSync(readFileSync(join(from, `${prefix}-${kind}.gz`)));
-      const part = Buffer.from(all.subarray(0, header + n * bytes));
-      part.writeUInt32BE(n, 4);
-      writeFileSync(join(dir, `${prefix}-${kind}`), part);
-    }
-  }
-  return dir;
-}
 const data = hasFashion ? tinyFashion(512, 300) : '';
 after(() => {
   if (data !== '') rmSync(data, { recursive: true });

@@ -57,3 +57,44 @@ export function legendFlow(
     return at;
   });
 }
+
+/** The five numbers a box plot draws: whiskers at the extremes, the box from q1 to q3, the median. */
+export interface BoxStats {
+  min: number;
+  q1: number;
+  median: number;
+  q3: number;
+  max: number;
+}
+
+/**
+ * The `p`-quantile (0 ≤ p ≤ 1) of ascending `sorted` values, interpolated linearly between the two
+ * nearest ranks (numpy's default, R's type 7; the median of an even count is the mean of the middle
+ * two). NaN when empty.
+ *
+ * @example quantile([1, 2, 3, 4], 0.25); // 1.75
+ */
+export function quantile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const at = p * (sorted.length - 1);
+  const lo = Math.floor(at);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo]! + (at - lo) * (sorted[hi]! - sorted[lo]!);
+}
+
+/**
+ * The box of `values`: quartiles by `quantile`, whiskers at the minimum and maximum (no points set
+ * apart as outliers: the charts that draw a box draw every point over it as well).
+ *
+ * @example boxStats([4, 1, 3, 2]); // { min: 1, q1: 1.75, median: 2.5, q3: 3.25, max: 4 }
+ */
+export function boxStats(values: readonly number[]): BoxStats {
+  const s = [...values].sort((a, b) => a - b);
+  return {
+    min: s[0] ?? Number.NaN,
+    q1: quantile(s, 0.25),
+    median: quantile(s, 0.5),
+    q3: quantile(s, 0.75),
+    max: s.at(-1) ?? Number.NaN,
+  };
+}

@@ -32,6 +32,7 @@ import {
   robustnessJobs,
   robustnessTable,
 } from '../study/robustness.js';
+import { sensitivityFigure, sensitivityFindings, sensitivityTable } from '../study/sensitivity-results.js';
 import { STUDIES, STUDY_NAMES, type Study, studyNamed, sweepCalls } from '../study/studies.js';
 import { lastLine, planSweep, refuseStale, runState, runSweep, supcon, sweepFigure } from './sweep.js';
 import { formatTime } from './train-output.js';
@@ -145,8 +146,9 @@ const HELP = [
   ...STUDY_NAMES.map((n) => `  ${n.padEnd(12)} ${STUDIES[n]!.summary}`),
   '',
   '  --out DIR            the study folder (required), e.g. runs/study',
-  '  --seeds S,...        seeds (default: table2, robustness, epochs 1,2,3; temperature, batch-size 0)',
-  '  --values V,...       the x values: methods (table2), epochs, temperatures, batch sizes',
+  '  --seeds S,...        seeds (default: table2, robustness, epochs 1,2,3; the others 0)',
+  '  --values V,...       the x values: methods (table2), epochs, temperatures, batch sizes, RandAugment',
+  '                       magnitudes; sensitivity: changes from the recipe (augment=supcon,lr=0.2,...)',
   '  --map SWEEP=FOLDER   use runs kept under another folder of DIR (e.g. table2-ce=table2-ce-e2e)',
   '  --dry-run            print the runs and evaluations it would do and which are finished; train nothing',
   '  --rerun-stale        delete and retrain run folders trained with other settings than requested',
@@ -213,7 +215,7 @@ export const studyCommand: Command = {
       plan.runs.map((p) => ({
         sweep: call.dir,
         method: call.def.method,
-        x: call.vary === 'seed' ? call.def.x! : p.value,
+        x: call.vary === 'seed' ? call.def.x! : (call.def.point?.(p.value) ?? p.value),
         seed: call.vary === 'seed' ? Number(p.value) : call.seed!,
         run: p.run,
         state: runState(p),
@@ -291,12 +293,19 @@ export const studyCommand: Command = {
     const files = [join(dir, `${name}.json`), join(dir, `${name}.md`)];
     let table: string;
     let robustness: unknown;
+    let sensitivity: unknown;
     if (study.robustness) {
       const evaluatedRuns = jobs.map(readRobustness);
       const rGroups = groupRobustness(evaluatedRuns);
       table = `${accuracyTable(study, name!, groups)}\n\n${robustnessTable(rGroups)}`;
       files.push(...(await robustnessFigures(rGroups, dir)));
       robustness = { settings, runs: evaluatedRuns, groups: rGroups };
+    } else if (study.sensitivity) {
+      const found = sensitivityFindings(records);
+      table = sensitivityTable(found);
+      await sensitivityFigure(found, figure);
+      files.push(figure);
+      sensitivity = found;
     } else {
       table = accuracyTable(study, name!, groups);
       await accuracyFigure(study, name!, groups, figure);
@@ -316,6 +325,7 @@ export const studyCommand: Command = {
       groups,
       selectedOnValidation: selectOnValidation(groups),
       ...(robustness !== undefined ? { robustness } : {}),
+      ...(sensitivity !== undefined ? { sensitivity } : {}),
       trainedNow: trained,
       evaluatedNow: evaluated,
     };

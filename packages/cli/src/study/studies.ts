@@ -15,6 +15,7 @@
  */
 import { isAbsolute, join } from 'node:path';
 import { check } from 'supcon';
+import { sensitivityStudy } from './sensitivity.js';
 
 export type Method = 'supcon' | 'ce' | 'simclr';
 export const METHODS: readonly Method[] = ['supcon', 'ce', 'simclr'];
@@ -38,6 +39,10 @@ export interface SweepDef {
   vary: string;
   /** For a seed sweep: the x value of the figure it stands at. */
   x?: string;
+  /** For a knob sweep: its own values, instead of the study's (sensitivity: each knob its own). */
+  values?: readonly string[];
+  /** For a knob sweep: the x value a run stands at, from its value (default: the value itself). */
+  point?: (value: string) => string;
 }
 
 export interface Study {
@@ -57,6 +62,8 @@ export interface Study {
   sweeps(values: readonly string[]): SweepDef[];
   /** `supcon robustness` on the SupCon runs with `--baseline` the cross-entropy run of the same seed. */
   robustness?: true;
+  /** The sensitivity box plot's findings (study/sensitivity-results.ts) instead of the accuracy table and figure. */
+  sensitivity?: true;
   /** Flags the study sets itself, refused after `--`. */
   sets: readonly string[];
 }
@@ -150,6 +157,26 @@ export const STUDIES: Record<string, Study> = {
       ),
     sets: ['--method', '--precision', '--seed', '--epochs'],
   },
+  randaugment: {
+    summary: "the paper's Fig. 7: top-1 against RandAugment's magnitude, SupCon and cross-entropy",
+    xLabel: 'RandAugment magnitude',
+    // Bins of torchvision's 31 (0–30, bin 0 leaving every operation with a magnitude as it is), every
+    // 3 bins around its default 9: from mild to half the range (at 15, shifts of up to 6 pixels and
+    // rotations of 15° on a 28×28 image), where the curve has room to fall on either side of 9.
+    values: ['3', '6', '9', '12', '15'],
+    expected: 'a comma list of magnitude bins (integers from 0 to 30)',
+    accepts: (v) => /^\d+$/.test(v) && Number(v) <= 30,
+    seeds: [0],
+    sweeps: () =>
+      (['supcon', 'ce'] as const).map((m) => ({
+        name: `randaugment-${m}`,
+        method: m,
+        flags: [...recipe(m), '--augment', 'randaugment'],
+        vary: 'randaugment-magnitude',
+      })),
+    sets: ['--method', '--precision', '--seed', '--augment', '--randaugment-magnitude'],
+  },
+  sensitivity: sensitivityStudy(recipe),
 };
 
 export const STUDY_NAMES = Object.keys(STUDIES);
@@ -204,7 +231,7 @@ export function sweepCalls(
           def,
           dir: seed === 0 ? folder(def.name) : `${folder(def.name)}-seed${seed}`,
           vary: def.vary,
-          values: [...values],
+          values: [...(def.values ?? values)],
           trainFlags: [...def.flags, ...(seed === 0 ? [] : ['--seed', String(seed)]), ...extra],
           seed,
         })),

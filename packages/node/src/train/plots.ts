@@ -1,11 +1,11 @@
 /**
  * The report's charts as SVG strings (rasterised by sharp in `svgToPng`): a line chart, a horizontal
- * bar chart and a 2-D scatter. Legends are drawn outside the plot area (above it, or to its right),
+ * bar chart, box plots and a 2-D scatter. Legends are drawn outside the plot area (above it, or to its right),
  * never over the data: a legend over a curve hides exactly the part a reader came to see. The palette
  * and the legend's row flow are `supcon/plot`'s, shared with the dashboard's charts.
  */
 import sharp from 'sharp';
-import { legendFlow, PALETTE } from 'supcon/plot';
+import { boxStats, legendFlow, PALETTE } from 'supcon/plot';
 
 const W = 640;
 const H = 400;
@@ -157,6 +157,71 @@ export function barPlot(title: string, xLabel: string, bars: Bar[]): string {
       `<text x="${left - 8}" y="${y + row / 2 + 4}" text-anchor="end">${esc(b.label)}</text>`,
       `<rect x="${left}" y="${y + 5}" width="${(sx(b.value) - left).toFixed(1)}" height="${row - 10}" fill="${b.color}"/>`,
       `<text x="${(sx(b.value) + 4).toFixed(1)}" y="${y + row / 2 + 4}">${b.value.toFixed(2)}%</text>`,
+    );
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+export interface Box {
+  label: string;
+  /** The group's values (percentages, say), each drawn as a point over its box. */
+  values: number[];
+  color: string;
+}
+
+/**
+ * Vertical box plots side by side, one per group: the box from the first to the third quartile, a
+ * line at the median, whiskers to the minimum and maximum (supcon/plot's `boxStats`), and every
+ * value drawn as a point over its box, spread sideways by rank so that equal values stay visible.
+ * Under each box: its label, then n and the range (max − min).
+ *
+ * @example
+ *   boxPlot('Sensitivity', 'test top-1 %', [{ label: 'SupCon', values: [90.1, 89.7, 90.4], color: '#d62728' }]);
+ */
+export function boxPlot(title: string, yLabel: string, boxes: Box[]): string {
+  const all = boxes.flatMap((b) => b.values);
+  let [y0, y1] = [Math.min(...all), Math.max(...all)];
+  if (!(y1 - y0 > 1e-9)) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+  const pad = 0.08 * (y1 - y0);
+  [y0, y1] = [y0 - pad, y1 + pad];
+  const top = 40;
+  const base = H - M.bottom - 10;
+  const sy = (y: number) => base - ((y - y0) / (y1 - y0)) * (base - top);
+  const slot = (W - M.left - M.right) / Math.max(1, boxes.length);
+  const half = Math.min(60, 0.25 * slot);
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => y0 + f * (y1 - y0));
+  const f = (v: number) => v.toFixed(1);
+  const parts = [
+    ...svgHead(W, H, title),
+    `<line x1="${M.left}" y1="${base}" x2="${W - M.right}" y2="${base}" stroke="black"/>`,
+    `<line x1="${M.left}" y1="${top}" x2="${M.left}" y2="${base}" stroke="black"/>`,
+    ...ticks.map(
+      (t) =>
+        `<text x="${M.left - 6}" y="${f(sy(t) + 4)}" text-anchor="end">${t.toPrecision(3)}</text><line x1="${M.left}" x2="${W - M.right}" y1="${f(sy(t))}" y2="${f(sy(t))}" stroke="#ddd"/>`,
+    ),
+    `<text x="14" y="${(top + base) / 2}" transform="rotate(-90 14 ${(top + base) / 2})" text-anchor="middle">${esc(yLabel)}</text>`,
+  ];
+  boxes.forEach((b, i) => {
+    const cx = M.left + slot * (i + 0.5);
+    const s = boxStats(b.values);
+    const n = b.values.length;
+    parts.push(
+      `<line class="whisker" x1="${f(cx)}" x2="${f(cx)}" y1="${f(sy(s.min))}" y2="${f(sy(s.max))}" stroke="${b.color}"/>`,
+      ...[s.min, s.max].map(
+        (v) =>
+          `<line class="cap" x1="${f(cx - half / 2)}" x2="${f(cx + half / 2)}" y1="${f(sy(v))}" y2="${f(sy(v))}" stroke="${b.color}"/>`,
+      ),
+      `<rect class="box" x="${f(cx - half)}" y="${f(sy(s.q3))}" width="${f(2 * half)}" height="${f(sy(s.q1) - sy(s.q3))}" fill="${b.color}" fill-opacity="0.2" stroke="${b.color}"/>`,
+      `<line class="median" x1="${f(cx - half)}" x2="${f(cx + half)}" y1="${f(sy(s.median))}" y2="${f(sy(s.median))}" stroke="${b.color}" stroke-width="2.5"/>`,
+      ...[...b.values]
+        .sort((p, q) => p - q)
+        .map((v, k) => {
+          const dx = n > 1 ? (k / (n - 1) - 0.5) * 1.2 * half : 0;
+          return `<circle class="point" cx="${f(cx + dx)}" cy="${f(sy(v))}" r="3.5" fill="${b.color}" fill-opacity="0.8"/>`;
+        }),
+      `<text x="${f(cx)}" y="${H - M.bottom + 12}" text-anchor="middle">${esc(b.label)}</text>`,
+      `<text x="${f(cx)}" y="${H - M.bottom + 28}" text-anchor="middle">n = ${n}, range ${(s.max - s.min).toFixed(2)}</text>`,
     );
   });
   parts.push('</svg>');

@@ -22,7 +22,7 @@ import { runFiles } from './session.js';
 import { augmentSteps } from './spec.js';
 import { isLegacyModel, type LegacyModelSpec, upgradeModel } from './spec-legacy.js';
 
-export { barPlot, linePlot, type Series, scatterPlot } from './plots.js';
+export { type Box, barPlot, boxPlot, linePlot, type Series, scatterPlot } from './plots.js';
 
 /** Writes the PNG of an SVG chart atomically. */
 export async function png(svg: string, file: string): Promise<void> {
