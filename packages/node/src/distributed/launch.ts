@@ -22,8 +22,9 @@ import { check, type EpochRecord, EXIT_FAILED, type StepRecord, UserError } from
 import type { BackendChoice } from '../backend.js';
 import type { Dataset } from '../data/index.js';
 import type { RunSpec } from '../train/spec.js';
+import { DistributedTrainingError } from './agreement.js';
 import { EVENT_PREFIX, type RankEvent } from './events.js';
-import { type DistributedResult, DistributedTrainingError, type RankJob } from './rank.js';
+import type { DistributedResult, RankJob } from './rank.js';
 
 export interface DistributedOptions {
   /** MPI ranks (each holds a full model and 1/processes of every batch). */

@@ -16,11 +16,10 @@
  * A failure inside the loop cannot be agreed on (the other ranks are waiting in a collective), so the
  * rank prints `rank R: <message>` and calls MPI_Abort: the launcher ends every rank at once.
  */
-import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadMpi, type Mpi } from '@supcon/mpi';
+import { loadMpi, type Mpi, threadsPerRank } from '@supcon/mpi';
 import {
   check,
   DataParallelTrainer,
@@ -45,6 +44,15 @@ import {
 import { buildNetworks, prepareData, readResumableSpec, runFiles } from '../train/session.js';
 import type { RunSpec } from '../train/spec.js';
 import { resolveRunSpec } from '../train/spec-check.js';
+import {
+  agree,
+  agreeAsync,
+  DistributedTrainingError,
+  decoder,
+  encoder,
+  failure,
+  fingerprint,
+} from './agreement.js';
 import { MpiCollectives } from './collectives.js';
 
 export interface RankJob {
@@ -97,79 +105,6 @@ export interface DistributedResult {
   /** SHA-256 of each rank's final variables, in rank order: all equal when the ranks stayed in step. */
   fingerprints: string[];
   seconds: number;
-}
-
-/**
- * A run that could not start on some rank, with the same message and exit code on every rank (the
- * first failing rank's; `rank R: ` in front when it is not rank 0). Only rank 0 needs to print it.
- */
-export class DistributedTrainingError extends UserError {}
-
-interface Outcome {
-  ok: boolean;
-  message?: string;
-  exitCode?: number;
-  backend?: string;
-  precision?: string;
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** Runs `work` on every rank, then all agree: every rank throws the first failure, or none does. */
-function agree(mpi: Mpi, work: () => Omit<Outcome, 'ok'> | undefined): Outcome[] {
-  let mine: Outcome;
-  try {
-    mine = { ok: true, ...work() };
-  } catch (error) {
-    mine = failure(error);
-  }
-  const all = gatherJson<Outcome>(mpi, mine);
-  const bad = all.findIndex((o) => !o.ok);
-  if (bad >= 0) {
-    const o = all[bad]!;
-    throw new DistributedTrainingError(`${bad === 0 ? '' : `rank ${bad}: `}${o.message}`, o.exitCode);
-  }
-  return all;
-}
-
-async function agreeAsync(mpi: Mpi, work: () => Promise<Omit<Outcome, 'ok'>>): Promise<Outcome[]> {
-  let result: Omit<Outcome, 'ok'> | Error;
-  try {
-    result = await work();
-  } catch (error) {
-    result = error instanceof Error ? error : new Error(String(error));
-  }
-  return agree(mpi, () => {
-    if (result instanceof Error) throw result;
-    return result;
-  });
-}
-
-function failure(error: unknown): Outcome {
-  const message = error instanceof Error ? error.message : String(error);
-  return { ok: false, message, exitCode: error instanceof UserError ? error.exitCode : EXIT_FAILED };
-}
-
-function gatherJson<T>(mpi: Mpi, value: T): T[] {
-  const bytes = encoder.encode(JSON.stringify(value));
-  const lengths = mpi.allGather(new Float32Array([bytes.length]));
-  const all = mpi.allGather(bytes);
-  const out: T[] = [];
-  let at = 0;
-  for (const n of lengths) {
-    out.push(JSON.parse(decoder.decode(all.subarray(at, at + n))) as T);
-    at += n;
-  }
-  return out;
-}
-
-/** SHA-256 of every variable's bytes, in checkpoint order: equal fingerprints mean bit-identical models. */
-export function fingerprint(state: TrainerState): string {
-  const hash = createHash('sha256');
-  for (const [name, v] of Object.entries(state.variables))
-    hash.update(name).update(new Uint8Array(v.values.buffer, v.values.byteOffset, v.values.byteLength));
-  return hash.digest('hex');
 }
 
 /** What rank 0 settles and broadcasts before anything loads. */
@@ -263,7 +198,28 @@ function settle(mpi: Mpi, job: RankJob): { plan: Plan; saved?: TrainerState } {
 export async function trainRank(job: RankJob, hooks: RankHooks = {}): Promise<DistributedResult> {
   const started = performance.now();
   const mpi = loadMpi().init();
+  // The native engine's threads: the cores shared by the ranks on this node, unless the launch says.
+  process.env['OMP_NUM_THREADS'] ??= String(threadsPerRank(mpi.localSize));
   const collectives = new MpiCollectives(mpi);
+  // Listening from the start: a stop asked for during the setup rides on the first step's all-reduce
+  // (and an unhandled SIGUSR1 would start Node's inspector instead of stopping the rank).
+  const onSignal = () => collectives.requestStop();
+  const signals = ['SIGINT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2'] as const;
+  if (job.handleSignals) for (const s of signals) process.on(s, onSignal);
+  try {
+    return await trainInLockstep(mpi, collectives, job, hooks, started);
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+  }
+}
+
+async function trainInLockstep(
+  mpi: Mpi,
+  collectives: MpiCollectives,
+  job: RankJob,
+  hooks: RankHooks,
+  started: number,
+): Promise<DistributedResult> {
   const { rank } = collectives;
   const { plan, saved } = settle(mpi, job);
   const { spec, runDir } = plan;
@@ -323,9 +279,6 @@ export async function trainRank(job: RankJob, hooks: RankHooks = {}): Promise<Di
     totalIterations: t.totalIterations,
   });
 
-  const onSignal = () => collectives.requestStop();
-  const signals = ['SIGINT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2'] as const;
-  if (job.handleSignals) for (const s of signals) process.on(s, onSignal);
   let interrupted = false;
   try {
     const log = (record: object) => appendFileSync(files.metrics, `${JSON.stringify(record)}\n`);
@@ -375,8 +328,6 @@ export async function trainRank(job: RankJob, hooks: RankHooks = {}): Promise<Di
       await exportLayersModel(files.encoder, { spec, encoder: context!.encoder, data: context!.data });
   } catch (error) {
     abortRank(mpi, error);
-  } finally {
-    for (const s of signals) process.off(s, onSignal);
   }
   const fingerprints = [...mpi.allGather(Buffer.from(fingerprint(t.state()), 'hex'))].reduce<string[]>(
     (out, byte, i) => {
