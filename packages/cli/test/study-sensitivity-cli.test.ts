@@ -119,6 +119,9 @@ test('dry runs list the planned runs: randaugment 5 magnitudes × 2 losses, sens
   assert.match(text.stdout, /^study sensitivity: 4 runs, 0 finished, 4 to do/);
   assert.match(text.stdout, /to train +\S+sensitivity-ce-lr\/lr=0\.2/);
   assert.equal(existsSync(out), false);
+  const help = cli('study', '--help').stdout;
+  assert.match(help, /^ {2}randaugment +the paper's Fig\. 7/m);
+  assert.match(help, /^ {2}sensitivity +the paper's Fig\. 4a/m);
 });
 
 test('bad values of the two studies: one sentence naming --values, nothing written', () => {
