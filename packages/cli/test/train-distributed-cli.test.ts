@@ -113,3 +113,31 @@ test('train --processes 2 and mpirun -np 2 supcon train: the same bit-identical 
   assert.equal(lines.length, 1, r.stdout);
   assert.deepEqual((JSON.parse(lines[0]!) as Summary).fingerprints, summary.fingerprints);
 });
+
+// bf16 over MPI: every rank sets the precision, the ranks stay bit-identical.
+const bf16Skip = await (async () => {
+  if (skip) return skip;
+  try {
+    const native = (await import('@supcon/native')) as {
+      bf16Supported(): boolean;
+      nativeLoadError(): string | undefined;
+    };
+    const why = native.nativeLoadError();
+    if (why) return `the native engine does not load: ${why}`;
+    return native.bf16Supported() ? false : 'this CPU has neither avx512_bf16 nor AMX: bf16 cannot run here';
+  } catch (error) {
+    return `the native engine does not load: ${String(error)}`;
+  }
+})();
+
+test('train --processes 2 in bf16 on the native engine', { skip: bf16Skip, timeout: 180_000 }, () => {
+  const out = join(dir, 'bf16');
+  const flags = RUN.map((f) => (f === 'cpu' ? 'native' : f));
+  const train = cli('train', '--processes', '2', ...flags, '--precision', 'bf16', '--out', out, '--json');
+  assert.equal(train.status, 0, train.stderr);
+  const result = JSON.parse(train.stdout) as Summary & { precision: string };
+  assert.equal(result.precision, 'bf16');
+  assert.equal(result.fingerprints[0], result.fingerprints[1]);
+  const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { precision: string };
+  assert.equal(config.precision, 'bf16');
+});

@@ -7,7 +7,7 @@
  * ends the job at once with its sentence; a run that cannot start is one sentence and leaves nothing.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -232,6 +232,35 @@ describe('data-parallel training over MPI', { skip, timeout: 120_000 }, () => {
         e.name === 'DistributedTrainingError' && /nonexistent/.test(e.message) && !/\n/.test(e.message),
     );
     assert.ok(!existsSync(runDir));
+  });
+
+  it('stops the ranks with a checkpoint when the launching process is killed', async () => {
+    const runDir = tempRun();
+    const script = fileURLToPath(new URL('./distributed-launcher-child.js', import.meta.url));
+    const launcher = spawn(process.execPath, [script, runDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const mpirun = await new Promise<number>((resolve, reject) => {
+      launcher.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /mpirun (\d+)\n/.exec(out);
+        if (m && /step 1\n/.test(out)) resolve(Number(m[1]));
+      });
+      launcher.once('exit', () => reject(new Error(`the launcher exited early: ${out}`)));
+    });
+    launcher.kill('SIGKILL');
+    // Orphaned, mpirun is reparented; it counts as gone when it no longer exists or is a zombie.
+    const running = (pid: number) => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    const deadline = performance.now() + 30_000;
+    while (running(mpirun) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(running(mpirun), false, 'mpirun and its ranks stopped');
+    const { state } = loadCheckpoint(join(runDir, 'checkpoint.bin'));
+    assert.ok(state.iteration >= 2, `checkpoint at ${state.iteration}`);
   });
 
   it('validates processes', async () => {

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
   DistributedTrainingError,
+  LAUNCHER_PID_VARIABLE,
   launchedByMpi,
   loadMpi,
   localMpirun,
@@ -122,9 +123,13 @@ export async function launchRanks(argv: string[], command: 'train' | 'train-dist
     processes,
     ...(threads === undefined ? {} : { threads }),
     command: [process.execPath, bin, 'train', ...rankArgv],
-    exports: [COMMAND_LINE_VARIABLE],
+    exports: [COMMAND_LINE_VARIABLE, LAUNCHER_PID_VARIABLE],
   });
-  const env = { ...launch.env, [COMMAND_LINE_VARIABLE]: JSON.stringify(commandLine()) };
+  const env = {
+    ...launch.env,
+    [COMMAND_LINE_VARIABLE]: JSON.stringify(commandLine()),
+    [LAUNCHER_PID_VARIABLE]: String(process.pid),
+  };
   return new Promise((resolve, reject) => {
     // Its own process group: Ctrl-C reaches this process, which turns it into a clean stop.
     const child = spawn(launch.file, launch.args, {

@@ -51,7 +51,10 @@ export interface TrainFlag extends FlagSpec {
   model?: keyof LegacyModelSpec;
   /** `supcon sweep --vary NAME=…` may vary it. */
   sweep?: true;
-  /** Refused by `train-distributed`, and left out of its help: each worker augments its own shard. */
+  /**
+   * Refused with several MPI ranks (`--processes N`, a launcher) and left out of
+   * `train-distributed --help`: each rank augments its own shard.
+   */
   singleProcess?: true;
 }
 
@@ -296,7 +299,7 @@ export const trainFlagSpecs: Record<string, FlagSpec> = Object.fromEntries(
 /** The flags `supcon sweep --vary` may vary, in table order. */
 export const SWEEP_VARIABLES: readonly string[] = TRAIN_FLAGS.filter((f) => f.sweep).map((f) => f.name);
 
-/** The flags `train-distributed` refuses (each worker augments its own shard). */
+/** The flags refused with several MPI ranks (each rank augments its own shard). */
 export const SINGLE_PROCESS_FLAGS: readonly string[] = TRAIN_FLAGS.filter((f) => f.singleProcess).map(
   (f) => f.name,
 );

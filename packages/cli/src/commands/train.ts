@@ -56,7 +56,7 @@ export const trainCommand: Command = {
     if ((flags['processes'] as number) > 1) return launchRanks(argv, 'train');
     if (flags['threads'] !== undefined)
       throw new CliError(
-        'Flag `--threads` needs `--processes N` with N > 1 (it sets the threads of each worker).',
+        'Flag `--threads` needs `--processes N` with N > 1 (it sets the native threads of each MPI rank).',
       );
     if (positionals.length > 0)
       throw new CliError(`Unexpected argument \`${positionals[0]}\`. See \`supcon train --help\`.`);

@@ -21,10 +21,11 @@ import { localMpirun, MPI_FIX_COMMAND, mpiLoadError } from '@supcon/mpi';
 import { check, type EpochRecord, EXIT_FAILED, type StepRecord, UserError } from 'supcon';
 import type { BackendChoice } from '../backend.js';
 import type { Dataset } from '../data/index.js';
+import { processCommandLine } from '../train/run-common.js';
 import type { RunSpec } from '../train/spec.js';
 import { DistributedTrainingError } from './agreement.js';
 import { EVENT_PREFIX, type RankEvent } from './events.js';
-import type { DistributedResult, RankJob } from './rank.js';
+import { type DistributedResult, LAUNCHER_PID_VARIABLE, type RankJob } from './rank.js';
 
 export interface DistributedOptions {
   /** MPI ranks (each holds a full model and 1/processes of every batch). */
@@ -97,7 +98,7 @@ export async function trainDistributed(
     runDir,
     resume: options.resume === true,
     backend: options.backend ?? 'auto',
-    commandLine: [process.argv0, ...process.argv.slice(1)],
+    commandLine: processCommandLine(),
     ...(options.dataset ? { dataset: options.dataset } : {}),
     ...(stopAfter === undefined ? {} : { stopAfterIterations: stopAfter }),
   };
@@ -121,7 +122,7 @@ function run(
     // Its own process group: a Ctrl-C in the terminal reaches this process only, which turns it into
     // SIGUSR1 for mpirun (forwarded to every rank: a clean stop), not mpirun's kill-the-job SIGINT.
     const child = spawn(launch.file, [...launch.args, jobFile], {
-      env: launch.env,
+      env: { ...launch.env, [LAUNCHER_PID_VARIABLE]: String(process.pid) },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -292,6 +292,7 @@ async function trainInLockstep(
         interrupted = true;
         break;
       }
+      if (launcherGone()) collectives.requestStop();
       const { epochDone, ...record } = t.step();
       if (rank === 0) {
         log(record);
@@ -351,6 +352,25 @@ async function trainInLockstep(
     fingerprints,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/** The environment variable naming the process that started mpirun on this machine (launch.ts). */
+export const LAUNCHER_PID_VARIABLE = 'SUPCON_LAUNCHER_PID';
+
+/**
+ * Whether the process that started mpirun here (`supcon train --processes N`, `trainDistributed`) has
+ * died, e.g. by SIGKILL: mpirun runs in its own process group and would train on, so the ranks stop
+ * after the next step with a checkpoint, as on a signal.
+ */
+function launcherGone(): boolean {
+  const pid = Number(process.env[LAUNCHER_PID_VARIABLE]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /**
