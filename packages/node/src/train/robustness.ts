@@ -203,7 +203,9 @@ export function evaluateRobustness(
  * Relative mCE (Hendrycks & Dietterich): the mean over the corruptions both results measured of
  * Σ_s (E(c, s) − E_clean) / Σ_s (E_base(c, s) − E_base,clean), E = 1 − top-1, over `result`'s
  * severities (read at the same severities in `baseline`): how much accuracy corruption costs,
- * relative to what it costs the baseline.
+ * relative to what it costs the baseline. Undefined where the baseline loses no accuracy to some
+ * corruption (a zero denominator): the result is then not finite (NaN or ±Infinity; null in JSON),
+ * never a number made up in its place. Tiny test sets at low severities can get there.
  */
 export function relativeMeanCorruptionError(result: RobustnessResult, baseline: RobustnessResult): number {
   const gap = (r: RobustnessResult, name: Corruption) =>
