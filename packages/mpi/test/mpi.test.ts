@@ -125,3 +125,16 @@ test('a missing addon is one sentence naming the fix', () => {
     /^MpiUnavailableError: The MPI addon \/nonexistent\/supcon_mpi\.node could not be loaded \(.*\); install Open MPI and rebuild it: apt-get install -y openmpi-bin libopenmpi-dev/,
   );
 });
+
+test('without MPI development files the install script reports and succeeds (npm ci goes on)', () => {
+  const script = fileURLToPath(new URL('../../scripts/build-addon.mjs', import.meta.url));
+  const r = spawnSync(process.execPath, [script], { env: { PATH: '/nonexistent' }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /the MPI addon was not built: no MPI development files found/);
+  assert.match(r.stderr, /to fix it, run: apt-get install -y openmpi-bin libopenmpi-dev/);
+  const strict = spawnSync(process.execPath, [script, '--strict'], {
+    env: { PATH: '/nonexistent' },
+    encoding: 'utf8',
+  });
+  assert.equal(strict.status, 1);
+});
