@@ -221,4 +221,10 @@ export function loadMpi(): Mpi {
   return instance;
 }
 
-export { LOOPBACK_FLAGS, type LocalLaunchOptions, localMpirun, threadsPerRank } from './launch.js';
+export {
+  killedRankMessage,
+  LOOPBACK_FLAGS,
+  type LocalLaunchOptions,
+  localMpirun,
+  threadsPerRank,
+} from './launch.js';

@@ -15,7 +15,7 @@
  * - `--oversubscribe`: more ranks than Open MPI counts slots (cores) is allowed (tests on 2 cores).
  * - OMPI_ALLOW_RUN_AS_ROOT(_CONFIRM): mpirun refuses to run as root without them; set only for root.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants } from 'node:os';
 import { check } from 'supcon';
 
 export interface LocalLaunchOptions {
@@ -82,4 +82,17 @@ export function localMpirun(
   const root = process.getuid?.() === 0;
   const childEnv = root ? { ...env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' } : env;
   return { file: env['SUPCON_MPIRUN'] ?? 'mpirun', args, env: childEnv, threads };
+}
+
+/**
+ * The sentence for an mpirun that ended because a rank (or mpirun itself) was killed by a signal:
+ * with `-q` Open MPI prints nothing then, and mpirun exits with 128 + the signal's number. Undefined
+ * for other exits (0, a rank's own exit code, 130 for a clean stop after a signal).
+ */
+export function killedRankMessage(code: number | null, signal: NodeJS.Signals | null): string | undefined {
+  if (signal) return `mpirun was killed by ${signal}; its ranks were stopped.`;
+  if (code === null || code <= 128 || code === 130) return undefined;
+  const name =
+    Object.entries(constants.signals).find(([, n]) => n === code - 128)?.[0] ?? `signal ${code - 128}`;
+  return `An MPI rank was killed by ${name} (mpirun exit code ${code}, e.g. out of memory or a crash); mpirun stopped the other ranks.`;
 }

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
   DistributedTrainingError,
+  killedRankMessage,
   LAUNCHER_PID_VARIABLE,
   launchedByMpi,
   loadMpi,
@@ -163,7 +164,9 @@ export async function launchRanks(argv: string[], command: 'train' | 'train-dist
     });
     child.once('close', (code, signal) => {
       cleanUp();
-      resolve(code ?? (signal === 'SIGINT' ? 130 : EXIT.failed));
+      const killed = killedRankMessage(code, signal);
+      if (killed) console.error(`supcon: ${killed}`);
+      resolve(code ?? EXIT.failed);
     });
   });
 }

@@ -1,4 +1,12 @@
-export { launchedByMpi, loadMpi, localMpirun, MPI_FIX_COMMAND, type Mpi, mpiLoadError } from '@supcon/mpi';
+export {
+  killedRankMessage,
+  launchedByMpi,
+  loadMpi,
+  localMpirun,
+  MPI_FIX_COMMAND,
+  type Mpi,
+  mpiLoadError,
+} from '@supcon/mpi';
 export { DistributedTrainingError, fingerprint } from './agreement.js';
 export { MpiCollectives } from './collectives.js';
 export * from './launch.js';

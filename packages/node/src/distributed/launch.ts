@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serialize } from 'node:v8';
-import { localMpirun, MPI_FIX_COMMAND, mpiLoadError } from '@supcon/mpi';
+import { killedRankMessage, localMpirun, MPI_FIX_COMMAND, mpiLoadError } from '@supcon/mpi';
 import { check, type EpochRecord, EXIT_FAILED, type StepRecord, UserError } from 'supcon';
 import type { BackendChoice } from '../backend.js';
 import type { Dataset } from '../data/index.js';
@@ -202,7 +202,8 @@ function run(
         new DistributedTrainingError(
           failed
             ? `${failed.replace(/\.$/, '')} (mpirun ${how}; every rank was stopped).`
-            : `mpirun ${how} before the run finished (see its output above).`,
+            : (killedRankMessage(code, signal) ??
+                `mpirun ${how} before the run finished (see its output above).`),
           code !== null && code > 0 && code < 128 ? code : EXIT_FAILED,
         ),
       );
