@@ -10,7 +10,7 @@ import { createOptimizer } from '../optim/factory.js';
 import { learningRate, type Schedule } from '../optim/schedule.js';
 import type { Optimizer, Parameter } from '../optim/types.js';
 import type { TrainConfig } from './config.js';
-import { batchesPerEpoch, batchIndices, epochOrder } from './sampler.js';
+import { batchesPerEpoch, batchIndices, checkBalancedSampler, samplerOrder } from './sampler.js';
 import type { MakeViews, TrainerOptions, TrainerState, TrainSet } from './trainer.js';
 
 export abstract class TrainerBase {
@@ -43,6 +43,14 @@ export abstract class TrainerBase {
       'data.images',
       `${data.count}×${data.height}×${data.width}×${data.channels} bytes`,
       `${data.images.length} bytes`,
+    );
+    if (config.sampler === 'balanced')
+      checkBalancedSampler(data.labels, config.batchSize, config.samplesPerClass ?? 0);
+    check(
+      config.jointProbe !== true || this.trainsJointProbe,
+      'jointProbe',
+      'false for this trainer (the joint probe is trained by the single-process Trainer only)',
+      config.jointProbe,
     );
     this.config = config;
     this.encoder = encoder;
@@ -108,7 +116,7 @@ export abstract class TrainerBase {
       p.variable.assign(tf.tensor(saved.values, saved.shape, 'float32'));
     }
     this.optimizer.setState(state.optimizer);
-    this.restoreExtra(state.variables);
+    this.restoreExtra(state.variables, state.iteration);
     this.iteration = state.iteration;
     this.epochLoss = { ...state.epochLoss };
   }
@@ -117,11 +125,16 @@ export abstract class TrainerBase {
     this.optimizer.dispose();
   }
 
+  /** Whether this trainer can train `config.jointProbe` (the single-process Trainer can). */
+  protected get trainsJointProbe(): boolean {
+    return false;
+  }
+
   /** Entries a subclass adds to `state().variables` (e.g. the memory queue). */
   protected saveExtra(_variables: TrainerState['variables']): void {}
 
   /** Reads back what `saveExtra` wrote. */
-  protected restoreExtra(_variables: TrainerState['variables']): void {}
+  protected restoreExtra(_variables: TrainerState['variables'], _iteration: number): void {}
 
   /** The next batch: its position and its dataset indices [B]. Throws when training is done. */
   protected nextBatch(): { epoch: number; step: number; iteration: number; indices: Int32Array } {
@@ -133,17 +146,22 @@ export abstract class TrainerBase {
       iteration,
     );
     if (this.order?.epoch !== epoch)
-      this.order = { epoch, indices: epochOrder(this.data.count, this.config.seed, epoch) };
+      this.order = { epoch, indices: samplerOrder(this.config, this.data.labels, epoch) };
     return { epoch, step, iteration, indices: batchIndices(this.order.indices, step, this.config.batchSize) };
   }
 
-  /** Counts a finished step whose loss was `loss` (which must be finite) and, for ce, its training top-1. */
-  protected finishStep(loss: number, accuracy?: number): void {
+  /**
+   * Counts a finished step whose loss was `loss` (which must be finite) and, for ce, its training
+   * top-1; with a joint probe, the probe's training top-1.
+   */
+  protected finishStep(loss: number, accuracy?: number, probeAccuracy?: number): void {
     check(Number.isFinite(loss), 'loss', 'a finite value (lower the learning rate?)', loss);
     this.iteration++;
     this.epochLoss.sum += loss;
     this.epochLoss.steps++;
     if (accuracy !== undefined) this.epochLoss.accuracySum = (this.epochLoss.accuracySum ?? 0) + accuracy;
+    if (probeAccuracy !== undefined)
+      this.epochLoss.probeAccuracySum = (this.epochLoss.probeAccuracySum ?? 0) + probeAccuracy;
   }
 
   /** Every variable (trainable and state), named `encoder/…` and `head/…`. */

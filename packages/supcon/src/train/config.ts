@@ -5,6 +5,7 @@
 import { check } from '../errors.js';
 import { OPTIMIZERS, type OptimizerConfig } from '../optim/factory.js';
 import { DECAYS, type Decay } from '../optim/schedule.js';
+import { SAMPLERS, type SamplerKind } from './sampler.js';
 
 export const METHODS = ['supcon', 'simclr', 'ce'] as const;
 export type Method = (typeof METHODS)[number];
@@ -46,6 +47,19 @@ export interface TrainConfig {
    * large batch fits in small memory; the loss still sees the whole batch. See `cachedGradients`.
    */
   chunkRows: number;
+  /**
+   * How batches are drawn (sampler.ts): 'random' (absent: a seeded permutation) or 'balanced'
+   * (`samplesPerClass` samples of each of batchSize / samplesPerClass classes in every batch, so every
+   * anchor has positives). Absent means 'random' and is not stored, so older config.json files read alike.
+   */
+  sampler?: SamplerKind;
+  /** 'balanced' only (and then required): m, a divisor of batchSize, at most the smallest class. */
+  samplesPerClass?: number;
+  /**
+   * supcon/simclr: also train a linear classifier on the detached encoder features in every step
+   * (joint-probe.ts), the encoder's gradient unchanged. Absent means false and is not stored.
+   */
+  jointProbe?: boolean;
 }
 
 export function defaultConfig(method: Method = 'supcon'): TrainConfig {
@@ -125,5 +139,37 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
     c.queueSize,
   );
   check(Number.isInteger(c.chunkRows) && c.chunkRows >= 0, 'chunkRows', 'an integer >= 0', c.chunkRows);
+  resolveSampler(c);
+  if (c.jointProbe === false) delete c.jointProbe;
+  check(
+    c.jointProbe === undefined || c.method !== 'ce',
+    'jointProbe',
+    'false for the ce method (its classifier head is already trained on the labels)',
+    c.jointProbe,
+  );
   return c;
+}
+
+/** The defaults of the sampler fields are not stored: 'random' is removed, m is required by 'balanced' only. */
+function resolveSampler(c: TrainConfig): void {
+  if (c.sampler === 'random') delete c.sampler;
+  const sampler = c.sampler ?? 'random';
+  check(SAMPLERS.includes(sampler), 'sampler', `one of ${SAMPLERS.join(', ')}`, c.sampler);
+  const m = c.samplesPerClass;
+  if (sampler === 'random') {
+    check(
+      m === undefined,
+      'samplesPerClass',
+      "no value with sampler 'random' (only the balanced sampler takes samples per class)",
+      m,
+    );
+    return;
+  }
+  check(
+    m !== undefined && Number.isInteger(m) && m > 0,
+    'samplesPerClass',
+    "a positive integer with sampler 'balanced' (the samples of each class in every batch)",
+    m,
+  );
+  check(c.batchSize % m === 0, 'samplesPerClass', `a divisor of batchSize=${c.batchSize}`, m);
 }

@@ -17,6 +17,7 @@ import { gatherImages, TrainerBase } from './base.js';
 import type { TrainConfig } from './config.js';
 import { cachedGradients } from './gradcache.js';
 import { variableGrads } from './grads.js';
+import { JointProbe } from './joint-probe.js';
 import { methodLoss } from './loss.js';
 
 /** Training images: uint8 NHWC (as datasets load them) and one label per image. */
@@ -47,6 +48,8 @@ export interface StepRecord {
   seconds: number;
   /** ce only: top-1 of the classifier on this step's views (training mode, before the update). */
   accuracy?: number;
+  /** jointProbe only: top-1 of the joint probe on this step's views (before its update). */
+  probeAccuracy?: number;
 }
 
 export interface EpochRecord {
@@ -58,6 +61,8 @@ export interface EpochRecord {
   seconds: number;
   /** ce only: mean of the steps' training top-1 (every batch has the same size). */
   accuracy?: number;
+  /** jointProbe only: mean of the steps' training top-1 of the joint probe. */
+  probeAccuracy?: number;
 }
 
 export interface TrainerOptions {
@@ -70,6 +75,8 @@ export interface TrainerOptions {
   makeViews?: MakeViews;
   /** Shape of one view [H, W, C]; default the image shape. */
   viewShape?: [number, number, number];
+  /** Classes of the labels (the joint probe's outputs); default the largest label + 1. */
+  classes?: number;
 }
 
 export interface TrainHooks {
@@ -83,7 +90,7 @@ export interface TrainHooks {
 export interface TrainerState {
   iteration: number;
   /** The epoch so far: summed step losses, steps, and (ce) summed step accuracies. */
-  epochLoss: { sum: number; steps: number; accuracySum?: number };
+  epochLoss: { sum: number; steps: number; accuracySum?: number; probeAccuracySum?: number };
   variables: Record<string, { shape: number[]; values: Float32Array }>;
   optimizer: OptimizerState;
 }
@@ -94,14 +101,28 @@ const QUEUE_LABELS = 'queue/labels';
 export class Trainer extends TrainerBase {
   /** Embeddings of earlier steps (config.queueSize > 0). */
   readonly queue: FeatureQueue | undefined;
+  /** The linear classifier trained on the detached encoder features (config.jointProbe). */
+  readonly jointProbe: JointProbe | undefined;
 
   constructor(options: TrainerOptions) {
     super(options);
-    const { config, head } = options;
+    const { config, head, encoder, data } = options;
     this.queue =
       config.queueSize > 0
         ? new FeatureQueue({ capacity: config.queueSize, dim: head.outputDim })
         : undefined;
+    this.jointProbe = config.jointProbe
+      ? new JointProbe({
+          dim: encoder.outputDim,
+          classes: options.classes ?? Math.max(...data.labels) + 1,
+          seed: config.seed,
+          totalIterations: this.totalIterations,
+        })
+      : undefined;
+  }
+
+  protected override get trainsJointProbe(): boolean {
+    return true;
   }
 
   /** One optimisation step on the next batch. */
@@ -114,11 +135,22 @@ export class Trainer extends TrainerBase {
     const labels = Int32Array.from(indices, (i) => this.data.labels[i]!); // [B]
     const pixels = this.makeViews(images, batch, { views, seed: this.config.seed, epoch, indices });
     const lr = this.lr;
-    const { loss, accuracy } = tf.tidy(() => {
-      const x = tf.tensor4d(pixels, [batch * views, ...this.viewShape]); // [B·V, H, W, C], sample-major
+    const rows = batch * views;
+    const { loss, accuracy, probeAccuracy } = tf.tidy(() => {
+      const x = tf.tensor4d(pixels, [rows, ...this.viewShape]); // [B·V, H, W, C], sample-major
       const variables = this.params.map((p) => p.variable);
-      const forward = (input: tf.Tensor) =>
-        this.head.apply(this.encoder.apply(input, true), true) as tf.Tensor2D; // [n, D]
+      // The joint probe's features: copies of the encoder's outputs of the first forward of every row
+      // (gradient caching forwards each chunk twice), off the path to the loss, so no gradient.
+      const features: tf.Tensor2D[] = [];
+      let captured = 0;
+      const forward = (input: tf.Tensor) => {
+        const r = this.encoder.apply(input, true) as tf.Tensor2D; // [n, E]
+        if (this.jointProbe && captured < rows) {
+          features.push(tf.keep(tf.clone(r)));
+          captured += r.shape[0];
+        }
+        return this.head.apply(r, true) as tf.Tensor2D; // [n, D]
+      };
       const lossOf = (output: tf.Tensor2D) =>
         methodLoss(method, output, labels, views, this.config, this.queue);
       let embeddings: tf.Tensor2D | undefined; // [B·V, D], for the queue
@@ -159,14 +191,21 @@ export class Trainer extends TrainerBase {
         );
         embeddings.dispose();
       }
+      let probe: number | undefined;
+      if (this.jointProbe) {
+        const r = features.length === 1 ? features[0]! : (tf.concat(features, 0) as tf.Tensor2D); // [B·V, E]
+        probe = this.jointProbe.step(r, perView(labels, views), iteration).accuracy;
+        tf.dispose(features);
+      }
       const right = correct?.dataSync()[0];
       correct?.dispose();
       return {
         loss: value.dataSync()[0]!,
         accuracy: right === undefined ? undefined : right / (batch * views),
+        probeAccuracy: probe,
       };
     });
-    this.finishStep(loss, accuracy);
+    this.finishStep(loss, accuracy, probeAccuracy);
     const seconds = (performance.now() - started) / 1000;
     const record: StepRecord = {
       type: 'step',
@@ -179,6 +218,7 @@ export class Trainer extends TrainerBase {
       seconds,
     };
     if (accuracy !== undefined) record.accuracy = accuracy;
+    if (probeAccuracy !== undefined) record.probeAccuracy = probeAccuracy;
     return record;
   }
 
@@ -202,7 +242,7 @@ export class Trainer extends TrainerBase {
       const record = this.step();
       hooks.afterStep?.(record);
       if (this.position.step === 0) {
-        const { sum, steps, accuracySum } = this.epochLoss;
+        const { sum, steps, accuracySum, probeAccuracySum } = this.epochLoss;
         this.epochLoss = { sum: 0, steps: 0 };
         const seconds = (performance.now() - epochStart) / 1000;
         const done: EpochRecord = {
@@ -213,6 +253,7 @@ export class Trainer extends TrainerBase {
           seconds,
         };
         if (accuracySum !== undefined) done.accuracy = accuracySum / steps;
+        if (probeAccuracySum !== undefined) done.probeAccuracy = probeAccuracySum / steps;
         hooks.afterEpoch?.(done);
         epochStart = performance.now();
       }
@@ -222,20 +263,32 @@ export class Trainer extends TrainerBase {
   }
 
   /** The queue travels with the weights (labels as exact small floats) so a resume is exact. */
+  override dispose(): void {
+    super.dispose();
+    this.jointProbe?.dispose();
+  }
+
   protected override saveExtra(variables: TrainerState['variables']): void {
+    this.jointProbe?.save(variables);
     if (!this.queue) return;
     const q = this.queue.state();
     variables[QUEUE_ROWS] = { shape: [q.labels.length, this.queue.dim], values: q.rows };
     variables[QUEUE_LABELS] = { shape: [q.labels.length], values: Float32Array.from(q.labels) };
   }
 
-  protected override restoreExtra(variables: TrainerState['variables']): void {
+  protected override restoreExtra(variables: TrainerState['variables'], iteration: number): void {
+    this.jointProbe?.restore(variables, iteration);
     if (!this.queue) return;
     const rows = variables[QUEUE_ROWS];
     const labels = variables[QUEUE_LABELS];
     if (rows && labels) this.queue.restore({ rows: rows.values, labels: Int32Array.from(labels.values) });
     else this.queue.clear();
   }
+}
+
+/** The label of every view [B·V], sample-major. */
+function perView(labels: Int32Array, views: number): Int32Array {
+  return Int32Array.from({ length: labels.length * views }, (_, i) => labels[Math.floor(i / views)]!);
 }
 
 /** Views whose largest logit is their sample's label: output [B·V, C] logits, sample-major. */
