@@ -271,7 +271,15 @@ async function trainAsRank(mpi: Mpi, argv: string[], command: string): Promise<n
         `Trained ${spec.train.method} for ${result.iterations - result.resumedFrom} steps on ${result.processes} MPI ranks ` +
           `(${result.threadsPerProcess || '?'} thread(s) each, ${result.backend}, ${result.precision}) in ${result.seconds.toFixed(1)} s → ${out}`,
       );
-    if (result.interrupted) console.error(interruptedMessage(out, result.iterations, 'train'));
+    if (result.interrupted)
+      console.error(
+        recorded
+          ? interruptedMessage(out, result.iterations, 'train').replace(
+              'supcon train --out',
+              `supcon train --processes ${result.processes} --out`,
+            )
+          : `Interrupted after step ${result.iterations}; the checkpoint is written. Continue with the same launch and: supcon train --out ${out} --resume`,
+      );
   }
   mpi.finalize();
   return result.interrupted ? EXIT.interrupted : EXIT.ok;
