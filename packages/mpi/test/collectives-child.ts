@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchedByMpi, loadMpi } from '@supcon/mpi';
+import { launchedByMpi, loadMpi } from '../src/index.js';
 
 const mpi = loadMpi().init();
 const { rank, size } = mpi;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { launchedByMpi, loadMpi, localMpirun, MpiUnavailableError, mpiLoadError } from '@supcon/mpi';
+import { launchedByMpi, loadMpi, localMpirun, MpiUnavailableError, mpiLoadError } from '../src/index.js';
 
 const child = fileURLToPath(new URL('./collectives-child.js', import.meta.url));
 // Without Open MPI the tests skip; with it, an addon that does not load fails them (the message says why).
