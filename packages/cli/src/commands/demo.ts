@@ -1,6 +1,7 @@
 import {
   encoderName,
   evalSummaryText,
+  evaluateJointProbe,
   evaluateRun,
   fingerprintFile,
   keepProbe,
@@ -75,7 +76,7 @@ export const demoCommand: Command = {
     say(
       `supcon demo: ${asked.train.method} on ${asked.data.dataset}, ${encoder}${widthNote(asked.model.encoder)}, ${planned} epochs, backend ${backend} → ${out}${resume ? ' (resumed)' : ''}`,
     );
-    const { spec, trainer, data, prefetch, interrupted, precision, resumedFrom, alreadyFinished } =
+    const { spec, trainer, data, prefetch, interrupted, precision, resumedFrom, alreadyFinished, lastEpoch } =
       await trainRun(asked, out, options, {
         onStep: progressPrinter(quiet),
         onEpoch: (r) => say(epochLine(r, planned)),
@@ -87,13 +88,17 @@ export const demoCommand: Command = {
     }
     if (alreadyFinished) say(finishedMessage(out, spec.train.epochs, trainer.position.iteration, 'demo'));
     say(prefetchLine(prefetch));
-    say('linear probe on frozen features…');
-    const evaluation = evaluateRun(
-      spec,
-      trainer.encoder,
-      data,
-      spec.train.method === 'ce' ? { classifier: trainer.head } : {},
-    );
+    // A joint probe (--joint-probe) was trained with the encoder: it is measured, not fitted again.
+    const joint = trainer.jointProbe?.linearProbe(lastEpoch?.probeAccuracy);
+    say(joint ? 'joint probe on validation, then test…' : 'linear probe on frozen features…');
+    const evaluation = joint
+      ? evaluateJointProbe(spec, trainer.encoder, data, joint)
+      : evaluateRun(
+          spec,
+          trainer.encoder,
+          data,
+          spec.train.method === 'ce' ? { classifier: trainer.head } : {},
+        );
     const evalSummary = evaluation.summary;
     // Kept like `supcon linear` keeps it, so `supcon predict --run DIR` works on a demo run too.
     const checkpoint = fingerprintFile(runFiles(out).checkpoint, trainer.position.iteration);
@@ -114,6 +119,7 @@ export const demoCommand: Command = {
       resumedFrom,
       trainSamples: data.train.count,
       prefetch,
+      probe: undefined,
       ...evalSummary,
       ...knnSummaryFields(evalSummary.knn),
       probeFile,

@@ -5,12 +5,14 @@
 import {
   type EvalProgress,
   evalSummaryText,
+  evaluateJointProbe,
   evaluateRun,
   keepProbe,
   knnSummaryFields,
+  loadJointProbe,
   updateSummary,
 } from '@supcon/node';
-import type { Command } from '../command.js';
+import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
 import { openRun, runReaderFlagHelp, runReaderFlagSpecs } from './run-reader.js';
 import { formatTime, knnText } from './train-output.js';
@@ -20,7 +22,7 @@ export const linearCommand: Command = {
   summary:
     'Linear probe (top-1/top-5) on the frozen encoder of a training run; keeps the probe for `predict`',
   help: [
-    'Usage: supcon linear --run DIR [--epochs N] [--quiet] [--json]',
+    'Usage: supcon linear --run DIR [--epochs N | --joint] [--quiet] [--json]',
     '',
     'Computes features of the training, validation and test splits once, fits a softmax-regression',
     'classifier (weight decay chosen among 0, 1e-4, 1e-3 on validation) and reports the test set once.',
@@ -41,6 +43,9 @@ export const linearCommand: Command = {
     'none with --quiet or --json.',
     '',
     '  --epochs N         probe epochs (default: the run config, 20 for fashion-quick)',
+    '  --joint            fit nothing: measure the probe trained jointly with the encoder (a run trained',
+    '                     with --joint-probe; it saw augmented views of the encoder as it trained) on',
+    '                     validation, then the test set once, and keep it in DIR/probe.json',
     '  --quiet            no progress line',
     runReaderFlagHelp,
   ].join('\n'),
@@ -49,8 +54,23 @@ export const linearCommand: Command = {
       ...runReaderFlagSpecs,
       epochs: { kind: 'int', min: 1 },
       quiet: { kind: 'boolean' },
+      joint: { kind: 'boolean' },
     });
+    const joint = flags['joint'] === true;
+    if (joint && flags['epochs'] !== undefined)
+      throw new CliError(
+        'Flags `--joint` and `--epochs` exclude each other: the joint probe is already trained.',
+      );
     const { run, spec, encoder, data, checkpoint, classifier } = await openRun(flags);
+    if (joint) {
+      const evaluation = evaluateJointProbe(spec, encoder, data, loadJointProbe(run));
+      const result = evaluation.summary;
+      const probeFile = keepProbe(run, evaluation, data, checkpoint);
+      updateSummary(run, { ...result, ...knnSummaryFields(result.knn) });
+      if (flags['json']) console.log(JSON.stringify({ ...result, probeFile }));
+      else console.log(`Joint probe: ${evalSummaryText(result)}. Kept in ${probeFile}.`);
+      return 0;
+    }
     const progress =
       flags['quiet'] === true || flags['json'] === true ? undefined : evalProgressPrinter('linear');
     const epochs = flags['epochs'] as number | undefined;
@@ -62,7 +82,8 @@ export const linearCommand: Command = {
     progress?.end();
     const result = evaluation.summary;
     const probeFile = keepProbe(run, evaluation, data, checkpoint);
-    updateSummary(run, { ...result, ...knnSummaryFields(result.knn) });
+    // A fitted probe replaces a joint one's record (`probe: 'joint'`) in summary.json.
+    updateSummary(run, { ...result, probe: undefined, ...knnSummaryFields(result.knn) });
     if (flags['json']) console.log(JSON.stringify({ ...result, probeFile }));
     else
       console.log(

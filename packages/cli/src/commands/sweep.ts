@@ -169,12 +169,21 @@ function readSummary(run: string): Record<string, unknown> {
 /** The linear-probe epochs a run is probed with: the sweep's `--probe-epochs`, else its config's. */
 const probeEpochsOf = (p: PlannedRun, probeEpochs: number | undefined) => probeEpochs ?? p.spec.probeEpochs;
 
+/**
+ * Whether a run's summary holds the evaluation the sweep asks for: a run trained with a joint probe
+ * is evaluated by it (`supcon linear --joint`, nothing fitted), any other by a probe of `probeEpochs`.
+ */
+function probed(spec: RunSpec, summary: Record<string, unknown>, probeEpochs: number): boolean {
+  if (spec.train.jointProbe) return summary['probe'] === 'joint';
+  return summary['probe'] === undefined && summary['probeEpochs'] === probeEpochs;
+}
+
 export function runState(p: PlannedRun, probeEpochs?: number): RunState {
   if (p.stale.length > 0) return 'stale';
   const summary = readSummary(p.run);
   // Probed: every evaluation records a validation top-1 (a dataset without a test split has no test one).
   if (typeof summary['validationAccuracy'] === 'number')
-    return summary['probeEpochs'] === probeEpochsOf(p, probeEpochs) ? 'finished' : 'to probe';
+    return probed(p.spec, summary, probeEpochsOf(p, probeEpochs)) ? 'finished' : 'to probe';
   return existsSync(join(p.run, 'checkpoint.bin')) ? 'to resume' : 'to train';
 }
 
@@ -230,13 +239,14 @@ export function runSweep(plan: SweepPlan, options: SweepOptions): SweepRun[] {
       // A resumed run reports only its own part of the training time.
       summary = updateSummary(run, { trainSeconds: result['seconds'], resumedFrom: result['resumedFrom'] });
     }
-    const probe = !trained || summary['probeEpochs'] !== probeEpochs;
+    const probe = !trained || !probed(spec, summary, probeEpochs);
     if (probe) {
       if (trained)
         say(
           `${tag}: probing again with ${probeEpochs} epochs (was ${summary['probeEpochs'] ?? 'unrecorded'})`,
         );
-      const l = supcon(['linear', '--run', run, '--json', '--epochs', String(probeEpochs)], quiet);
+      const how = spec.train.jointProbe ? ['--joint'] : ['--epochs', String(probeEpochs)];
+      const l = supcon(['linear', '--run', run, '--json', ...how], quiet);
       if (l.status !== 0)
         throw new CliError(`Run ${name}=${value}: the linear probe failed: ${lastLine(l)}`, EXIT.failed);
       lastJson(l.stdout, `supcon linear --run ${run}`);

@@ -15,7 +15,7 @@ import {
   type RunOptions,
   type RunSpec,
 } from '@supcon/node';
-import { check, DECAYS, METHODS, OPTIMIZERS, type TrainConfig } from 'supcon';
+import { check, DECAYS, METHODS, OPTIMIZERS, SAMPLERS, type TrainConfig } from 'supcon';
 import { BACKEND_CHOICES } from '../backend.js';
 import { CliError } from '../command.js';
 import type { FlagSpec, FlagValues } from '../flags.js';
@@ -180,6 +180,36 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     arg: 'N',
     help: 'gradient caching: encode N images at a time (large batches in small memory; 0 = off)',
     to: 'train.chunkRows',
+  },
+  {
+    name: 'sampler',
+    kind: 'string',
+    choices: SAMPLERS,
+    help: [
+      'random (default) | balanced: every batch holds M images of each of batch/M classes',
+      '(every anchor has positives); needs --samples-per-class M dividing the batch size',
+    ],
+    to: 'train.sampler',
+    sweep: true,
+  },
+  {
+    name: 'samples-per-class',
+    kind: 'int',
+    min: 1,
+    arg: 'M',
+    sameLine: true,
+    to: 'train.samplesPerClass',
+    sweep: true,
+  },
+  {
+    name: 'joint-probe',
+    kind: 'boolean',
+    help: [
+      'supcon/simclr: also train a linear probe on the detached encoder features in every step',
+      '(encoder unchanged; kept in the checkpoint; `supcon linear --joint` and demo use it)',
+    ],
+    to: 'train.jointProbe',
+    singleProcess: true,
   },
   { name: 'augment', kind: 'string', choices: AUGMENTS, to: 'data.augment', sweep: true },
   {
@@ -383,6 +413,8 @@ export function applyTrainFlags(spec: RunSpec, flags: FlagValues): RunSpec {
     delete patched.data.randAugmentMagnitude;
     delete patched.data.randAugmentOps;
   }
+  // The random sampler drops the balanced one's samples per class (a balanced run's, from a config file).
+  if (flags['sampler'] === 'random') delete patched.train.samplesPerClass;
   // RandAugment's settings mean nothing to another augmentation: refused naming the flag.
   for (const name of ['randaugment-magnitude', 'randaugment-ops'])
     check(

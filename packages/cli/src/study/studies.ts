@@ -83,6 +83,32 @@ const positiveNumber = (v: string) => v.trim() !== '' && Number.isFinite(Number(
 /** The preset's epochs: its runs are Table 2's, shared rather than trained twice. */
 const PRESET_EPOCHS = '10';
 
+/**
+ * The recipe study's arms, each one change from the baseline (the recipe above, Table 2's SupCon
+ * runs, shared): `balanced`, 32 images of each of 8 classes in every batch of 256 (the balanced
+ * sampler needs a divisor of the batch with batch/m ≤ 10 classes: 32 is the one that keeps most
+ * classes in a batch); `joint-probe`, the stop-gradient linear head trained with the encoder, whose
+ * own top-1 is the arm's result (its encoder is the baseline's: the head does not change the
+ * encoder's gradient), against the baseline's separately fitted probe.
+ */
+export const RECIPE_ARMS = ['baseline', 'balanced', 'joint-probe'] as const;
+export const BALANCED_SAMPLES_PER_CLASS = '32';
+
+function recipeSweep(arm: string): SweepDef {
+  if (arm === 'baseline') return table2Sweep('supcon', 'baseline');
+  const flags =
+    arm === 'balanced'
+      ? ['--sampler', 'balanced', '--samples-per-class', BALANCED_SAMPLES_PER_CLASS]
+      : ['--joint-probe'];
+  return {
+    name: `recipe-${arm}`,
+    method: 'supcon',
+    flags: [...recipe('supcon'), ...flags],
+    vary: 'seed',
+    x: arm,
+  };
+}
+
 export const STUDIES: Record<string, Study> = {
   table2: {
     summary:
@@ -177,6 +203,17 @@ export const STUDIES: Record<string, Study> = {
     sets: ['--method', '--precision', '--seed', '--augment', '--randaugment-magnitude'],
   },
   sensitivity: sensitivityStudy(recipe),
+  recipe: {
+    summary:
+      "recipe A/B on SupCon: the baseline (Table 2's runs), the class-balanced sampler, the joint probe's own top-1",
+    xLabel: 'recipe',
+    values: RECIPE_ARMS,
+    expected: `a comma list of arms (${RECIPE_ARMS.join(', ')})`,
+    accepts: (v) => (RECIPE_ARMS as readonly string[]).includes(v),
+    seeds: [1, 2, 3],
+    sweeps: (values) => values.map(recipeSweep),
+    sets: ['--method', '--precision', '--seed', '--sampler', '--samples-per-class', '--joint-probe'],
+  },
 };
 
 export const STUDY_NAMES = Object.keys(STUDIES);

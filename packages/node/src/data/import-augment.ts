@@ -4,7 +4,7 @@
  * thread), while these are plain TypeScript on typed arrays. Falls back to the full entry point.
  */
 type AugmentModule = Pick<typeof import('supcon'), 'Augmenter'>;
-type SamplerModule = Pick<typeof import('supcon'), 'epochOrder' | 'batchesPerEpoch' | 'batchIndices'>;
+type SamplerModule = Pick<typeof import('supcon'), 'samplerOrder' | 'batchesPerEpoch' | 'batchIndices'>;
 
 async function importPart<T>(path: string): Promise<T> {
   try {

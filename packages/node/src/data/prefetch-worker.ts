@@ -18,6 +18,8 @@ interface Init {
   batchSize: number;
   views: number;
   seed: number;
+  sampler: { sampler?: 'random' | 'balanced'; samplesPerClass?: number };
+  labels: Int32Array;
   depth: number;
   nice: number;
   control: Int32Array;
@@ -64,7 +66,7 @@ try {
     }
     const epoch = Math.floor(target / perEpoch);
     if (epoch !== orderEpoch) {
-      order = sampler.epochOrder(count, seed, epoch);
+      order = sampler.samplerOrder({ ...init.sampler, batchSize, seed }, init.labels, epoch);
       orderEpoch = epoch;
     }
     const indices = sampler.batchIndices(order, target % perEpoch, batchSize);

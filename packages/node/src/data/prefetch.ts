@@ -17,9 +17,10 @@ import {
   Augmenter,
   type AugmentStep,
   batchesPerEpoch,
-  epochOrder,
   type ImageShape,
   InvalidArgumentError,
+  type SamplerKind,
+  samplerOrder,
 } from 'supcon';
 import type { ImageSet } from './image-set.js';
 
@@ -29,6 +30,9 @@ export interface PrefetchOptions {
   batchSize: number;
   seed: number;
   views: number;
+  /** The Trainer's sampler (default 'random') and, for 'balanced', its samples per class. */
+  sampler?: SamplerKind;
+  samplesPerClass?: number;
   /** Batches kept ready ahead of the trainer (default 3). */
   depth?: number;
   /**
@@ -92,6 +96,8 @@ export class PrefetchingViews {
         batchSize: options.batchSize,
         views: options.views,
         seed: options.seed,
+        sampler: { sampler: options.sampler, samplesPerClass: options.samplesPerClass },
+        labels: set.labels,
         depth,
         nice,
         control: this.control,
@@ -146,17 +152,16 @@ export class PrefetchingViews {
     const b = this.opts.batchSize;
     if (o.views !== this.opts.views || o.seed !== this.opts.seed || o.indices.length !== b) return undefined;
     if (this.orderEpoch !== o.epoch) {
-      const order = epochOrder(this.set.count, this.opts.seed, o.epoch);
-      this.position = new Int32Array(this.set.count);
-      order.forEach((sample, at) => {
-        this.position[sample] = at;
-      });
+      const order = samplerOrder(this.opts, this.set.labels, o.epoch);
+      this.position = new Int32Array(this.set.count).fill(-1);
+      // Batch starts only: a balanced epoch may draw a sample twice (take() checks every index).
+      for (let at = 0; at < order.length; at += this.opts.batchSize) this.position[order[at]!] = at;
       this.orderEpoch = o.epoch;
     }
     const first = o.indices[0]!;
     if (!(first >= 0 && first < this.set.count)) return undefined;
     const at = this.position[first]!;
-    if (at % b !== 0 || at / b >= this.perEpoch) return undefined;
+    if (at < 0 || at % b !== 0 || at / b >= this.perEpoch) return undefined;
     return o.epoch * this.perEpoch + at / b;
   }
 

@@ -46,6 +46,8 @@ export interface EvalSummary {
   probeEpochs: number;
   featureDim: number;
   evalSeconds: number;
+  /** 'joint': the probe was trained with the encoder (evaluateJointProbe), not fitted after it. */
+  probe?: 'joint';
   /**
    * Cross-entropy runs: top-1 of the model's own softmax classifier, read end to end (encoder and
    * the head it was trained with, no probe), on validation and on the test set.
@@ -70,6 +72,8 @@ export interface ValidationOnlySummary {
   probeEpochs: number;
   featureDim: number;
   evalSeconds: number;
+  /** 'joint': the probe was trained with the encoder (evaluateJointProbe), not fitted after it. */
+  probe?: 'joint';
 }
 
 /** The probe's weight decay when there is no test split to keep validation free of choices. */

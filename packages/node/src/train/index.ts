@@ -5,6 +5,7 @@ export * from './eval-progress.js';
 export * from './evaluate.js';
 export * from './export.js';
 export * from './image-inputs.js';
+export * from './joint-probe.js';
 export * from './knn.js';
 export * from './output.js';
 export * from './predict.js';

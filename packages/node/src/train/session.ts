@@ -263,6 +263,8 @@ export async function trainRun(
         batchSize: spec.train.batchSize,
         views: spec.train.views,
         seed: spec.train.seed,
+        ...(spec.train.sampler ? { sampler: spec.train.sampler } : {}),
+        ...(spec.train.samplesPerClass ? { samplesPerClass: spec.train.samplesPerClass } : {}),
         depth,
         nice: options.prefetchNice ?? 19,
       })
@@ -283,6 +285,7 @@ export async function trainRun(
       data: train,
       makeViews: ahead ? ahead.makeViews : (images, count, opts) => augmenter.apply(images, count, opts),
       viewShape: [o.height, o.width, o.channels],
+      classes: data.dataset.classes.length,
     });
     let resumedFrom = 0;
     if (saved) {

@@ -14,6 +14,7 @@ import {
   OPTIMIZERS,
   type OptimizerConfig,
   resolveConfig,
+  SAMPLERS,
   type TrainConfig,
 } from 'supcon';
 import {
@@ -79,6 +80,9 @@ const TRAIN_FIELDS: FieldsOf<TrainConfig> = {
   seed: integer,
   queueSize: integer,
   chunkRows: integer,
+  sampler: optional({ type: 'choice', choices: SAMPLERS }),
+  samplesPerClass: optional(integer),
+  jointProbe: optional(boolean),
 };
 
 /** The flat format of config files written before `{ encoder, head }` (spec-legacy.ts). */

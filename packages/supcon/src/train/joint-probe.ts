@@ -158,3 +158,25 @@ export class JointProbe {
     tf.dispose([this.kernel, this.bias, this.mean, this.variance]);
   }
 }
+
+/**
+ * The joint probe kept in a trainer state's entries (a checkpoint of a run trained with jointProbe),
+ * as the trainer's `jointProbe.linearProbe()` gives it; undefined when the state has none.
+ */
+export function jointProbeOf(entries: Entries, trainAccuracy = Number.NaN): LinearProbe | undefined {
+  const get = (name: string) => entries[`${PREFIX}${name}`];
+  const [kernel, bias, mean, variance] = ['kernel', 'bias', 'mean', 'variance'].map(get);
+  if (!kernel || !bias || !mean || !variance) return undefined;
+  const std = tf.tidy(() => tf.add(tf.sqrt(tf.tensor1d(variance.values)), 1e-6).dataSync() as Float32Array);
+  return {
+    dim: kernel.shape[0]!,
+    classes: kernel.shape[1]!,
+    mean: mean.values.slice(),
+    std: std.slice(),
+    weights: kernel.values.slice(),
+    bias: bias.values.slice(),
+    weightDecay: JOINT_PROBE_DEFAULTS.weightDecay,
+    trainAccuracy,
+    validationAccuracy: Number.NaN,
+  };
+}
