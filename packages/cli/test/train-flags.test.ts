@@ -22,7 +22,7 @@ import { parseFlags } from '../src/flags.js';
  * A valid value for every flag that differs from the fashion-quick preset's, and the flags it needs
  * beside it. A new flag needs an entry here, which is the point: it must parse and land in the spec.
  */
-const SAMPLES: Record<string, { value?: string; with?: string[] }> = {
+const SAMPLES: Record<string, { value?: string; with?: string[]; before?: string[] }> = {
   preset: { value: 'cifar-paper' },
   config: {},
   method: { value: 'simclr' },
@@ -49,6 +49,10 @@ const SAMPLES: Record<string, { value?: string; with?: string[] }> = {
   'width-multiplier': { value: '0.5', with: ['--encoder', 'resnet18'] },
   'queue-size': { value: '512' },
   chunk: { value: '32' },
+  // Each needs the other, so the spec they change is the preset's (`before`), not `with` alone.
+  sampler: { value: 'balanced', with: ['--samples-per-class', '32'], before: [] },
+  'samples-per-class': { value: '32', with: ['--sampler', 'balanced'], before: [] },
+  'joint-probe': {},
   augment: { value: 'none' },
   'randaugment-magnitude': { value: '12', with: ['--augment', 'randaugment'] },
   'randaugment-ops': { value: '3', with: ['--augment', 'randaugment'] },
@@ -108,7 +112,7 @@ test('every training flag parses, and those of the run spec land at their path',
       parsed,
       flag.kind === 'boolean' ? true : flag.kind === 'string' ? sample.value : Number(sample.value),
     );
-    const before = specFromFlags(parseFlags(sample.with ?? [], trainFlagSpecs).flags);
+    const before = specFromFlags(parseFlags(sample.before ?? sample.with ?? [], trainFlagSpecs).flags);
     if (flag.model !== undefined) {
       // A model flag sets its flat key, which patchModel maps onto { encoder, head }.
       const model = specFromFlags(flags).model;
