@@ -64,6 +64,8 @@ export function epochLine(r: EpochRecord & { knnAccuracy?: number }, epochs: num
   const parts = [`loss ${r.loss.toFixed(4)}`];
   if (r.knnAccuracy !== undefined) parts.push(`kNN validation top-1 ${(100 * r.knnAccuracy).toFixed(2)}%`);
   if (r.accuracy !== undefined) parts.push(`train accuracy ${(100 * r.accuracy).toFixed(2)}%`);
+  if (r.probeAccuracy !== undefined)
+    parts.push(`joint probe train top-1 ${(100 * r.probeAccuracy).toFixed(2)}%`);
   return `epoch ${r.epoch + 1}/${epochs}: ${parts.join(', ')} (${r.seconds.toFixed(0)} s)`;
 }
 
