@@ -1,7 +1,7 @@
 /**
  * The recipe options from the command line on a Fashion-MNIST slice (MLP encoder, one epoch): the
  * balanced sampler and the joint probe train, the joint probe is kept by `supcon linear --joint` in
- * probe.json and used by `supcon predict`, config.json holds the fields only when set, the demo
+ * probe.json (the format `supcon predict` reads), config.json holds the fields only when set, the demo
  * skips the separate probe with --joint-probe, and `supcon study recipe` lists its arms.
  */
 import assert from 'node:assert/strict';
