@@ -59,7 +59,14 @@ function assertCleanError(r: { status: number | null; stderr: string }, pattern:
 
 test('train-distributed: bad flags give one clear sentence', () => {
   assertCleanError(cli('train-distributed', '--processes', '0'), /`--processes`.*>= 1.*Received: 0/);
-  assertCleanError(cli('train-distributed', '--no-prefetch'), /`--no-prefetch`.*do not apply/);
+  assertCleanError(
+    cli('train-distributed', '--no-prefetch'),
+    /Flag `--no-prefetch` does not apply with several MPI ranks: each rank augments its own shard/,
+  );
+  assertCleanError(
+    cli('train', '--processes', '2', '--joint-probe'),
+    /Flag `--joint-probe` does not apply with several MPI ranks: the data-parallel trainer has no joint probe yet/,
+  );
   assertCleanError(
     cli('train', '--processes', '4', '--batch-size', '2', '--out', join(dir, 'r')),
     /argument `processes`.*at most the batch size \(2\).*Received: processes=4/,

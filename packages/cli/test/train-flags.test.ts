@@ -91,7 +91,7 @@ test('every training flag is in the help of train and demo, and of train-distrib
     assert.ok(mentions(demoCommand.help, flag.name), `demo --help lacks --${flag.name}`);
     assert.equal(
       mentions(trainDistributedCommand.help, flag.name),
-      flag.singleProcess !== true,
+      flag.singleProcess === undefined,
       `train-distributed --help and --${flag.name}`,
     );
   }

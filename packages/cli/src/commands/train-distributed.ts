@@ -26,7 +26,7 @@ import { type StepRecord, UserError } from 'supcon';
 import type { BackendChoice } from '../backend.js';
 import { CliError, type Command, EXIT } from '../command.js';
 import { type FlagValues, parseFlags } from '../flags.js';
-import { SINGLE_PROCESS_FLAGS, trainFlagHelp, trainFlagSpecs } from './train-flags.js';
+import { singleProcessRefusal, trainFlagHelp, trainFlagSpecs } from './train-flags.js';
 import { formatTime, interruptedMessage } from './train-output.js';
 import { resumeSpec, specFromFlags } from './train-spec.js';
 
@@ -75,10 +75,8 @@ function checkFlags(argv: string[], command: string, processesDefault: number): 
   const { flags, positionals } = parseFlags(argv, flagSpecs(processesDefault));
   if (positionals.length > 0)
     throw new CliError(`Unexpected argument \`${positionals[0]}\`. See \`supcon ${command} --help\`.`);
-  if (SINGLE_PROCESS_FLAGS.some((name) => flags[name] !== undefined))
-    throw new CliError(
-      `Flags ${SINGLE_PROCESS_FLAGS.map((name) => `\`--${name}\``).join(' and ')} do not apply: each rank augments its shard.`,
-    );
+  const refusal = singleProcessRefusal((name) => flags[name] !== undefined);
+  if (refusal !== undefined) throw new CliError(refusal);
   if (flags['resume'] === true && flags['out'] === undefined)
     throw new CliError('Flag `--resume` needs `--out DIR`, the run folder to continue.');
   return flags;

@@ -53,9 +53,9 @@ export interface TrainFlag extends FlagSpec {
   sweep?: true;
   /**
    * Refused with several MPI ranks (`--processes N`, a launcher) and left out of
-   * `train-distributed --help`: each rank augments its own shard.
+   * `train-distributed --help`; the value is why, for the refusal.
    */
-  singleProcess?: true;
+  singleProcess?: string;
 }
 
 export const TRAIN_FLAGS: readonly TrainFlag[] = [
@@ -209,7 +209,7 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
       '(encoder unchanged; kept in the checkpoint; `supcon linear --joint` and demo use it)',
     ],
     to: 'train.jointProbe',
-    singleProcess: true,
+    singleProcess: 'the data-parallel trainer has no joint probe yet (train it in one process)',
   },
   { name: 'augment', kind: 'string', choices: AUGMENTS, to: 'data.augment', sweep: true },
   {
@@ -301,7 +301,7 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
       '(default: a worker prepares the next batches whenever views are augmented;',
       'the results are identical either way)',
     ],
-    singleProcess: true,
+    singleProcess: 'each rank augments its own shard on its training thread',
   },
   {
     name: 'prefetch-depth',
@@ -309,7 +309,7 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     min: 1,
     arg: 'N',
     help: 'batches the worker keeps ready ahead (default 3)',
-    singleProcess: true,
+    singleProcess: 'each rank augments its own shard on its training thread',
   },
 ];
 
@@ -330,9 +330,14 @@ export const trainFlagSpecs: Record<string, FlagSpec> = Object.fromEntries(
 export const SWEEP_VARIABLES: readonly string[] = TRAIN_FLAGS.filter((f) => f.sweep).map((f) => f.name);
 
 /** The flags refused with several MPI ranks (each rank augments its own shard). */
-export const SINGLE_PROCESS_FLAGS: readonly string[] = TRAIN_FLAGS.filter((f) => f.singleProcess).map(
-  (f) => f.name,
-);
+/** The refusal of the single-process flags among `given`, one sentence each; undefined when none. */
+export function singleProcessRefusal(given: (name: string) => boolean): string | undefined {
+  const refused = TRAIN_FLAGS.filter((f) => f.singleProcess !== undefined && given(f.name));
+  if (refused.length === 0) return undefined;
+  return refused
+    .map((f) => `Flag \`--${f.name}\` does not apply with several MPI ranks: ${f.singleProcess}.`)
+    .join(' ');
+}
 
 function usage(flag: TrainFlag): string {
   const arg = flag.arg ?? flag.choices?.join('|');
