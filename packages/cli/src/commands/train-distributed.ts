@@ -15,6 +15,7 @@ import {
   launchedByMpi,
   loadMpi,
   localMpirun,
+  MPI_FIX_COMMAND,
   type Mpi,
   mpiLoadError,
   type RankHooks,
@@ -155,7 +156,7 @@ export async function launchRanks(argv: string[], command: 'train' | 'train-dist
       reject(
         new UserError(
           error.code === 'ENOENT'
-            ? `\`${launch.file}\` was not found: install Open MPI (apt-get install openmpi-bin libopenmpi-dev).`
+            ? `\`${launch.file}\` was not found: install Open MPI (${MPI_FIX_COMMAND}).`
             : `Cannot start \`${launch.file}\`: ${error.message}.`,
         ),
       );

@@ -18,14 +18,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serialize } from 'node:v8';
 import { killedRankMessage, localMpirun, MPI_FIX_COMMAND, mpiLoadError } from '@supcon/mpi';
-import { check, type EpochRecord, EXIT_FAILED, type StepRecord, UserError } from 'supcon';
+import { check, EXIT_FAILED, UserError } from 'supcon';
 import type { BackendChoice } from '../backend.js';
 import type { Dataset } from '../data/index.js';
 import { processCommandLine } from '../train/run-common.js';
 import type { RunSpec } from '../train/spec.js';
 import { DistributedTrainingError } from './agreement.js';
 import { EVENT_PREFIX, type RankEvent } from './events.js';
-import { type DistributedResult, LAUNCHER_PID_VARIABLE, type RankJob } from './rank.js';
+import { type DistributedResult, LAUNCHER_PID_VARIABLE, type RankHooks, type RankJob } from './rank.js';
 
 export interface DistributedOptions {
   /** MPI ranks (each holds a full model and 1/processes of every batch). */
@@ -45,18 +45,9 @@ export interface DistributedOptions {
   timeoutSeconds?: number;
 }
 
-export interface DistributedHooks {
+export interface DistributedHooks extends Pick<RankHooks, 'onReady' | 'onStep' | 'onEpoch'> {
   /** mpirun has started (its pid: SIGUSR1 to it stops every rank after the same step). */
   onStart?: (launcher: { pid: number }) => void;
-  /** Rank 0 has built its data and model (after a resume: restored); for progress displays. */
-  onReady?: (info: {
-    backend: string;
-    resumedFrom: number;
-    stepsPerEpoch: number;
-    totalIterations: number;
-  }) => void;
-  onStep?: (r: StepRecord) => void;
-  onEpoch?: (r: EpochRecord & { knnAccuracy?: number }) => void;
   /**
    * Asked after each of rank 0's step records; true asks every rank to stop. The request reaches the
    * ranks asynchronously (a signal), so they stop after a later step, the same on every rank; for an
