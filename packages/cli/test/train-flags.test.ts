@@ -53,6 +53,7 @@ const SAMPLES: Record<string, { value?: string; with?: string[]; before?: string
   sampler: { value: 'balanced', with: ['--samples-per-class', '32'], before: [] },
   'samples-per-class': { value: '32', with: ['--sampler', 'balanced'], before: [] },
   'joint-probe': {},
+  'sync-bn': {},
   augment: { value: 'none' },
   'randaugment-magnitude': { value: '12', with: ['--augment', 'randaugment'] },
   'randaugment-ops': { value: '3', with: ['--augment', 'randaugment'] },

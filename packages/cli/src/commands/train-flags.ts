@@ -211,6 +211,16 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     to: 'train.jointProbe',
     singleProcess: 'the data-parallel trainer has no joint probe yet (train it in one process)',
   },
+  {
+    name: 'sync-bn',
+    kind: 'boolean',
+    help: [
+      "several MPI ranks: BatchNorm normalises with the global batch's statistics, not each",
+      "rank's shard (SyncBatchNorm: 2 small all-reduces per BatchNorm layer and step);",
+      'a no-op in one process (docs/distributed.md)',
+    ],
+    to: 'train.syncBatchNorm',
+  },
   { name: 'augment', kind: 'string', choices: AUGMENTS, to: 'data.augment', sweep: true },
   {
     name: 'limit',

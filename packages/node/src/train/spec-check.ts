@@ -83,6 +83,7 @@ const TRAIN_FIELDS: FieldsOf<TrainConfig> = {
   sampler: optional({ type: 'choice', choices: SAMPLERS }),
   samplesPerClass: optional(integer),
   jointProbe: optional(boolean),
+  syncBatchNorm: optional(boolean),
 };
 
 /** The flat format of config files written before `{ encoder, head }` (spec-legacy.ts). */

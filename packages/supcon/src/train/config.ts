@@ -60,6 +60,12 @@ export interface TrainConfig {
    * (joint-probe.ts), the encoder's gradient unchanged. Absent means false and is not stored.
    */
   jointProbe?: boolean;
+  /**
+   * With several data-parallel ranks, normalise BatchNorm with the statistics of the whole global batch
+   * (SyncBatchNorm, sync_batch_norm.ts) instead of each rank's shard. A no-op in one process, where the
+   * shard is the batch. Absent means false and is not stored.
+   */
+  syncBatchNorm?: boolean;
 }
 
 export function defaultConfig(method: Method = 'supcon'): TrainConfig {
@@ -141,6 +147,7 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
   check(Number.isInteger(c.chunkRows) && c.chunkRows >= 0, 'chunkRows', 'an integer >= 0', c.chunkRows);
   resolveSampler(c);
   if (c.jointProbe === false) delete c.jointProbe;
+  if (c.syncBatchNorm === false) delete c.syncBatchNorm;
   check(
     c.jointProbe === undefined || c.method !== 'ce',
     'jointProbe',
