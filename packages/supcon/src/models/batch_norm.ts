@@ -5,7 +5,8 @@
  * In training mode it normalises with the batch statistics and updates the running statistics
  * like PyTorch (momentum 0.1, unbiased running variance). When the active backend provides the
  * fused `SupconBatchNorm` kernel (kernels.ts; the native engine has it, with a one-kernel gradient) it is used;
- * otherwise the same maths is composed from standard ops and differentiated by tfjs.
+ * otherwise the same maths is composed from standard ops and differentiated by tfjs. Inside
+ * `withSyncBatchNorm` (sync_batch_norm.ts) the statistics are those of the global batch over replicas.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -14,6 +15,7 @@ import {
   SupconRunningStats,
   type SupconRunningStatsAttrs,
 } from '../kernels.js';
+import { syncBatchNormGroup, syncBatchNormTrain } from './sync_batch_norm.js';
 
 export interface BatchNormParams {
   gamma: tf.Variable; // [C]
@@ -46,9 +48,19 @@ export function batchNorm(x: tf.Tensor, p: BatchNormParams, options: BatchNormOp
     if (residual) y = tf.add(y, residual);
     return relu ? tf.relu(y) : y;
   }
-  const [y, mean, variance] = batchNormTrain(x, p.gamma, p.beta, residual, epsilon, relu);
+  const group = syncBatchNormGroup();
+  let y: tf.Tensor;
+  let mean: tf.Tensor;
+  let variance: tf.Tensor;
+  let count = x.size / (x.shape[x.shape.length - 1] ?? 1);
+  if (group) {
+    // Under withSyncBatchNorm: the global batch's statistics (sync_batch_norm.ts), the shift K being
+    // the running mean, which every replica holds alike.
+    ({ y, mean, variance, count } = syncBatchNormTrain(x, p.gamma, p.beta, p.runningMean, epsilon, group));
+    if (residual) y = tf.add(y, residual);
+    if (relu) y = tf.relu(y);
+  } else [y, mean, variance] = batchNormTrain(x, p.gamma, p.beta, residual, epsilon, relu);
   // Running statistics: side effects outside the loss, so they are not part of the gradient.
-  const count = x.size / (x.shape[x.shape.length - 1] ?? 1);
   tf.tidy(() => {
     const [runningMean, runningVar] = updateRunningStats(p, mean, variance, momentum, count);
     p.runningMean.assign(runningMean);

@@ -12,7 +12,11 @@
  *
  * Exact for encoders without batch statistics. BatchNorm normalises each shard with its own statistics
  * (as PyTorch DDP without SyncBatchNorm); the running statistics are averaged over the workers after
- * each step, so every worker keeps the same ones.
+ * each step, so every worker keeps the same ones. With `config.syncBatchNorm` the forward runs inside
+ * `withSyncBatchNorm(collectives, …)` (models/sync_batch_norm.ts): every BatchNorm normalises with the
+ * global batch's statistics (two small all-reduces per layer, one in the forward, one in the
+ * backward), step 3's gradient is the full-batch one for BatchNorm too, and the running statistics,
+ * computed from the same all-reduced sums, are the same on every worker without averaging.
  *
  * The collectives are plain callbacks, so any transport fits; the all-gather runs inside the gradient
  * tape and must therefore be synchronous (blocking pipes between processes, SharedArrayBuffer and
@@ -26,12 +30,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
 import type { Network } from '../models/network.js';
+import { type ReplicaGroup, withSyncBatchNorm } from '../models/sync_batch_norm.js';
 import type { Parameter } from '../optim/types.js';
 import { gatherImages, TrainerBase } from './base.js';
 import type { TrainConfig } from './config.js';
 import { variableGrads } from './grads.js';
 import { methodLoss } from './loss.js';
 import type { StepRecord, TrainerOptions } from './trainer.js';
+
+export { type ReplicaGroup, withSyncBatchNorm } from '../models/sync_batch_norm.js';
 
 /** What a worker needs from the transport. Both calls are made by every rank in the same order. */
 export interface Collectives {
@@ -64,6 +71,8 @@ export interface ShardGradientsOptions {
   /** Trainable parameters, in the order of the returned gradients. */
   params: readonly Parameter[];
   allGather: (local: Float32Array) => Float32Array;
+  /** SyncBatchNorm: normalise every BatchNorm with the statistics summed over this group (absent: the shard's). */
+  syncBatchNorm?: ReplicaGroup;
 }
 
 /**
@@ -77,8 +86,12 @@ export function shardGradients(options: ShardGradientsOptions): { loss: number; 
   const rows = (shard.end - shard.start) * views;
   check(inputs.shape[0] === rows, 'inputs', `${rows} rows (the shard's views)`, inputs.shape[0]);
   const variables = params.map((p) => p.variable);
+  const taped = (f: () => tf.Scalar) =>
+    options.syncBatchNorm
+      ? withSyncBatchNorm(options.syncBatchNorm, () => variableGrads(f, variables))
+      : variableGrads(f, variables);
   return tf.tidy(() => {
-    const { value, grads } = variableGrads(() => {
+    const { value, grads } = taped(() => {
       const local = head.apply(encoder.apply(inputs, true), true) as tf.Tensor2D; // [n·V, D]
       const dim = local.shape[1]!;
       const all = options.allGather(local.dataSync() as Float32Array); // [B·V·D], rank order
@@ -91,7 +104,7 @@ export function shardGradients(options: ShardGradientsOptions): { loss: number; 
       if (shard.end < batch) parts.push(detached(shard.end, batch)); // [(B−end)·V, D], no gradient
       const full = parts.length === 1 ? local : (tf.concat(parts, 0) as tf.Tensor2D); // [B·V, D]
       return methodLoss(config.method, full, labels, views, config);
-    }, variables);
+    });
     const loss = value.dataSync()[0]!;
     return { loss, grads: variables.map((v) => grads[v.name] ?? tf.zerosLike(v)) };
   });
@@ -108,7 +121,10 @@ export interface DataParallelTrainerOptions extends TrainerOptions {
  */
 export class DataParallelTrainer extends TrainerBase {
   readonly collectives: Collectives;
-  /** Non-trainable variables (BatchNorm running statistics): averaged over ranks after each step. */
+  /**
+   * Non-trainable variables (BatchNorm running statistics): averaged over ranks after each step; none
+   * with SyncBatchNorm, whose running statistics come out the same on every rank.
+   */
   private readonly buffers: Parameter[];
 
   constructor(options: DataParallelTrainerOptions) {
@@ -116,7 +132,7 @@ export class DataParallelTrainer extends TrainerBase {
     const { config, data, collectives } = options;
     shardRange(Math.min(config.batchSize, data.count), collectives.rank, collectives.size);
     this.collectives = collectives;
-    this.buffers = this.stateVariables();
+    this.buffers = config.syncBatchNorm ? [] : this.stateVariables();
   }
 
   /** One synchronous step on this rank's shard of the next batch; every rank must call it. */
@@ -148,6 +164,7 @@ export class DataParallelTrainer extends TrainerBase {
         config: this.config,
         params: this.params,
         allGather: (z) => this.collectives.allGather(z),
+        ...(this.config.syncBatchNorm ? { syncBatchNorm: this.collectives } : {}),
       }));
     } finally {
       inputs.dispose();
