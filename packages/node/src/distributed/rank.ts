@@ -11,7 +11,9 @@
  *   3. rank 0 alone writes the run folder (config.json, metrics.jsonl, checkpoint.bin, the exported
  *      encoder when the run finishes), as `trainRun` does, so every tool reads it as a normal run;
  *   4. the ranks step a `DataParallelTrainer`: per step one all-gather of the embeddings and one fused
- *      all-reduce of gradients, BatchNorm buffers and the stop flag (collectives.ts).
+ *      all-reduce of gradients, BatchNorm buffers and the stop flag (collectives.ts); with
+ *      `train.syncBatchNorm`, two more small all-reduces per BatchNorm layer (its statistics, then its
+ *      gradient's sums) through the same collectives, and no BatchNorm buffers in the step's one.
  *
  * A failure inside the loop cannot be agreed on (the other ranks are waiting in a collective), so the
  * rank prints `rank R: <message>` and calls MPI_Abort: the launcher ends every rank at once.
@@ -32,6 +34,7 @@ import {
 import { applyEnginePrecision, type BackendChoice, selectBackend } from '../backend.js';
 import type { Dataset } from '../data/index.js';
 import { loadCheckpoint, saveCheckpoint, writeFileDurable } from '../train/checkpoint.js';
+import { updateSummary } from '../train/evaluate.js';
 import { exportLayersModel } from '../train/export.js';
 import { ensureOutputFolder } from '../train/output.js';
 import {
@@ -98,6 +101,8 @@ export interface DistributedResult {
   backend: string;
   /** The compute precision the ranks ran in (the spec's unless the engine could not run it). */
   precision: 'fp32' | 'bf16';
+  /** Whether BatchNorm used the global batch's statistics (`train.syncBatchNorm`) or each shard's. */
+  syncBatchNorm: boolean;
   /** Iterations done (counting those before a resume). */
   iterations: number;
   resumedFrom: number;
@@ -269,6 +274,7 @@ async function trainInLockstep(
     ensureOutputFolder('out', runDir);
     if (!saved) writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
     recordInvocation(files.summary, plan.commandLine, saved?.iteration);
+    updateSummary(runDir, { syncBatchNorm: spec.train.syncBatchNorm === true });
     truncateMetrics(files.metrics, resumedFrom);
     return undefined;
   });
@@ -346,6 +352,7 @@ async function trainInLockstep(
     threadsPerProcess: Number.isInteger(threads) && threads > 0 ? threads : 0,
     backend,
     precision,
+    syncBatchNorm: spec.train.syncBatchNorm === true,
     iterations: t.position.iteration,
     resumedFrom,
     interrupted,
