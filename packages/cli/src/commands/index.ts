@@ -18,6 +18,12 @@ import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
 import { linearCommand } from './linear.js';
 import { predictCommand } from './predict.js';
+import {
+  pretrainedCheckCommand,
+  pretrainedInfoCommand,
+  pretrainedListCommand,
+  pretrainedPackCommand,
+} from './pretrained.js';
 import { reportCommand } from './report.js';
 import { robustnessCommand } from './robustness.js';
 import { studyCommand } from './study.js';
@@ -41,6 +47,10 @@ export const allCommands: Command[] = [
   embedCommand,
   predictCommand,
   exportCommand,
+  pretrainedListCommand,
+  pretrainedInfoCommand,
+  pretrainedCheckCommand,
+  pretrainedPackCommand,
   demoCommand,
   reportCommand,
   robustnessCommand,

@@ -9,6 +9,7 @@ export * from './joint-probe.js';
 export * from './knn.js';
 export * from './output.js';
 export * from './predict.js';
+export * from './pretrained.js';
 export * from './probe-file.js';
 export * from './report.js';
 export * from './robustness.js';
