@@ -23,6 +23,7 @@ import {
   resNetEncoder,
   smallResNet,
   toLayersModel,
+  vitEncoder,
 } from 'supcon';
 
 const free = (...nets: Network[]) => tf.dispose(nets.flatMap((n) => n.variables().map((p) => p.variable)));
@@ -54,6 +55,22 @@ test('each encoder kind builds from its spec what its factory builds', () => {
       { kind: 'resnet', depth: 18, stem: 'imagenet', widthMultiplier: 0.0625 },
       [16, 16, 3],
       () => resNetEncoder({ depth: 18, stem: 'imagenet', width: 0.0625, inChannels: 3, seed }),
+    ],
+    [
+      { kind: 'vit', patch: 2, dim: 4, depth: 1, heads: 2, mlpRatio: 2, pool: 'mean', gelu: 'tanh' },
+      [4, 4, 3],
+      () =>
+        vitEncoder({
+          patch: 2,
+          dim: 4,
+          depth: 1,
+          heads: 2,
+          mlpRatio: 2,
+          pool: 'mean',
+          gelu: 'tanh',
+          inputShape: [4, 4, 3],
+          seed,
+        }),
     ],
   ];
   for (const [spec, inputShape, factory] of cases) {
@@ -115,7 +132,7 @@ test('a bad spec is one sentence naming the field under its path', () => {
   );
   encoder(
     { kind: 'vgg' },
-    /`model\.encoder\.kind`\. Expected one of resnet, small-resnet, mlp\. Received: model\.encoder\.kind="vgg"/,
+    /`model\.encoder\.kind`\. Expected one of resnet, small-resnet, mlp, vit\. Received: model\.encoder\.kind="vgg"/,
   );
   encoder(
     { ...ENCODER_DEFAULTS['small-resnet'], hidden: [8] },
@@ -161,8 +178,8 @@ test('the layers export takes the same spec', () => {
   const theirs = model.predict(x) as tf.Tensor;
   assert.ok(tf.max(tf.abs(tf.sub(ours, theirs))).dataSync()[0]! < 1e-5);
   assert.throws(
-    () => toLayersModel({ inputShape: [2, 2, 1], encoder: { kind: 'vit' } as never, encoderWeights: [] }),
-    /`encoder\.kind`\. Expected one of resnet, small-resnet, mlp/,
+    () => toLayersModel({ inputShape: [2, 2, 1], encoder: { kind: 'vgg' } as never, encoderWeights: [] }),
+    /`encoder\.kind`\. Expected one of resnet, small-resnet, mlp, vit/,
   );
   tf.dispose([x, ours, theirs]);
   model.dispose();

@@ -5,3 +5,11 @@ export {
   layersModelFromFiles,
   toLayersModel,
 } from './layers.js';
+export {
+  SupconGelu,
+  SupconLayerNorm,
+  SupconSelfAttention,
+  SupconTokens,
+  vitLayers,
+  type WeightSource,
+} from './vit_layers.js';

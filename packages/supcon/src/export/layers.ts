@@ -8,7 +8,8 @@
  * BatchNormalization (our epsilon 1e-5, running statistics as moving mean/variance), fused
  * add + ReLU → Add + Activation('relu'), global average pooling → GlobalAveragePooling2D, linear
  * layers → Dense. L2 normalisation has no stock layer in tfjs-layers; `l2Normalize` builds it from
- * LayerNormalization (see there).
+ * LayerNormalization (see there). The ViT needs custom layers (vit_layers.ts), registered when the
+ * `supcon` package loads: a ViT export loads after `import 'supcon'`, the other encoders without it.
  *
  * The model is described by the same `EncoderSpec` / `HeadSpec` that built it (models/spec.ts), with
  * one layers builder per kind in the tables below; channel counts and sizes are read from the weights.
@@ -32,6 +33,7 @@ import type {
   SmallResNetSpec,
 } from '../models/spec.js';
 import type { Parameter } from '../optim/types.js';
+import { vitLayers } from './vit_layers.js';
 
 export interface LayersExportOptions {
   /** One image, [height, width, channels]; the model takes normalised images [B, H, W, C]. */
@@ -221,6 +223,7 @@ const ENCODER_LAYERS: { [K in EncoderKind]: Layers<Extract<EncoderSpec, { kind: 
   resnet: resNetLayers,
   'small-resnet': smallResNetLayers,
   mlp: mlpLayers,
+  vit: vitLayers,
 };
 
 /** One layers builder per head kind. */

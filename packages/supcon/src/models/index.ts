@@ -30,3 +30,5 @@ export {
 } from './resnet.js';
 export * from './small.js';
 export * from './spec.js';
+export * from './transformer_ops.js';
+export * from './vit.js';

@@ -7,7 +7,9 @@
  * Encoders (images [B, H, W, C] → features [B, D]):
  *   - resnet: ResNet-18/34/50 as the SupCon reference builds them (resnet.ts); D = 512·m or 2048·m;
  *   - small-resnet: a 3×3 stem and three stages of BasicBlocks for 28×28 inputs (small.ts); D = 4c;
- *   - mlp: flatten → (Linear → BatchNorm → ReLU) per hidden width (small.ts); D = hidden.at(-1).
+ *   - mlp: flatten → (Linear → BatchNorm → ReLU) per hidden width (small.ts); D = hidden.at(-1);
+ *   - vit: a Vision Transformer, patch embedding and pre-norm blocks (vit.ts); D = dim; its defaults
+ *     are the `vit-tiny` preset (VIT_PRESETS).
  * Heads (features [B, D] → [B, outputDim]):
  *   - projection: SupCon's MLP (Linear → ReLU → Linear) or a linear one; unit rows (the loss does not
  *     normalise);
@@ -16,7 +18,8 @@
  * Each width has its own name, so none means two things:
  *   - `widthMultiplier` (resnet): m scales the standard channel counts (64·m in the first stage);
  *   - `baseChannels` (small-resnet): c, the channels of the first stage (stages c, 2c, 4c);
- *   - `hidden` (mlp): the widths of the hidden layers.
+ *   - `hidden` (mlp): the widths of the hidden layers;
+ *   - `dim` (vit): the token width.
  *
  * Example:
  *   const encoder = createEncoder({ kind: 'small-resnet', baseChannels: 16, blocksPerStage: 1, stemStride: 2 },
@@ -34,6 +37,7 @@ import {
   resNetEncoder,
 } from './resnet.js';
 import { linearClassifier, mlpEncoder, projectionHead, smallResNet } from './small.js';
+import { checkVitSize, VIT_PRESETS, type VitSize, vitEncoder } from './vit.js';
 
 export interface ResNetSpec {
   kind: 'resnet';
@@ -61,7 +65,12 @@ export interface MlpSpec {
   hidden: number[];
 }
 
-export type EncoderSpec = ResNetSpec | SmallResNetSpec | MlpSpec;
+/** A Vision Transformer (vit.ts): patch, dim, depth, heads, mlpRatio, pool and gelu, all required. */
+export interface VitSpec extends VitSize {
+  kind: 'vit';
+}
+
+export type EncoderSpec = ResNetSpec | SmallResNetSpec | MlpSpec | VitSpec;
 export type EncoderKind = EncoderSpec['kind'];
 
 export interface ProjectionHeadSpec {
@@ -90,7 +99,12 @@ export interface ModelSpec {
 
 type Variant<U, K> = Extract<U, { kind: K }>;
 
-export const ENCODER_KINDS = ['resnet', 'small-resnet', 'mlp'] as const satisfies readonly EncoderKind[];
+export const ENCODER_KINDS = [
+  'resnet',
+  'small-resnet',
+  'mlp',
+  'vit',
+] as const satisfies readonly EncoderKind[];
 export const HEAD_KINDS = ['projection', 'classifier'] as const satisfies readonly HeadKind[];
 
 /** Each kind's defaults, the factories' defaults (what a spec naming only its kind gets). */
@@ -100,6 +114,8 @@ export const ENCODER_DEFAULTS: { readonly [K in EncoderKind]: Readonly<Variant<E
   // 16·4 = 64 features: large enough for Fashion-MNIST, small enough to train on 2 cores in minutes.
   'small-resnet': { kind: 'small-resnet', baseChannels: 16, blocksPerStage: 1, stemStride: 1 },
   mlp: { kind: 'mlp', hidden: [512, 256] },
+  // The small-image preset: 49 tokens on 28×28, 64 on 32×32.
+  vit: { kind: 'vit', ...VIT_PRESETS['vit-tiny'] },
 };
 
 export const HEAD_DEFAULTS: { readonly [K in HeadKind]: Readonly<Variant<HeadSpec, K>> } = {
@@ -177,6 +193,14 @@ const ENCODERS: { [K in EncoderKind]: Entry<Variant<EncoderSpec, K>, EncoderInpu
       ),
     create: (s, { inputShape: [h, w, c], seed }) =>
       mlpEncoder({ inputDim: h * w * c, hidden: s.hidden, seed }),
+  },
+  vit: {
+    keys: ['patch', 'dim', 'depth', 'heads', 'mlpRatio', 'pool', 'gelu'],
+    check: (s, path) => checkVitSize(s, undefined, path),
+    create: ({ kind: _, ...size }, { inputShape, seed }) => {
+      checkVitSize(size, inputShape, 'encoder'); // the image side against the patch, named as createEncoder names fields
+      return vitEncoder({ ...size, inputShape, seed });
+    },
   },
 };
 
