@@ -21,6 +21,7 @@ import {
   resolveConfig,
   shardGradients,
   shardRange,
+  Trainer,
   variableGrads,
   withSyncBatchNorm,
 } from 'supcon';
@@ -308,5 +309,36 @@ describe('data-parallel gradient with SyncBatchNorm', () => {
         for (const [i, s] of r.stats.entries())
           assert.ok(maxAbsDiff(s, singleStats[i]!) < 1e-6, `running statistic ${i}`);
     }
+  });
+});
+
+describe('syncBatchNorm in one process', () => {
+  it('is a no-op: the Trainer ends with the same bits with and without it', () => {
+    const count = 12;
+    const r = rng(9);
+    const data = {
+      images: Uint8Array.from({ length: count * 16 }, () => Math.floor(256 * r())),
+      labels: Int32Array.from({ length: count }, (_, i) => i % 3),
+      count,
+      height: 4,
+      width: 4,
+      channels: 1,
+    };
+    const states = [false, true].map((syncBatchNorm) => {
+      const config = resolveConfig({ method: 'supcon', epochs: 1, batchSize: 6, lr: 0.1, syncBatchNorm });
+      const trainer = new Trainer({
+        config,
+        encoder: mlpEncoder({ inputDim: 16, hidden: [8], seed: 2 }),
+        head: projectionHead({ inputDim: 8, outputDim: 4, seed: 3 }),
+        data,
+      });
+      trainer.run();
+      const state = trainer.state();
+      trainer.dispose();
+      return { config, values: Object.values(state.variables).map((v) => Array.from(v.values)) };
+    });
+    assert.equal(states[1]!.config.syncBatchNorm, true);
+    assert.equal('syncBatchNorm' in states[0]!.config, false, 'false is not stored');
+    assert.deepEqual(states[1]!.values, states[0]!.values);
   });
 });
