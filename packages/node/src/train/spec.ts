@@ -18,15 +18,26 @@ import {
   type ResNetDepth,
   resolveConfig,
   type TrainConfig,
+  VIT_PRESETS,
 } from 'supcon';
 
 export type { ModelSpec } from 'supcon';
 
 /**
- * The encoders by the names the CLI takes (`--encoder`): the three kinds of `EncoderSpec`, the ResNet
- * by depth.
+ * The encoders by the names the CLI takes (`--encoder`): the kinds of `EncoderSpec`, the ResNet
+ * by depth, the ViT by kind (its defaults, vit-tiny) or by preset. A ViT's other sizes are set in a
+ * config file (`{"model": {"encoder": {"kind": "vit", "dim": 16, …}}}`).
  */
-export const ENCODERS = ['small-resnet', 'mlp', 'resnet18', 'resnet34', 'resnet50'] as const;
+export const ENCODERS = [
+  'small-resnet',
+  'mlp',
+  'resnet18',
+  'resnet34',
+  'resnet50',
+  'vit',
+  'vit-tiny',
+  'vit-b16',
+] as const;
 export type EncoderName = (typeof ENCODERS)[number];
 const RESNET_DEPTH: Record<string, ResNetDepth> = { resnet18: 18, resnet34: 34, resnet50: 50 };
 
@@ -35,10 +46,11 @@ export function encoderSpecFor(name: EncoderName): EncoderSpec {
   check(ENCODERS.includes(name), 'model.encoder', `one of ${ENCODERS.join(', ')}`, name);
   const depth = RESNET_DEPTH[name];
   if (depth !== undefined) return { ...ENCODER_DEFAULTS.resnet, depth };
-  return structuredClone(ENCODER_DEFAULTS[name as 'small-resnet' | 'mlp']);
+  if (name === 'vit-tiny' || name === 'vit-b16') return { kind: 'vit', ...VIT_PRESETS[name] };
+  return structuredClone(ENCODER_DEFAULTS[name as 'small-resnet' | 'mlp' | 'vit']);
 }
 
-/** The CLI name of an encoder spec: its kind, or resnet18/34/50 for a ResNet. */
+/** The CLI name of an encoder spec: its kind, or resnet18/34/50 for a ResNet (`vit` for any ViT). */
 export function encoderName(spec: EncoderSpec): EncoderName {
   return spec.kind === 'resnet' ? (`resnet${spec.depth}` as EncoderName) : spec.kind;
 }
