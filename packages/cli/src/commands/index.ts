@@ -16,6 +16,7 @@ import { demoCommand } from './demo.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
+import { fewshotCommand } from './fewshot.js';
 import { linearCommand } from './linear.js';
 import { predictCommand } from './predict.js';
 import {
@@ -51,6 +52,7 @@ export const allCommands: Command[] = [
   pretrainedInfoCommand,
   pretrainedCheckCommand,
   pretrainedPackCommand,
+  fewshotCommand,
   demoCommand,
   reportCommand,
   robustnessCommand,

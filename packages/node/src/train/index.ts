@@ -4,6 +4,8 @@ export * from './embed.js';
 export * from './eval-progress.js';
 export * from './evaluate.js';
 export * from './export.js';
+export * from './fewshot.js';
+export * from './frozen-encoder.js';
 export * from './image-inputs.js';
 export * from './joint-probe.js';
 export * from './knn.js';
