@@ -147,18 +147,6 @@ function settle(mpi: Mpi, job: RankJob): { plan: Plan; saved?: TrainerState } {
         `at most the batch size (${spec.train.batchSize})`,
         mpi.size,
       );
-      check(
-        !(spec.train.queueSize > 0),
-        'queueSize',
-        '0 with several processes (not supported yet)',
-        spec.train.queueSize,
-      );
-      check(
-        !(spec.train.chunkRows > 0),
-        'chunkRows',
-        '0 with several processes (not supported yet)',
-        spec.train.chunkRows,
-      );
       if (resume) bytes = readFileSync(files.checkpoint);
       plan = {
         spec,

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import { FeatureQueue } from '../losses/queue.js';
 import type { Network } from '../models/network.js';
 import { createOptimizer } from '../optim/factory.js';
 import { learningRate, type Schedule } from '../optim/schedule.js';
@@ -12,6 +13,9 @@ import type { Optimizer, Parameter } from '../optim/types.js';
 import type { TrainConfig } from './config.js';
 import { batchesPerEpoch, batchIndices, checkBalancedSampler, samplerOrder } from './sampler.js';
 import type { MakeViews, TrainerOptions, TrainerState, TrainSet } from './trainer.js';
+
+const QUEUE_ROWS = 'queue/rows';
+const QUEUE_LABELS = 'queue/labels';
 
 export abstract class TrainerBase {
   readonly config: TrainConfig;
@@ -26,6 +30,8 @@ export abstract class TrainerBase {
   protected readonly schedule: Schedule;
   /** Trainable parameters, named `encoder/…` and `head/…`. */
   protected readonly params: Parameter[];
+  /** Embeddings of earlier steps (config.queueSize > 0); on every rank of a data-parallel group alike. */
+  readonly queue: FeatureQueue | undefined;
   protected iteration = 0;
   protected epochLoss: TrainerState['epochLoss'] = { sum: 0, steps: 0 };
   private order: { epoch: number; indices: Int32Array } | undefined;
@@ -73,6 +79,10 @@ export abstract class TrainerBase {
     };
     this.optimizer = createOptimizer(config.optimizer);
     this.params = [...named('encoder', encoder.parameters()), ...named('head', head.parameters())];
+    this.queue =
+      config.queueSize > 0
+        ? new FeatureQueue({ capacity: config.queueSize, dim: head.outputDim })
+        : undefined;
   }
 
   get position(): { iteration: number; epoch: number; step: number; done: boolean } {
@@ -95,6 +105,12 @@ export abstract class TrainerBase {
       };
     }
     this.saveExtra(variables);
+    if (this.queue) {
+      // The queue travels with the weights (labels as exact small floats) so a resume is exact.
+      const q = this.queue.state();
+      variables[QUEUE_ROWS] = { shape: [q.labels.length, this.queue.dim], values: q.rows };
+      variables[QUEUE_LABELS] = { shape: [q.labels.length], values: Float32Array.from(q.labels) };
+    }
     return {
       iteration: this.iteration,
       epochLoss: { ...this.epochLoss },
@@ -117,6 +133,12 @@ export abstract class TrainerBase {
     }
     this.optimizer.setState(state.optimizer);
     this.restoreExtra(state.variables, state.iteration);
+    if (this.queue) {
+      const rows = state.variables[QUEUE_ROWS];
+      const labels = state.variables[QUEUE_LABELS];
+      if (rows && labels) this.queue.restore({ rows: rows.values, labels: Int32Array.from(labels.values) });
+      else this.queue.clear();
+    }
     this.iteration = state.iteration;
     this.epochLoss = { ...state.epochLoss };
   }
@@ -130,7 +152,7 @@ export abstract class TrainerBase {
     return false;
   }
 
-  /** Entries a subclass adds to `state().variables` (e.g. the memory queue). */
+  /** Entries a subclass adds to `state().variables` (e.g. the joint probe). */
   protected saveExtra(_variables: TrainerState['variables']): void {}
 
   /** Reads back what `saveExtra` wrote. */

@@ -18,6 +18,12 @@
  * backward), step 3's gradient is the full-batch one for BatchNorm too, and the running statistics,
  * computed from the same all-reduced sums, are the same on every worker without averaging.
  *
+ * The memory queue (config.queueSize) holds the gathered Z of earlier steps, the same bits on every
+ * worker, so step 3's loss is the one-process queue loss. Gradient caching (config.chunkRows) chunks
+ * each worker's shard: pass 1 forwards the chunks, the gather and the full-batch loss give dL/dz_p,
+ * pass 2 pulls it back chunk by chunk (gradcache.ts); with BatchNorm each chunk is its own batch, so
+ * it equals one process whose chunks are the same rows (chunkRows dividing every shard's rows).
+ *
  * The collectives are plain callbacks, so any transport fits; the all-gather runs inside the gradient
  * tape and must therefore be synchronous (blocking pipes between processes, SharedArrayBuffer and
  * Atomics.wait between threads). A transport that can only await would use the two-pass form of
@@ -29,11 +35,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
+import type { FeatureQueue } from '../losses/queue.js';
 import type { Network } from '../models/network.js';
 import { type ReplicaGroup, withSyncBatchNorm } from '../models/sync_batch_norm.js';
 import type { Parameter } from '../optim/types.js';
 import { gatherImages, TrainerBase } from './base.js';
 import type { TrainConfig } from './config.js';
+import { cachedGradients } from './gradcache.js';
 import { variableGrads } from './grads.js';
 import { methodLoss } from './loss.js';
 import type { StepRecord, TrainerOptions } from './trainer.js';
@@ -73,40 +81,68 @@ export interface ShardGradientsOptions {
   allGather: (local: Float32Array) => Float32Array;
   /** SyncBatchNorm: normalise every BatchNorm with the statistics summed over this group (absent: the shard's). */
   syncBatchNorm?: ReplicaGroup;
+  /** supcon/simclr: also contrast the batch with these rows of earlier steps (the same on every rank). */
+  queue?: FeatureQueue;
+  /**
+   * Gradient caching (gradcache.ts) of this shard: forward it this many rows at a time (0 or absent:
+   * at once). The gather and the full-batch loss sit between its two passes.
+   */
+  chunkRows?: number;
+  /** With `chunkRows`: the variables the forward updates (BatchNorm running statistics), kept from pass 1. */
+  state?: tf.Variable[];
 }
 
 /**
- * Steps 1–3 for one worker: the full-batch loss and this shard's share of its gradient, one tensor per
- * parameter (zeros where the loss does not reach it). The caller disposes the gradients.
+ * Steps 1–3 for one worker: the full-batch loss, this shard's share of its gradient (one tensor per
+ * parameter, zeros where the loss does not reach it) and the gathered embeddings Z [B·V·D] (what the
+ * queue takes). The caller disposes the gradients.
  */
-export function shardGradients(options: ShardGradientsOptions): { loss: number; grads: tf.Tensor[] } {
+export function shardGradients(options: ShardGradientsOptions): {
+  loss: number;
+  grads: tf.Tensor[];
+  embeddings: Float32Array;
+} {
   const { encoder, head, inputs, labels, shard, config, params } = options;
   const views = config.views;
   const batch = labels.length;
   const rows = (shard.end - shard.start) * views;
   check(inputs.shape[0] === rows, 'inputs', `${rows} rows (the shard's views)`, inputs.shape[0]);
   const variables = params.map((p) => p.variable);
-  const taped = (f: () => tf.Scalar) =>
-    options.syncBatchNorm
-      ? withSyncBatchNorm(options.syncBatchNorm, () => variableGrads(f, variables))
-      : variableGrads(f, variables);
+  let embeddings: Float32Array | undefined;
+  // Steps 2–3: the full-batch loss of this shard's outputs, the other ranks' rows as constants.
+  const fullBatchLoss = (local: tf.Tensor2D): tf.Scalar => {
+    const dim = local.shape[1]!;
+    const all = options.allGather(local.dataSync() as Float32Array); // [B·V·D], rank order
+    check(all.length === batch * views * dim, 'allGather', `${batch * views * dim} values`, all.length);
+    embeddings = all;
+    const parts: tf.Tensor2D[] = [];
+    const detached = (from: number, to: number) =>
+      tf.tensor2d(all.subarray(from * views * dim, to * views * dim), [(to - from) * views, dim]);
+    if (shard.start > 0) parts.push(detached(0, shard.start)); // [start·V, D], no gradient
+    parts.push(local); // [n·V, D], taped: the only rows the gradient reaches
+    if (shard.end < batch) parts.push(detached(shard.end, batch)); // [(B−end)·V, D], no gradient
+    const full = parts.length === 1 ? local : (tf.concat(parts, 0) as tf.Tensor2D); // [B·V, D]
+    return methodLoss(config.method, full, labels, views, config, options.queue);
+  };
+  const forward = (x: tf.Tensor) => head.apply(encoder.apply(x, true), true) as tf.Tensor2D; // [n·V, D]
+  const chunkRows = options.chunkRows ?? 0;
+  const gradients = () =>
+    chunkRows > 0 && chunkRows < rows
+      ? cachedGradients({
+          forward,
+          loss: fullBatchLoss,
+          inputs,
+          chunkRows,
+          variables,
+          ...(options.state ? { state: options.state } : {}),
+        })
+      : variableGrads(() => fullBatchLoss(forward(inputs)), variables);
   return tf.tidy(() => {
-    const { value, grads } = taped(() => {
-      const local = head.apply(encoder.apply(inputs, true), true) as tf.Tensor2D; // [n·V, D]
-      const dim = local.shape[1]!;
-      const all = options.allGather(local.dataSync() as Float32Array); // [B·V·D], rank order
-      check(all.length === batch * views * dim, 'allGather', `${batch * views * dim} values`, all.length);
-      const parts: tf.Tensor2D[] = [];
-      const detached = (from: number, to: number) =>
-        tf.tensor2d(all.subarray(from * views * dim, to * views * dim), [(to - from) * views, dim]);
-      if (shard.start > 0) parts.push(detached(0, shard.start)); // [start·V, D], no gradient
-      parts.push(local); // [n·V, D], taped: the only rows the gradient reaches
-      if (shard.end < batch) parts.push(detached(shard.end, batch)); // [(B−end)·V, D], no gradient
-      const full = parts.length === 1 ? local : (tf.concat(parts, 0) as tf.Tensor2D); // [B·V, D]
-      return methodLoss(config.method, full, labels, views, config);
-    });
+    const { value, grads } = options.syncBatchNorm
+      ? withSyncBatchNorm(options.syncBatchNorm, gradients)
+      : gradients();
     const loss = value.dataSync()[0]!;
-    return { loss, grads: variables.map((v) => grads[v.name] ?? tf.zerosLike(v)) };
+    return { loss, grads: variables.map((v) => grads[v.name] ?? tf.zerosLike(v)), embeddings: embeddings! };
   });
 }
 
@@ -131,6 +167,12 @@ export class DataParallelTrainer extends TrainerBase {
     super(options);
     const { config, data, collectives } = options;
     shardRange(Math.min(config.batchSize, data.count), collectives.rank, collectives.size);
+    check(
+      !(config.syncBatchNorm && config.chunkRows > 0 && collectives.size > 1),
+      'chunkRows',
+      '0 with syncBatchNorm over several processes (gradient caching normalises each chunk on its own, so the ranks would not pair their BatchNorm statistics up)',
+      config.chunkRows,
+    );
     this.collectives = collectives;
     this.buffers = config.syncBatchNorm ? [] : this.stateVariables();
   }
@@ -154,8 +196,9 @@ export class DataParallelTrainer extends TrainerBase {
     const inputs = tf.tensor4d(pixels, [local.length * views, ...this.viewShape]); // [n·V, H, W, C]
     let loss: number;
     let grads: tf.Tensor[];
+    let embeddings: Float32Array;
     try {
-      ({ loss, grads } = shardGradients({
+      ({ loss, grads, embeddings } = shardGradients({
         encoder: this.encoder,
         head: this.head,
         inputs,
@@ -165,11 +208,24 @@ export class DataParallelTrainer extends TrainerBase {
         params: this.params,
         allGather: (z) => this.collectives.allGather(z),
         ...(this.config.syncBatchNorm ? { syncBatchNorm: this.collectives } : {}),
+        ...(this.queue ? { queue: this.queue } : {}),
+        chunkRows: this.config.chunkRows,
+        state: this.stateVariables().map((p) => p.variable),
       }));
     } finally {
       inputs.dispose();
     }
     this.reduceAndApply(grads, lr);
+    if (this.queue) {
+      // After the loss, as in one process: the gathered batch (the same bits on every rank) joins it.
+      const q = this.queue;
+      tf.tidy(() =>
+        q.enqueue(
+          tf.tensor3d(embeddings, [batch, views, embeddings.length / (batch * views)]), // [B, V, D]
+          this.config.method === 'supcon' ? labels : undefined,
+        ),
+      );
+    }
     this.finishStep(loss);
     const seconds = (performance.now() - started) / 1000;
     const record = {

@@ -10,7 +10,6 @@
  *   trainer.run({ afterStep: (r) => console.log(r.loss) });
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FeatureQueue } from '../losses/queue.js';
 import type { Network } from '../models/network.js';
 import type { OptimizerState } from '../optim/types.js';
 import { gatherImages, TrainerBase } from './base.js';
@@ -95,22 +94,13 @@ export interface TrainerState {
   optimizer: OptimizerState;
 }
 
-const QUEUE_ROWS = 'queue/rows';
-const QUEUE_LABELS = 'queue/labels';
-
 export class Trainer extends TrainerBase {
-  /** Embeddings of earlier steps (config.queueSize > 0). */
-  readonly queue: FeatureQueue | undefined;
   /** The linear classifier trained on the detached encoder features (config.jointProbe). */
   readonly jointProbe: JointProbe | undefined;
 
   constructor(options: TrainerOptions) {
     super(options);
-    const { config, head, encoder, data } = options;
-    this.queue =
-      config.queueSize > 0
-        ? new FeatureQueue({ capacity: config.queueSize, dim: head.outputDim })
-        : undefined;
+    const { config, encoder, data } = options;
     this.jointProbe = config.jointProbe
       ? new JointProbe({
           dim: encoder.outputDim,
@@ -262,7 +252,6 @@ export class Trainer extends TrainerBase {
     }
   }
 
-  /** The queue travels with the weights (labels as exact small floats) so a resume is exact. */
   override dispose(): void {
     super.dispose();
     this.jointProbe?.dispose();
@@ -270,19 +259,10 @@ export class Trainer extends TrainerBase {
 
   protected override saveExtra(variables: TrainerState['variables']): void {
     this.jointProbe?.save(variables);
-    if (!this.queue) return;
-    const q = this.queue.state();
-    variables[QUEUE_ROWS] = { shape: [q.labels.length, this.queue.dim], values: q.rows };
-    variables[QUEUE_LABELS] = { shape: [q.labels.length], values: Float32Array.from(q.labels) };
   }
 
   protected override restoreExtra(variables: TrainerState['variables'], iteration: number): void {
     this.jointProbe?.restore(variables, iteration);
-    if (!this.queue) return;
-    const rows = variables[QUEUE_ROWS];
-    const labels = variables[QUEUE_LABELS];
-    if (rows && labels) this.queue.restore({ rows: rows.values, labels: Int32Array.from(labels.values) });
-    else this.queue.clear();
   }
 }
 
