@@ -11,17 +11,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import {
-  augmentSteps,
-  buildNetworks,
-  loadCheckpoint,
-  prepareData,
-  type RunSpec,
-  selectBackend,
-  trainDistributed,
-} from '@supcon/node';
-import * as tf from '@tensorflow/tfjs-core';
-import { Augmenter, type Network, shardRange, Trainer, type TrainerState } from 'supcon';
+import { loadCheckpoint, type RunSpec, selectBackend, trainDistributed } from '@supcon/node';
+import { farthest, oneProcess } from './distributed-fixture.js';
 import { quadrantDataset, tinySpec } from './train-fixture.js';
 
 await selectBackend('cpu');
@@ -37,61 +28,6 @@ function spec(): RunSpec {
   s.data.augment = 'light';
   s.train = { ...s.train, batchSize: 15, warmupEpochs: 0, syncBatchNorm: true };
   return s;
-}
-
-/** `STEPS` steps of the one-process Trainer on the whole batch (or, `perShard`, each shard of 2 alone). */
-async function oneProcess(s: RunSpec, perShard: boolean): Promise<TrainerState> {
-  const data = await prepareData(s, quadrantDataset());
-  const { encoder, head } = buildNetworks(s, data);
-  const t = data.train;
-  const steps = augmentSteps(s.data.augment, [t.height, t.width], data.dataset.mean, data.dataset.std);
-  const augmenter = new Augmenter(steps.train, { height: t.height, width: t.width, channels: t.channels });
-  const o = augmenter.output;
-  const { batchSize, views } = s.train;
-  const split: Network = {
-    ...encoder,
-    apply: (x, training) =>
-      tf.concat(
-        [0, 1].map((r) => {
-          const sh = shardRange(batchSize, r, 2);
-          return encoder.apply(tf.slice(x, sh.start * views, (sh.end - sh.start) * views), training);
-        }),
-        0,
-      ),
-  };
-  const trainer = new Trainer({
-    config: s.train,
-    encoder: perShard ? split : encoder,
-    head,
-    data: t,
-    makeViews: (images, count, opts) => augmenter.apply(images, count, opts),
-    viewShape: [o.height, o.width, o.channels],
-  });
-  for (let i = 0; i < STEPS; i++) trainer.step();
-  const state = trainer.state();
-  trainer.dispose();
-  return state;
-}
-
-/** The largest relative difference over the variables `keep` selects (default all), and where. */
-function farthest(
-  a: TrainerState,
-  b: TrainerState,
-  keep: (name: string) => boolean = () => true,
-): { name: string; error: number } {
-  let worst = { name: '', error: 0 };
-  for (const [name, v] of Object.entries(b.variables)) {
-    if (!keep(name)) continue;
-    const got = a.variables[name]!.values;
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < v.values.length; i++) {
-      num = Math.max(num, Math.abs(got[i]! - v.values[i]!));
-      den = Math.max(den, Math.abs(v.values[i]!));
-    }
-    if (num / den > worst.error) worst = { name, error: num / den };
-  }
-  return worst;
 }
 
 describe('SyncBatchNorm over MPI', { skip, timeout: 120_000 }, () => {
@@ -119,7 +55,7 @@ describe('SyncBatchNorm over MPI', { skip, timeout: 120_000 }, () => {
 
     const { state } = loadCheckpoint(join(runDir, 'checkpoint.bin'));
     assert.equal(state.iteration, STEPS);
-    const whole = await oneProcess(s, false);
+    const whole = await oneProcess(s, STEPS);
     const synced = farthest(state, whole);
     assert.ok(
       synced.error < 1e-5,
@@ -127,7 +63,11 @@ describe('SyncBatchNorm over MPI', { skip, timeout: 120_000 }, () => {
     );
     // What the ranks would compute without SyncBatchNorm (shown by distributed.test.ts): farther away,
     // in the trained weights alone (its running statistics are another matter).
-    const ghost = farthest(await oneProcess(s, true), whole, (name) => !/running_/.test(name));
+    const ghost = farthest(
+      await oneProcess(s, STEPS, { perShard: 2 }),
+      whole,
+      (name) => !/running_/.test(name),
+    );
     assert.ok(ghost.error > 1e-3, `per-shard BatchNorm: ${ghost.name} differs by ${ghost.error} only`);
   });
 });
