@@ -38,7 +38,7 @@ const RUN = [
   '--config',
   tiny,
   '--limit',
-  '356',
+  '256',
   '--validation',
   '100',
   '--batch-size',
