@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { encodePng, writeFileAtomic } from '@supcon/node';
 import { type FeatureSet, fewShotEpisodes } from 'supcon';
-import { cli, hasFashion, tinyFashion } from './helpers.js';
+import { cli, hasFashion, tinyFashion, tinyRun } from './helpers.js';
 
 const skip = !hasFashion && 'no Fashion-MNIST';
 const data = hasFashion ? tinyFashion(640, 300) : '';
@@ -22,22 +22,7 @@ after(() => {
 });
 before(() => {
   if (!hasFashion) return;
-  const trained = cli(
-    'train',
-    '--out',
-    run,
-    '--dataset',
-    `fashion-mnist:${data}`,
-    '--encoder',
-    'mlp',
-    '--validation',
-    '128',
-    '--batch-size',
-    '128',
-    '--epochs',
-    '1',
-    '--quiet',
-  );
+  const trained = cli('train', '--out', run, ...tinyRun(data), '--quiet');
   assert.equal(trained.status, 0, trained.stderr);
 });
 

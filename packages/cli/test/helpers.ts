@@ -55,3 +55,22 @@ export function tinyFashion(train: number, test: number): string {
   }
   return dir;
 }
+
+/**
+ * `supcon train` flags of a run of seconds on a `tinyFashion` folder: an MLP encoder, 128 images
+ * held out for validation, one batch size and epoch count.
+ */
+export function tinyRun(data: string, batch = 128, epochs = 1): string[] {
+  return [
+    '--dataset',
+    `fashion-mnist:${data}`,
+    '--encoder',
+    'mlp',
+    '--validation',
+    '128',
+    '--batch-size',
+    String(batch),
+    '--epochs',
+    String(epochs),
+  ];
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { checkPretrained } from '@supcon/node';
 import { listPretrained, loadPretrained, MODELS_DIR } from '@supcon/pretrained';
-import { cli, hasFashion, readJson, tinyFashion } from './helpers.js';
+import { cli, hasFashion, readJson, tinyFashion, tinyRun } from './helpers.js';
 
 const skip = !hasFashion && 'no Fashion-MNIST';
 const data = hasFashion ? tinyFashion(640, 300) : '';
@@ -67,24 +67,7 @@ test('supcon pretrained pack → list → info → check on a tiny run, in a mod
 }, async () => {
   const run = join(work, 'run');
   const models = join(work, 'models');
-  const trained = cli(
-    'train',
-    '--out',
-    run,
-    '--dataset',
-    `fashion-mnist:${data}`,
-    '--encoder',
-    'mlp',
-    '--validation',
-    '128',
-    '--batch-size',
-    '128',
-    '--epochs',
-    '1',
-    '--quiet',
-    '--backend',
-    'cpu',
-  );
+  const trained = cli('train', '--out', run, ...tinyRun(data), '--quiet', '--backend', 'cpu');
   assert.equal(trained.status, 0, trained.stderr);
   const probed = cli('linear', '--run', run, '--epochs', '2', '--quiet', '--backend', 'cpu');
   assert.equal(probed.status, 0, probed.stderr);

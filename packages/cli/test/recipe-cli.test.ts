@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { cli, hasFashion, readJson, tinyFashion } from './helpers.js';
+import { cli, hasFashion, readJson, tinyFashion, tinyRun } from './helpers.js';
 
 const skip = !hasFashion && 'no Fashion-MNIST';
 const data = hasFashion ? tinyFashion(512, 200) : '';
@@ -18,19 +18,7 @@ after(() => {
   if (data !== '') rmSync(data, { recursive: true });
   rmSync(root, { recursive: true });
 });
-const tiny = () => [
-  '--dataset',
-  `fashion-mnist:${data}`,
-  '--encoder',
-  'mlp',
-  '--validation',
-  '128',
-  '--batch-size',
-  '40',
-  '--epochs',
-  '1',
-  '--quiet',
-];
+const tiny = () => [...tinyRun(data, 40), '--quiet'];
 
 test('train --sampler balanced --joint-probe, then linear --joint keeps the joint probe', { skip }, () => {
   const out = join(root, 'joint');

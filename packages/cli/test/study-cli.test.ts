@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { cli, hasFashion, readJson, tinyFashion } from './helpers.js';
+import { cli, hasFashion, readJson, tinyFashion, tinyRun } from './helpers.js';
 
 const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
 const skip = !hasFashion && 'no Fashion-MNIST';
@@ -20,19 +20,7 @@ const data = hasFashion ? tinyFashion(512, 300) : '';
 after(() => {
   if (data !== '') rmSync(data, { recursive: true });
 });
-const tinyRun = (batch: number, epochs: number) => [
-  '--dataset',
-  `fashion-mnist:${data}`,
-  '--encoder',
-  'mlp',
-  '--validation',
-  '128',
-  '--batch-size',
-  String(batch),
-  '--epochs',
-  String(epochs),
-];
-const tiny = [...tinyRun(128, 1), '--probe-epochs', '2'];
+const tiny = [...tinyRun(data, 128, 1), '--probe-epochs', '2'];
 
 interface StudyJson {
   study: string;
@@ -235,7 +223,7 @@ const children = (pid: number) =>
 
 test('an interrupted run resumes from its checkpoint on the next call', { skip }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'supcon-study-'));
-  const long = tinyRun(64, 8); // 6 steps an epoch: long enough to be stopped in the middle
+  const long = tinyRun(data, 64, 8); // 6 steps an epoch: long enough to be stopped in the middle
   const own = ['temperature', '--out', out, '--values', '0.1', '--seeds', '0', '--quiet'];
   const args = [...own, '--json', '--', ...long];
   const run = join(out, 'temperature', 'temperature=0.1');

@@ -10,27 +10,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { cli, hasFashion, readJson, tinyFashion } from './helpers.js';
+import { cli, hasFashion, readJson, tinyFashion, tinyRun } from './helpers.js';
 
 const skip = !hasFashion && 'no Fashion-MNIST';
 const data = hasFashion ? tinyFashion(512, 300) : '';
 after(() => {
   if (data !== '') rmSync(data, { recursive: true });
 });
-const tiny = [
-  '--dataset',
-  `fashion-mnist:${data}`,
-  '--encoder',
-  'mlp',
-  '--validation',
-  '128',
-  '--batch-size',
-  '128',
-  '--epochs',
-  '1',
-  '--probe-epochs',
-  '2',
-];
+const tiny = [...tinyRun(data), '--probe-epochs', '2'];
 
 interface Run {
   method: string;
