@@ -10,11 +10,13 @@ import {
 } from '@supcon/node';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
+import { retrievalHelp, runRetrievalEval } from './eval-retrieval.js';
 import { openRun, runReaderFlagHelp, runReaderFlagSpecs } from './run-reader.js';
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'kNN top-1/top-5 of a run’s frozen encoder on the validation and test splits',
+  summary:
+    'kNN top-1/top-5 of a run’s frozen encoder; with --retrieval, Recall@K, precision@1, R-precision, mAP@R',
   help: [
     'Usage: supcon eval --run DIR [--k K] [--bank N] [--temperature T] [--json]',
     '',
@@ -25,8 +27,11 @@ export const evalCommand: Command = {
     `  --temperature T    τ of the vote weights exp(similarity / τ) (default ${DEFAULT_KNN.temperature})`,
     `  --bank N           training samples used as neighbours (default ${DEFAULT_KNN.bank}; the first N of the split)`,
     runReaderFlagHelp,
+    '',
+    retrievalHelp,
   ].join('\n'),
   async run(argv) {
+    if (argv.includes('--retrieval')) return runRetrievalEval(argv.filter((a) => a !== '--retrieval'));
     const { flags } = parseFlags(argv, {
       ...runReaderFlagSpecs,
       k: { kind: 'int', default: DEFAULT_KNN.k, min: 1 },

@@ -27,6 +27,8 @@ import {
 } from './pretrained.js';
 import { reportCommand } from './report.js';
 import { robustnessCommand } from './robustness.js';
+import { searchCommand } from './search.js';
+import { indexCommand } from './search-index.js';
 import { studyCommand } from './study.js';
 import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
@@ -47,6 +49,8 @@ export const allCommands: Command[] = [
   evalCommand,
   embedCommand,
   predictCommand,
+  indexCommand,
+  searchCommand,
   exportCommand,
   pretrainedListCommand,
   pretrainedInfoCommand,

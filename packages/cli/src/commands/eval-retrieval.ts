@@ -1,0 +1,82 @@
+/**
+ * `supcon eval --retrieval --run DIR`: Recall@1/5/10, precision@1, R-precision and mAP@R of a run's
+ * frozen encoder (the core's `retrievalMetrics`): its test split queried against its training images,
+ * or (`--gallery test`) the test split against itself, leave-one-out.
+ */
+import { RETRIEVAL_METRICS, type RetrievalMetric, retrievalMetrics } from 'supcon';
+import { parseFlags } from '../flags.js';
+import { openEmbedder, percent, progressLine } from './embedding-source.js';
+import { runReaderFlagSpecs } from './run-reader.js';
+
+export const retrievalHelp = [
+  'Usage: supcon eval --retrieval --run DIR [--gallery train|test] [--metric cosine|euclidean] [--json]',
+  '',
+  'Each test image is a query; the gallery is ranked by closeness of the encoder features. A query',
+  'counts for Recall@K when one of its K nearest has its label; precision@1 is Recall@1; with R the',
+  'gallery items of its label, R-precision is the share of them among its R nearest and mAP@R the mean',
+  'over queries of (1/R) Σ_{i≤R} [i-th nearest has the label] · precision@i. Queries whose label no',
+  'gallery item has are skipped (counted in `skippedQueries`). A dataset without a test split uses its',
+  'validation split as queries. See docs/retrieval.md.',
+  '',
+  '  --gallery G        train (default: the run’s training images, without the validation split) |',
+  '                     test (the queries themselves, each query left out of its own gallery)',
+  '  --metric M         cosine (default) | euclidean',
+  '  --quiet            no progress line on stderr',
+  '  (--run and --backend as above)',
+].join('\n');
+
+/** Runs `eval --retrieval` on `argv` (without the `--retrieval` flag). */
+export async function runRetrievalEval(argv: string[]): Promise<number> {
+  const { flags } = parseFlags(argv, {
+    ...runReaderFlagSpecs,
+    gallery: { kind: 'string', default: 'train', choices: ['train', 'test'] },
+    metric: { kind: 'string', default: 'cosine', choices: RETRIEVAL_METRICS },
+    quiet: { kind: 'boolean' },
+  });
+  const started = performance.now();
+  const metric = flags['metric'] as RetrievalMetric;
+  const leaveOneOut = flags['gallery'] === 'test';
+  const embedder = await openEmbedder(flags);
+  const progress = progressLine('eval', flags['quiet'] === true || flags['json'] === true);
+  const { split, set } = embedder.heldOut;
+  const queries = embedder.embed(set, progress.stage(`${split} features`));
+  const gallery = leaveOneOut
+    ? 'leave-one-out'
+    : embedder.embed(embedder.train, progress.stage('train features'));
+  const m = retrievalMetrics(queries, gallery, {
+    metric,
+    ks: [1, 5, 10],
+    onProgress: progress.stage('ranking'),
+  });
+  progress.end();
+  const result = {
+    run: embedder.source.run,
+    metric,
+    gallery: leaveOneOut ? split : 'train',
+    mode: m.mode,
+    querySplit: split,
+    queries: m.queries,
+    skippedQueries: m.skippedQueries,
+    gallerySize: m.gallerySize,
+    recallAt1: m.recallAtK[1]!,
+    recallAt5: m.recallAtK[5]!,
+    recallAt10: m.recallAtK[10]!,
+    precisionAt1: m.precisionAt1,
+    rPrecision: m.rPrecision,
+    mapAtR: m.mapAtR,
+    seconds: (performance.now() - started) / 1000,
+  };
+  if (flags['json']) console.log(JSON.stringify(result));
+  else {
+    const against = leaveOneOut ? `${split} leave-one-out` : `${m.gallerySize} training images`;
+    console.log(
+      `Retrieval (${metric}, ${m.queries} ${split} queries vs ${against}): Recall@1 ${percent(result.recallAt1)}, ` +
+        `@5 ${percent(result.recallAt5)}, @10 ${percent(result.recallAt10)}; precision@1 ${percent(m.precisionAt1)}, ` +
+        `R-precision ${percent(m.rPrecision)}, mAP@R ${percent(m.mapAtR)}` +
+        (m.skippedQueries > 0
+          ? ` (${m.skippedQueries} queries skipped: no gallery item of their label).`
+          : '.'),
+    );
+  }
+  return 0;
+}
