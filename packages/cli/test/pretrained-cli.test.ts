@@ -95,8 +95,11 @@ test('supcon pretrained pack → list → info → check on a tiny run, in a mod
   assert.equal(card.check.queries, 300);
   const summary = readJson(join(run, 'summary.json'));
   assert.equal((card['linearProbe'] as { test: number }).test, summary['testAccuracy']);
-  assert.match(String(card['command']), /^npx supcon train --dataset fashion-mnist:.* --encoder mlp /);
-  assert.doesNotMatch(String(card['command']), /--out|--quiet/);
+  assert.match(
+    String(card['command']),
+    /^npx supcon train --out runs\/tiny-mlp --dataset fashion-mnist:.* --encoder mlp .*&& npx supcon linear --run runs\/tiny-mlp$/,
+  );
+  assert.doesNotMatch(String(card['command']), /--quiet|--json/);
 
   const listed = cli('pretrained', 'list', '--models-dir', models, '--json');
   assert.equal(listed.status, 0, listed.stderr);

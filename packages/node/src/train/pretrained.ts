@@ -114,7 +114,7 @@ export async function packPretrained(options: PackOptions): Promise<ModelCard> {
       trainedPrecision: summary.precision ?? spec.precision ?? 'fp32',
       epochs: spec.train.epochs,
       seed: spec.train.seed,
-      command: options.command ?? commandOf(summary),
+      command: options.command ?? commandOf(summary, name),
       date: (summary.startedAt ?? new Date().toISOString()).slice(0, 10),
       cpu: options.cpu ?? cpus()[0]?.model.trim() ?? 'unknown',
       trainSeconds: Math.round(summary.trainSeconds ?? 0),
@@ -221,16 +221,21 @@ function measureCheck(
   };
 }
 
-/** `npx supcon train …` as summary.json recorded it, without the output-only flags. */
-function commandOf(summary: Summary): string {
+/**
+ * The commands that make the model again: `supcon train` as summary.json recorded it (its output
+ * folder renamed runs/NAME, the output-only flags dropped), then the linear probe the card reports.
+ */
+function commandOf(summary: Summary, name: string): string {
   const line = summary.commandLine;
   if (!line) return 'unknown';
+  const out = `runs/${name}`;
   const kept: string[] = [];
   for (let i = 0; i < line.length; i++) {
     if (line[i] === '--out') i++;
     else if (line[i] !== '--json' && line[i] !== '--quiet') kept.push(line[i]!);
   }
-  return ['npx', ...kept].join(' ');
+  const [supcon, train, ...flags] = kept;
+  return `npx ${supcon} ${train} --out ${out} ${flags.join(' ')} && npx supcon linear --run ${out}`;
 }
 
 const scores = (validation: number | undefined, test: number) =>
