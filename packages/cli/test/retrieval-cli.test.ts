@@ -5,7 +5,7 @@
  * first, and a damaged or stale index or a bad flag gets one sentence.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -181,6 +181,31 @@ test('index writes a versioned file atomically; search finds an indexed image fi
   );
   assert.match(lines[1]!, /^ {2}1 {2}train\/3 +\S.* 1\.0000$/);
   assert.equal(lines.length, 4);
+});
+
+test('index --dataset folder:DIR indexes images of another dataset, prepared to the run’s input', {
+  skip,
+}, () => {
+  const folder = join(work, 'photos');
+  for (const [c, name] of ['dark', 'light'].entries()) {
+    mkdirSync(join(folder, name), { recursive: true });
+    for (let i = 0; i < 3; i++) {
+      const pixels = new Uint8Array(12 * 12 * 3).map((_, k) => (c ? 180 : 20) + ((i * 31 + k * 7) % 60));
+      writeFileSync(join(folder, name, `${i}.png`), encodePng(pixels, 12, 12, 3));
+    }
+  }
+  const file = join(work, 'photos.index');
+  const built = cli('index', '--run', run, '--dataset', `folder:${folder}`, '--out', file, '--json');
+  assert.equal(built.status, 0, built.stderr);
+  assert.equal((JSON.parse(built.stdout) as { items: number }).items, 6);
+  const { metadata, items } = decodeIndexFile(readFileSync(file), file);
+  assert.deepEqual(metadata['classes'], ['dark', 'light']);
+  assert.deepEqual(Array.from(items.labels), [0, 0, 0, 1, 1, 1]);
+  const r = cli('search', file, '--image', join(folder, 'light', '1.png'), '--k', '2', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const hit = (JSON.parse(r.stdout) as { hits: { id: string; label: string; score: number }[] }).hits[0]!;
+  assert.deepEqual([hit.id, hit.label], ['train/4', 'light']);
+  assert.ok(Math.abs(hit.score - 1) < 1e-5, `self-similarity ${hit.score}`);
 });
 
 test('a damaged, truncated, missing or stale index, or a bad command line: one sentence each', {
