@@ -122,6 +122,22 @@ export interface NativeAddon {
     dbeta: F32,
     dresidual: Act | null,
   ): void;
+  /** LayerNorm over rows of d (transformer.cc): y, and mean, invStd per row. */
+  layerNorm(x: F32, d: number, gamma: F32, beta: F32, eps: number, y: F32, mean: F32, invStd: F32): void;
+  layerNormGrad(
+    dy: F32,
+    x: F32,
+    d: number,
+    gamma: F32,
+    mean: F32,
+    invStd: F32,
+    dx: F32,
+    dgamma: F32,
+    dbeta: F32,
+  ): void;
+  /** GELU, exact (erf) or with `tanh` the tanh approximation; geluGrad writes dy · GELU'(x). */
+  gelu(x: F32, tanh: boolean, y: F32): void;
+  geluGrad(dy: F32, x: F32, tanh: boolean, dx: F32): void;
   binary(op: number, a: F32, aShape: Ints, b: F32, bShape: Ints, out: F32, outShape: Ints): void;
   unary(op: number, x: F32, out: F32): void;
   reluGrad(dy: F32, x: F32, out: F32): void;

@@ -19,9 +19,9 @@ import {
   setBackend,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { SupconBatchNorm, setLossRowKernel } from 'supcon/kernels';
+import { SupconBatchNorm, SupconFusedGelu, SupconFusedLayerNorm, setLossRowKernel } from 'supcon/kernels';
 import { addonLoadError, loadAddon } from './addon.js';
-import { batchNormGradConfig, nativeKernels } from './kernels/index.js';
+import { batchNormGradConfig, geluGradConfig, layerNormGradConfig, nativeKernels } from './kernels/index.js';
 import { f32, markShared, recycle, widenInputs, withFallback } from './kernels/util.js';
 
 export const NATIVE_BACKEND = 'native';
@@ -104,6 +104,8 @@ export function registerNativeBackend(): boolean {
     });
   }
   if (!getGradient(SupconBatchNorm)) registerGradient(batchNormGradConfig);
+  if (!getGradient(SupconFusedLayerNorm)) registerGradient(layerNormGradConfig);
+  if (!getGradient(SupconFusedGelu)) registerGradient(geluGradConfig);
   registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 3);
   // The core's host loss path runs its row pass here (kernels.ts in the core declares the hook).
   setLossRowKernel((a) =>

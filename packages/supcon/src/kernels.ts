@@ -62,6 +62,50 @@ export interface SupconRunningStatsAttrs {
 }
 
 /**
+ * LayerNorm over the last axis (transformer_ops.ts `layerNorm`): with μ and σ² (biased) over the
+ * last axis of each row, y = γ ⊙ (x − μ) / √(σ² + ε) + β. Outputs [y, mean [rows], invStd [rows]]
+ * (rows = x.size / D; invStd = 1 / √(σ² + ε)), the statistics kept for the gradient,
+ * `SupconFusedLayerNormGrad`.
+ */
+export const SupconFusedLayerNorm = 'SupconFusedLayerNorm';
+export interface SupconFusedLayerNormInputs<T = TensorInfo> {
+  x: T; // [..., D]
+  gamma: T; // [D]
+  beta: T; // [D]
+}
+export interface SupconFusedLayerNormAttrs {
+  epsilon: number;
+}
+
+/** Gradient of `SupconFusedLayerNorm`: outputs [dx like x, dgamma [D], dbeta [D]]. */
+export const SupconFusedLayerNormGrad = 'SupconFusedLayerNormGrad';
+export interface SupconFusedLayerNormGradInputs<T = TensorInfo> {
+  dy: T; // like x
+  x: T; // [..., D] the forward input
+  gamma: T; // [D]
+  mean: T; // [rows] the forward's mean
+  invStd: T; // [rows] the forward's 1 / √(σ² + ε)
+}
+
+/**
+ * GELU (transformer_ops.ts `gelu`), elementwise: x · Φ(x) = ½ x (1 + erf(x / √2)) for
+ * `approximate: 'none'`, ½ x (1 + tanh(√(2/π) (x + 0.044715 x³))) for 'tanh'. One output like x;
+ * its gradient is `SupconFusedGeluGrad` (inputs dy and the forward's x, output dx).
+ */
+export const SupconFusedGelu = 'SupconFusedGelu';
+export interface SupconFusedGeluInputs<T = TensorInfo> {
+  x: T; // [...]
+}
+export interface SupconFusedGeluAttrs {
+  approximate: 'none' | 'tanh';
+}
+export const SupconFusedGeluGrad = 'SupconFusedGeluGrad';
+export interface SupconFusedGeluGradInputs<T = TensorInfo> {
+  dy: T; // like x
+  x: T; // [...] the forward input
+}
+
+/**
  * Fused in-place optimiser updates, one call per parameter. Inputs: the parameter, its gradient
  * and its slot buffers (absent before the first step). A kernel that could update the
  * parameter and every slot in place returns no tensors; otherwise it returns fresh tensors
@@ -121,6 +165,10 @@ export interface SupconKernels {
   [SupconBatchNorm]: { inputs: SupconBatchNormInputs; attrs: SupconBatchNormAttrs };
   [SupconBatchNormGrad]: { inputs: SupconBatchNormGradInputs; attrs: SupconBatchNormGradAttrs };
   [SupconRunningStats]: { inputs: SupconRunningStatsInputs; attrs: SupconRunningStatsAttrs };
+  [SupconFusedLayerNorm]: { inputs: SupconFusedLayerNormInputs; attrs: SupconFusedLayerNormAttrs };
+  [SupconFusedLayerNormGrad]: { inputs: SupconFusedLayerNormGradInputs; attrs: SupconFusedLayerNormAttrs };
+  [SupconFusedGelu]: { inputs: SupconFusedGeluInputs; attrs: SupconFusedGeluAttrs };
+  [SupconFusedGeluGrad]: { inputs: SupconFusedGeluGradInputs; attrs: SupconFusedGeluAttrs };
   [SupconSgdUpdate]: { inputs: SupconSgdUpdateInputs; attrs: SupconSgdUpdateAttrs };
   [SupconLarsUpdate]: { inputs: SupconLarsUpdateInputs; attrs: SupconLarsUpdateAttrs };
   [SupconAdamUpdate]: { inputs: SupconAdamUpdateInputs; attrs: SupconAdamUpdateAttrs };

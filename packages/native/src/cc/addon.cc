@@ -64,6 +64,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitOptim(env, exports);
   InitBf16(env, exports);
   InitTranspose(env, exports);
+  InitTransformer(env, exports);
   return exports;
 }
 

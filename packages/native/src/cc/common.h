@@ -53,5 +53,6 @@ void InitSupconRows(Napi::Env env, Napi::Object exports);
 void InitOptim(Napi::Env env, Napi::Object exports);
 void InitBf16(Napi::Env env, Napi::Object exports);
 void InitTranspose(Napi::Env env, Napi::Object exports);
+void InitTransformer(Napi::Env env, Napi::Object exports);
 
 }  // namespace supcon

@@ -17,11 +17,14 @@ import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
 import { optimizerKernels } from './optim.js';
 import { poolKernels } from './pool.js';
 import { reduceKernels, softmaxKernel } from './reduce.js';
+import { splitVKernel } from './split.js';
 import { topKKernel } from './topk.js';
+import { geluGradKernel, geluKernel, layerNormGradKernel, layerNormKernel } from './transformer.js';
 import { transposeKernel } from './transpose.js';
 import type { NativeKernel } from './util.js';
 
 export { batchNormGradConfig } from './batch_norm.js';
+export { geluGradConfig, layerNormGradConfig } from './transformer.js';
 
 export const nativeKernels: NativeKernel[] = [
   conv2dKernel,
@@ -41,6 +44,11 @@ export const nativeKernels: NativeKernel[] = [
   ...poolKernels,
   transposeKernel,
   gatherKernel,
+  splitVKernel,
+  layerNormKernel,
+  layerNormGradKernel,
+  geluKernel,
+  geluGradKernel,
   topKKernel,
   ...optimizerKernels,
 ];

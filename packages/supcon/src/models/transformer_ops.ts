@@ -9,11 +9,20 @@
  *             q, k, v [B, H, T, d].
  *
  * Gradients are tfjs's autodiff of these compositions; test/models-vit.test.ts checks values and
- * gradients against PyTorch (reference/make_vit_fixtures.py).
+ * gradients against PyTorch (reference/make_vit_fixtures.py). LayerNorm and GELU call the fused
+ * kernels of the contract (kernels.ts: `SupconFusedLayerNorm`, `SupconFusedGelu`, each with a one-kernel
+ * gradient) when the active backend registered them (the native engine), and compose the same maths
+ * otherwise, so this module stays backend-independent.
  *
  * Notation: B batch, T tokens, D model width, H heads, d = D / H per head.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  SupconFusedGelu,
+  type SupconFusedGeluAttrs,
+  SupconFusedLayerNorm,
+  type SupconFusedLayerNormAttrs,
+} from '../kernels.js';
 
 /** ε of every LayerNorm of the ViT (the original ViT's; PyTorch's nn.LayerNorm default is 1e-5). */
 export const LAYER_NORM_EPSILON = 1e-6;
@@ -29,6 +38,13 @@ export function layerNorm(
   beta: tf.Tensor,
   epsilon = LAYER_NORM_EPSILON,
 ): tf.Tensor {
+  if (tf.getKernel(SupconFusedLayerNorm, tf.getBackend())) {
+    const attrs: SupconFusedLayerNormAttrs = { epsilon };
+    const outs = tf.engine().runKernel(SupconFusedLayerNorm, { x, gamma, beta }, { ...attrs });
+    const [y, mean, invStd] = outs as unknown as tf.Tensor[]; // [..., D], [rows], [rows]
+    tf.dispose([mean!, invStd!]); // the gradient keeps its own references
+    return y!;
+  }
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(x, -1, true); // [..., 1], [..., 1]
     const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon))); // [..., D]
@@ -41,6 +57,10 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
 /** GELU, exact (erf) by default or the tanh approximation. Example: `gelu(h, 'tanh')`. */
 export function gelu(x: tf.Tensor, approximate: GeluApproximation = 'none'): tf.Tensor {
+  if (tf.getKernel(SupconFusedGelu, tf.getBackend())) {
+    const attrs: SupconFusedGeluAttrs = { approximate };
+    return tf.engine().runKernel(SupconFusedGelu, { x }, { ...attrs }) as tf.Tensor; // [...]
+  }
   return tf.tidy(() => {
     const inner =
       approximate === 'tanh'

@@ -1,0 +1,149 @@
+// The Vision Transformer's elementwise and row kernels, each with its gradient: LayerNorm over the
+// last axis (rows of D) and GELU, exact (erf) or tanh. fp32 only (bf16 inputs are widened in
+// JavaScript). tfjs composes LayerNorm from ~8 ops with a ~20-op gradient, and its cpu Erf is a
+// JavaScript loop; here each is one pass forward and one backward. The loops (transformer_impl.inc)
+// are compiled for baseline x86-64, AVX2+FMA and AVX-512, chosen at run time as in batch_norm.cc.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "common.h"
+
+// FP exceptions are never inspected; without trapping maths GCC if-converts the GELU loops' selects
+// (clamps, signs) and vectorises them. Applies to this file's functions only.
+#pragma GCC optimize("no-trapping-math")
+
+namespace supcon {
+namespace tr_default {
+#include "transformer_impl.inc"
+}  // namespace tr_default
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace tr_avx2 {
+#include "transformer_impl.inc"
+}  // namespace tr_avx2
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+namespace tr_avx512 {
+#include "transformer_impl.inc"
+}  // namespace tr_avx512
+#pragma GCC pop_options
+
+namespace {
+
+enum class Isa { kDefault, kAvx2, kAvx512 };
+
+Isa Best() {
+  static const Isa isa = [] {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+      return Isa::kAvx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
+    return Isa::kDefault;
+  }();
+  return isa;
+}
+
+#define SUPCON_DISPATCH(fn, ...)                              \
+  switch (Best()) {                                           \
+    case Isa::kAvx512: tr_avx512::fn(__VA_ARGS__); break;     \
+    case Isa::kAvx2: tr_avx2::fn(__VA_ARGS__); break;         \
+    default: tr_default::fn(__VA_ARGS__); break;              \
+  }
+
+int64_t RowsOf(const Napi::Env& env, const char* what, size_t n, int64_t D) {
+  if (D <= 0 || n % static_cast<size_t>(D) != 0) {
+    throw Napi::TypeError::New(env, std::string(what) + ": x has " + std::to_string(n) +
+                                        " elements, not a positive multiple of D = " + std::to_string(D));
+  }
+  return static_cast<int64_t>(n) / D;
+}
+
+// layerNorm(x, D, gamma, beta, epsilon, y, mean, invStd)
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  size_t n, ng, nb, ny, nm, ns;
+  float* x = F32(info, 0, &n);
+  int64_t D = static_cast<int64_t>(Num(info, 1));
+  float* gamma = F32(info, 2, &ng);
+  float* beta = F32(info, 3, &nb);
+  float eps = static_cast<float>(Num(info, 4));
+  float* y = F32(info, 5, &ny);
+  float* mean = F32(info, 6, &nm);
+  float* invStd = F32(info, 7, &ns);
+  int64_t rows = RowsOf(env, "layerNorm", n, D);
+  CheckLength(env, "layerNorm gamma", ng, D);
+  CheckLength(env, "layerNorm beta", nb, D);
+  CheckLength(env, "layerNorm y", ny, n);
+  CheckLength(env, "layerNorm mean", nm, rows);
+  CheckLength(env, "layerNorm invStd", ns, rows);
+  SUPCON_DISPATCH(LayerNormForward, x, rows, D, gamma, beta, eps, y, mean, invStd);
+  return env.Undefined();
+}
+
+// layerNormGrad(dy, x, D, gamma, mean, invStd, dx, dgamma, dbeta)
+Napi::Value LayerNormGrad(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  size_t n, nx, ng, nm, ns, ndx, ndg, ndb;
+  float* dy = F32(info, 0, &n);
+  float* x = F32(info, 1, &nx);
+  int64_t D = static_cast<int64_t>(Num(info, 2));
+  float* gamma = F32(info, 3, &ng);
+  float* mean = F32(info, 4, &nm);
+  float* invStd = F32(info, 5, &ns);
+  float* dx = F32(info, 6, &ndx);
+  float* dgamma = F32(info, 7, &ndg);
+  float* dbeta = F32(info, 8, &ndb);
+  int64_t rows = RowsOf(env, "layerNormGrad", n, D);
+  CheckLength(env, "layerNormGrad x", nx, n);
+  CheckLength(env, "layerNormGrad gamma", ng, D);
+  CheckLength(env, "layerNormGrad mean", nm, rows);
+  CheckLength(env, "layerNormGrad invStd", ns, rows);
+  CheckLength(env, "layerNormGrad dx", ndx, n);
+  CheckLength(env, "layerNormGrad dgamma", ndg, D);
+  CheckLength(env, "layerNormGrad dbeta", ndb, D);
+  SUPCON_DISPATCH(LayerNormBackward, dy, x, rows, D, gamma, mean, invStd, dx, dgamma, dbeta);
+  return env.Undefined();
+}
+
+// gelu(x, tanhApproximation, y)
+Napi::Value Gelu(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  size_t n, ny;
+  float* x = F32(info, 0, &n);
+  bool tanhApprox = info[1].ToBoolean();
+  float* y = F32(info, 2, &ny);
+  CheckLength(env, "gelu y", ny, n);
+  SUPCON_DISPATCH(GeluForward, x, static_cast<int64_t>(n), tanhApprox, y);
+  return env.Undefined();
+}
+
+// geluGrad(dy, x, tanhApproximation, dx)
+Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  size_t n, nx, ndx;
+  float* dy = F32(info, 0, &n);
+  float* x = F32(info, 1, &nx);
+  bool tanhApprox = info[2].ToBoolean();
+  float* dx = F32(info, 3, &ndx);
+  CheckLength(env, "geluGrad x", nx, n);
+  CheckLength(env, "geluGrad dx", ndx, n);
+  SUPCON_DISPATCH(GeluBackward, dy, x, static_cast<int64_t>(n), tanhApprox, dx);
+  return env.Undefined();
+}
+
+#undef SUPCON_DISPATCH
+
+}  // namespace
+
+void InitTransformer(Napi::Env env, Napi::Object exports) {
+  exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
+  exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
+  exports.Set("gelu", Napi::Function::New(env, Gelu));
+  exports.Set("geluGrad", Napi::Function::New(env, GeluGrad));
+}
+
+}  // namespace supcon
