@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { checkPretrained } from '@supcon/node';
+import { gunzipSync } from 'node:zlib';
+import { checkPretrained, encodePng } from '@supcon/node';
 import { listPretrained, loadPretrained, MODELS_DIR } from '@supcon/pretrained';
 import { cli, hasFashion, readJson, tinyFashion, tinyRun } from './helpers.js';
 
@@ -95,6 +96,9 @@ test('supcon pretrained pack → list → info → check on a tiny run, in a mod
   assert.equal(card.check.queries, 300);
   const summary = readJson(join(run, 'summary.json'));
   assert.equal((card['linearProbe'] as { test: number }).test, summary['testAccuracy']);
+  // The card holds retrieval metrics of the test split against the training file.
+  const retrieval = card['retrieval'] as Record<string, number>;
+  assert.ok(retrieval['recallAt1']! > 0.1 && retrieval['mapAtR']! > 0 && retrieval['mapAtR']! <= 1);
   assert.match(
     String(card['command']),
     /^npx supcon train --out runs\/tiny-mlp --dataset fashion-mnist:.* --encoder mlp .*&& npx supcon linear --run runs\/tiny-mlp$/,
@@ -167,4 +171,29 @@ test('supcon pretrained: one-sentence errors', { skip }, () => {
     /Could not read the models folder's index\.json/,
   );
   assert.equal(existsSync(models), false, 'reading creates nothing');
+});
+
+test('a shipped model indexes and searches: supcon index/search --pretrained find a test image first', {
+  skip,
+}, async () => {
+  const [first] = await listPretrained();
+  assert.ok(first, 'at least one model is shipped');
+  const indexFile = join(work, 'pretrained.index');
+  const built = cli('index', '--pretrained', first.name, '--split', 'test', '--out', indexFile, '--json');
+  assert.equal(built.status, 0, built.stderr);
+  const index = JSON.parse(built.stdout) as { items: number; pretrained: string };
+  assert.deepEqual([index.items, index.pretrained], [10000, first.name]);
+  // Test image 7 of Debian's Fashion-MNIST, written as a PNG.
+  const all = gunzipSync(readFileSync('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz'));
+  const image = join(work, 'test-7.png');
+  writeFileSync(image, encodePng(all.subarray(16 + 7 * 784, 16 + 8 * 784), 28, 28, 1));
+  const r = cli('search', indexFile, '--image', image, '--k', '3', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const hit = (JSON.parse(r.stdout) as { hits: { id: string; score: number }[] }).hits[0]!;
+  assert.equal(hit.id, 'test/7');
+  assert.ok(Math.abs(hit.score - 1) < 1e-5, `self-similarity ${hit.score}`);
+  cleanError(
+    cli('eval', '--retrieval', '--pretrained', first.name, '--run', work),
+    /`--run` and `--pretrained` exclude each other/,
+  );
 });

@@ -1,30 +1,52 @@
 /**
- * Where the embeddings of `eval --retrieval`, `index` and `search` come from, in one place: today a
- * trained run (`--run DIR`: its checkpoint's encoder, its dataset's normalisation). A pretrained
- * encoder (`--pretrained NAME`, issue 14 item 1) is meant to join as a second `EmbeddingSource`
- * kind here, with `openEmbedder` and `embedderForIndex` each gaining one case; the commands only see
- * an `Embedder`. Also the index file's metadata record and the progress line these commands share.
+ * Where the embeddings of `eval --retrieval`, `index` and `search` come from, in one place: a
+ * trained run (`--run DIR`: its checkpoint's encoder, its dataset's normalisation) or a shipped
+ * pretrained encoder (`--pretrained NAME`: @supcon/pretrained, its card's dataset and
+ * normalisation); the commands only see an `Embedder`. Also the index file's metadata record and
+ * the progress line these commands share.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   augmentSteps,
   buildEncoder,
   type CheckpointFingerprint,
   embedImages,
   type ImageSet,
+  loadDataset,
   loadEncoderWeights,
   readSpec,
   runFiles,
 } from '@supcon/node';
+import { loadPretrained, type PretrainedEncoder, pretrainedDir } from '@supcon/pretrained';
 import { decodeIndexFile, type FeatureSet, type IndexItems, type RetrievalMetric, UserError } from 'supcon';
 import { type BackendChoice, selectBackend } from '../backend.js';
 import { CliError } from '../command.js';
 import type { FlagValues } from '../flags.js';
-import { openRun } from './run-reader.js';
+import { openRun, runReaderFlagSpecs } from './run-reader.js';
 
 /** The encoder an index was built with, recorded in its metadata so `search` can rebuild it. */
-export type EmbeddingSource = { kind: 'run'; run: string; checkpoint: CheckpointFingerprint };
+export type EmbeddingSource =
+  | { kind: 'run'; run: string; checkpoint: CheckpointFingerprint }
+  /** `weightsSha256`: of the model's weights.bin, so a changed model is noticed like a changed checkpoint. */
+  | { kind: 'pretrained'; name: string; weightsSha256: string };
+
+/** `--run DIR` and `--pretrained NAME`, the two sources (with `--backend`). */
+export const embeddingSourceFlagSpecs = {
+  ...runReaderFlagSpecs,
+  pretrained: { kind: 'string' },
+} as const;
+export const embeddingSourceFlagHelp = [
+  '  --run DIR          the run folder written by `supcon train`',
+  '  --pretrained NAME  a shipped encoder instead (`supcon pretrained list`)',
+  '  --backend B        auto (default: native oneDNN engine when it loads) | native | cpu',
+].join('\n');
+
+const weightsSha256 = (name: string) =>
+  createHash('sha256')
+    .update(readFileSync(join(pretrainedDir(name), 'weights.bin')))
+    .digest('hex');
 
 /** What the encoder takes: one image [height, width, channels], input = (pixel / 255 − mean[c]) / std[c]. */
 export interface EncoderInput {
@@ -53,8 +75,40 @@ export interface EmbedderWithData extends Embedder {
   splits: { train: ImageSet; test?: ImageSet };
 }
 
-/** `--run DIR` (required today): the run's encoder and data. */
+/** `--run DIR` or `--pretrained NAME` (one of them): the encoder and the data it was trained on. */
 export async function openEmbedder(flags: FlagValues): Promise<EmbedderWithData> {
+  const name = flags['pretrained'] as string | undefined;
+  if (name !== undefined) {
+    if (flags['run'] !== undefined)
+      throw new CliError('Flags `--run` and `--pretrained` exclude each other: give one encoder.');
+    await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+    const model = await loadPretrained(name);
+    const { card } = model;
+    const dataset = await loadDataset(card.dataset);
+    const input: EncoderInput = {
+      shape: card.inputShape,
+      mean: [...card.preprocessing.mean],
+      std: [...card.preprocessing.std],
+    };
+    const test = dataset.test;
+    if (!test)
+      throw new CliError(
+        `The dataset of pretrained model \`${name}\` (${card.dataset}) has no test split.`,
+        1,
+      );
+    return {
+      source: { kind: 'pretrained', name, weightsSha256: weightsSha256(name) },
+      input,
+      embed: embedPretrained(model),
+      dataset: card.dataset,
+      classes: [...card.classes],
+      train: dataset.train,
+      heldOut: { split: 'test', set: test },
+      splits: { train: dataset.train, test },
+    };
+  }
+  if (flags['run'] === undefined)
+    throw new CliError('Flag `--run DIR` or `--pretrained NAME` is required: the encoder to use.');
   const { run, spec, encoder, data, checkpoint } = await openRun(flags);
   const t = data.train;
   const input: EncoderInput = {
@@ -72,6 +126,22 @@ export async function openEmbedder(flags: FlagValues): Promise<EmbedderWithData>
     train: data.train,
     heldOut: test ? { split: 'test', set: test } : { split: 'validation', set: data.validation },
     splits: { train: data.dataset.train, ...(test ? { test } : {}) },
+  };
+}
+
+/** A pretrained model's `embed` (raw 0–255 pixels, its own preprocessing) in batches of 500. */
+function embedPretrained(model: PretrainedEncoder): Embedder['embed'] {
+  const dim = model.card.outputDim;
+  return (set, onProgress) => {
+    const size = set.height * set.width * set.channels;
+    const features = new Float32Array(set.count * dim);
+    for (let start = 0; start < set.count; start += 500) {
+      onProgress?.(start, set.count);
+      const n = Math.min(500, set.count - start);
+      features.set(model.embed(set.images.subarray(start * size, (start + n) * size), n), start * dim);
+    }
+    onProgress?.(set.count, set.count);
+    return { features, labels: set.labels, count: set.count, dim };
   };
 }
 
@@ -112,14 +182,15 @@ export function readIndexFile(file: string): IndexOnDisk {
   const { items, metric, metadata } = decodeIndexFile(bytes, file);
   const m = metadata as Partial<IndexMetadata>;
   const shape = m.input?.shape;
-  if (
-    m.source?.kind !== 'run' ||
-    typeof m.source.run !== 'string' ||
-    typeof m.source.checkpoint?.sha256 !== 'string' ||
-    !Array.isArray(shape) ||
-    shape.length !== 3 ||
-    !Array.isArray(m.classes)
-  )
+  const source = m.source;
+  const known =
+    (source?.kind === 'run' &&
+      typeof source.run === 'string' &&
+      typeof source.checkpoint?.sha256 === 'string') ||
+    (source?.kind === 'pretrained' &&
+      typeof source.name === 'string' &&
+      typeof source.weightsSha256 === 'string');
+  if (!known || !Array.isArray(shape) || shape.length !== 3 || !Array.isArray(m.classes))
     throw new UserError(
       `Index file \`${file}\` does not record the encoder that built it (source, input and classes); rebuild it with \`supcon index\`.`,
     );
@@ -137,8 +208,21 @@ export async function embedderForIndex(
   runOverride?: string,
 ): Promise<Embedder> {
   const { source, input } = metadata;
-  const run = runOverride ?? source.run;
   await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+  if (source.kind === 'pretrained') {
+    if (runOverride !== undefined)
+      throw new CliError(
+        `Index \`${file}\` was built from pretrained model \`${source.name}\`, not a run: drop \`--run\`.`,
+      );
+    const model = await loadPretrained(source.name);
+    if (weightsSha256(source.name) !== source.weightsSha256)
+      throw new CliError(
+        `Pretrained model \`${source.name}\` is not the one index \`${file}\` was built from (its weights changed): rebuild the index with \`supcon index --pretrained ${source.name}\`.`,
+        1,
+      );
+    return { source, input, embed: embedPretrained(model) };
+  }
+  const run = runOverride ?? source.run;
   if (!existsSync(runFiles(run).config))
     throw new CliError(
       `The run \`${run}\` that built index \`${file}\` is not there (no config.json)${runOverride ? '' : '; pass its folder with `--run DIR` if it moved'}.`,

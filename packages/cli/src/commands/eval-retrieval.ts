@@ -5,11 +5,10 @@
  */
 import { RETRIEVAL_METRICS, type RetrievalMetric, retrievalMetrics } from 'supcon';
 import { parseFlags } from '../flags.js';
-import { openEmbedder, percent, progressLine } from './embedding-source.js';
-import { runReaderFlagSpecs } from './run-reader.js';
+import { embeddingSourceFlagSpecs, openEmbedder, percent, progressLine } from './embedding-source.js';
 
 export const retrievalHelp = [
-  'Usage: supcon eval --retrieval --run DIR [--gallery train|test] [--metric cosine|euclidean] [--json]',
+  'Usage: supcon eval --retrieval (--run DIR | --pretrained NAME) [--gallery train|test] [--metric cosine|euclidean] [--json]',
   '',
   'Each test image is a query; the gallery is ranked by closeness of the encoder features. A query',
   'counts for Recall@K when one of its K nearest has its label; precision@1 is Recall@1; with R the',
@@ -28,7 +27,7 @@ export const retrievalHelp = [
 /** Runs `eval --retrieval` on `argv` (without the `--retrieval` flag). */
 export async function runRetrievalEval(argv: string[]): Promise<number> {
   const { flags } = parseFlags(argv, {
-    ...runReaderFlagSpecs,
+    ...embeddingSourceFlagSpecs,
     gallery: { kind: 'string', default: 'train', choices: ['train', 'test'] },
     metric: { kind: 'string', default: 'cosine', choices: RETRIEVAL_METRICS },
     quiet: { kind: 'boolean' },
@@ -50,7 +49,7 @@ export async function runRetrievalEval(argv: string[]): Promise<number> {
   });
   progress.end();
   const result = {
-    run: embedder.source.run,
+    ...(embedder.source.kind === 'run' ? { run: embedder.source.run } : { pretrained: embedder.source.name }),
     metric,
     gallery: leaveOneOut ? split : 'train',
     mode: m.mode,

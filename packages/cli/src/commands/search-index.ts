@@ -13,8 +13,13 @@ import {
 } from 'supcon';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { type IndexMetadata, openEmbedder, progressLine } from './embedding-source.js';
-import { runReaderFlagHelp, runReaderFlagSpecs } from './run-reader.js';
+import {
+  embeddingSourceFlagHelp,
+  embeddingSourceFlagSpecs,
+  type IndexMetadata,
+  openEmbedder,
+  progressLine,
+} from './embedding-source.js';
 
 /** Queries timed for `exactSearch.queriesPerSecond` (items of the index itself, k = 10). */
 const TIMED_QUERIES = 200;
@@ -23,7 +28,7 @@ export const indexCommand: Command = {
   name: 'index',
   summary: 'Embed a dataset split with a run’s encoder into an index file for `supcon search`',
   help: [
-    'Usage: supcon index --run DIR --out INDEX [--dataset D] [--split train|test] [--metric cosine|euclidean] [--json]',
+    'Usage: supcon index (--run DIR | --pretrained NAME) --out INDEX [--dataset D] [--split train|test] [--metric cosine|euclidean] [--json]',
     '',
     'Embeds every image of the split (the whole split as the dataset holds it, the validation part of',
     'training included) and writes INDEX: a binary file with a versioned header, the embeddings',
@@ -38,11 +43,11 @@ export const indexCommand: Command = {
     '  --split S          train (default) | test',
     '  --metric M         cosine (default) | euclidean: how `supcon search` scores this index',
     '  --quiet            no progress line on stderr',
-    runReaderFlagHelp,
+    embeddingSourceFlagHelp,
   ].join('\n'),
   async run(argv) {
     const { flags } = parseFlags(argv, {
-      ...runReaderFlagSpecs,
+      ...embeddingSourceFlagSpecs,
       out: { kind: 'string' },
       dataset: { kind: 'string' },
       split: { kind: 'string', default: 'train', choices: ['train', 'test'] },
@@ -95,7 +100,9 @@ export const indexCommand: Command = {
       metric,
       dataset: datasetName,
       split,
-      run: embedder.source.run,
+      ...(embedder.source.kind === 'run'
+        ? { run: embedder.source.run }
+        : { pretrained: embedder.source.name }),
       bytes: bytes.length,
       exactSearch,
       seconds: (performance.now() - started) / 1000,

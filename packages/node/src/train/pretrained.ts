@@ -25,7 +25,7 @@ import {
   type ModelCard,
   type PretrainedEncoder,
 } from '@supcon/pretrained';
-import { check, type FeatureSet } from 'supcon';
+import { check, type FeatureSet, retrievalMetrics } from 'supcon';
 import { type Dataset, loadDataset } from '../data/index.js';
 import { writeFileDurable } from './checkpoint.js';
 import { exportRun } from './export.js';
@@ -128,6 +128,7 @@ export async function packPretrained(options: PackOptions): Promise<ModelCard> {
     const encoder = await loadPretrained(name, { modelsDir: root });
     try {
       card.check = measureCheck(encoder, dataset);
+      card.retrieval = measureRetrieval(encoder, dataset);
     } finally {
       encoder.dispose();
     }
@@ -180,6 +181,30 @@ export async function checkPretrained(
   } finally {
     encoder.dispose();
   }
+}
+
+/**
+ * The card's retrieval metrics: the whole test split queried against the whole training file,
+ * cosine (what `supcon eval --retrieval --pretrained NAME` reports).
+ */
+function measureRetrieval(encoder: PretrainedEncoder, dataset: Dataset): Record<string, number> {
+  const test = dataset.test!;
+  const dim = encoder.card.outputDim;
+  const set = (s: typeof test): FeatureSet => ({
+    features: encoder.embed(s.images, s.count),
+    labels: s.labels,
+    count: s.count,
+    dim,
+  });
+  const m = retrievalMetrics(set(test), set(dataset.train), { metric: 'cosine', ks: [1, 5, 10] });
+  return {
+    recallAt1: m.recallAtK[1]!,
+    recallAt5: m.recallAtK[5]!,
+    recallAt10: m.recallAtK[10]!,
+    precisionAt1: m.precisionAt1,
+    rPrecision: m.rPrecision,
+    mapAtR: m.mapAtR,
+  };
 }
 
 function measureCheck(
