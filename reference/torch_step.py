@@ -7,7 +7,13 @@ Models (--model):
   small-resnet: supcon's smallResNet (packages/supcon/src/models/small.ts) as the demo builds it:
     a 3x3 stem of stride --stem-stride, three stages of --blocks-per-stage BasicBlocks of widths
     w, 2w, 4w (strides 1, 2, 2; w = --width), global average pool, and the MLP head
-    4w -> 4w -> --projection-dim, on 28x28x1 images.
+    4w -> 4w -> --projection-dim, on 28x28x1 images;
+  vit-tiny: supcon's ViT (packages/supcon/src/models/vit.ts) with the sizes given as flags (--patch,
+    --dim, --depth, --heads, --mlp-ratio, --pool, --gelu; supcon passes vit-tiny's): patch embedding
+    (a conv with bias, kernel = stride = patch), class token, learned position embeddings, pre-norm
+    blocks (LayerNorm eps 1e-6 -> multi-head self-attention -> residual -> LayerNorm -> MLP with
+    GELU -> residual), final LayerNorm, the class token's row (or the mean of the tokens), and the
+    MLP head dim -> dim -> --projection-dim, on 28x28x1 images.
 Then L2 normalisation, the SupCon loss (contrast mode 'all', base temperature = temperature),
 backward, and an SGD-momentum update with L2 weight decay on weights of rank >= 2 only (BatchNorm
 and biases excluded, as supcon's optimiser factory does). `supcon bench step --compare-torch`
@@ -22,6 +28,7 @@ Prints the median milliseconds per step after warm-up, and the peak resident mem
 Run with Debian's PyTorch:
   /usr/bin/python3 reference/torch_step.py --batch-size 64 --views 2 --json
   /usr/bin/python3 reference/torch_step.py --model small-resnet --precision bf16 --json
+  /usr/bin/python3 reference/torch_step.py --model vit-tiny --batch-size 32 --json
 """
 import argparse
 import json
@@ -99,6 +106,55 @@ class SmallResNet(nn.Module):
         return F.normalize(self.head(features), dim=1)  # [B, feat_dim]
 
 
+class VitBlock(nn.Module):
+    """x += MSA(LN(x)); x += fc2(GELU(fc1(LN(x)))); tokens [B, T, D]."""
+
+    def __init__(self, dim, heads, hidden, gelu):
+        super().__init__()
+        self.heads = heads
+        self.ln1 = nn.LayerNorm(dim, eps=1e-6)
+        self.qkv = nn.Linear(dim, 3 * dim)  # columns q | k | v, as supcon's
+        self.proj = nn.Linear(dim, dim)
+        self.ln2 = nn.LayerNorm(dim, eps=1e-6)
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+        self.gelu = gelu
+
+    def forward(self, x):
+        b, t, dim = x.shape
+        d = dim // self.heads
+        qkv = self.qkv(self.ln1(x)).view(b, t, 3, self.heads, d).permute(2, 0, 3, 1, 4)  # [3, B, H, T, d]
+        q, k, v = qkv.unbind(0)  # each [B, H, T, d]
+        weights = torch.softmax(q @ k.transpose(-2, -1) / d**0.5, dim=-1)  # [B, H, T, T]
+        attended = (weights @ v).transpose(1, 2).reshape(b, t, dim)  # [B, T, D]
+        x = x + self.proj(attended)
+        return x + self.fc2(F.gelu(self.fc1(self.ln2(x)), approximate=self.gelu))  # [B, T, D]
+
+
+class Vit(nn.Module):
+    """supcon's ViT with its MLP projection head: features [B, dim], embeddings [B, feat_dim]."""
+
+    def __init__(self, a, channels=1, side=28):
+        super().__init__()
+        self.pool = a.pool
+        tokens = (side // a.patch) ** 2 + (1 if a.pool == "cls" else 0)
+        self.patch_embed = nn.Conv2d(channels, a.dim, a.patch, a.patch)
+        self.cls_token = nn.Parameter(torch.randn(a.dim) * 0.02) if a.pool == "cls" else None  # [D]
+        self.pos_embed = nn.Parameter(torch.randn(tokens, a.dim) * 0.02)  # [T, D]
+        hidden = int(a.mlp_ratio * a.dim)
+        self.blocks = nn.Sequential(*[VitBlock(a.dim, a.heads, hidden, a.gelu) for _ in range(a.depth)])
+        self.norm = nn.LayerNorm(a.dim, eps=1e-6)
+        self.head = nn.Sequential(nn.Linear(a.dim, a.dim), nn.ReLU(inplace=True), nn.Linear(a.dim, a.projection_dim))
+
+    def forward(self, x):
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)  # [B, N, D]
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.expand(x.shape[0], 1, -1), x], dim=1)  # [B, N + 1, D]
+        x = self.norm(self.blocks(x + self.pos_embed))  # [B, T, D]
+        features = x[:, 0] if self.cls_token is not None else x.mean(dim=1)  # [B, D]
+        return F.normalize(self.head(features), dim=1)  # [B, feat_dim]
+
+
 def supcon_loss(features, labels, temperature=0.1, base_temperature=0.1):
     """SupCon (Khosla et al. 2020), contrast mode 'all'; features [N, V, D], labels [N]."""
     n, v = features.shape[:2]
@@ -117,12 +173,15 @@ MODELS = {
     # name: (image [C, H, W], default batch)
     "resnet18-cifar": ((3, 32, 32), 64),
     "small-resnet": ((1, 28, 28), 256),
+    "vit-tiny": ((1, 28, 28), 256),
 }
 
 
 def build_model(a):
     if a.model == "resnet18-cifar":
         return SupConResNet18(feat_dim=a.projection_dim)
+    if a.model == "vit-tiny":
+        return Vit(a)
     return SmallResNet(1, a.width, a.blocks_per_stage, a.stem_stride, a.projection_dim)
 
 
@@ -157,6 +216,13 @@ def main():
     p.add_argument("--blocks-per-stage", type=positive, default=1, help="small-resnet")
     p.add_argument("--stem-stride", type=int, choices=[1, 2], default=2, help="small-resnet")
     p.add_argument("--projection-dim", type=positive, default=128)
+    p.add_argument("--patch", type=positive, default=4, help="vit-tiny")
+    p.add_argument("--dim", type=positive, default=192, help="vit-tiny")
+    p.add_argument("--depth", type=positive, default=6, help="vit-tiny")
+    p.add_argument("--heads", type=positive, default=3, help="vit-tiny")
+    p.add_argument("--mlp-ratio", type=float, default=4, help="vit-tiny")
+    p.add_argument("--pool", choices=["cls", "mean"], default="cls", help="vit-tiny")
+    p.add_argument("--gelu", choices=["none", "tanh"], default="none", help="vit-tiny")
     p.add_argument("--params-only", action="store_true", help="print the trainable parameter count only")
     p.add_argument("--profile", action="store_true", help="add a per-operator breakdown of one step")
     p.add_argument("--json", action="store_true")

@@ -2,13 +2,15 @@
  * The models `supcon bench step` times, described once for both sides: our in-process step
  * (step-bench.ts) builds them from this description, and reference/torch_step.py receives the same
  * numbers as flags, so the PyTorch baseline cannot drift from ours unnoticed. small-resnet is read
- * from the demo's preset (fashion-quick), so the benchmark follows the demo when the demo changes.
+ * from the demo's preset (fashion-quick), so the benchmark follows the demo when the demo changes;
+ * vit-tiny is the `vit-tiny` preset in the demo's place (same head, optimiser, batch and images).
  * Importing this module loads no backend: the comparing parent process uses it too.
  */
 import { presetSpec, type RunSpec } from '@supcon/node';
+import { VIT_PRESETS } from 'supcon';
 import { CliError } from './command.js';
 
-export const STEP_MODELS = ['resnet18-cifar', 'small-resnet'] as const;
+export const STEP_MODELS = ['resnet18-cifar', 'small-resnet', 'vit-tiny'] as const;
 export type StepModelName = (typeof STEP_MODELS)[number];
 
 export interface StepModel {
@@ -34,9 +36,14 @@ export function stepModel(name: StepModelName): StepModel {
     const base = { lr: 0.05, momentum: 0.9, weightDecay: 0, temperature: 0.1 };
     return { name, input: [32, 32, 3], defaultBatch: 64, ...base, torchArgs: torchArgs(name, base) };
   }
-  const spec = presetSpec('fashion-quick');
+  const demo = presetSpec('fashion-quick');
+  const spec: RunSpec =
+    name === 'vit-tiny'
+      ? { ...demo, model: { ...demo.model, encoder: { kind: 'vit', ...VIT_PRESETS['vit-tiny'] } } }
+      : demo;
   const { train } = spec;
-  const { encoder, head } = spec.model;
+  const { head } = spec.model;
+  const encoder = demo.model.encoder;
   if (
     encoder.kind !== 'small-resnet' ||
     head.kind !== 'projection' ||
@@ -47,7 +54,7 @@ export function stepModel(name: StepModelName): StepModel {
   ) {
     const projection = head.kind === 'projection' ? head.projection : head.kind;
     throw new CliError(
-      `bench step --model small-resnet mirrors the demo's small ResNet with an MLP head and SGD, which reference/torch_step.py reproduces; the demo preset now has encoder ${encoder.kind}, projection ${projection}, optimizer ${train.optimizer.kind}: update both.`,
+      `bench step --model ${name} mirrors the demo's small ResNet (or its ViT in the encoder's place) with an MLP head and SGD, which reference/torch_step.py reproduces; the demo preset now has encoder ${encoder.kind}, projection ${projection}, optimizer ${train.optimizer.kind}: update both.`,
     );
   }
   const base = {
@@ -56,10 +63,18 @@ export function stepModel(name: StepModelName): StepModel {
     weightDecay: train.optimizer.weightDecay ?? 0,
     temperature: train.temperature,
   };
-  const arch = [
-    ...['--width', String(encoder.baseChannels), '--blocks-per-stage', String(encoder.blocksPerStage)],
-    ...['--stem-stride', String(encoder.stemStride), '--projection-dim', String(head.outputDim)],
-  ];
+  const vit = spec.model.encoder;
+  const arch =
+    vit.kind === 'vit'
+      ? [
+          ...['--patch', String(vit.patch), '--dim', String(vit.dim), '--depth', String(vit.depth)],
+          ...['--heads', String(vit.heads), '--mlp-ratio', String(vit.mlpRatio), '--pool', vit.pool],
+          ...['--gelu', vit.gelu, '--projection-dim', String(head.outputDim)],
+        ]
+      : [
+          ...['--width', String(encoder.baseChannels), '--blocks-per-stage', String(encoder.blocksPerStage)],
+          ...['--stem-stride', String(encoder.stemStride), '--projection-dim', String(head.outputDim)],
+        ];
   return {
     name,
     input: [28, 28, 1], // Fashion-MNIST, the demo's dataset

@@ -1,8 +1,8 @@
 /**
  * `supcon bench step`: median time of one full SupCon training step (forward of N·V images,
- * projection head, L2-normalise, SupCon loss, backward, SGD-momentum update) of the CIFAR ResNet-18
- * or of the demo's small ResNet. Without --compare-torch it measures in this process; with it,
- * step-compare.ts interleaves PyTorch and our step in separate processes and this process loads no
+ * projection head, L2-normalise, SupCon loss, backward, SGD-momentum update) of the CIFAR ResNet-18,
+ * of the demo's small ResNet or of vit-tiny in its place. Without --compare-torch it measures in
+ * this process; with it, step-compare.ts interleaves PyTorch and our step in separate processes and this process loads no
  * backend. --profile adds a per-kernel time breakdown of one step.
  */
 import { PRECISIONS } from '@supcon/node';
@@ -32,6 +32,7 @@ const flagSpecs = {
 const MODEL_TITLE: Record<StepModelName, string> = {
   'resnet18-cifar': 'ResNet-18 (CIFAR stem) SupCon step',
   'small-resnet': 'demo small-ResNet SupCon step',
+  'vit-tiny': 'vit-tiny SupCon step',
 };
 
 const round0 = (x: unknown) => (x as number).toFixed(0);
@@ -88,8 +89,9 @@ function report(r: Record<string, unknown>, title: string): string {
 
 export const benchStepCommand: Command = {
   name: 'bench step',
-  summary: 'time one SupCon training step (ResNet-18 or the demo model), optionally against PyTorch',
-  help: `Usage: supcon bench step [--model resnet18-cifar|small-resnet] [--batch-size N] [--views V] [--precision fp32|bf16] [--backend auto|native|cpu] [--compare-torch [--rounds R]] [--profile] [--json]
+  summary:
+    'time one SupCon training step (ResNet-18, the demo model or vit-tiny), optionally against PyTorch',
+  help: `Usage: supcon bench step [--model resnet18-cifar|small-resnet|vit-tiny] [--batch-size N] [--views V] [--precision fp32|bf16] [--backend auto|native|cpu] [--compare-torch [--rounds R]] [--profile] [--json]
 
 Times one full training step on random images: the encoder, the MLP projection head to 128, L2
 normalisation, the SupCon loss (τ = 0.1), backward and an SGD-momentum update. Median of --steps
@@ -99,9 +101,12 @@ Models:
   resnet18-cifar     CIFAR ResNet-18 (3×3 stem, no max-pool) on 32×32×3; lr 0.05, μ 0.9, no weight decay
   small-resnet       the demo's encoder, head and optimiser (fashion-quick preset): small ResNet of
                      width 16 with a stride-2 stem on 28×28×1, MLP head, SGD μ 0.9 with weight decay
+  vit-tiny           the vit-tiny ViT (patch 4: 49 tokens + class token, dim 192, depth 6, 3 heads,
+                     MLP ratio 4, exact GELU) in the demo's encoder's place: same images, head,
+                     optimiser and batch as small-resnet
 
-  --model M          resnet18-cifar (default) or small-resnet
-  --batch-size N     samples per step (default 64 for resnet18-cifar, the demo's 256 for small-resnet);
+  --model M          resnet18-cifar (default), small-resnet or vit-tiny
+  --batch-size N     samples per step (default 64 for resnet18-cifar, the demo's 256 for the others);
                      images per step = N × V
   --views V          views per sample (default 2)
   --steps S          timed steps (default 7)
