@@ -84,23 +84,31 @@ export function fewShotCurve(
   };
 }
 
-/** The figure: mean top-1 (± std as a band of points) against shots per class, one line per encoder. */
+/** A short legend name: a pretrained model's name, or the last two folders of a run's path. */
+const shortName = (encoder: string) => encoder.split('/').filter(Boolean).slice(-2).join('/');
+
+/**
+ * The figure: mean top-1 against shots per class (a log axis: 1, 5, 10, 20 evenly apart), one line
+ * per encoder, coloured by method unless two encoders share one.
+ */
 export function fewShotPlot(
   curves: FewShotCurve[],
   title = 'Few-shot top-1 against examples per class',
 ): string {
+  const methods = curves.map((c) => c.method);
+  const byMethod = new Set(methods).size === methods.length;
   const series = curves.map((c, i) => ({
-    name: `${c.method} (${c.encoder})`,
-    points: c.points.map((p) => [p.shots, 100 * p.mean] as [number, number]),
-    color: METHOD_COLORS[c.method] ?? PALETTE[i % PALETTE.length]!,
+    name: `${c.method}: ${shortName(c.encoder)}`,
+    points: c.points.map((p) => [Math.log2(p.shots), 100 * p.mean] as [number, number]),
+    color: (byMethod ? METHOD_COLORS[c.method] : undefined) ?? PALETTE[i % PALETTE.length]!,
   }));
   const shots = [...new Set(curves.flatMap((c) => c.points.map((p) => p.shots)))].sort((a, b) => a - b);
   return linePlot(
     title,
-    'examples per class (k)',
+    'examples per class k (log scale)',
     'top-1 (%)',
     series,
-    shots.map((k) => ({ at: k, label: String(k) })),
+    shots.map((k) => ({ at: Math.log2(k), label: String(k) })),
   );
 }
 
