@@ -78,6 +78,16 @@ test('both models have as many trainable parameters as reference/torch_step.py b
   assert.equal(resnet['params'], torchParams('resnet18-cifar'));
 });
 
+test('bench step --model vit-tiny has as many trainable parameters as the torch ViT of reference/torch_step.py', {
+  skip: noTorch,
+}, () => {
+  const vit = benchStepJson(['--steps', '1', '--warmup', '0', '--batch-size', '1', '--model', 'vit-tiny']);
+  assert.equal(vit['model'], 'vit-tiny');
+  // vit-tiny on 28×28×1 (2,682,624, docs/models.md) plus the MLP head 192 → 192 → 128.
+  assert.equal(vit['params'], 2_682_624 + 192 * 192 + 192 + 192 * 128 + 128);
+  assert.equal(vit['params'], torchParams('vit-tiny'));
+});
+
 test('bench step --compare-torch --rounds 1 interleaves the two sides and reports the ratio', {
   skip: noTorch,
 }, () => {
