@@ -10,7 +10,8 @@ export const exportCommand: Command = {
   help: [
     'Usage: supcon export RUN_DIR_OR_CHECKPOINT --out DIR [--with-head] [--dataset NAME[:PATH]] [--json]',
     '',
-    'Writes DIR/model.json and DIR/weights.bin (stock layers only; load with tf.loadLayersModel).',
+    'Writes DIR/model.json and DIR/weights.bin (load with tf.loadLayersModel): stock layers only for the',
+    "ResNets and the MLP; a ViT also uses four custom layers that `import 'supcon'` registers first.",
     'The model takes normalised NHWC images, (pixel / 255 - mean) / std per channel; mean, std, the',
     'class names and the input shape are in model.json under userDefinedMetadata.supcon.',
     'DIR is replaced atomically; it must be new, empty or an earlier export.',

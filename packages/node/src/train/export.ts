@@ -1,6 +1,6 @@
 /**
  * Export a trained run to the TensorFlow.js layers format: a folder with `model.json` and
- * `weights.bin` that `tf.loadLayersModel('…/model.json')` loads in a browser (stock layers only),
+ * `weights.bin` that `tf.loadLayersModel('…/model.json')` loads in a browser (stock layers only, except a ViT's custom layers, registered by `import 'supcon'`),
  * with the input normalisation and the class names in `userDefinedMetadata.supcon`.
  *
  * The folder is replaced atomically: the files are written and fsynced in a sibling temp folder,
