@@ -36,15 +36,34 @@ for (const shape of lnShapes) {
   }
 }
 
-const geluShapes = [[7], [4, 33], [3, 50, 768]];
-for (const approximate of ['none', 'tanh'] as const) {
-  for (const shape of geluShapes) {
-    test(`SupconFusedGelu ${approximate} ${shape}`, async () => {
-      // [-6, 6): both tails (Φ → 0 and → 1) and the curved middle.
-      await compareBackends(`gelu ${approximate} ${shape}`, () =>
-        withGrads([rand(shape, 45, -6, 6)], (x) => gelu(x!, approximate)),
+// Rows of spread ~1e-3 (variance ~1e-7, below ε): the result depends on ε being applied as given.
+for (const epsilon of [1e-6, 1e-5]) {
+  test(`SupconFusedLayerNorm on rows of small spread, ε=${epsilon}`, async () => {
+    await compareBackends('layerNorm small spread', () => {
+      const x = tf.add(rand([16, 64], 50, -1e-3, 1e-3), rand([16, 1], 51, -2e-3, 2e-3));
+      return withGrads([x, rand([64], 52, 0.5, 1.5), rand([64], 53)], (a, g, b) =>
+        layerNorm(a!, g!, b!, epsilon),
       );
     });
+  });
+}
+
+const geluShapes = [[7], [4, 33], [3, 50, 768]];
+// [-6, 6): both tails (Φ → 0 and → 1) and the curved middle; [-3, 1): small outputs, where exact
+// and tanh GELU differ by more than the tolerance (on [-6, 6) they agree within 1e-4 of max |y|).
+const geluRanges: [number, number][] = [
+  [-6, 6],
+  [-3, 1],
+];
+for (const approximate of ['none', 'tanh'] as const) {
+  for (const shape of geluShapes) {
+    for (const [lo, hi] of geluRanges) {
+      test(`SupconFusedGelu ${approximate} ${shape} on [${lo}, ${hi})`, async () => {
+        await compareBackends(`gelu ${approximate} ${shape}`, () =>
+          withGrads([rand(shape, 45, lo, hi)], (x) => gelu(x!, approximate)),
+        );
+      });
+    }
   }
 }
 
