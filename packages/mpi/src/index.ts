@@ -228,3 +228,4 @@ export {
   localMpirun,
   threadsPerRank,
 } from './launch.js';
+export { type MpirunJob, startMpirun } from './spawn.js';

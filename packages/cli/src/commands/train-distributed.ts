@@ -6,7 +6,6 @@
  *   - `supcon train --processes N` (and its alias `supcon train-distributed`) is a thin wrapper that
  *     starts that under `mpirun` on this machine (`launchRanks`) and returns its exit code.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
   DistributedTrainingError,
@@ -15,11 +14,11 @@ import {
   launchedByMpi,
   loadMpi,
   localMpirun,
-  MPI_FIX_COMMAND,
   type Mpi,
   mpiLoadError,
   type RankHooks,
   type RunSpec,
+  startMpirun,
   trainRank,
   updateSummary,
 } from '@supcon/node';
@@ -130,44 +129,11 @@ export async function launchRanks(argv: string[], command: 'train' | 'train-dist
     [COMMAND_LINE_VARIABLE]: JSON.stringify(commandLine()),
     [LAUNCHER_PID_VARIABLE]: String(process.pid),
   };
-  return new Promise((resolve, reject) => {
-    // Its own process group: Ctrl-C reaches this process, which turns it into a clean stop.
-    const child = spawn(launch.file, launch.args, {
-      env,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      detached: true,
-    });
-    let signals = 0;
-    const onSignal = () => {
-      signals++;
-      child.kill(signals === 1 ? 'SIGUSR1' : 'SIGTERM');
-    };
-    const onExit = () => child.kill('SIGKILL');
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    process.on('exit', onExit);
-    const cleanUp = () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      process.off('exit', onExit);
-    };
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      cleanUp();
-      reject(
-        new UserError(
-          error.code === 'ENOENT'
-            ? `\`${launch.file}\` was not found: install Open MPI (${MPI_FIX_COMMAND}).`
-            : `Cannot start \`${launch.file}\`: ${error.message}.`,
-        ),
-      );
-    });
-    child.once('close', (code, signal) => {
-      cleanUp();
-      const killed = killedRankMessage(code, signal);
-      if (killed) console.error(`supcon: ${killed}`);
-      resolve(code ?? EXIT.failed);
-    });
-  });
+  const job = startMpirun(launch, { env, stdio: 'inherit', handleSignals: true });
+  const { code, signal } = await job.exited;
+  const killed = killedRankMessage(code, signal);
+  if (killed) console.error(`supcon: ${killed}`);
+  return code ?? EXIT.failed;
 }
 
 /** `argv` without the named flags and their values (`--name V` or `--name=V`). */

@@ -5,7 +5,9 @@ export {
   localMpirun,
   MPI_FIX_COMMAND,
   type Mpi,
+  type MpirunJob,
   mpiLoadError,
+  startMpirun,
 } from '@supcon/mpi';
 export { DistributedTrainingError, fingerprint } from './agreement.js';
 export { MpiCollectives } from './collectives.js';

@@ -11,13 +11,12 @@
  * @example
  *   const result = await trainDistributed(presetSpec('fashion-quick'), 'runs/dp', { processes: 2 });
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serialize } from 'node:v8';
-import { killedRankMessage, localMpirun, MPI_FIX_COMMAND, mpiLoadError } from '@supcon/mpi';
+import { killedRankMessage, localMpirun, mpiLoadError, startMpirun } from '@supcon/mpi';
 import { check, EXIT_FAILED, UserError } from 'supcon';
 import type { BackendChoice } from '../backend.js';
 import type { Dataset } from '../data/index.js';
@@ -110,37 +109,19 @@ function run(
   hooks: DistributedHooks,
 ): Promise<DistributedResult> {
   return new Promise((resolve, reject) => {
-    // Its own process group: a Ctrl-C in the terminal reaches this process only, which turns it into
-    // SIGUSR1 for mpirun (forwarded to every rank: a clean stop), not mpirun's kill-the-job SIGINT.
-    const child = spawn(launch.file, [...launch.args, jobFile], {
-      env: { ...launch.env, [LAUNCHER_PID_VARIABLE]: String(process.pid) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
+    const job = startMpirun(launch, {
+      extraArgs: [jobFile],
+      env: { [LAUNCHER_PID_VARIABLE]: String(process.pid) },
+      stdio: 'pipe',
+      handleSignals: options.handleSignals === true,
     });
+    const { child, stop } = job;
     let done: DistributedResult | undefined;
     let agreed: { message: string; exitCode: number } | undefined;
     let stderrTail = '';
-    let stopSent = false;
-    let signals = 0;
-    const stop = () => {
-      if (stopSent || child.exitCode !== null) return;
-      stopSent = true;
-      child.kill('SIGUSR1');
-    };
-    const onSignal = () => {
-      signals++;
-      if (signals === 1) stop();
-      else child.kill('SIGTERM'); // a second Ctrl-C: mpirun ends the job now
-    };
-    const onExit = () => child.kill('SIGKILL');
-    if (options.handleSignals) {
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    }
-    process.on('exit', onExit);
     child.once('spawn', () => hooks.onStart?.({ pid: child.pid! }));
     let pending = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       pending += chunk;
       let nl = pending.indexOf('\n');
       while (nl >= 0) {
@@ -164,27 +145,11 @@ function run(
         else agreed = { message: event.message, exitCode: event.exitCode };
       }
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       process.stderr.write(chunk);
       stderrTail = (stderrTail + chunk).slice(-16_384);
     });
-    const cleanUp = () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      process.off('exit', onExit);
-    };
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      cleanUp();
-      reject(
-        new UserError(
-          error.code === 'ENOENT'
-            ? `\`${launch.file}\` was not found: install Open MPI (${MPI_FIX_COMMAND}).`
-            : `Cannot start \`${launch.file}\`: ${error.message}.`,
-        ),
-      );
-    });
-    child.once('close', (code, signal) => {
-      cleanUp();
+    job.exited.then(({ code, signal }) => {
       if (done && (code === 0 || code === 130)) return resolve(done);
       if (agreed) return reject(new DistributedTrainingError(agreed.message, agreed.exitCode));
       const failed = /^rank \d+: .*$/m.exec(stderrTail)?.[0];
@@ -198,6 +163,6 @@ function run(
           code !== null && code > 0 && code < 128 ? code : EXIT_FAILED,
         ),
       );
-    });
+    }, reject);
   });
 }
