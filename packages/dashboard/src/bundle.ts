@@ -1,12 +1,13 @@
 /**
  * The browser code: `web/*.ts`, compiled by `tsc -b` to `dist/web/*.js`, is bundled on first request
- * by esbuild (the train page pulls in `supcon` and TensorFlow.js with its WebGL and cpu backends) and
+ * by esbuild (the train and search pages pull in `supcon` and TensorFlow.js with its WebGL and cpu
+ * backends; the search page also `@supcon/pretrained/browser`) and
  * kept in memory. Nothing is fetched from a CDN: the page works without internet.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const ENTRIES = ['dashboard', 'train'] as const;
+export const ENTRIES = ['dashboard', 'train', 'search'] as const;
 export type Entry = (typeof ENTRIES)[number];
 
 const webDir = fileURLToPath(new URL('../web/', import.meta.url));

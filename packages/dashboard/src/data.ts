@@ -1,7 +1,8 @@
 /**
- * Training data for the browser tab: the first N training images of a dataset known to
- * `@supcon/node` (read from the local disk, never downloaded here), as raw bytes the page turns into
- * a `TrainSet` without decoding: N·H·W·C uint8 pixels (NHWC) followed by N uint8 labels.
+ * Data for the browser tab: the first N training (the /train page) or test images (the /search
+ * page's gallery) of a dataset known to `@supcon/node` (read from the local disk, never downloaded
+ * here), as raw bytes the page uses without decoding: N·H·W·C uint8 pixels (NHWC) followed by N
+ * uint8 labels.
  * Only dataset names are accepted, never paths, so a request cannot read other files.
  */
 import type { DatasetMeta } from '../web/api.js';
@@ -12,10 +13,11 @@ export const MAX_SERVED_IMAGES = 10_000;
 
 export type { DatasetMeta } from '../web/api.js';
 
+export type Split = 'train' | 'test';
+
 interface Loaded {
   meta: DatasetMeta;
-  images: Uint8Array;
-  labels: Int32Array;
+  splits: Record<Split, { images: Uint8Array; labels: Int32Array; count: number }>;
 }
 
 const cache = new Map<string, Promise<Loaded>>();
@@ -24,6 +26,8 @@ async function load(name: string): Promise<Loaded> {
   const { loadDataset } = await import('@supcon/node');
   const ds = await loadDataset(name);
   const t = ds.train;
+  // A dataset without a test split (a `folder:` one) serves none: test.bin then answers 400.
+  const test = ds.test ?? { images: new Uint8Array(0), labels: new Int32Array(0), count: 0 };
   return {
     meta: {
       name,
@@ -34,9 +38,12 @@ async function load(name: string): Promise<Loaded> {
       mean: ds.mean,
       std: ds.std,
       trainCount: t.count,
+      testCount: test.count,
     },
-    images: t.images,
-    labels: t.labels,
+    splits: {
+      train: { images: t.images, labels: t.labels, count: t.count },
+      test: { images: test.images, labels: test.labels, count: test.count },
+    },
   };
 }
 
@@ -62,12 +69,14 @@ export async function datasetMeta(name: string): Promise<DatasetMeta> {
   return (await get(name)).meta;
 }
 
-/** The first `count` training images and labels of `name` (see the module doc for the layout). */
-export async function datasetSlice(name: string, count: number): Promise<Buffer> {
-  const { meta, images, labels } = await get(name);
-  if (!Number.isInteger(count) || count < 1 || count > Math.min(MAX_SERVED_IMAGES, meta.trainCount))
+/** The first `count` images and labels of `name`'s `split` (see the module doc for the layout). */
+export async function datasetSlice(name: string, count: number, split: Split = 'train'): Promise<Buffer> {
+  const { meta, splits } = await get(name);
+  const { images, labels, count: available } = splits[split];
+  const most = Math.min(MAX_SERVED_IMAGES, available);
+  if (!Number.isInteger(count) || count < 1 || count > most)
     throw new NotFoundError(
-      `Invalid value for \`count\`. Expected an integer from 1 to ${Math.min(MAX_SERVED_IMAGES, meta.trainCount)}. Received: ${count}.`,
+      `Invalid value for \`count\`. Expected an integer from 1 to ${most}. Received: ${count}.`,
       400,
     );
   const size = meta.height * meta.width * meta.channels;

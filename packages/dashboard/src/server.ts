@@ -1,14 +1,17 @@
 /**
- * The dashboard server (node:http, no framework): two pages, their bundled scripts, and a read-only
- * JSON API over the run folders under one root.
+ * The dashboard server (node:http, no framework): three pages, their bundled scripts, a read-only
+ * JSON API over the run folders under one root, and the shipped pretrained encoders.
  *
  *   GET /                         the dashboard page          GET /train  training in the browser tab
- *   GET /assets/{dashboard,train}.js
+ *   GET /search                   nearest test images of a dropped image, a pretrained encoder in the tab
+ *   GET /assets/{dashboard,train,search}.js
+ *   GET /models/index.json, /models/NAME/{card.json,model.json,weights.bin}   @supcon/pretrained's files
  *   GET /api/runs                 one row per run folder      GET /api/sweeps  every sweep.json
  *   GET /api/run?id=ID            config, summary, robustness of one run
  *   GET /api/metrics?id=ID        its metrics.jsonl records and the byte length read
  *   GET /api/events?id=ID&offset=B   Server-Sent Events: records appended after byte B
  *   GET /api/datasets/NAME        shape and classes;  GET /api/datasets/NAME/train.bin?count=N  pixels + labels
+ *   GET /api/datasets/NAME/test.bin?count=N   the same from the test split (the /search gallery)
  *   POST /api/client-report       only when `onClientReport` is given (tests collect the pages' results)
  *
  * Every request must name this server in its `Host` header (`localhost`, the address it listens on,
@@ -25,6 +28,7 @@ import { join } from 'node:path';
 import { bundle, ENTRIES, type Entry } from './bundle.js';
 import { datasetMeta, datasetSlice } from './data.js';
 import { acceptedHosts, hostCheck } from './hosts.js';
+import { isModelsPath, modelFile } from './models.js';
 import { page } from './pages.js';
 import { listRuns, listSweeps, NotFoundError, runDetail, runDir, runMetrics } from './runs.js';
 import { tailAsEvents } from './tail.js';
@@ -121,6 +125,11 @@ export function dashboardHandler(options: DashboardOptions, bound = [options.hos
       if (path === '/' || path === '/index.html')
         return send(res, 200, 'text/html; charset=utf-8', page('dashboard', pageOptions));
       if (path === '/train') return send(res, 200, 'text/html; charset=utf-8', page('train', pageOptions));
+      if (path === '/search') return send(res, 200, 'text/html; charset=utf-8', page('search', pageOptions));
+      if (isModelsPath(path)) {
+        const file = modelFile(path);
+        return send(res, 200, file.type, file.body);
+      }
       const asset = /^\/assets\/([a-z]+)\.js$/.exec(path)?.[1];
       if (asset !== undefined && (ENTRIES as readonly string[]).includes(asset))
         return send(res, 200, 'text/javascript; charset=utf-8', await bundle(asset as Entry));
@@ -144,12 +153,13 @@ export function dashboardHandler(options: DashboardOptions, bound = [options.hos
           ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
         });
       }
-      const ds = /^\/api\/datasets\/([a-z0-9-]+)(\/train\.bin)?$/.exec(path);
+      const ds = /^\/api\/datasets\/([a-z0-9-]+)(?:\/(train|test)\.bin)?$/.exec(path);
       if (ds) {
         const name = ds[1]!;
-        if (!ds[2]) return sendJson(res, 200, await datasetMeta(name));
+        const split = ds[2] as 'train' | 'test' | undefined;
+        if (!split) return sendJson(res, 200, await datasetMeta(name));
         const count = Number(url.searchParams.get('count') ?? '2048');
-        return send(res, 200, 'application/octet-stream', await datasetSlice(name, count));
+        return send(res, 200, 'application/octet-stream', await datasetSlice(name, count, split));
       }
       sendJson(res, 404, { error: `Nothing at ${path}.` });
     } catch (error) {

@@ -62,4 +62,5 @@ export interface DatasetMeta {
   mean: number[];
   std: number[];
   trainCount: number;
+  testCount: number;
 }

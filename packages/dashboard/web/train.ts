@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Method } from 'supcon';
 import type { DatasetMeta } from './api.js';
+import { pickBackend } from './backend.js';
 import { h } from './dom.js';
 import { linePlot, scatter } from './plot.js';
 import {
@@ -65,21 +66,6 @@ async function loadData(s: Settings): Promise<Data> {
     mean: meta.mean,
     std: meta.std,
   };
-}
-
-async function pickBackend(wanted: string): Promise<string> {
-  const order = wanted === 'auto' ? ['webgl', 'cpu'] : [wanted];
-  for (const name of order) {
-    try {
-      if (await tf.setBackend(name)) {
-        await tf.ready();
-        return tf.getBackend();
-      }
-    } catch {
-      // try the next one
-    }
-  }
-  throw new Error(`No usable TensorFlow.js backend among ${order.join(', ')}.`);
 }
 
 const ui = {
