@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { gelu, layerNorm } from 'supcon';
+import { gelu, layerNorm, vitEncoder } from 'supcon';
 import { compareBackends, rand, requireNative, withGrads } from './harness.js';
 
 before(requireNative);
@@ -82,6 +82,28 @@ for (const [shape, sizes, axis] of [
 ] as [number[], number[], number][]) {
   test(`SplitV ${shape} into ${sizes} along ${axis}`, async () => {
     await compareBackends(`split ${shape}`, () => tf.split(rand(shape, 46), sizes, axis));
+  });
+}
+
+// A whole two-block ViT (both GELUs, both pools): the features and the gradient of every
+// parameter of sum(features · r) on native (fused kernels, native SplitV) equal those on cpu.
+for (const [pool, approximate] of [
+  ['cls', 'none'],
+  ['mean', 'tanh'],
+] as const) {
+  test(`a two-block ViT (${pool}, GELU ${approximate}): features and every parameter gradient`, async () => {
+    await compareBackends(`vit ${pool}`, () => {
+      const size = { patch: 4, dim: 16, depth: 2, heads: 2, mlpRatio: 2, pool, gelu: approximate };
+      const vit = vitEncoder({ ...size, inputShape: [8, 8, 1], seed: 3 });
+      const images = rand([3, 8, 8, 1], 54, 0, 1); // [B, H, W, C]
+      const r = rand([3, 16], 55); // [B, D]
+      const vars = vit.parameters().map((p) => p.variable);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(vit.apply(images, true), r)), vars);
+      const outs = [value, ...vars.map((v) => grads[v.name]!)];
+      const kept = outs.map((t) => t.clone());
+      tf.dispose(vars);
+      return kept;
+    });
   });
 }
 
