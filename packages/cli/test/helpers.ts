@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
-const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
+/** The built `supcon` binary (bin/supcon.js). */
+export const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
 
 /** Runs `supcon ARGS…` in a child process and returns its status, stdout and stderr. */
 export const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
@@ -72,5 +73,39 @@ export function tinyRun(data: string, batch = 128, epochs = 1): string[] {
     String(batch),
     '--epochs',
     String(epochs),
+  ];
+}
+
+/** `mpirun` is installed (Open MPI from scripts/setup.sh). */
+export const hasMpi = spawnSync('mpirun', ['--version']).status === 0;
+
+/** Why the data-parallel CLI tests cannot run on this machine, or false. */
+export const mpiSkip = !hasFashion
+  ? 'Fashion-MNIST is not installed'
+  : !hasMpi
+    ? 'mpirun is not installed'
+    : false;
+
+/**
+ * `supcon train` flags of a data-parallel run of seconds: a 784→32 MLP (its config file written
+ * into `dir`), the first `limit` training images, batch 32, one epoch, 100 held out, no kNN monitor
+ * (add `--backend` and `--out`).
+ */
+export function tinyMpiRun(dir: string, limit: number): string[] {
+  const config = join(dir, 'tiny.json');
+  writeFileSync(config, JSON.stringify({ model: { encoder: { kind: 'mlp', hidden: [32] } } }));
+  return [
+    '--config',
+    config,
+    '--limit',
+    String(limit),
+    '--batch-size',
+    '32',
+    '--epochs',
+    '1',
+    '--validation',
+    '100',
+    '--knn-k',
+    '0',
   ];
 }

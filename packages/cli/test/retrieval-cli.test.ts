@@ -113,7 +113,10 @@ test('eval --retrieval shows progress on stderr and a line of results; bad flags
     /Invalid value for `--metric`\. Expected one of cosine, euclidean\. Received: manhattan\./,
   );
   assert.match(oneSentence(cli('eval', '--retrieval', '--run', run, '--k', '5'), 2), /Unknown flag `--k`/);
-  assert.match(oneSentence(cli('eval', '--retrieval'), 2), /Flag `--run DIR` or `--pretrained NAME` is required/);
+  assert.match(
+    oneSentence(cli('eval', '--retrieval'), 2),
+    /Flag `--run DIR` or `--pretrained NAME` is required/,
+  );
 });
 
 /** The PNG of training image `i` of the tiny dataset (28×28 grey: lossless, no resize on the way back). */

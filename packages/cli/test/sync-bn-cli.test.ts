@@ -6,18 +6,13 @@
  * packages/node/test/sync-batch-norm-mpi.test.ts and packages/supcon/test/sync-batch-norm.test.ts.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { cli, mpiSkip, tinyMpiRun } from './helpers.js';
 
-const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-const hasFashion = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
-const hasMpi = spawnSync('mpirun', ['--version']).status === 0;
-const skip = !hasFashion ? 'Fashion-MNIST is not installed' : !hasMpi ? 'mpirun is not installed' : false;
+const skip = mpiSkip;
 const nativeSkip = await (async () => {
   if (skip) return skip;
   try {
@@ -31,24 +26,8 @@ const nativeSkip = await (async () => {
 
 const dir = mkdtempSync(join(tmpdir(), 'supcon-syncbn-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const tiny = join(dir, 'tiny.json');
-writeFileSync(tiny, JSON.stringify({ model: { encoder: { kind: 'mlp', hidden: [32] } } }));
 /** One epoch of 8 steps (256 images, batch 32), no kNN monitor. */
-const RUN = [
-  '--config',
-  tiny,
-  '--limit',
-  '256',
-  '--validation',
-  '100',
-  '--batch-size',
-  '32',
-  '--epochs',
-  '1',
-  '--knn-k',
-  '0',
-  '--sync-bn',
-];
+const RUN = [...tinyMpiRun(dir, 256), '--sync-bn'];
 
 const configOf = (out: string) =>
   JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { train: { syncBatchNorm?: boolean } };

@@ -6,42 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { localMpirun } from '@supcon/node';
+import { bin, cli, mpiSkip, tinyMpiRun } from './helpers.js';
 
-const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-const hasFashion = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
-const hasMpi = spawnSync('mpirun', ['--version']).status === 0;
-const skip = !hasFashion ? 'Fashion-MNIST is not installed' : !hasMpi ? 'mpirun is not installed' : false;
+const skip = mpiSkip;
 
 const dir = mkdtempSync(join(tmpdir(), 'supcon-dp-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const tiny = join(dir, 'tiny.json');
-writeFileSync(tiny, JSON.stringify({ model: { encoder: { kind: 'mlp', hidden: [32] } } }));
 /** One epoch of 32 steps (1024 images, batch 32), no kNN monitor: a few seconds on 2 ranks. */
-const RUN = [
-  '--config',
-  tiny,
-  '--limit',
-  '1024',
-  '--batch-size',
-  '32',
-  '--epochs',
-  '1',
-  '--validation',
-  '100',
-  '--knn-k',
-  '0',
-  '--backend',
-  'cpu',
-  '--checkpoint-every',
-  '1',
-];
+const RUN = [...tinyMpiRun(dir, 1024), '--backend', 'cpu', '--checkpoint-every', '1'];
 
 interface Summary {
   iterations: number;
