@@ -4,30 +4,14 @@
  * losses back. Skipped (with the reason) only when no Chromium is installed.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Dashboard, startDashboard } from '../src/index.js';
 import { PALETTE } from '../web/plot.js';
+import { browse, kill, skip } from './chromium.js';
 import { config, line, makeRunsFolder, step } from './fixtures.js';
-
-function findChromium(): string | undefined {
-  for (const name of [process.env['CHROMIUM'], 'chromium', 'chromium-browser', 'google-chrome']) {
-    if (!name) continue;
-    try {
-      execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'pipe' });
-      return name;
-    } catch {
-      // not this one
-    }
-  }
-  return undefined;
-}
-
-const chromium = findChromium();
-const skip = chromium ? false : 'Chromium is not installed (apt-get install -y chromium)';
 
 /** `--dump-dom` of `url` once the page's virtual time has run out (needs the network to go idle). */
 async function dumpDom(url: string, profile: string): Promise<string> {
@@ -43,45 +27,6 @@ async function dumpDom(url: string, profile: string): Promise<string> {
   );
   assert.ok(!dom.includes('id="error"'), dom);
   return dom;
-}
-
-/** Runs Chromium headless on `url` (in its own process group, killed at the end). */
-function browse(url: string, profile: string, extra: string[] = []) {
-  const child = spawn(
-    chromium!,
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      // Software WebGL (SwiftShader) for our own trusted page: newer Chromium wants the opt-in.
-      '--enable-unsafe-swiftshader',
-      '--disable-dev-shm-usage',
-      '--no-first-run',
-      `--user-data-dir=${profile}`,
-      ...extra,
-      url,
-    ],
-    { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, exited, output: () => ({ stdout, stderr }) };
-}
-
-function kill(child: ChildProcess): void {
-  if (child.exitCode !== null || child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL'); // the group: Chromium's helper processes too
-  } catch {
-    // already gone
-  }
 }
 
 describe('pages in headless Chromium', { skip }, () => {
