@@ -193,6 +193,10 @@ describe('/search in headless Chromium', {
       const classes = encoder.card.classes;
       for (const [k, h] of click.hits.entries())
         assert.equal(click.captions[k], `${classes[test.labels[h.index]!]} ${h.score.toFixed(3)}`);
+      console.log(
+        `search page: ${GALLERY} gallery images embedded on ${report['backend']} in ${(report['embedSeconds'] as number).toFixed(1)} s; ` +
+          `self-match ${click.hits[0]!.score.toFixed(5)} (click), ${file.hits[0]!.score.toFixed(5)} (file)`,
+      );
       encoder.dispose();
     } finally {
       kill(b.child);

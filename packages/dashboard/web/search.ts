@@ -33,6 +33,8 @@ interface Gallery {
   count: number;
   /** [count, outputDim], unit rows. */
   features: Float32Array;
+  /** Wall time of embedding the gallery. */
+  seconds: number;
 }
 
 const ui = {
@@ -99,7 +101,7 @@ async function loadGallery(): Promise<Gallery> {
   const seconds = (performance.now() - started) / 1000;
   ui.status.textContent = `Backend ${backend}; ${name} (${encoder.card.method}, ${dim}-d): ${count} test images of ${dataset} embedded in ${seconds.toFixed(1)} s. Drop an image or click one below.`;
   ui.status.dataset['ready'] = 'true';
-  return { encoder, pixels, labels, count, features };
+  return { encoder, pixels, labels, count, features, seconds };
 }
 
 /** Nearest gallery images of `grey` (one image of the encoder's input size), drawn and returned. */
@@ -231,6 +233,7 @@ async function main(): Promise<void> {
     backend: tf.getBackend(),
     model: g.encoder.card.name,
     count: g.count,
+    embedSeconds: g.seconds,
     labels: Array.from(g.labels.subarray(0, settings.k)),
     click,
     file: { hits: fromFileHits, captions: captions() },
