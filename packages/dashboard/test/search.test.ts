@@ -34,6 +34,15 @@ function rawGet(url: string, path: string, host?: string): Promise<{ status: num
   });
 }
 
+const hasData = await import('@supcon/node')
+  .then(({ loadDataset }) => loadDataset('fashion-mnist'))
+  .then(
+    () => true,
+    () => false,
+  );
+
+const noData = !hasData && 'Fashion-MNIST is not on this machine';
+
 describe('search math', () => {
   it('ranks by cosine similarity, best first, ties by index', () => {
     const gallery = normalizeRows(Float32Array.from([1, 0, 0, 2, 3, 0, 1, 1, 2, 0]), 2); // [5, 2]
@@ -104,6 +113,22 @@ describe('/models/ and the test gallery', () => {
     assert.equal((await rawGet(dashboard.url, '/models/index.json', 'evil.example')).status, 403);
   });
 
+  it('serves the first N test images and labels of a dataset', { skip: noData }, async () => {
+    const { loadDataset } = await import('@supcon/node');
+    const test = (await loadDataset('fashion-mnist')).test!;
+    const r = await fetch(new URL('api/datasets/fashion-mnist/test.bin?count=5', dashboard.url));
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    assert.equal(bytes.length, 5 * 784 + 5);
+    assert.deepEqual(bytes.subarray(0, 5 * 784), new Uint8Array(test.images.subarray(0, 5 * 784)));
+    assert.deepEqual([...bytes.subarray(5 * 784)], [...test.labels.subarray(0, 5)]);
+    const meta = (await (await fetch(new URL('api/datasets/fashion-mnist', dashboard.url))).json()) as {
+      testCount: number;
+    };
+    assert.equal(meta.testCount, 10_000);
+    const tooMany = await fetch(new URL('api/datasets/fashion-mnist/test.bin?count=10001', dashboard.url));
+    assert.equal(tooMany.status, 400);
+  });
+
   it('does not follow a symlink out of the folder', () => {
     const models = join(root, 'models');
     mkdirSync(models);
@@ -114,13 +139,6 @@ describe('/models/ and the test gallery', () => {
     assert.equal(modelFile('/models/index.json', models).body.toString(), '{"models": []}');
   });
 });
-
-const hasData = await import('@supcon/node')
-  .then(({ loadDataset }) => loadDataset('fashion-mnist'))
-  .then(
-    () => true,
-    () => false,
-  );
 
 describe('/search in headless Chromium', {
   skip: skip || (!hasData && 'Fashion-MNIST is not on this machine'),
