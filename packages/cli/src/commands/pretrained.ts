@@ -137,7 +137,8 @@ export const pretrainedPackCommand: Command = {
   name: 'pretrained pack',
   summary: 'Maintainers: pack a finished run as a shipped pretrained encoder (card + layers model)',
   help: [
-    'Usage: supcon pretrained pack RUN_DIR --name NAME --description TEXT [--models-dir DIR] [--command CMD] [--cpu MODEL] [--json]',
+    'Usage: supcon pretrained pack RUN_DIR --name NAME --description TEXT [--models-dir DIR] [--command CMD] [--cpu MODEL]',
+    '                             [--train-seconds S] [--json]',
     '',
     'Exports the run’s encoder (features, no head) into DIR/NAME (default: the @supcon/pretrained',
     'package’s models folder) with card.json: the run’s recipe, accuracies (summary.json), the',
@@ -149,6 +150,7 @@ export const pretrainedPackCommand: Command = {
     '  --models-dir DIR   another models folder',
     '  --command CMD      the retraining command (default: the one summary.json recorded)',
     '  --cpu MODEL        the CPU the run trained on (default: this machine’s)',
+    '  --train-seconds S  training seconds to record (default: summary.json’s)',
     '  --backend auto|native|cpu',
   ].join('\n'),
   async run(argv) {
@@ -158,6 +160,7 @@ export const pretrainedPackCommand: Command = {
       'models-dir': { kind: 'string' },
       command: { kind: 'string' },
       cpu: { kind: 'string' },
+      'train-seconds': { kind: 'number', min: 0 },
       backend: { kind: 'string', default: 'auto', choices: BACKEND_CHOICES },
     });
     if (positionals.length !== 1)
@@ -178,6 +181,7 @@ export const pretrainedPackCommand: Command = {
       ...(optional('models-dir') ? { modelsDir: optional('models-dir')! } : {}),
       ...(optional('command') ? { command: optional('command')! } : {}),
       ...(optional('cpu') ? { cpu: optional('cpu')! } : {}),
+      ...(flags['train-seconds'] !== undefined ? { trainSeconds: flags['train-seconds'] as number } : {}),
     });
     console.log(
       flags['json'] ? JSON.stringify(card) : `Packed ${card.name}: kNN check ${pct(card.check.knnTop1)}.`,

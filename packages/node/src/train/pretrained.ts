@@ -52,6 +52,8 @@ export interface PackOptions {
   command?: string;
   /** The CPU the run trained on (default: this machine's, which is right when packing where it ran). */
   cpu?: string;
+  /** Training seconds to record (default: summary.json's; give a quiet machine's figure when that one was not). */
+  trainSeconds?: number;
   dataset?: Dataset;
 }
 
@@ -117,7 +119,7 @@ export async function packPretrained(options: PackOptions): Promise<ModelCard> {
       command: options.command ?? commandOf(summary, name),
       date: (summary.startedAt ?? new Date().toISOString()).slice(0, 10),
       cpu: options.cpu ?? cpus()[0]?.model.trim() ?? 'unknown',
-      trainSeconds: Math.round(summary.trainSeconds ?? 0),
+      trainSeconds: Math.round(options.trainSeconds ?? summary.trainSeconds ?? 0),
       linearProbe: scores(summary.validationAccuracy, summary.testAccuracy),
       knn: scores(summary.knn?.validation?.top1, summary.knn?.test?.top1 ?? Number.NaN),
       check: { ...PRETRAINED_CHECK, knnTop1: 0, features: { count: 0, values: [] } },
