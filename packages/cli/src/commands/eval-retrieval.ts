@@ -3,7 +3,7 @@
  * frozen encoder (the core's `retrievalMetrics`): its test split queried against its training images,
  * or (`--gallery test`) the test split against itself, leave-one-out.
  */
-import { RETRIEVAL_METRICS, type RetrievalMetric, retrievalMetrics } from 'supcon';
+import { RETRIEVAL_METRICS, type RetrievalMetric, retrievalMetrics, retrievalScores } from 'supcon';
 import { parseFlags } from '../flags.js';
 import { embeddingSourceFlagSpecs, openEmbedder, percent, progressLine } from './embedding-source.js';
 
@@ -57,20 +57,15 @@ export async function runRetrievalEval(argv: string[]): Promise<number> {
     queries: m.queries,
     skippedQueries: m.skippedQueries,
     gallerySize: m.gallerySize,
-    recallAt1: m.recallAtK[1]!,
-    recallAt5: m.recallAtK[5]!,
-    recallAt10: m.recallAtK[10]!,
-    precisionAt1: m.precisionAt1,
-    rPrecision: m.rPrecision,
-    mapAtR: m.mapAtR,
+    ...retrievalScores(m),
     seconds: (performance.now() - started) / 1000,
   };
   if (flags['json']) console.log(JSON.stringify(result));
   else {
     const against = leaveOneOut ? `${split} leave-one-out` : `${m.gallerySize} training images`;
     console.log(
-      `Retrieval (${metric}, ${m.queries} ${split} queries vs ${against}): Recall@1 ${percent(result.recallAt1)}, ` +
-        `@5 ${percent(result.recallAt5)}, @10 ${percent(result.recallAt10)}; precision@1 ${percent(m.precisionAt1)}, ` +
+      `Retrieval (${metric}, ${m.queries} ${split} queries vs ${against}): Recall@1 ${percent(m.recallAtK[1]!)}, ` +
+        `@5 ${percent(m.recallAtK[5]!)}, @10 ${percent(m.recallAtK[10]!)}; precision@1 ${percent(m.precisionAt1)}, ` +
         `R-precision ${percent(m.rPrecision)}, mAP@R ${percent(m.mapAtR)}` +
         (m.skippedQueries > 0
           ? ` (${m.skippedQueries} queries skipped: no gallery item of their label).`

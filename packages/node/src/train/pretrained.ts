@@ -25,7 +25,7 @@ import {
   type ModelCard,
   type PretrainedEncoder,
 } from '@supcon/pretrained';
-import { check, type FeatureSet, retrievalMetrics } from 'supcon';
+import { check, type FeatureSet, retrievalMetrics, retrievalScores } from 'supcon';
 import { type Dataset, loadDataset } from '../data/index.js';
 import { writeFileDurable } from './checkpoint.js';
 import { exportRun } from './export.js';
@@ -199,14 +199,7 @@ function measureRetrieval(encoder: PretrainedEncoder, dataset: Dataset): Record<
     dim,
   });
   const m = retrievalMetrics(set(test), set(dataset.train), { metric: 'cosine', ks: [1, 5, 10] });
-  return {
-    recallAt1: m.recallAtK[1]!,
-    recallAt5: m.recallAtK[5]!,
-    recallAt10: m.recallAtK[10]!,
-    precisionAt1: m.precisionAt1,
-    rPrecision: m.rPrecision,
-    mapAtR: m.mapAtR,
-  };
+  return retrievalScores(m);
 }
 
 function measureCheck(

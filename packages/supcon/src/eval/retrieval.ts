@@ -65,6 +65,12 @@ export interface RetrievalResult {
   mapAtR: number;
 }
 
+/** The flat record the CLI and the model cards report: Recall@1/5/10 (when measured), precision@1, R-precision, mAP@R. */
+export function retrievalScores(m: RetrievalResult): Record<string, number> {
+  const recalls = Object.fromEntries(Object.entries(m.recallAtK).map(([k, v]) => [`recallAt${k}`, v]));
+  return { ...recalls, precisionAt1: m.precisionAt1, rPrecision: m.rPrecision, mapAtR: m.mapAtR };
+}
+
 /** Recall@K, precision@1, R-precision and mAP@R of `queries` against `gallery` (or leave-one-out). */
 export function retrievalMetrics(
   queries: FeatureSet,
