@@ -222,6 +222,19 @@ export function loadMpi(): Mpi {
 }
 
 export {
+  benchCollectives,
+  COLLECTIVE_OPS,
+  type CollectiveCase,
+  type CollectiveOp,
+  type CollectivesBench,
+  type CollectiveTiming,
+  fitLatencyBandwidth,
+  type LatencyBandwidth,
+  TRANSPORTS,
+  type Transport,
+  timeCollectives,
+} from './bench.js';
+export {
   killedRankMessage,
   LOOPBACK_FLAGS,
   type LocalLaunchOptions,
