@@ -35,6 +35,8 @@ const SAMPLES: Record<string, { value?: string; with?: string[]; before?: string
   momentum: { value: '0.8' },
   nesterov: {},
   'weight-decay': { value: '0.001' },
+  decoupled: { with: ['--optimizer', 'adam'] },
+  'clip-grad-norm': { value: '1.5' },
   temperature: { value: '0.2' },
   'base-temperature': { value: '0.07' },
   'warmup-epochs': { value: '1' },

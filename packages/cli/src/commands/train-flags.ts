@@ -124,6 +124,21 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     sweep: true,
   },
   {
+    name: 'decoupled',
+    kind: 'boolean',
+    help: "adam: AdamW's decoupled weight decay (p·(1 − lr·λ)) instead of L2 in the gradient",
+    to: 'train.optimizer.decoupled',
+  },
+  {
+    name: 'clip-grad-norm',
+    kind: 'number',
+    min: 0,
+    arg: 'X',
+    help: 'clip the gradients of every step to global L2 norm X (as clip_grad_norm_; any optimiser)',
+    to: 'train.optimizer.clipGradNorm',
+    sweep: true,
+  },
+  {
     name: 'temperature',
     kind: 'number',
     arg: 'X',
@@ -438,6 +453,19 @@ export function applyTrainFlags(spec: RunSpec, flags: FlagValues): RunSpec {
       `it only with \`--augment randaugment\` (this run augments with ${patched.data.augment})`,
       flags[name],
     );
+  check(
+    flags['decoupled'] !== true || patched.train.optimizer.kind === 'adam',
+    '--decoupled',
+    `it only with \`--optimizer adam\` (AdamW; this run's optimiser is ${patched.train.optimizer.kind})`,
+    true,
+  );
+  const clip = flags['clip-grad-norm'];
+  check(
+    clip === undefined || (clip as number) > 0,
+    '--clip-grad-norm',
+    'a global gradient norm > 0 (leave the flag out for no clipping)',
+    clip,
+  );
   const magnitude = flags['randaugment-magnitude'];
   check(
     magnitude === undefined || (magnitude as number) <= 30,

@@ -60,6 +60,7 @@ const OPTIMIZER_FIELDS: FieldsOf<OptimizerConfig> = {
   beta2: optional(number),
   epsilon: optional(number),
   decoupled: optional(boolean),
+  clipGradNorm: optional(number),
 };
 
 const TRAIN_FIELDS: FieldsOf<TrainConfig> = {

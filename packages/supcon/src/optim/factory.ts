@@ -1,6 +1,7 @@
 /** Builds an optimiser from a plain config (CLI flags, config files, checkpoints). */
 import { check } from '../errors.js';
 import { Adam } from './adam.js';
+import { ClippedOptimizer } from './clip.js';
 import { LARS } from './lars.js';
 import { SGD } from './sgd.js';
 import { isBatchNormOrBias, type Optimizer } from './types.js';
@@ -24,9 +25,19 @@ export interface OptimizerConfig {
   beta2?: number;
   epsilon?: number;
   decoupled?: boolean;
+  /**
+   * Clip the gradients of every update to this global L2 norm first (clip.ts, as
+   * torch.nn.utils.clip_grad_norm_), whatever the optimiser. Absent: no clipping (not stored).
+   */
+  clipGradNorm?: number;
 }
 
 export function createOptimizer(config: OptimizerConfig): Optimizer {
+  const optimizer = createUnclipped(config);
+  return config.clipGradNorm === undefined ? optimizer : new ClippedOptimizer(optimizer, config.clipGradNorm);
+}
+
+function createUnclipped(config: OptimizerConfig): Optimizer {
   check(OPTIMIZERS.includes(config.kind), 'optimizer', `one of ${OPTIMIZERS.join(', ')}`, config.kind);
   const exclude = (config.excludeBatchNormAndBias ?? true) ? isBatchNormOrBias : () => false;
   switch (config.kind) {

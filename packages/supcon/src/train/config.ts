@@ -136,6 +136,13 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
     `a number in [0, epochs=${c.epochs})`,
     c.warmupEpochs,
   );
+  const clip = c.optimizer.clipGradNorm;
+  check(
+    clip === undefined || (Number.isFinite(clip) && clip > 0),
+    'optimizer.clipGradNorm',
+    'a finite number > 0 (the global gradient norm to clip to; absent: no clipping)',
+    clip,
+  );
   check(Number.isInteger(c.seed), 'seed', 'an integer', c.seed);
   check(Number.isInteger(c.queueSize) && c.queueSize >= 0, 'queueSize', 'an integer >= 0', c.queueSize);
   check(
