@@ -17,7 +17,8 @@
  * Parameter names: patch_embed/{kernel,bias}, cls_token (cls only), pos_embed,
  * block<i>/{ln1,ln2}/{gamma,beta}, block<i>/attn/{qkv,proj}/{kernel,bias},
  * block<i>/mlp/{fc1,fc2}/{kernel,bias}, norm/{gamma,beta}. The class token is stored [D] and the
- * position embeddings [T, D] (T = N or N + 1), so weight decay that skips rank-1 tensors skips the token.
+ * position embeddings [T, D] (T = N or N + 1); the optimisers' default exclusion from weight decay
+ * (optim/types.ts, `isExcludedFromDecay`) skips both by name, with the norms and biases (rank 1).
  *
  * Example: `vitEncoder({ ...VIT_PRESETS['vit-tiny'], inputShape: [28, 28, 1], seed: 0 }).outputDim` → 192.
  */

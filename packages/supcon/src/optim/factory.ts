@@ -4,7 +4,7 @@ import { Adam } from './adam.js';
 import { ClippedOptimizer } from './clip.js';
 import { LARS } from './lars.js';
 import { SGD } from './sgd.js';
-import { isBatchNormOrBias, type Optimizer } from './types.js';
+import { isExcludedFromDecay, type Optimizer } from './types.js';
 
 export const OPTIMIZERS = ['sgd', 'lars', 'adam'] as const;
 export type OptimizerKind = (typeof OPTIMIZERS)[number];
@@ -17,7 +17,10 @@ export interface OptimizerConfig {
   /** SGD, default 0. */
   dampening?: number;
   weightDecay?: number;
-  /** Exclude BatchNorm and biases from weight decay (SGD, Adam); LARS always excludes them. Default true. */
+  /**
+   * Exclude BatchNorm/LayerNorm parameters, biases and the ViT's position embeddings and class token
+   * from weight decay (SGD, Adam; `isExcludedFromDecay`); LARS always excludes them. Default true.
+   */
   excludeBatchNormAndBias?: boolean;
   /** LARS η, default 0.001. */
   trustCoefficient?: number;
@@ -39,7 +42,7 @@ export function createOptimizer(config: OptimizerConfig): Optimizer {
 
 function createUnclipped(config: OptimizerConfig): Optimizer {
   check(OPTIMIZERS.includes(config.kind), 'optimizer', `one of ${OPTIMIZERS.join(', ')}`, config.kind);
-  const exclude = (config.excludeBatchNormAndBias ?? true) ? isBatchNormOrBias : () => false;
+  const exclude = (config.excludeBatchNormAndBias ?? true) ? isExcludedFromDecay : () => false;
   switch (config.kind) {
     case 'sgd':
       return new SGD({
@@ -55,6 +58,7 @@ function createUnclipped(config: OptimizerConfig): Optimizer {
         nesterov: config.nesterov ?? false,
         weightDecay: config.weightDecay ?? 0,
         trustCoefficient: config.trustCoefficient ?? 0.001,
+        exclude: isExcludedFromDecay,
       });
     case 'adam':
       return new Adam({

@@ -36,6 +36,22 @@ export function isBatchNormOrBias(p: Parameter): boolean {
   return p.variable.rank <= 1;
 }
 
+/**
+ * The ViT's learned embeddings (vit.ts names them `pos_embed` and `cls_token`, under any prefix such as
+ * the trainer's `encoder/`): the transformer recipes (DeiT, timm's AdamW) leave them out of weight
+ * decay, as norms and biases, since decaying them pulls every position towards the same embedding.
+ */
+const EMBEDDING = /(^|\/)(pos_embed|cls_token)$/;
+
+/**
+ * The parameters every optimiser leaves out of weight decay by default (`excludeBatchNormAndBias`,
+ * and LARS's adaptation): BatchNorm and LayerNorm scales and shifts and biases (rank <= 1), and the
+ * ViT's position embeddings and class token (by name).
+ */
+export function isExcludedFromDecay(p: Parameter): boolean {
+  return isBatchNormOrBias(p) || EMBEDDING.test(p.name);
+}
+
 /** Keeps per-parameter slot variables (momentum buffers, Adam moments) and their (de)serialisation. */
 export class Slots {
   private readonly vars = new Map<string, tf.Variable>();
