@@ -6,6 +6,7 @@ import type { Command } from '../command.js';
 import { benchAugmentCommand } from './bench-augment.js';
 import { benchGradcacheCommand } from './bench-gradcache.js';
 import { benchLossCommand } from './bench-loss.js';
+import { benchMpiCommand } from './bench-mpi.js';
 import { benchOverlapCommand } from './bench-overlap.js';
 import { benchStepCommand } from './bench-step.js';
 import { dashboardCommand } from './dashboard.js';
@@ -43,6 +44,7 @@ export const allCommands: Command[] = [
   benchAugmentCommand,
   benchOverlapCommand,
   benchGradcacheCommand,
+  benchMpiCommand,
   trainCommand,
   trainDistributedCommand,
   linearCommand,

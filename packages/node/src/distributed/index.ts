@@ -1,4 +1,9 @@
 export {
+  benchCollectives,
+  COLLECTIVE_OPS,
+  type CollectiveCase,
+  type CollectivesBench,
+  fitLatencyBandwidth,
   killedRankMessage,
   launchedByMpi,
   loadMpi,
@@ -8,6 +13,8 @@ export {
   type MpirunJob,
   mpiLoadError,
   startMpirun,
+  TRANSPORTS,
+  type Transport,
 } from '@supcon/mpi';
 export { DistributedTrainingError, fingerprint } from './agreement.js';
 export { MpiCollectives } from './collectives.js';
