@@ -279,43 +279,40 @@ async function trainInLockstep(
     const checkpoint = () => {
       if (rank === 0) saveCheckpoint(files.checkpoint, t.state(), { spec });
     };
-    let epochStart = performance.now();
     const alreadyFinished = t.position.done;
-    while (!t.position.done) {
-      if (plan.stopAfterIterations !== undefined && t.position.iteration >= plan.stopAfterIterations) {
-        interrupted = true;
-        break;
-      }
+    const stopAt = plan.stopAfterIterations;
+    const limitReached = () => stopAt !== undefined && t.position.iteration >= stopAt;
+    if (limitReached()) interrupted = !alreadyFinished;
+    else {
       if (launcherGone()) collectives.requestStop();
-      const { epochDone, ...record } = t.step();
-      if (rank === 0) {
-        log(record);
-        hooks.onStep?.(record);
-        const { iteration, step } = t.position;
-        if (iteration % spec.checkpointEvery === 0 && step !== 0) checkpoint();
-        if (epochDone) {
-          const e: EpochRecord & { knnAccuracy?: number } = {
-            type: 'epoch',
-            epoch: record.epoch,
-            iteration,
-            loss: epochDone.loss,
-            seconds: (performance.now() - epochStart) / 1000,
-          };
+      const loop = t.steps({
+        afterStep: (record) => {
+          if (rank !== 0) return;
+          log(record);
+          hooks.onStep?.(record);
+          const { iteration, step } = t.position;
+          if (iteration % spec.checkpointEvery === 0 && step !== 0) checkpoint();
+        },
+        afterEpoch: (r) => {
+          if (rank !== 0) return;
+          const e: EpochRecord & { knnAccuracy?: number } = { ...r };
           if (spec.knnK > 0)
             e.knnAccuracy = knnMonitor(t.encoder, context!.data, context!.steps.eval, spec.knnK);
           log(e);
           checkpoint();
           hooks.onEpoch?.(e);
-        }
+        },
+        stop: () => {
+          interrupted = !t.position.done && (collectives.stopRequested || limitReached());
+          return interrupted;
+        },
+      });
+      for (const record of loop) {
+        hooks.afterStep?.(record, rank);
+        // Signals are delivered by the event loop: let it turn between steps.
+        if (job.handleSignals) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (launcherGone()) collectives.requestStop();
       }
-      if (epochDone) epochStart = performance.now();
-      hooks.afterStep?.(record, rank);
-      if (collectives.stopRequested && !t.position.done) {
-        interrupted = true;
-        break;
-      }
-      // Signals are delivered by the event loop: let it turn between steps.
-      if (job.handleSignals) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (!alreadyFinished) checkpoint();
     const exported = existsSync(join(files.encoder, 'model.json'));

@@ -1,7 +1,15 @@
 /**
  * What every trainer shares, whether it runs one process (Trainer) or one rank of a data-parallel
  * group (DataParallelTrainer): the validated data, the sampler position, the learning-rate schedule,
- * the optimiser, the parameter names, and the checkpoint state. Subclasses write the step.
+ * the optimiser, the parameter names, the checkpoint state, and the loop: `step()` and `steps()`
+ * build the step records and close each epoch the same way for both. A subclass writes only the
+ * optimisation of one batch (`trainBatch`).
+ *
+ * The epoch protocol: the step that ends an epoch (its position's `step` is back at 0) also ends the
+ * epoch's running sums (`epochLoss`, reset to zero there, so a checkpoint written at an epoch end
+ * holds an empty epoch) and yields the EpochRecord: `steps()` hands it to `afterEpoch` right after
+ * that step's `afterStep`. The epoch's `seconds` run from the start of its first step to the end of
+ * its last (what the hooks do between epochs, such as a kNN monitor, is not counted).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
@@ -12,7 +20,33 @@ import { learningRate, type Schedule } from '../optim/schedule.js';
 import type { Optimizer, Parameter } from '../optim/types.js';
 import type { TrainConfig } from './config.js';
 import { batchesPerEpoch, batchIndices, checkBalancedSampler, samplerOrder } from './sampler.js';
-import type { MakeViews, TrainerOptions, TrainerState, TrainSet } from './trainer.js';
+import type {
+  EpochRecord,
+  MakeViews,
+  StepRecord,
+  TrainerOptions,
+  TrainerState,
+  TrainHooks,
+  TrainSet,
+} from './trainer.js';
+
+/** The next batch as `trainBatch` gets it: its position, its dataset indices [B] and learning rate. */
+export interface Batch {
+  epoch: number;
+  step: number;
+  iteration: number;
+  indices: Int32Array;
+  lr: number;
+}
+
+/** What `trainBatch` measured: the loss (finite) and, for ce and the joint probe, training top-1s. */
+export interface BatchOutcome {
+  loss: number;
+  /** ce only: top-1 of the classifier on the batch's views (training mode, before the update). */
+  accuracy?: number;
+  /** jointProbe only: top-1 of the joint probe on the batch's views (before its update). */
+  probeAccuracy?: number;
+}
 
 const QUEUE_ROWS = 'queue/rows';
 const QUEUE_LABELS = 'queue/labels';
@@ -35,6 +69,8 @@ export abstract class TrainerBase {
   protected iteration = 0;
   protected epochLoss: TrainerState['epochLoss'] = { sum: 0, steps: 0 };
   private order: { epoch: number; indices: Int32Array } | undefined;
+  /** When the current epoch's first step started (performance.now()); unset between epochs. */
+  private epochStarted: number | undefined;
 
   constructor(options: TrainerOptions) {
     const { config, encoder, head, data } = options;
@@ -141,6 +177,7 @@ export abstract class TrainerBase {
     }
     this.iteration = state.iteration;
     this.epochLoss = { ...state.epochLoss };
+    this.epochStarted = undefined;
   }
 
   dispose(): void {
@@ -158,8 +195,88 @@ export abstract class TrainerBase {
   /** Reads back what `saveExtra` wrote. */
   protected restoreExtra(_variables: TrainerState['variables'], _iteration: number): void {}
 
+  /**
+   * One optimisation step on the next batch (every rank of a data-parallel group calls it together).
+   * When the step ends an epoch it also closes the epoch (see the top of this file); `steps()` reports
+   * that epoch's record.
+   */
+  step(): StepRecord {
+    return this.advance().record;
+  }
+
+  /**
+   * Trains to the end (or until `stop` returns true after a step), calling the hooks between steps;
+   * checkpoints and evaluations belong in the hooks.
+   */
+  run(hooks: TrainHooks = {}): void {
+    for (const _ of this.steps(hooks)) {
+      // every step's work happens inside the generator
+    }
+  }
+
+  /**
+   * The loop of `run` as a generator that yields after each step (after its hooks, before `stop` is
+   * asked), so a caller can await between steps: signal handlers and I/O get their turn.
+   */
+  *steps(hooks: TrainHooks = {}): Generator<StepRecord, void> {
+    while (!this.position.done) {
+      const { record, epoch } = this.advance();
+      hooks.afterStep?.(record);
+      if (epoch) hooks.afterEpoch?.(epoch);
+      yield record;
+      if (hooks.stop?.()) return;
+    }
+  }
+
+  /** Optimises one batch (the subclass's step: views, forward, loss, gradients, update). */
+  protected abstract trainBatch(batch: Batch): BatchOutcome;
+
+  /** One step and, when it ends an epoch, that epoch's record. */
+  private advance(): { record: StepRecord; epoch?: EpochRecord } {
+    const started = performance.now();
+    this.epochStarted ??= started;
+    const { epoch, step, iteration, indices } = this.nextBatch(); // indices [B]
+    const lr = this.lr;
+    const { loss, accuracy, probeAccuracy } = this.trainBatch({ epoch, step, iteration, indices, lr });
+    check(Number.isFinite(loss), 'loss', 'a finite value (lower the learning rate?)', loss);
+    this.iteration++;
+    this.epochLoss.sum += loss;
+    this.epochLoss.steps++;
+    if (accuracy !== undefined) this.epochLoss.accuracySum = (this.epochLoss.accuracySum ?? 0) + accuracy;
+    if (probeAccuracy !== undefined)
+      this.epochLoss.probeAccuracySum = (this.epochLoss.probeAccuracySum ?? 0) + probeAccuracy;
+    const ended = performance.now();
+    const seconds = (ended - started) / 1000;
+    const record: StepRecord = {
+      type: 'step',
+      epoch,
+      step,
+      iteration,
+      loss,
+      lr,
+      imagesPerSecond: indices.length / seconds,
+      seconds,
+    };
+    if (accuracy !== undefined) record.accuracy = accuracy;
+    if (probeAccuracy !== undefined) record.probeAccuracy = probeAccuracy;
+    if (this.position.step !== 0) return { record };
+    const { sum, steps, accuracySum, probeAccuracySum } = this.epochLoss;
+    this.epochLoss = { sum: 0, steps: 0 };
+    const done: EpochRecord = {
+      type: 'epoch',
+      epoch,
+      iteration: this.iteration,
+      loss: sum / steps,
+      seconds: (ended - this.epochStarted) / 1000,
+    };
+    this.epochStarted = undefined;
+    if (accuracySum !== undefined) done.accuracy = accuracySum / steps;
+    if (probeAccuracySum !== undefined) done.probeAccuracy = probeAccuracySum / steps;
+    return { record, epoch: done };
+  }
+
   /** The next batch: its position and its dataset indices [B]. Throws when training is done. */
-  protected nextBatch(): { epoch: number; step: number; iteration: number; indices: Int32Array } {
+  private nextBatch(): { epoch: number; step: number; iteration: number; indices: Int32Array } {
     const { epoch, step, iteration } = this.position;
     check(
       iteration < this.totalIterations,
@@ -170,20 +287,6 @@ export abstract class TrainerBase {
     if (this.order?.epoch !== epoch)
       this.order = { epoch, indices: samplerOrder(this.config, this.data.labels, epoch) };
     return { epoch, step, iteration, indices: batchIndices(this.order.indices, step, this.config.batchSize) };
-  }
-
-  /**
-   * Counts a finished step whose loss was `loss` (which must be finite) and, for ce, its training
-   * top-1; with a joint probe, the probe's training top-1.
-   */
-  protected finishStep(loss: number, accuracy?: number, probeAccuracy?: number): void {
-    check(Number.isFinite(loss), 'loss', 'a finite value (lower the learning rate?)', loss);
-    this.iteration++;
-    this.epochLoss.sum += loss;
-    this.epochLoss.steps++;
-    if (accuracy !== undefined) this.epochLoss.accuracySum = (this.epochLoss.accuracySum ?? 0) + accuracy;
-    if (probeAccuracy !== undefined)
-      this.epochLoss.probeAccuracySum = (this.epochLoss.probeAccuracySum ?? 0) + probeAccuracy;
   }
 
   /** Every variable (trainable and state), named `encoder/…` and `head/…`. */

@@ -31,7 +31,7 @@
  *
  * @example
  *   const worker = new DataParallelTrainer({ config, encoder, head, data, collectives });
- *   while (!worker.position.done) worker.step(); // on every rank, in lockstep
+ *   worker.run({ afterEpoch: (e) => console.log(e.loss) }); // on every rank, in lockstep
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check } from '../errors.js';
@@ -39,12 +39,12 @@ import type { FeatureQueue } from '../losses/queue.js';
 import type { Network } from '../models/network.js';
 import { type ReplicaGroup, withSyncBatchNorm } from '../models/sync_batch_norm.js';
 import type { Parameter } from '../optim/types.js';
-import { gatherImages, TrainerBase } from './base.js';
+import { type Batch, type BatchOutcome, gatherImages, TrainerBase } from './base.js';
 import type { TrainConfig } from './config.js';
 import { cachedGradients } from './gradcache.js';
 import { variableGrads } from './grads.js';
 import { methodLoss } from './loss.js';
-import type { StepRecord, TrainerOptions } from './trainer.js';
+import type { TrainerOptions } from './trainer.js';
 
 export { type ReplicaGroup, withSyncBatchNorm } from '../models/sync_batch_norm.js';
 
@@ -151,8 +151,8 @@ export interface DataParallelTrainerOptions extends TrainerOptions {
 }
 
 /**
- * The Trainer's loop (same sampler, schedule, optimiser, records and state) for one rank of a
- * data-parallel group. Every rank sees the whole data set and derives the batch from (seed, epoch),
+ * The Trainer's loop (the same `step()`/`steps()` of TrainerBase: sampler, schedule, optimiser, step
+ * and epoch records, state) for one rank of a data-parallel group. Every rank sees the whole data set and derives the batch from (seed, epoch),
  * so only embeddings and gradients cross the transport.
  */
 export class DataParallelTrainer extends TrainerBase {
@@ -177,10 +177,8 @@ export class DataParallelTrainer extends TrainerBase {
     this.buffers = config.syncBatchNorm ? [] : this.stateVariables();
   }
 
-  /** One synchronous step on this rank's shard of the next batch; every rank must call it. */
-  step(): StepRecord & { epochDone?: { loss: number } } {
-    const started = performance.now();
-    const { epoch, step, iteration, indices } = this.nextBatch(); // indices [B]
+  /** One synchronous step on this rank's shard of the batch; every rank must call `step()` together. */
+  protected override trainBatch({ epoch, indices, lr }: Batch): BatchOutcome {
     const batch = indices.length;
     const { views, seed } = this.config;
     const shard = shardRange(batch, this.collectives.rank, this.collectives.size);
@@ -192,7 +190,6 @@ export class DataParallelTrainer extends TrainerBase {
       epoch,
       indices: local,
     });
-    const lr = this.lr;
     const inputs = tf.tensor4d(pixels, [local.length * views, ...this.viewShape]); // [n·V, H, W, C]
     let loss: number;
     let grads: tf.Tensor[];
@@ -226,22 +223,7 @@ export class DataParallelTrainer extends TrainerBase {
         ),
       );
     }
-    this.finishStep(loss);
-    const seconds = (performance.now() - started) / 1000;
-    const record = {
-      type: 'step' as const,
-      epoch,
-      step,
-      iteration,
-      loss,
-      lr,
-      imagesPerSecond: batch / seconds,
-      seconds,
-    };
-    if (this.position.step !== 0) return record;
-    const epochDone = { loss: this.epochLoss.sum / this.epochLoss.steps };
-    this.epochLoss = { sum: 0, steps: 0 };
-    return { ...record, epochDone };
+    return { loss };
   }
 
   /** Steps 4–5: one all-reduce carries the gradients and the BatchNorm buffers, then the update. */

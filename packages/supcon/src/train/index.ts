@@ -1,3 +1,4 @@
+export { type Batch, type BatchOutcome, TrainerBase } from './base.js';
 export * from './config.js';
 export * from './distributed.js';
 export * from './gradcache.js';

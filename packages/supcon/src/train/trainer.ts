@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Network } from '../models/network.js';
 import type { OptimizerState } from '../optim/types.js';
-import { gatherImages, TrainerBase } from './base.js';
+import { type Batch, type BatchOutcome, gatherImages, TrainerBase } from './base.js';
 import type { TrainConfig } from './config.js';
 import { cachedGradients } from './gradcache.js';
 import { variableGrads } from './grads.js';
@@ -115,16 +115,13 @@ export class Trainer extends TrainerBase {
     return true;
   }
 
-  /** One optimisation step on the next batch. */
-  step(): StepRecord {
-    const started = performance.now();
-    const { epoch, step, iteration, indices } = this.nextBatch(); // indices [B]
+  /** One step of the single process: the whole batch's views, forward, loss, gradients, update. */
+  protected override trainBatch({ epoch, iteration, indices, lr }: Batch): BatchOutcome {
     const { views, method } = this.config;
     const batch = indices.length;
     const images = gatherImages(this.data, indices); // [B, H, W, C] uint8
     const labels = Int32Array.from(indices, (i) => this.data.labels[i]!); // [B]
     const pixels = this.makeViews(images, batch, { views, seed: this.config.seed, epoch, indices });
-    const lr = this.lr;
     const rows = batch * views;
     const { loss, accuracy, probeAccuracy } = tf.tidy(() => {
       const x = tf.tensor4d(pixels, [rows, ...this.viewShape]); // [B·V, H, W, C], sample-major
@@ -195,61 +192,10 @@ export class Trainer extends TrainerBase {
         probeAccuracy: probe,
       };
     });
-    this.finishStep(loss, accuracy, probeAccuracy);
-    const seconds = (performance.now() - started) / 1000;
-    const record: StepRecord = {
-      type: 'step',
-      epoch,
-      step,
-      iteration,
-      loss,
-      lr,
-      imagesPerSecond: batch / seconds,
-      seconds,
-    };
-    if (accuracy !== undefined) record.accuracy = accuracy;
-    if (probeAccuracy !== undefined) record.probeAccuracy = probeAccuracy;
-    return record;
-  }
-
-  /**
-   * Trains to the end (or until `stop` returns true after a step), calling the hooks between steps;
-   * checkpoints and evaluations belong in the hooks.
-   */
-  run(hooks: TrainHooks = {}): void {
-    for (const _ of this.steps(hooks)) {
-      // every step's work happens inside the generator
-    }
-  }
-
-  /**
-   * The loop of `run` as a generator that yields after each step (after its hooks, before `stop` is
-   * asked), so a caller can await between steps: signal handlers and I/O get their turn.
-   */
-  *steps(hooks: TrainHooks = {}): Generator<StepRecord, void> {
-    let epochStart = performance.now();
-    while (!this.position.done) {
-      const record = this.step();
-      hooks.afterStep?.(record);
-      if (this.position.step === 0) {
-        const { sum, steps, accuracySum, probeAccuracySum } = this.epochLoss;
-        this.epochLoss = { sum: 0, steps: 0 };
-        const seconds = (performance.now() - epochStart) / 1000;
-        const done: EpochRecord = {
-          type: 'epoch',
-          epoch: record.epoch,
-          iteration: this.iteration,
-          loss: sum / steps,
-          seconds,
-        };
-        if (accuracySum !== undefined) done.accuracy = accuracySum / steps;
-        if (probeAccuracySum !== undefined) done.probeAccuracy = probeAccuracySum / steps;
-        hooks.afterEpoch?.(done);
-        epochStart = performance.now();
-      }
-      yield record;
-      if (hooks.stop?.()) return;
-    }
+    const outcome: BatchOutcome = { loss };
+    if (accuracy !== undefined) outcome.accuracy = accuracy;
+    if (probeAccuracy !== undefined) outcome.probeAccuracy = probeAccuracy;
+    return outcome;
   }
 
   override dispose(): void {
