@@ -4,6 +4,7 @@
  *   --batch-size 256  --backend native|cpu (default native)
  * The data set is Fashion-MNIST (first 4096 training images), augmentation 'light'.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { presetSpec } from '../train/spec.js';
 import { benchDistributed } from './bench.js';
@@ -26,7 +27,9 @@ spec.data.limit = 4096;
 spec.checkpointEvery = 1_000_000;
 if (values.model === 'mlp') spec.model.encoder = { kind: 'mlp', hidden: [512, 256] };
 else if (values.model !== 'small-resnet')
-  throw new Error(`--model: expected mlp or small-resnet, got ${values.model}`);
+  throw new Error(
+    `Invalid value for \`--model\`. Expected one of mlp, small-resnet. Received: ${values.model}.`,
+  );
 const backend = values.backend === 'cpu' ? 'cpu' : 'native';
 const rows = await benchDistributed({
   spec,
@@ -39,9 +42,14 @@ const rows = await benchDistributed({
   warmup: Number(values.warmup),
   backend,
 });
+const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(cpuinfo)?.[1]?.trim();
 console.log(
   JSON.stringify({
     date: new Date().toISOString(),
+    cpu: field('model name'),
+    cpuFamily: Number(field('cpu family')),
+    ompWaitPolicy: process.env['OMP_WAIT_POLICY'] ?? null,
     model: values.model,
     batchSize: spec.train.batchSize,
     backend,
