@@ -89,7 +89,7 @@ export class MomentumEncoder {
       }
       return out;
     } finally {
-      this.all.forEach((p, i) => p.variable.assign(online[i]!));
+      for (let i = 0; i < this.all.length; i++) this.all[i]!.variable.assign(online[i]!);
       tf.dispose(online);
     }
   }
