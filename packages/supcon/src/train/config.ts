@@ -66,6 +66,11 @@ export interface TrainConfig {
    * shard is the batch. Absent means false and is not stored.
    */
   syncBatchNorm?: boolean;
+  /**
+   * ce: label smoothing ε in [0, 1) of the cross-entropy target, (1 − ε)·onehot + ε/C (loss.ts; the ViT
+   * recipes use 0.1). Absent means 0 and is not stored, so older config.json files read alike.
+   */
+  labelSmoothing?: number;
 }
 
 export function defaultConfig(method: Method = 'supcon'): TrainConfig {
@@ -155,6 +160,20 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
   resolveSampler(c);
   if (c.jointProbe === false) delete c.jointProbe;
   if (c.syncBatchNorm === false) delete c.syncBatchNorm;
+  if (c.labelSmoothing === 0) delete c.labelSmoothing;
+  const epsilon = c.labelSmoothing;
+  check(
+    epsilon === undefined || (Number.isFinite(epsilon) && epsilon >= 0 && epsilon < 1),
+    'labelSmoothing',
+    'a number in [0, 1)',
+    epsilon,
+  );
+  check(
+    epsilon === undefined || c.method === 'ce',
+    'labelSmoothing',
+    'no value for the supcon and simclr methods (label smoothing is a cross-entropy option)',
+    epsilon,
+  );
   check(
     c.jointProbe === undefined || c.method !== 'ce',
     'jointProbe',

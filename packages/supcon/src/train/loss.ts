@@ -1,7 +1,9 @@
 /**
  * The only stage that differs between methods (besides the head):
  *   supcon: SupCon L_out with labels;  simclr: the same loss without labels (NT-Xent);
- *   ce:     softmax cross-entropy of the classifier's logits.
+ *   ce:     softmax cross-entropy of the classifier's logits, optionally with label smoothing ε
+ *           (Szegedy et al. 2016), as torch.nn.functional.cross_entropy(label_smoothing=ε): the target
+ *           is (1 − ε)·onehot(y) + ε/C, so L = −(1 − ε)·log p_y − (ε/C)·Σ_c log p_c.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type FeatureQueue, supConQueueLoss } from '../losses/queue.js';
@@ -18,14 +20,16 @@ export function methodLoss(
   output: tf.Tensor2D,
   labels: Int32Array,
   views: number,
-  options: { temperature: number; baseTemperature?: number },
+  options: { temperature: number; baseTemperature?: number; labelSmoothing?: number },
   queue?: FeatureQueue,
 ): tf.Scalar {
   const batch = labels.length;
   if (method === 'ce') {
     const classes = output.shape[1]!;
     const perView = tf.tensor1d(repeat(labels, views), 'int32'); // [B·V]
-    const target = tf.oneHot(perView, classes); // [B·V, C]
+    const epsilon = options.labelSmoothing ?? 0;
+    const onehot = tf.oneHot(perView, classes); // [B·V, C]
+    const target = epsilon > 0 ? tf.add(tf.mul(onehot, 1 - epsilon), epsilon / classes) : onehot; // [B·V, C]
     return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(output)), 1))) as tf.Scalar;
   }
   const features = tf.reshape(output, [batch, views, -1]); // [B, V, D]
