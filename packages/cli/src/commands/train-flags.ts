@@ -181,6 +181,15 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     model: 'widthMultiplier',
   },
   {
+    name: 'label-smoothing',
+    kind: 'number',
+    min: 0,
+    arg: 'E',
+    help: 'ce: label smoothing ε in [0, 1) of the target, (1 − ε)·onehot + ε/classes (default 0)',
+    to: 'train.labelSmoothing',
+    sweep: true,
+  },
+  {
     name: 'queue-size',
     kind: 'int',
     min: 0,
@@ -428,6 +437,7 @@ export function applyTrainFlags(spec: RunSpec, flags: FlagValues): RunSpec {
     delete train.views;
     delete train.temperature;
     delete train.baseTemperature;
+    delete train.labelSmoothing;
   }
   const model: Record<string, unknown> = {};
   for (const flag of TRAIN_FLAGS) {
@@ -465,6 +475,13 @@ export function applyTrainFlags(spec: RunSpec, flags: FlagValues): RunSpec {
     '--clip-grad-norm',
     'a global gradient norm > 0 (leave the flag out for no clipping)',
     clip,
+  );
+  const smoothing = flags['label-smoothing'];
+  check(
+    smoothing === undefined || ((smoothing as number) < 1 && patched.train.method === 'ce'),
+    '--label-smoothing',
+    `a number in [0, 1) with \`--method ce\` (this run's method is ${patched.train.method})`,
+    smoothing,
   );
   const magnitude = flags['randaugment-magnitude'];
   check(

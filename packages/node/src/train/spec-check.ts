@@ -85,6 +85,7 @@ const TRAIN_FIELDS: FieldsOf<TrainConfig> = {
   samplesPerClass: optional(integer),
   jointProbe: optional(boolean),
   syncBatchNorm: optional(boolean),
+  labelSmoothing: optional(number),
 };
 
 /** The flat format of config files written before `{ encoder, head }` (spec-legacy.ts). */
