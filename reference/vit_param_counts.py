@@ -1,5 +1,5 @@
 """A plain torch.nn Vision Transformer of the shape packages/supcon/src/models/vit.ts builds, and the
-trainable parameter counts of its presets (no classifier head):
+trainable parameter counts of its presets vit-mini, vit-tiny and vit-b16 (no classifier head):
 
   patch embedding Conv2d(C, D, kernel = stride = p) with bias; a class token [D] (pool "cls");
   learned position embeddings [T, D]; depth x pre-norm block (LayerNorm -> nn.MultiheadAttention
@@ -66,10 +66,12 @@ def count(model):
 
 
 PRESETS = {
+    "vit-mini": dict(patch=7, dim=64, depth=4, heads=2, mlp_ratio=2, gelu="tanh"),
     "vit-tiny": dict(patch=4, dim=192, depth=6, heads=3, mlp_ratio=4),
     "vit-b16": dict(patch=16, dim=768, depth=12, heads=12, mlp_ratio=4),
 }
 CASES = [
+    ("vit-mini", [28, 28, 1], "mean"),
     ("vit-tiny", [28, 28, 1], "cls"),
     ("vit-tiny", [32, 32, 3], "cls"),
     ("vit-tiny", [28, 28, 1], "mean"),

@@ -59,7 +59,7 @@ test('preset parameter counts equal the torch.nn ViT of reference/vit_param_coun
       parameters: number;
     }[];
   };
-  assert.equal(reference.cases.length, 4);
+  assert.equal(reference.cases.length, 5);
   for (const c of reference.cases) {
     const enc = vitEncoder({ ...VIT_PRESETS[c.preset], pool: c.pool, inputShape: c.inputShape, seed: 1 });
     assert.equal(count(enc), c.parameters, `${c.preset} on ${c.inputShape.join('×')}, pool ${c.pool}`);

@@ -25,7 +25,7 @@ export type { ModelSpec } from 'supcon';
 
 /**
  * The encoders by the names the CLI takes (`--encoder`): the kinds of `EncoderSpec`, the ResNet
- * by depth, the ViT by kind (its defaults, vit-tiny) or by preset. A ViT's other sizes are set in a
+ * by depth, the ViT by kind (its defaults, vit-tiny) or by preset (vit-mini, vit-tiny, vit-b16). A ViT's other sizes are set in a
  * config file (`{"model": {"encoder": {"kind": "vit", "dim": 16, …}}}`).
  */
 export const ENCODERS = [
@@ -35,6 +35,7 @@ export const ENCODERS = [
   'resnet34',
   'resnet50',
   'vit',
+  'vit-mini',
   'vit-tiny',
   'vit-b16',
 ] as const;
@@ -46,7 +47,8 @@ export function encoderSpecFor(name: EncoderName): EncoderSpec {
   check(ENCODERS.includes(name), 'model.encoder', `one of ${ENCODERS.join(', ')}`, name);
   const depth = RESNET_DEPTH[name];
   if (depth !== undefined) return { ...ENCODER_DEFAULTS.resnet, depth };
-  if (name === 'vit-tiny' || name === 'vit-b16') return { kind: 'vit', ...VIT_PRESETS[name] };
+  if (name === 'vit-mini' || name === 'vit-tiny' || name === 'vit-b16')
+    return { kind: 'vit', ...VIT_PRESETS[name] };
   return structuredClone(ENCODER_DEFAULTS[name as 'small-resnet' | 'mlp' | 'vit']);
 }
 
