@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunSpec } from '@supcon/node';
 import {
   encoderName,
   evalSummaryText,
@@ -48,6 +51,12 @@ export const demoCommand: Command = {
     '  --resume              continue the interrupted run in --out (as `supcon train --resume`: refused',
     '                        without a checkpoint or with flags that change the run), then probe and report;',
     '                        --resume --epochs N lengthens it to N epochs',
+    '  --baseline ce         also train cross-entropy on the same encoder, data and augmentation in',
+    '                        DIR/baseline-ce, read it out by its own classifier and by the linear probe,',
+    '                        and put both beside SupCon in the report (Baseline section, comparison.png)',
+    "  --baseline-epochs N   the baseline's epochs (default: the run's epochs × its views: cross-entropy",
+    '                        trains one view per image, so about the same images and time pass through',
+    '                        the encoder; both measured training times are shown)',
     trainFlagHelp(),
   ].join('\n'),
   async run(argv) {
@@ -56,10 +65,16 @@ export const demoCommand: Command = {
       ...trainFlagSpecs,
       out: { kind: 'string' },
       resume: { kind: 'boolean' },
+      baseline: { kind: 'string', choices: ['ce'] },
+      'baseline-epochs': { kind: 'int', min: 1 },
     });
     if (positionals.length > 0)
       throw new CliError(`Unexpected argument \`${positionals[0]}\`. See \`supcon demo --help\`.`);
     const resume = flags['resume'] === true;
+    if (flags['baseline-epochs'] !== undefined && flags['baseline'] === undefined)
+      throw new CliError(
+        'Flag `--baseline-epochs` needs `--baseline ce`, the baseline it sets the epochs of.',
+      );
     if (resume && flags['out'] === undefined)
       throw new CliError('Flag `--resume` needs `--out DIR`, the run folder to continue.');
     // The kNN monitor is on by default (k 200): the report draws its curve.
@@ -126,6 +141,14 @@ export const demoCommand: Command = {
       trainSeconds,
       seconds: (performance.now() - started) / 1000,
     });
+    if (flags['baseline'] === 'ce') {
+      const baseline = await trainBaseline(flags, spec, out, options, say);
+      if (baseline === undefined) {
+        console.error(interruptedMessage(join(out, BASELINE_DIR), 0, 'demo'));
+        return 130;
+      }
+      Object.assign(summary, updateSummary(out, { baseline }));
+    }
     const report = await writeReport(out, summary, shown, data.dataset.classes);
     const total = (performance.now() - started) / 1000;
     const final = updateSummary(out, { report, seconds: total });
@@ -139,3 +162,68 @@ export const demoCommand: Command = {
     return 0;
   },
 };
+
+/** The cross-entropy baseline's folder inside the demo's run folder. */
+export const BASELINE_DIR = 'baseline-ce';
+
+/**
+ * `--baseline ce`: cross-entropy with the demo's flags (encoder, data, augmentation, seed) and
+ * `--baseline-epochs` (default epochs × views), trained in OUT/baseline-ce (resumed there when a
+ * checkpoint is left), then read out by its own classifier and by the linear probe. Returns the
+ * fields the report's Baseline section shows, or undefined when a signal stopped the training.
+ */
+async function trainBaseline(
+  flags: Record<string, string | number | boolean | undefined>,
+  supcon: RunSpec,
+  out: string,
+  options: Parameters<typeof trainRun>[2],
+  say: (s: string) => void,
+): Promise<Record<string, unknown> | undefined> {
+  const epochs = (flags['baseline-epochs'] as number | undefined) ?? supcon.train.epochs * supcon.train.views;
+  const dir = join(out, BASELINE_DIR);
+  // SupCon-only settings stay with the SupCon run; the rest (encoder, data, augmentation, seed) is shared
+  const {
+    method: _method,
+    views: _views,
+    temperature: _temperature,
+    'base-temperature': _base,
+    'queue-size': _queue,
+    'joint-probe': _joint,
+    ...shared
+  } = flags;
+  const spec = specFromFlags({ ...shared, method: 'ce', epochs });
+  const resume = existsSync(runFiles(dir).checkpoint);
+  say(`baseline: cross-entropy, ${epochs} epochs → ${dir}${resume ? ' (resumed)' : ''}`);
+  const started = performance.now();
+  const run = await trainRun(spec, dir, withoutEpochs({ ...options, resume }), {
+    onStep: progressPrinter(flags['quiet'] === true),
+    onEpoch: (r) => say(epochLine(r, epochs)),
+  });
+  const trainSeconds = (performance.now() - started) / 1000;
+  if (run.interrupted) return undefined;
+  say('baseline: linear probe on frozen features and its own classifier…');
+  const evaluation = evaluateRun(run.spec, run.trainer.encoder, run.data, { classifier: run.trainer.head });
+  const s = evaluation.summary;
+  updateSummary(dir, { command: 'demo --baseline ce', run: dir, method: 'ce', epochs, ...s, trainSeconds });
+  const fields: Record<string, unknown> = {
+    run: BASELINE_DIR,
+    method: 'ce',
+    epochs: run.spec.train.epochs,
+    views: run.spec.train.views,
+    trainSeconds,
+    validationAccuracy: s.validationAccuracy,
+  };
+  // without a test split (a flat folder) every figure is on the validation split
+  if (s.testSet !== false) {
+    fields['testAccuracy'] = s.testAccuracy;
+    fields['classifierTestAccuracy'] = s.classifierTestAccuracy;
+    fields['classifierValidationAccuracy'] = s.classifierValidationAccuracy;
+  }
+  return fields;
+}
+
+/** The demo's run options for another run: `--resume --epochs N` lengthens the demo's run only. */
+function withoutEpochs<T extends { epochs?: number }>(options: T): T {
+  const { epochs: _epochs, ...rest } = options;
+  return rest as T;
+}

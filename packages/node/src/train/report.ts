@@ -403,6 +403,14 @@ export async function writeRunReport(runDir: string, options: ReportOptions = {}
       `robustness.json was written before the calibration error was recorded: \`supcon robustness --run ${runDir}\` adds it.`,
     );
 
+  const baseline = baselineSection(summary, method);
+  if (baseline)
+    charts.push({
+      file: 'comparison.png',
+      alt: 'Test top-1 of this run and of its cross-entropy baseline, in percent',
+      svg: barPlot('Against the cross-entropy baseline', 'percent', baseline.bars),
+    });
+
   const shown = options.embeddings;
   if (shown && shown.features.count > 0) {
     const { points, labels, method } = project2(shown.features, options.projection ?? 'umap');
@@ -470,6 +478,7 @@ ${table(runRows)}
 ${config ? table(hyperparameters(config)) : '<p>No config.json in the run folder: the hyperparameters are not known.</p>'}
 <h2>Results</h2>
 ${final.length > 0 ? table(final.map((r) => [r.label, pct(r.value)])) : '<p>No results recorded yet.</p>'}
+${baseline ? `<h2>Baseline</h2>\n<p>${esc(baseline.sentence)}</p>\n${baseline.table}` : ''}
 ${robustness ? `<h2>Robustness under corruptions</h2>\n${robustness}` : ''}
 ${missing.length > 0 ? `<h2>Not in this report</h2>\n<ul>${missing.map((m) => `<li>${esc(m).replace(/`([^`]+)`/g, '<code>$1</code>')}</li>`).join('\n')}</ul>` : ''}
 <h2>Charts</h2>
@@ -479,6 +488,45 @@ ${rendered.map((c) => `<img src="${c.file}" alt="${esc(c.alt)}">`).join('\n')}
   const file = join(runDir, 'report.html');
   writeOutputFile('run', file, html);
   return { file, figures: rendered.map((c) => c.file), missing };
+}
+
+/**
+ * The Baseline section of a run whose summary.json holds `baseline` (`supcon demo --baseline ce`):
+ * this run and the cross-entropy run side by side (epochs, views, measured training seconds, the
+ * linear probe's and the classifier's top-1), a sentence with the difference, and the bars.
+ */
+function baselineSection(
+  summary: Json,
+  method: string,
+): { table: string; sentence: string; bars: Bar[] } | undefined {
+  const b = obj(summary['baseline']);
+  if (Object.keys(b).length === 0) return undefined;
+  const split = summary['testSet'] === false ? 'validation' : 'test';
+  const key = split === 'test' ? 'testAccuracy' : 'validationAccuracy';
+  const ours = num(summary[key]);
+  const theirs = num(b[key]);
+  const own = num(b[split === 'test' ? 'classifierTestAccuracy' : 'classifierValidationAccuracy']);
+  const name = method === 'simclr' ? 'SimCLR' : method === 'ce' ? 'cross-entropy' : 'SupCon';
+  const cell = (v: number | undefined) => (v === undefined ? 'not recorded' : pct(v));
+  const secs = (v: unknown) => (num(v) === undefined ? 'not recorded' : `${Math.round(num(v)!)} s`);
+  const row = (label: string, a: string, c: string) =>
+    `<tr><th>${esc(label)}</th><td>${esc(a)}</td><td>${esc(c)}</td></tr>`;
+  const table = `<table><tr><th></th><th>${esc(`${name} (this run)`)}</th><th>cross-entropy (${esc(str(b['run']) ?? 'baseline')})</th></tr>
+${row('epochs', String(num(summary['epochs']) ?? '?'), String(num(b['epochs']) ?? '?'))}
+${row('training time (measured)', secs(summary['trainSeconds']), secs(b['trainSeconds']))}
+${row(`linear probe top-1, ${split}`, cell(ours), cell(theirs))}
+${row(`own classifier top-1, ${split}`, 'no classifier', cell(own))}
+</table>`;
+  const diff = (a: number | undefined, c: number | undefined) =>
+    a === undefined || c === undefined ? 'not known' : `${(100 * (a - c)).toFixed(2)} points`;
+  const sentence = `${name}'s linear probe minus cross-entropy's: ${diff(ours, theirs)} against its probe, ${diff(ours, own)} against its own classifier (${split} split, one seed each: differences under about 0.5 points are within the seed spread of docs/findings.md).`;
+  const bars: Bar[] = [];
+  if (ours !== undefined) bars.push({ label: `${name}: linear probe`, value: 100 * ours, color: '#08519c' });
+  if (theirs !== undefined)
+    bars.push({ label: 'cross-entropy: linear probe', value: 100 * theirs, color: '#6baed6' });
+  if (own !== undefined)
+    bars.push({ label: 'cross-entropy: own classifier', value: 100 * own, color: '#fd8d3c' });
+  return { table, sentence, bars };
 }
 
 /** One colour per kind of measurement: probe, kNN, classifier, training, robustness. */
