@@ -9,8 +9,9 @@
  *      networks (same seed: same initial weights) and restores the checkpoint; the ranks then agree
  *      (an all-gather of each one's outcome) that all succeeded, or all end with the first error;
  *   3. rank 0 alone writes the run folder (config.json, metrics.jsonl, checkpoint.bin, the exported
- *      encoder when the run finishes), as `trainRun` does, so every tool reads it as a normal run;
- *   4. the ranks step a `DataParallelTrainer`: per step one all-gather of the embeddings and one fused
+ *      encoder when the run finishes) through the same run loop as `trainRun` (run-loop.ts), so every
+ *      tool reads it as a normal run;
+ *   4. the ranks step a `DataParallelTrainer` in that loop: per step one all-gather of the embeddings and one fused
  *      all-reduce of gradients, BatchNorm buffers and the stop flag (collectives.ts); with
  *      `train.syncBatchNorm`, two more small all-reduces per BatchNorm layer (its statistics, then its
  *      gradient's sums) through the same collectives, and no BatchNorm buffers in the step's one.
@@ -18,14 +19,13 @@
  * A failure inside the loop cannot be agreed on (the other ranks are waiting in a collective), so the
  * rank prints `rank R: <message>` and calls MPI_Abort: the launcher ends every rank at once.
  */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMpi, type Mpi, threadsPerRank } from '@supcon/mpi';
 import {
   check,
   DataParallelTrainer,
-  type EpochRecord,
   EXIT_FAILED,
   type StepRecord,
   type TrainerState,
@@ -33,18 +33,12 @@ import {
 } from 'supcon';
 import { applyEnginePrecision, type BackendChoice, selectBackend } from '../backend.js';
 import type { Dataset } from '../data/index.js';
-import { loadCheckpoint, saveCheckpoint, writeFileDurable } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
 import { updateSummary } from '../train/evaluate.js';
-import { exportLayersModel } from '../train/export.js';
-import { ensureOutputFolder } from '../train/output.js';
-import {
-  knnMonitor,
-  processCommandLine,
-  recordInvocation,
-  trainAugmenter,
-  truncateMetrics,
-} from '../train/run-common.js';
-import { buildNetworks, prepareData, readResumableSpec, runFiles } from '../train/session.js';
+import { processCommandLine, trainAugmenter } from '../train/run-common.js';
+import { type MetricsEpochRecord, runFiles } from '../train/run-folder.js';
+import { openRunFolder, runLoop } from '../train/run-loop.js';
+import { buildNetworks, prepareData, readResumableSpec } from '../train/session.js';
 import type { RunSpec } from '../train/spec.js';
 import { resolveRunSpec } from '../train/spec-check.js';
 import {
@@ -86,7 +80,7 @@ export interface RankHooks {
   /** Rank 0's step records (after logging). */
   onStep?: (r: StepRecord) => void;
   /** Rank 0's epoch records (with the kNN monitor's accuracy when `knnK > 0`). */
-  onEpoch?: (r: EpochRecord & { knnAccuracy?: number }) => void;
+  onEpoch?: (r: MetricsEpochRecord) => void;
   /** Every rank, after each step; a throw here is a rank failure (MPI_Abort), as in the step itself. */
   afterStep?: (r: StepRecord, rank: number) => void;
 }
@@ -176,8 +170,9 @@ function settle(mpi: Mpi, job: RankJob): { plan: Plan; saved?: TrainerState } {
   // The checkpoint reader takes a file: the other ranks parse rank 0's bytes from a private copy.
   const dir = mkdtempSync(join(tmpdir(), 'supcon-rank-'));
   try {
-    writeFileSync(join(dir, 'checkpoint.bin'), checkpoint);
-    return { plan: received, saved: loadCheckpoint(join(dir, 'checkpoint.bin')).state };
+    const copy = runFiles(dir).checkpoint;
+    writeFileSync(copy, checkpoint);
+    return { plan: received, saved: loadCheckpoint(copy).state };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -216,7 +211,6 @@ async function trainInLockstep(
   const { rank } = collectives;
   const { plan, saved } = settle(mpi, job);
   const { spec, runDir } = plan;
-  const files = runFiles(runDir);
   let backend = '';
   let precision: 'fp32' | 'bf16' = 'fp32';
   let trainer: DataParallelTrainer | undefined;
@@ -259,11 +253,13 @@ async function trainInLockstep(
   // Rank 0 writes the run folder only now that every rank could start; then all agree it could.
   agree(mpi, () => {
     if (rank !== 0) return undefined;
-    ensureOutputFolder('out', runDir);
-    if (!saved) writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
-    recordInvocation(files.summary, plan.commandLine, saved?.iteration);
+    openRunFolder(runDir, {
+      spec,
+      writeSpec: !saved,
+      commandLine: plan.commandLine,
+      ...(saved ? { resumedFrom: saved.iteration } : {}),
+    });
     updateSummary(runDir, { syncBatchNorm: spec.train.syncBatchNorm === true });
-    truncateMetrics(files.metrics, resumedFrom);
     return undefined;
   });
   hooks.onReady?.({
@@ -273,51 +269,26 @@ async function trainInLockstep(
     totalIterations: t.totalIterations,
   });
 
+  // The loop of one process (run-loop.ts); rank 0 writes, and the stop is the all-reduced flag.
   let interrupted = false;
   try {
-    const log = (record: object) => appendFileSync(files.metrics, `${JSON.stringify(record)}\n`);
-    const checkpoint = () => {
-      if (rank === 0) saveCheckpoint(files.checkpoint, t.state(), { spec });
-    };
-    const alreadyFinished = t.position.done;
-    const stopAt = plan.stopAfterIterations;
-    const limitReached = () => stopAt !== undefined && t.position.iteration >= stopAt;
-    if (limitReached()) interrupted = !alreadyFinished;
-    else {
-      if (launcherGone()) collectives.requestStop();
-      const loop = t.steps({
-        afterStep: (record) => {
-          if (rank !== 0) return;
-          log(record);
-          hooks.onStep?.(record);
-          const { iteration, step } = t.position;
-          if (iteration % spec.checkpointEvery === 0 && step !== 0) checkpoint();
-        },
-        afterEpoch: (r) => {
-          if (rank !== 0) return;
-          const e: EpochRecord & { knnAccuracy?: number } = { ...r };
-          if (spec.knnK > 0)
-            e.knnAccuracy = knnMonitor(t.encoder, context!.data, context!.steps.eval, spec.knnK);
-          log(e);
-          checkpoint();
-          hooks.onEpoch?.(e);
-        },
-        stop: () => {
-          interrupted = !t.position.done && (collectives.stopRequested || limitReached());
-          return interrupted;
-        },
-      });
-      for (const record of loop) {
-        hooks.afterStep?.(record, rank);
-        // Signals are delivered by the event loop: let it turn between steps.
-        if (job.handleSignals) await new Promise<void>((resolve) => setImmediate(resolve));
+    ({ stopped: interrupted } = await runLoop({
+      trainer: t,
+      spec,
+      runDir,
+      data: context!.data,
+      evalSteps: context!.steps.eval,
+      writes: rank === 0,
+      stop: () => collectives.stopRequested,
+      ...(plan.stopAfterIterations === undefined ? {} : { stopAfterIterations: plan.stopAfterIterations }),
+      yieldBetweenSteps: job.handleSignals === true,
+      beforeStep: () => {
         if (launcherGone()) collectives.requestStop();
-      }
-    }
-    if (!alreadyFinished) checkpoint();
-    const exported = existsSync(join(files.encoder, 'model.json'));
-    if (rank === 0 && t.position.done && (!alreadyFinished || !exported))
-      await exportLayersModel(files.encoder, { spec, encoder: context!.encoder, data: context!.data });
+      },
+      ...(hooks.onStep ? { onStep: hooks.onStep } : {}),
+      ...(hooks.onEpoch ? { onEpoch: hooks.onEpoch } : {}),
+      afterStep: (r) => hooks.afterStep?.(r, rank),
+    }));
   } catch (error) {
     abortRank(mpi, error);
   }

@@ -15,6 +15,8 @@ export * from './pretrained.js';
 export * from './probe-file.js';
 export * from './report.js';
 export * from './robustness.js';
+export * from './run-folder.js';
+export * from './run-loop.js';
 export * from './session.js';
 export * from './spec.js';
 export * from './spec-check.js';

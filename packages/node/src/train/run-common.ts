@@ -1,17 +1,19 @@
 /**
  * Pieces of a training run shared by the one-process session (session.ts) and the data-parallel
- * MPI ranks (distributed/rank.ts): the training augmentation, the kNN monitor (and what it
- * measured on), the metrics log's truncation on resume and its last epoch, and the record of the
- * command line that started or resumed the run.
+ * MPI ranks (distributed/rank.ts) besides the loop (run-loop.ts): the training augmentation, the kNN
+ * monitor (and what it measured on), and the record of the command line that started or resumed the
+ * run. The metrics log's helpers moved to run-folder.ts and are re-exported here.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { Augmenter, type AugmentStep, type EpochRecord, knnScores, type Network, topKAccuracy } from 'supcon';
+import { Augmenter, type AugmentStep, knnScores, type Network, topKAccuracy } from 'supcon';
 import { type ImageSet, subset } from '../data/index.js';
 import { writeFileDurable } from './checkpoint.js';
 import { embedImages } from './embed.js';
 import type { PreparedData } from './session.js';
 import { augmentSteps, type RunSpec } from './spec.js';
+
+export { lastEpochRecord, truncateMetrics } from './run-folder.js';
 
 /** The run's augmentation steps (train and eval) and the training augmenter for its image shape. */
 export function trainAugmenter(
@@ -34,22 +36,6 @@ export function trainAugmenter(
   return { steps, augmenter };
 }
 
-/** Drops records a killed process logged after its last checkpoint, and any torn last line. */
-export function truncateMetrics(file: string, iteration: number): void {
-  if (!existsSync(file)) return;
-  const kept = readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => {
-      try {
-        const r = JSON.parse(line) as { type: string; iteration: number };
-        return r.type === 'step' ? r.iteration < iteration : r.iteration <= iteration;
-      } catch {
-        return false;
-      }
-    });
-  writeFileDurable(file, kept.length ? `${kept.join('\n')}\n` : '');
-}
-
 /** The kNN monitor's bank (first training images), queries (first validation images) and vote τ. */
 const MONITOR = { bank: 10000, queries: 2000, temperature: 0.1 } as const;
 
@@ -70,21 +56,6 @@ export function knnMonitorSettings(
   const bank = Math.min(data.train.count, MONITOR.bank);
   const images = Math.min(data.validation.count, MONITOR.queries);
   return { k: Math.min(k, bank), bank, temperature: MONITOR.temperature, images };
-}
-
-/** The last epoch record of a metrics log (undefined before the first epoch ends). */
-export function lastEpochRecord(file: string): (EpochRecord & { knnAccuracy?: number }) | undefined {
-  if (!existsSync(file)) return undefined;
-  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) {
-    try {
-      const r = JSON.parse(lines[i]!) as EpochRecord;
-      if (r.type === 'epoch') return r;
-    } catch {
-      // a torn last line of a killed process
-    }
-  }
-  return undefined;
 }
 
 function takeFirst(set: ImageSet, n: number): ImageSet {

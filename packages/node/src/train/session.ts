@@ -1,13 +1,11 @@
 /**
- * A training run on disk: `<runDir>/config.json` (the RunSpec), `metrics.jsonl` (one JSON record per
- * step and epoch), `checkpoint.bin` (atomic, see checkpoint.ts) and, after evaluation, `summary.json`.
- * `resume: true` continues from the checkpoint exactly where an uninterrupted run would be; with
- * `epochs` it also lengthens the run (the schedule recomputed over the new total, recorded in
- * config.json's `extensions`).
+ * A training run on disk in one process (the run folder's format: run-folder.ts; the loop shared with
+ * the MPI ranks: run-loop.ts). `resume: true` continues from the checkpoint exactly where an
+ * uninterrupted run would be; with `epochs` it also lengthens the run (the schedule recomputed over
+ * the new total, recorded in config.json's `extensions`).
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { check, type EpochRecord, type Network, type StepRecord, Trainer } from 'supcon';
+import { existsSync, readFileSync } from 'node:fs';
+import { check, type Network, type StepRecord, Trainer } from 'supcon';
 import {
   type Dataset,
   type ImageSet,
@@ -16,19 +14,13 @@ import {
   splitValidation,
   subset,
 } from '../data/index.js';
-import { loadCheckpoint, saveCheckpoint, writeFileDurable } from './checkpoint.js';
-import { exportLayersModel } from './export.js';
-import { ensureOutputFolder } from './output.js';
-import {
-  knnMonitor,
-  lastEpochRecord,
-  processCommandLine,
-  recordInvocation,
-  trainAugmenter,
-  truncateMetrics,
-} from './run-common.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { processCommandLine, trainAugmenter } from './run-common.js';
+import { lastEpochRecord, type MetricsEpochRecord, runFiles } from './run-folder.js';
+import { openRunFolder, runLoop } from './run-loop.js';
 
-export { knnMonitorSettings, lastEpochRecord } from './run-common.js';
+export { knnMonitorSettings } from './run-common.js';
+export { lastEpochRecord, runFiles } from './run-folder.js';
 
 import { buildEncoder, buildHead, type RunPrecision, type RunSpec } from './spec.js';
 import { resolveRunSpec } from './spec-check.js';
@@ -36,7 +28,7 @@ import { upgradeRunSpec } from './spec-legacy.js';
 
 export interface RunHooks {
   onStep?: (r: StepRecord, trainer: Trainer) => void;
-  onEpoch?: (r: EpochRecord & { knnAccuracy?: number }) => void;
+  onEpoch?: (r: MetricsEpochRecord) => void;
   /** Stop (after writing a checkpoint) when this returns true; for tests and time budgets. */
   stop?: (trainer: Trainer) => boolean;
 }
@@ -107,28 +99,13 @@ export interface RunResult {
   /** Resumed a run that had already trained all its epochs: nothing was trained. */
   alreadyFinished: boolean;
   /** The last finished epoch (from metrics.jsonl, so also after a resume); undefined before one. */
-  lastEpoch: (EpochRecord & { knnAccuracy?: number }) | undefined;
+  lastEpoch: MetricsEpochRecord | undefined;
 }
 
 export interface PreparedData {
   dataset: Dataset;
   train: ImageSet;
   validation: ImageSet;
-}
-
-export function runFiles(runDir: string) {
-  return {
-    config: join(runDir, 'config.json'),
-    metrics: join(runDir, 'metrics.jsonl'),
-    checkpoint: join(runDir, 'checkpoint.bin'),
-    summary: join(runDir, 'summary.json'),
-    /** The kept linear probe (probe-file.ts), written by `supcon linear` and `supcon demo`. */
-    probe: join(runDir, 'probe.json'),
-    /** Accuracy and calibration under corruptions (robustness.ts), written by `supcon robustness`. */
-    robustness: join(runDir, 'robustness.json'),
-    /** The trained encoder as a TensorFlow.js layers model (model.json + weights.bin), for the browser. */
-    encoder: join(runDir, 'encoder'),
-  };
 }
 
 export async function prepareData(spec: RunSpec, dataset?: Dataset): Promise<PreparedData> {
@@ -248,10 +225,12 @@ export async function trainRun(
   const saved = options.resume ? loadCheckpoint(files.checkpoint).state : undefined;
   const planned = spec.train.epochs;
   if (saved && options.epochs !== undefined) spec = extendSpec(spec, options.epochs, saved.iteration);
-  ensureOutputFolder('out', runDir);
-  if (!saved || spec.train.epochs !== planned)
-    writeFileDurable(files.config, `${JSON.stringify(spec, null, 2)}\n`);
-  recordInvocation(files.summary, options.commandLine ?? processCommandLine(), saved?.iteration);
+  openRunFolder(runDir, {
+    spec,
+    writeSpec: !saved || spec.train.epochs !== planned,
+    commandLine: options.commandLine ?? processCommandLine(),
+    ...(saved ? { resumedFrom: saved.iteration } : {}),
+  });
   const { train } = data;
   const { steps, augmenter } = trainAugmenter(spec, data);
   const o = augmenter.output;
@@ -292,40 +271,18 @@ export async function trainRun(
       trainer.restore(saved);
       resumedFrom = saved.iteration;
     }
-    const alreadyFinished = trainer.position.done;
-    truncateMetrics(files.metrics, resumedFrom);
-    const log = (record: object) => appendFileSync(files.metrics, `${JSON.stringify(record)}\n`);
-    const checkpoint = () => saveCheckpoint(files.checkpoint, trainer.state(), { spec });
-    let stopped = false;
-    const loop = trainer.steps({
-      afterStep: (r) => {
-        log(r);
-        hooks.onStep?.(r, trainer);
-        if (trainer.position.iteration % spec.checkpointEvery === 0 && trainer.position.step !== 0)
-          checkpoint();
-      },
-      afterEpoch: (r) => {
-        const record: EpochRecord & { knnAccuracy?: number } = { ...r };
-        if (spec.knnK > 0) record.knnAccuracy = knnMonitor(encoder, data, steps.eval, spec.knnK);
-        log(record);
-        checkpoint();
-        hooks.onEpoch?.(record);
-      },
-      stop: () => {
-        stopped = interrupted || (hooks.stop?.(trainer) ?? false);
-        return stopped;
-      },
+    const { alreadyFinished } = await runLoop({
+      trainer,
+      spec,
+      runDir,
+      data,
+      evalSteps: steps.eval,
+      writes: true,
+      stop: () => interrupted || (hooks.stop?.(trainer) ?? false),
+      yieldBetweenSteps: options.handleSignals === true,
+      onStep: (r) => hooks.onStep?.(r, trainer),
+      ...(hooks.onEpoch ? { onEpoch: hooks.onEpoch } : {}),
     });
-    for (const _ of loop) {
-      // Signals are delivered by the event loop: let it turn between steps when we listen for them.
-      if (options.handleSignals) await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    if (!alreadyFinished && (stopped || trainer.position.done)) checkpoint();
-    // A finished run also leaves its encoder in the TensorFlow.js layers format (tf.loadLayersModel);
-    // a finished run resumed again writes it only if it is missing (a kill during the export).
-    const exported = existsSync(join(files.encoder, 'model.json'));
-    if (trainer.position.done && (!alreadyFinished || !exported))
-      await exportLayersModel(files.encoder, { spec, encoder, data });
     const stats = ahead?.stats ?? { prefetched: 0, inline: 0, waitMs: 0 };
     return {
       spec,
