@@ -6,7 +6,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { MomentumEncoder, mlpEncoder, projectionHead } from 'supcon';
+import {
+  MomentumEncoder,
+  mlpEncoder,
+  type Network,
+  projectionHead,
+  resolveConfig,
+  Trainer,
+  type TrainSet,
+} from 'supcon';
 import { rng } from './helpers.js';
 
 function nets() {
@@ -147,4 +155,163 @@ test('save and restore: the key weights round-trip through trainer-state entries
   assert.throws(() => other.restore(entries), new RegExp(first.replace(/[/]/g, '\\/')));
   key.dispose();
   other.dispose();
+});
+
+// --- in the trainer: config.queueMomentum -------------------------------------------------------
+
+/** 8×8 grey images of 4 classes (class c brightens quadrant c). */
+function quadrants(count: number): TrainSet {
+  const r = rng(11);
+  const images = new Uint8Array(count * 64);
+  const labels = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    labels[i] = i % 4;
+    for (let p = 0; p < 64; p++) {
+      const lit = Math.floor(Math.floor(p / 8) / 4) * 2 + Math.floor((p % 8) / 4) === i % 4;
+      images[i * 64 + p] = Math.min(255, Math.floor((lit ? 140 : 40) + 110 * r()));
+    }
+  }
+  return { images, labels, count, height: 8, width: 8, channels: 1 };
+}
+
+/** flatten → tanh(x W): no batch statistics, so one image's embedding does not depend on its batch. */
+function plainEncoder(seed: number): Network {
+  const w = tf.variable(
+    tf.randomNormal([64, 16], 0, 0.2, 'float32', seed),
+    true,
+    `mplain_${seed}_${Math.random()}`,
+  );
+  const params = [{ name: 'w', variable: w }];
+  return {
+    apply: (x) => tf.tanh(tf.matMul(tf.reshape(x, [x.shape[0]!, 64]), w)),
+    outputDim: 16,
+    parameters: () => params,
+    variables: () => params,
+  };
+}
+
+/** Every image's embedding [n, D] under the given weights (assigned to a twin encoder and head). */
+function embedAll(data: TrainSet, weights: Map<string, Float32Array>): Float32Array {
+  const encoder = plainEncoder(7);
+  const head = projectionHead({ inputDim: 16, outputDim: 8, seed: 3 });
+  for (const [prefix, net] of [
+    ['encoder', encoder],
+    ['head', head],
+  ] as const)
+    for (const p of net.variables())
+      p.variable.assign(tf.tensor(weights.get(`${prefix}/${p.name}`)!, p.variable.shape));
+  const x = tf.div(tf.tensor4d(data.images, [data.count, 8, 8, 1], 'float32'), 255);
+  return head.apply(encoder.apply(x, true), true).dataSync() as Float32Array;
+}
+
+function weightsOf(t: Trainer): Map<string, Float32Array> {
+  const m = new Map<string, Float32Array>();
+  for (const [prefix, net] of [
+    ['encoder', t.encoder],
+    ['head', t.head],
+  ] as const)
+    for (const p of net.variables())
+      m.set(`${prefix}/${p.name}`, p.variable.dataSync().slice() as Float32Array);
+  return m;
+}
+
+/** Largest distance from a queue row to the nearest embedding of its own class. */
+function worstMatch(
+  rows: Float32Array,
+  labels: Int32Array,
+  all: Float32Array,
+  data: TrainSet,
+  d: number,
+): number {
+  let worst = 0;
+  for (let r = 0; r < labels.length; r++) {
+    let best = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < data.count; i++) {
+      if (data.labels[i] !== labels[r]) continue;
+      let s = 0;
+      for (let k = 0; k < d; k++) s += (rows[r * d + k]! - all[i * d + k]!) ** 2;
+      best = Math.min(best, Math.sqrt(s));
+    }
+    worst = Math.max(worst, best);
+  }
+  return worst;
+}
+
+function queueTrainer(queueMomentum?: number): { t: Trainer; data: TrainSet } {
+  const data = quadrants(48);
+  const config = resolveConfig({
+    method: 'supcon',
+    epochs: 1,
+    batchSize: 16,
+    lr: 0.5,
+    seed: 2,
+    queueSize: 64,
+    ...(queueMomentum !== undefined ? { queueMomentum } : {}),
+  });
+  const t = new Trainer({
+    config,
+    encoder: plainEncoder(7),
+    head: projectionHead({ inputDim: 16, outputDim: 8, seed: 3 }),
+    data,
+  });
+  return { t, data };
+}
+
+test("queueMomentum: the queue holds the key encoder's embeddings (m·θ0 + (1 − m)·θ1 after one step), not the online ones", () => {
+  const m = 0.5;
+  const { t, data } = queueTrainer(m);
+  const before = weightsOf(t);
+  t.step();
+  const after = weightsOf(t);
+  const key = new Map(
+    [...before].map(([k, v]) => [k, Float32Array.from(v, (x, i) => m * x + (1 - m) * after.get(k)![i]!)]),
+  );
+  const q = t.queue!.state();
+  assert.equal(q.labels.length, 32); // 16 samples × 2 views
+  const d = 8;
+  assert.ok(worstMatch(q.rows, q.labels, embedAll(data, key), data, d) < 1e-5, 'rows are the key embeddings');
+  assert.ok(
+    worstMatch(q.rows, q.labels, embedAll(data, before), data, d) > 1e-3,
+    'not the pre-step online ones',
+  );
+  assert.ok(
+    worstMatch(q.rows, q.labels, embedAll(data, after), data, d) > 1e-3,
+    'not the post-step online ones',
+  );
+  t.dispose();
+});
+
+test('queueMomentum off: the queue holds the online embeddings of the step (as before)', () => {
+  const { t, data } = queueTrainer();
+  const before = weightsOf(t);
+  t.step();
+  const q = t.queue!.state();
+  assert.ok(worstMatch(q.rows, q.labels, embedAll(data, before), data, 8) < 1e-5);
+  assert.equal(t.keyEncoder, undefined);
+  t.dispose();
+});
+
+test('queueMomentum: a resume from the state continues exactly (key weights in the checkpoint)', () => {
+  const a = queueTrainer(0.9);
+  a.t.step();
+  const state = a.t.state();
+  assert.ok(
+    Object.keys(state.variables).some((k) => k.startsWith('momentum/encoder/')),
+    'key weights saved',
+  );
+  a.t.step();
+  const b = queueTrainer(0.9);
+  b.t.restore(state);
+  b.t.step();
+  assert.deepEqual(Array.from(b.t.queue!.state().rows), Array.from(a.t.queue!.state().rows));
+  for (const [k, v] of weightsOf(a.t)) assert.deepEqual(Array.from(weightsOf(b.t).get(k)!), Array.from(v), k);
+  a.t.dispose();
+  b.t.dispose();
+});
+
+test('queueMomentum is refused without a queue, outside (0, 1), and named', () => {
+  assert.throws(() => resolveConfig({ queueMomentum: 0.99 }), /queueMomentum.*memory queue/);
+  assert.throws(() => resolveConfig({ queueSize: 8, queueMomentum: 1 }), /queueMomentum.*\(0, 1\)/);
+  assert.throws(() => resolveConfig({ queueSize: 8, queueMomentum: -0.5 }), /queueMomentum/);
+  assert.equal(resolveConfig({ queueSize: 8, queueMomentum: 0 }).queueMomentum, undefined, '0 is off');
 });

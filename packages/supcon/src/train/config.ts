@@ -71,6 +71,12 @@ export interface TrainConfig {
    * recipes use 0.1). Absent means 0 and is not stored, so older config.json files read alike.
    */
   labelSmoothing?: number;
+  /**
+   * With a memory queue (queueSize > 0): fill it from a momentum (key) encoder, an exponential moving
+   * average θk ← m·θk + (1 − m)·θq of the encoder and head (momentum.ts, MoCo's key encoder), instead
+   * of the online networks' own outputs. m in (0, 1), e.g. 0.99. Absent means off and is not stored.
+   */
+  queueMomentum?: number;
 }
 
 export function defaultConfig(method: Method = 'supcon'): TrainConfig {
@@ -161,6 +167,20 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
   if (c.jointProbe === false) delete c.jointProbe;
   if (c.syncBatchNorm === false) delete c.syncBatchNorm;
   if (c.labelSmoothing === 0) delete c.labelSmoothing;
+  if (c.queueMomentum === 0) delete c.queueMomentum;
+  const m = c.queueMomentum;
+  check(
+    m === undefined || (Number.isFinite(m) && m > 0 && m < 1),
+    'queueMomentum',
+    "a number in (0, 1) (the key encoder's EMA momentum, e.g. 0.99; 0 or absent: off)",
+    m,
+  );
+  check(
+    m === undefined || c.queueSize > 0,
+    'queueMomentum',
+    'no value without a memory queue (queueSize > 0): the key encoder fills the queue',
+    m,
+  );
   const epsilon = c.labelSmoothing;
   check(
     epsilon === undefined || (Number.isFinite(epsilon) && epsilon >= 0 && epsilon < 1),

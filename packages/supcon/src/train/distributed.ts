@@ -173,6 +173,12 @@ export class DataParallelTrainer extends TrainerBase {
       '0 with syncBatchNorm over several processes (gradient caching normalises each chunk on its own, so the ranks would not pair their BatchNorm statistics up)',
       config.chunkRows,
     );
+    check(
+      config.queueMomentum === undefined,
+      'queueMomentum',
+      'no value in data-parallel training (the momentum encoder runs in one process only for now)',
+      config.queueMomentum,
+    );
     this.collectives = collectives;
     this.buffers = config.syncBatchNorm ? [] : this.stateVariables();
   }

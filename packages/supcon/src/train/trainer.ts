@@ -18,6 +18,7 @@ import { cachedGradients } from './gradcache.js';
 import { variableGrads } from './grads.js';
 import { JointProbe } from './joint-probe.js';
 import { methodLoss } from './loss.js';
+import { MomentumEncoder } from './momentum.js';
 
 /** Training images: uint8 NHWC (as datasets load them) and one label per image. */
 export interface TrainSet {
@@ -97,6 +98,8 @@ export interface TrainerState {
 export class Trainer extends TrainerBase {
   /** The linear classifier trained on the detached encoder features (config.jointProbe). */
   readonly jointProbe: JointProbe | undefined;
+  /** The momentum (key) encoder that fills the memory queue (config.queueMomentum). */
+  readonly keyEncoder: MomentumEncoder | undefined;
 
   constructor(options: TrainerOptions) {
     super(options);
@@ -109,6 +112,10 @@ export class Trainer extends TrainerBase {
           totalIterations: this.totalIterations,
         })
       : undefined;
+    this.keyEncoder =
+      config.queueMomentum !== undefined
+        ? new MomentumEncoder({ encoder, head: options.head }, config.queueMomentum)
+        : undefined;
   }
 
   protected override get trainsJointProbe(): boolean {
@@ -171,12 +178,16 @@ export class Trainer extends TrainerBase {
         lr,
       );
       if (this.queue && embeddings) {
-        // After the loss: this step's rows join the queue for the next steps.
-        this.queue.enqueue(
-          tf.reshape(embeddings, [batch, views, -1]),
-          method === 'supcon' ? labels : undefined,
-        );
-        embeddings.dispose();
+        // After the loss: this step's rows join the queue for the next steps; with a key encoder,
+        // its embeddings of the same views after this step's EMA update (MoCo) instead of ours.
+        let rowsIn: tf.Tensor = embeddings; // [B·V, D]
+        if (this.keyEncoder) {
+          this.keyEncoder.update();
+          rowsIn = this.keyEncoder.apply(() => this.head.apply(this.encoder.apply(x, true), true)); // [B·V, D]
+          embeddings.dispose();
+        }
+        this.queue.enqueue(tf.reshape(rowsIn, [batch, views, -1]), method === 'supcon' ? labels : undefined);
+        rowsIn.dispose();
       }
       let probe: number | undefined;
       if (this.jointProbe) {
@@ -203,12 +214,19 @@ export class Trainer extends TrainerBase {
     this.jointProbe?.dispose();
   }
 
+  override dispose(): void {
+    super.dispose();
+    this.keyEncoder?.dispose();
+  }
+
   protected override saveExtra(variables: TrainerState['variables']): void {
     this.jointProbe?.save(variables);
+    this.keyEncoder?.save(variables);
   }
 
   protected override restoreExtra(variables: TrainerState['variables'], iteration: number): void {
     this.jointProbe?.restore(variables, iteration);
+    this.keyEncoder?.restore(variables);
   }
 }
 
