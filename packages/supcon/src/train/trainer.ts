@@ -212,10 +212,6 @@ export class Trainer extends TrainerBase {
   override dispose(): void {
     super.dispose();
     this.jointProbe?.dispose();
-  }
-
-  override dispose(): void {
-    super.dispose();
     this.keyEncoder?.dispose();
   }
 
