@@ -6,7 +6,7 @@
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { knnTestTop1 } from '@supcon/node';
+import { isRunFolder, knnTestTop1, parseMetrics as parseMetricsLog, runFiles } from '@supcon/node';
 import { EXIT_FAILED, EXIT_USAGE, UserError } from 'supcon';
 import type { MetricRecord, RunRow } from '../web/api.js';
 
@@ -70,7 +70,7 @@ function readJson(file: string): Record<string, unknown> | undefined {
   }
 }
 
-const isRun = (dir: string) => existsSync(join(dir, 'config.json')) || existsSync(join(dir, 'metrics.jsonl'));
+const isRun = isRunFolder;
 
 /** Folders (relative ids, `/`-separated) under `root` holding a file for which `test` is true. */
 function findFolders(root: string, test: (dir: string) => boolean): string[] {
@@ -101,16 +101,7 @@ function findFolders(root: string, test: (dir: string) => boolean): string[] {
 
 /** Complete JSON lines of `text` (a torn last line, as a killed writer leaves, is skipped). */
 export function parseMetrics(text: string): MetricRecord[] {
-  const out: MetricRecord[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      out.push(JSON.parse(line) as MetricRecord);
-    } catch {
-      // torn or foreign line
-    }
-  }
-  return out;
+  return parseMetricsLog(text) as MetricRecord[];
 }
 
 function findLast<T>(xs: T[], test: (x: T) => boolean): T | undefined {
@@ -133,12 +124,13 @@ function defined<T>(o: { [K in keyof T]: T[K] | undefined }): T {
 
 export function runRow(root: string, id: string, now = Date.now()): RunRow {
   const dir = resolveInside(root, id);
-  const config = readJson(join(dir, 'config.json')) ?? {};
-  const summary = readJson(join(dir, 'summary.json')) ?? {};
+  const files = runFiles(dir);
+  const config = readJson(files.config) ?? {};
+  const summary = readJson(files.summary) ?? {};
   const train = (config['train'] ?? {}) as Record<string, unknown>;
   const model = (config['model'] ?? {}) as Record<string, unknown>;
   const data = (config['data'] ?? {}) as Record<string, unknown>;
-  const metricsFile = join(dir, 'metrics.jsonl');
+  const metricsFile = files.metrics;
   const records = existsSync(metricsFile) ? parseMetrics(readFileSync(metricsFile, 'utf8')) : [];
   const lastStep = findLast(records, (r) => r.type === 'step');
   const epochs = records.filter((r) => r.type === 'epoch');
@@ -177,7 +169,7 @@ export function runRow(root: string, id: string, now = Date.now()): RunRow {
     meanCorruptionError: num(summary['meanCorruptionError']),
     mCE: num(summary['mCE']),
     mCEBaseline: typeof summary['mCEBaseline'] === 'string' ? summary['mCEBaseline'] : undefined,
-    hasRobustness: existsSync(join(dir, 'robustness.json')),
+    hasRobustness: existsSync(files.robustness),
     updated: new Date(mtime).toISOString(),
   });
 }
@@ -189,12 +181,12 @@ export function listRuns(root: string): RunRow[] {
 
 /** A run's config, summary and robustness table (each absent when its file is). */
 export function runDetail(root: string, id: string): Record<string, unknown> {
-  const dir = runDir(root, id);
+  const files = runFiles(runDir(root, id));
   return defined<Record<string, unknown>>({
     id,
-    config: readJson(join(dir, 'config.json')),
-    summary: readJson(join(dir, 'summary.json')),
-    robustness: readJson(join(dir, 'robustness.json')),
+    config: readJson(files.config),
+    summary: readJson(files.summary),
+    robustness: readJson(files.robustness),
   });
 }
 
@@ -208,7 +200,7 @@ export function runDir(root: string, id: string): string {
 
 /** A run's metrics records and the byte length they were read from (where a live tail continues). */
 export function runMetrics(root: string, id: string): { records: MetricRecord[]; bytes: number } {
-  const file = join(runDir(root, id), 'metrics.jsonl');
+  const file = runFiles(runDir(root, id)).metrics;
   if (!existsSync(file)) return { records: [], bytes: 0 };
   const buf = readFileSync(file);
   // Only complete lines: the tail continues from the end of the last one.

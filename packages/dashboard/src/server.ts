@@ -24,7 +24,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { runFiles } from '@supcon/node';
 import { bundle, ENTRIES, type Entry } from './bundle.js';
 import { datasetMeta, datasetSlice } from './data.js';
 import { acceptedHosts, hostCheck } from './hosts.js';
@@ -148,7 +148,7 @@ export function dashboardHandler(options: DashboardOptions, bound = [options.hos
             `Invalid value for \`offset\`. Expected a byte offset >= 0. Received: ${raw}.`,
             400,
           );
-        return tailAsEvents(join(dir, 'metrics.jsonl'), req, res, {
+        return tailAsEvents(runFiles(dir).metrics, req, res, {
           ...(offset !== undefined ? { offset } : {}),
           ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
         });

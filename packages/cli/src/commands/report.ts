@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ReportEmbeddings, runEmbeddings, runFiles, writeRunReport } from '@supcon/node';
+import { isRunFolder, type ReportEmbeddings, runEmbeddings, runFiles, writeRunReport } from '@supcon/node';
 import { PROJECTIONS, type Projection } from 'supcon';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend.js';
 import { CliError, type Command } from '../command.js';
@@ -89,8 +89,7 @@ function checkRunFolder(run: string): void {
     throw new CliError(
       `Invalid value for \`--run\`. Expected a run folder written by \`supcon train\` or \`supcon demo\`. Received: ${run} (${existsSync(run) ? 'a file' : 'no such folder'}).`,
     );
-  const files = runFiles(run);
-  if (existsSync(files.config) || existsSync(files.metrics)) return;
+  if (isRunFolder(run)) return;
   const members = existsSync(join(run, 'sweep.json'))
     ? readdirSync(run).filter((name) => existsSync(runFiles(join(run, name)).config))
     : [];

@@ -5,7 +5,7 @@
  * paper's mCE comparison).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import {
   baselineDifferences,
   evaluateRobustness,
@@ -43,7 +43,7 @@ function readResult(runDir: string, flag: string): RobustnessResult {
 /** The baseline's dataset: recorded in its robustness.json, or (older files) read from its config.json. */
 function withDataset(baseline: RobustnessResult, dir: string): RobustnessResult {
   if (baseline.dataset !== undefined) return baseline;
-  const config = join(dir, 'config.json');
+  const config = runFiles(dir).config;
   if (!existsSync(config)) return baseline;
   try {
     const dataset = (JSON.parse(readFileSync(config, 'utf8')) as { data?: { dataset?: unknown } }).data

@@ -18,6 +18,7 @@ import {
   png,
   type RunSpec,
   resolveRunSpec,
+  runFiles,
   specDifferences,
   updateSummary,
   writeFileDurable,
@@ -83,7 +84,7 @@ function requestedSpec(run: string, args: string[]): RunSpec {
 
 /** How the spec recorded in `run`'s config.json differs from `spec` (empty: none, or no run yet). */
 function staleFields(run: string, spec: RunSpec): string[] {
-  const file = join(run, 'config.json');
+  const file = runFiles(run).config;
   if (!existsSync(file)) return [];
   let recorded: unknown;
   try {
@@ -162,7 +163,7 @@ export function refuseStale(runs: readonly PlannedRun[], rerunStale: boolean): v
 export type RunState = 'finished' | 'to probe' | 'to resume' | 'to train' | 'stale';
 
 function readSummary(run: string): Record<string, unknown> {
-  const file = join(run, 'summary.json');
+  const file = runFiles(run).summary;
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
 }
 
@@ -184,7 +185,7 @@ export function runState(p: PlannedRun, probeEpochs?: number): RunState {
   // Probed: every evaluation records a validation top-1 (a dataset without a test split has no test one).
   if (typeof summary['validationAccuracy'] === 'number')
     return probed(p.spec, summary, probeEpochsOf(p, probeEpochs)) ? 'finished' : 'to probe';
-  return existsSync(join(p.run, 'checkpoint.bin')) ? 'to resume' : 'to train';
+  return existsSync(runFiles(p.run).checkpoint) ? 'to resume' : 'to train';
 }
 
 export interface SweepOptions {
@@ -218,13 +219,13 @@ export function runSweep(plan: SweepPlan, options: SweepOptions): SweepRun[] {
       rmSync(run, { recursive: true, force: true });
     }
     const probeEpochs = options.probeEpochs ?? spec.probeEpochs;
-    const summaryFile = join(run, 'summary.json');
+    const summaryFile = runFiles(run).summary;
     let summary = readSummary(run);
     // Probed: every evaluation records a validation top-1 (a dataset without a test split has no test one).
     const trained = typeof summary['validationAccuracy'] === 'number';
     if (!trained) {
       say(`${tag}: training ${run}`);
-      const resume = existsSync(join(run, 'checkpoint.bin')) ? ['--resume'] : [];
+      const resume = existsSync(runFiles(run).checkpoint) ? ['--resume'] : [];
       const t = supcon(
         ['train', '--out', run, ...resume, ...trainFlags, `--${name}`, value, '--json', '--quiet'],
         quiet,

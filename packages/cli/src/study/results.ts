@@ -4,8 +4,7 @@
  * value each method selects on the validation split, a Markdown table and the figure (PNG).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { barPlot, linePlot, png, type Series } from '@supcon/node';
+import { barPlot, linePlot, png, runFiles, type Series } from '@supcon/node';
 import { METHOD_LABEL, type Method, type Study } from './studies.js';
 
 /** One finished run of a study: where it stands in the figure and what its summary.json holds. */
@@ -56,7 +55,7 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : und
 
 /** The study record of a finished run, from its summary.json. */
 export function readRun(where: Omit<StudyRun, keyof Summary>): StudyRun {
-  const file = join(where.run, 'summary.json');
+  const file = runFiles(where.run).summary;
   const s = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
   const knn = (s['knn'] as { test?: { top1?: unknown } } | undefined)?.test?.top1;
   const run: StudyRun = {
