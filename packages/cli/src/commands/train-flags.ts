@@ -198,6 +198,14 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     to: 'train.queueSize',
   },
   {
+    name: 'queue-momentum',
+    kind: 'number',
+    min: 0,
+    arg: 'M',
+    help: 'with --queue-size: fill the queue from a momentum encoder (EMA m; MoCo; e.g. 0.99)',
+    to: 'train.queueMomentum',
+  },
+  {
     name: 'chunk',
     kind: 'int',
     min: 0,
@@ -482,6 +490,13 @@ export function applyTrainFlags(spec: RunSpec, flags: FlagValues): RunSpec {
     '--label-smoothing',
     `a number in [0, 1) with \`--method ce\` (this run's method is ${patched.train.method})`,
     smoothing,
+  );
+  const keyMomentum = flags['queue-momentum'];
+  check(
+    keyMomentum === undefined || ((keyMomentum as number) < 1 && patched.train.queueSize > 0),
+    '--queue-momentum',
+    `a number in [0, 1) with \`--queue-size N\` > 0 (this run's queue size is ${patched.train.queueSize})`,
+    keyMomentum,
   );
   const magnitude = flags['randaugment-magnitude'];
   check(

@@ -86,6 +86,7 @@ const TRAIN_FIELDS: FieldsOf<TrainConfig> = {
   jointProbe: optional(boolean),
   syncBatchNorm: optional(boolean),
   labelSmoothing: optional(number),
+  queueMomentum: optional(number),
 };
 
 /** The flat format of config files written before `{ encoder, head }` (spec-legacy.ts). */
