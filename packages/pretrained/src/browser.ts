@@ -11,7 +11,13 @@ import type { ModelCard } from './card.js';
 import { loadWith, type PretrainedEncoder, type ReadFile, readCard, readIndex } from './encoder.js';
 
 export * from './card.js';
-export { type ModelIndex, PretrainedEncoder, type ReadFile, UnknownPretrainedError } from './encoder.js';
+export {
+  type ModelIndex,
+  type PretrainedEmbedOptions,
+  PretrainedEncoder,
+  type ReadFile,
+  UnknownPretrainedError,
+} from './encoder.js';
 
 export interface BrowserOptions {
   /** The URL of the `models/` folder, ending in `/`. */

@@ -57,6 +57,14 @@ export async function readCard(name: string, read: ReadFile): Promise<ModelCard>
   return parseCard(JSON.parse(text(await read(`${name}/card.json`))), `${name}/card.json`);
 }
 
+/** Options of `PretrainedEncoder.embed`. */
+export interface PretrainedEmbedOptions {
+  /** Images per model pass, default 256. */
+  batchSize?: number;
+  /** Called before each batch with the images done so far, and once at the end with `done = count`. */
+  onProgress?: (done: number, count: number) => void;
+}
+
 export class PretrainedEncoder {
   constructor(
     readonly card: ModelCard,
@@ -66,12 +74,18 @@ export class PretrainedEncoder {
   /**
    * Features [count, outputDim] of `count` images given as raw pixels, NHWC, in the card's value
    * range (0–255 for the shipped Fashion-MNIST models), `count × height × width × channels` values.
-   * Batched by `batchSize` (default 256) so a large set does not build one huge tensor.
+   * Batched by `batchSize` (default 256) so a large set does not build one huge tensor;
+   * `onProgress(done, count)` is called before each batch and once at the end with `done = count`.
+   *
+   * @example
+   *   const features = encoder.embed(pixels, 1000, { onProgress: (done, total) => log(done, total) });
    */
-  embed(pixels: ArrayLike<number>, count: number, batchSize = 256): Float32Array {
+  embed(pixels: ArrayLike<number>, count: number, options: PretrainedEmbedOptions = {}): Float32Array {
+    const { batchSize = 256, onProgress } = options;
     const [h, w, c] = this.card.inputShape;
     const size = h * w * c;
     check(Number.isInteger(count) && count >= 0, 'count', 'a non-negative integer', count);
+    check(Number.isInteger(batchSize) && batchSize >= 1, 'batchSize', 'a positive integer', batchSize);
     check(
       pixels.length === count * size,
       'pixels',
@@ -83,6 +97,7 @@ export class PretrainedEncoder {
     const out = new Float32Array(count * dim);
     const input = new Float32Array(Math.min(count, batchSize) * size);
     for (let start = 0; start < count; start += batchSize) {
+      onProgress?.(start, count);
       const n = Math.min(batchSize, count - start);
       for (let i = 0; i < n * size; i++) {
         const ch = i % c;
@@ -95,6 +110,7 @@ export class PretrainedEncoder {
       out.set(features.dataSync(), start * dim);
       features.dispose();
     }
+    onProgress?.(count, count);
     return out;
   }
 

@@ -14,7 +14,13 @@ import type { ModelCard } from './card.js';
 import { loadWith, type PretrainedEncoder, type ReadFile, readCard, readIndex } from './encoder.js';
 
 export * from './card.js';
-export { type ModelIndex, PretrainedEncoder, type ReadFile, UnknownPretrainedError } from './encoder.js';
+export {
+  type ModelIndex,
+  type PretrainedEmbedOptions,
+  PretrainedEncoder,
+  type ReadFile,
+  UnknownPretrainedError,
+} from './encoder.js';
 
 /** The absolute path of the shipped `models/` folder (dist/src/node.js → ../../models). */
 export const MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
