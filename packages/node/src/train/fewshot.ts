@@ -21,7 +21,7 @@ import {
 } from 'supcon';
 import { METHOD_COLORS, PALETTE } from 'supcon/plot';
 import type { ImageSet } from '../data/index.js';
-import type { FrozenEncoder } from './frozen-encoder.js';
+import type { FrozenEncoder, FrozenEncoderWithData } from './frozen-encoder.js';
 import { readImages } from './image-inputs.js';
 import { writeOutputFile } from './output.js';
 import { linePlot, svgToPng } from './plots.js';
@@ -54,7 +54,7 @@ const firstRows = (f: FeatureSet, n: number): FeatureSet =>
 
 /** Accuracy against shots per class for `frozen`: support from its training images, queries its test split. */
 export function fewShotCurve(
-  frozen: FrozenEncoder,
+  frozen: FrozenEncoderWithData,
   settings: FewShotSettings,
   onProgress?: (stage: string, done: number, total: number) => void,
 ): FewShotCurve {
@@ -182,11 +182,11 @@ export async function fewShotFolders(
 ): Promise<FolderFewShot> {
   const classes = classFolders('support', supportDir).map((f) => f.name);
   check(classes.length >= 2, 'support', 'a folder with at least two class subfolders of images', supportDir);
-  const support = await labelledFolder('support', supportDir, frozen.inputShape, classes);
+  const support = await labelledFolder('support', supportDir, frozen.input.shape, classes);
   const labelled = classFolders('query', queryDir).length > 0;
   const query = labelled
-    ? await labelledFolder('query', queryDir, frozen.inputShape, classes)
-    : await readImages([queryDir], frozen.inputShape).then(({ set, inputs }) => ({
+    ? await labelledFolder('query', queryDir, frozen.input.shape, classes)
+    : await readImages([queryDir], frozen.input.shape).then(({ set, inputs }) => ({
         set,
         files: inputs.map((i) => i.file),
       }));
