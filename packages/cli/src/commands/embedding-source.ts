@@ -1,36 +1,24 @@
 /**
- * Where the embeddings of `eval --retrieval`, `index` and `search` come from, in one place: a
- * trained run (`--run DIR`: its checkpoint's encoder, its dataset's normalisation) or a shipped
- * pretrained encoder (`--pretrained NAME`: @supcon/pretrained, its card's dataset and
- * normalisation); the commands only see an `Embedder`. Also the index file's metadata record and
- * the progress line these commands share.
+ * The flags of the commands that embed with a frozen encoder (`eval --retrieval`, `index`,
+ * `search`): `--run DIR` or `--pretrained NAME`, opened by @supcon/node's `openFrozenEncoder`
+ * (or `openEncoderOnly` for the encoder an index recorded); the commands only see a
+ * `FrozenEncoder`. Also the index file's metadata record and the progress line these commands share.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import {
-  augmentSteps,
-  buildEncoder,
-  type CheckpointFingerprint,
-  embedImages,
-  type ImageSet,
-  loadDataset,
-  loadEncoderWeights,
-  readSpec,
+  type EncoderFingerprint,
+  type EncoderInput,
+  type FrozenEncoder,
+  type FrozenEncoderWithData,
+  openEncoderOnly,
+  openFrozenEncoder,
   runFiles,
 } from '@supcon/node';
-import { loadPretrained, type PretrainedEncoder, pretrainedDir } from '@supcon/pretrained';
-import { decodeIndexFile, type FeatureSet, type IndexItems, type RetrievalMetric, UserError } from 'supcon';
+import { decodeIndexFile, type IndexItems, type RetrievalMetric, UserError } from 'supcon';
 import { type BackendChoice, selectBackend } from '../backend.js';
 import { CliError } from '../command.js';
 import type { FlagValues } from '../flags.js';
-import { openRun, runReaderFlagSpecs } from './run-reader.js';
-
-/** The encoder an index was built with, recorded in its metadata so `search` can rebuild it. */
-export type EmbeddingSource =
-  | { kind: 'run'; run: string; checkpoint: CheckpointFingerprint }
-  /** `weightsSha256`: of the model's weights.bin, so a changed model is noticed like a changed checkpoint. */
-  | { kind: 'pretrained'; name: string; weightsSha256: string };
+import { runReaderFlagSpecs } from './run-reader.js';
 
 /** `--run DIR` and `--pretrained NAME`, the two sources (with `--backend`). */
 export const embeddingSourceFlagSpecs = {
@@ -43,117 +31,23 @@ export const embeddingSourceFlagHelp = [
   '  --backend B        auto (default: native oneDNN engine when it loads) | native | cpu',
 ].join('\n');
 
-const weightsSha256 = (name: string) =>
-  createHash('sha256')
-    .update(readFileSync(join(pretrainedDir(name), 'weights.bin')))
-    .digest('hex');
-
-/** What the encoder takes: one image [height, width, channels], input = (pixel / 255 − mean[c]) / std[c]. */
-export interface EncoderInput {
-  shape: [number, number, number];
-  mean: number[];
-  std: number[];
-}
-
-/** A frozen encoder ready to embed images of its input shape. */
-export interface Embedder {
-  source: EmbeddingSource;
-  input: EncoderInput;
-  embed(set: ImageSet, onProgress?: (done: number, total: number) => void): FeatureSet;
-}
-
-/** An encoder with the data of its own training: what `eval --retrieval` and `index` start from. */
-export interface EmbedderWithData extends Embedder {
-  /** NAME[:PATH] of the dataset it was trained on. */
-  dataset: string;
-  classes: string[];
-  /** The images it trained on (a run: the training part, after the validation split and `--limit`). */
-  train: ImageSet;
-  /** The held-out images: the test split, or the validation split when the dataset has none. */
-  heldOut: { split: 'test' | 'validation'; set: ImageSet };
-  /** Both splits of the dataset as loaded, for an index of all of them. */
-  splits: { train: ImageSet; test?: ImageSet };
-}
-
-/** `--run DIR` or `--pretrained NAME` (one of them): the encoder and the data it was trained on. */
-export async function openEmbedder(flags: FlagValues): Promise<EmbedderWithData> {
-  const name = flags['pretrained'] as string | undefined;
-  if (name !== undefined) {
-    if (flags['run'] !== undefined)
-      throw new CliError('Flags `--run` and `--pretrained` exclude each other: give one encoder.');
-    await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
-    const model = await loadPretrained(name);
-    const { card } = model;
-    const dataset = await loadDataset(card.dataset);
-    const input: EncoderInput = {
-      shape: card.inputShape,
-      mean: [...card.preprocessing.mean],
-      std: [...card.preprocessing.std],
-    };
-    const test = dataset.test;
-    if (!test)
-      throw new CliError(
-        `The dataset of pretrained model \`${name}\` (${card.dataset}) has no test split.`,
-        1,
-      );
-    return {
-      source: { kind: 'pretrained', name, weightsSha256: weightsSha256(name) },
-      input,
-      embed: embedPretrained(model),
-      dataset: card.dataset,
-      classes: [...card.classes],
-      train: dataset.train,
-      heldOut: { split: 'test', set: test },
-      splits: { train: dataset.train, test },
-    };
-  }
-  if (flags['run'] === undefined)
+/** `--run DIR` or `--pretrained NAME` (one of them), on the selected backend: the encoder and its data. */
+export async function openEncoderFromFlags(flags: FlagValues): Promise<FrozenEncoderWithData> {
+  const pretrained = flags['pretrained'] as string | undefined;
+  const run = flags['run'] as string | undefined;
+  if (pretrained !== undefined && run !== undefined)
+    throw new CliError('Flags `--run` and `--pretrained` exclude each other: give one encoder.');
+  if (pretrained === undefined && run === undefined)
     throw new CliError('Flag `--run DIR` or `--pretrained NAME` is required: the encoder to use.');
-  const { run, spec, encoder, data, checkpoint } = await openRun(flags);
-  const t = data.train;
-  const input: EncoderInput = {
-    shape: [t.height, t.width, t.channels],
-    mean: [...data.dataset.mean],
-    std: [...data.dataset.std],
-  };
-  const test = data.dataset.test;
-  return {
-    source: { kind: 'run', run: resolve(run), checkpoint },
-    input,
-    embed: embedWith(encoder, input),
-    dataset: spec.data.dataset,
-    classes: [...data.dataset.classes],
-    train: data.train,
-    heldOut: test ? { split: 'test', set: test } : { split: 'validation', set: data.validation },
-    splits: { train: data.dataset.train, ...(test ? { test } : {}) },
-  };
-}
-
-/** A pretrained model's `embed` (raw 0–255 pixels, its own preprocessing) in batches of 500. */
-function embedPretrained(model: PretrainedEncoder): Embedder['embed'] {
-  const dim = model.card.outputDim;
-  return (set, onProgress) => {
-    const size = set.height * set.width * set.channels;
-    const features = new Float32Array(set.count * dim);
-    for (let start = 0; start < set.count; start += 500) {
-      onProgress?.(start, set.count);
-      const n = Math.min(500, set.count - start);
-      features.set(model.embed(set.images.subarray(start * size, (start + n) * size), n), start * dim);
-    }
-    onProgress?.(set.count, set.count);
-    return { features, labels: set.labels, count: set.count, dim };
-  };
-}
-
-function embedWith(encoder: Parameters<typeof embedImages>[0], input: EncoderInput): Embedder['embed'] {
-  const steps = augmentSteps('none', [input.shape[0], input.shape[1]], input.mean, input.std).eval;
-  return (set, onProgress) => embedImages(encoder, set, steps, onProgress ? { onProgress } : {});
+  await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
+  return openFrozenEncoder(pretrained !== undefined ? { pretrained } : { run: run! });
 }
 
 /** What `supcon index` records beside the embeddings. */
 export interface IndexMetadata {
   createdAt: string;
-  source: EmbeddingSource;
+  /** The encoder that built the index, so `search` can rebuild it and notice a changed one. */
+  source: EncoderFingerprint;
   input: EncoderInput;
   /** The dataset and split the items are, and its class names (labels index them). */
   dataset: string;
@@ -198,15 +92,16 @@ export function readIndexFile(file: string): IndexOnDisk {
 }
 
 /**
- * The encoder that built an index, loaded without its dataset: the run's checkpoint, which must be
- * the one the index was built from (`runOverride`: the run folder, if it moved).
+ * The encoder that built an index, loaded without its dataset: the pretrained model or the run's
+ * checkpoint, which must be the one the index was built from (`runOverride`: the run folder, if it
+ * moved).
  */
-export async function embedderForIndex(
+export async function openIndexEncoder(
   file: string,
   metadata: IndexMetadata,
   flags: FlagValues,
   runOverride?: string,
-): Promise<Embedder> {
+): Promise<FrozenEncoder> {
   const { source, input } = metadata;
   await selectBackend(flags['backend'] as BackendChoice, flags['json'] === true);
   if (source.kind === 'pretrained') {
@@ -214,13 +109,18 @@ export async function embedderForIndex(
       throw new CliError(
         `Index \`${file}\` was built from pretrained model \`${source.name}\`, not a run: drop \`--run\`.`,
       );
-    const model = await loadPretrained(source.name);
-    if (weightsSha256(source.name) !== source.weightsSha256)
+    const frozen = await openEncoderOnly({ pretrained: source.name });
+    if (
+      frozen.fingerprint.kind !== 'pretrained' ||
+      frozen.fingerprint.weightsSha256 !== source.weightsSha256
+    ) {
+      frozen.dispose();
       throw new CliError(
         `Pretrained model \`${source.name}\` is not the one index \`${file}\` was built from (its weights changed): rebuild the index with \`supcon index --pretrained ${source.name}\`.`,
         1,
       );
-    return { source, input, embed: embedPretrained(model) };
+    }
+    return frozen;
   }
   const run = runOverride ?? source.run;
   if (!existsSync(runFiles(run).config))
@@ -228,15 +128,16 @@ export async function embedderForIndex(
       `The run \`${run}\` that built index \`${file}\` is not there (no config.json)${runOverride ? '' : '; pass its folder with `--run DIR` if it moved'}.`,
       1,
     );
-  const spec = readSpec(run);
-  const encoder = buildEncoder(spec.model, input.shape, spec.train.seed);
-  const now = loadEncoderWeights(encoder, runFiles(run).checkpoint);
-  if (now.sha256 !== source.checkpoint.sha256)
+  const frozen = await openEncoderOnly({ run, input });
+  const now = frozen.fingerprint.kind === 'run' ? frozen.fingerprint.checkpoint : undefined;
+  if (now?.sha256 !== source.checkpoint.sha256) {
+    frozen.dispose();
     throw new CliError(
-      `The checkpoint of run \`${run}\` is not the one index \`${file}\` was built from (iteration ${source.checkpoint.iteration} then, ${now.iteration} now): rebuild the index with \`supcon index --run ${run}\`.`,
+      `The checkpoint of run \`${run}\` is not the one index \`${file}\` was built from (iteration ${source.checkpoint.iteration} then, ${now?.iteration} now): rebuild the index with \`supcon index --run ${run}\`.`,
       1,
     );
-  return { source: { ...source, run: resolve(run) }, input, embed: embedWith(encoder, input) };
+  }
+  return frozen;
 }
 
 /**

@@ -3,9 +3,11 @@
  * frozen encoder (the core's `retrievalMetrics`): its test split queried against its training images,
  * or (`--gallery test`) the test split against itself, leave-one-out.
  */
+import type { FrozenEncoderWithData, ImageSet } from '@supcon/node';
 import { RETRIEVAL_METRICS, type RetrievalMetric, retrievalMetrics, retrievalScores } from 'supcon';
+import { CliError } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { embeddingSourceFlagSpecs, openEmbedder, percent, progressLine } from './embedding-source.js';
+import { embeddingSourceFlagSpecs, openEncoderFromFlags, percent, progressLine } from './embedding-source.js';
 
 export const retrievalHelp = [
   'Usage: supcon eval --retrieval (--run DIR | --pretrained NAME) [--gallery train|test] [--metric cosine|euclidean] [--json]',
@@ -35,13 +37,13 @@ export async function runRetrievalEval(argv: string[]): Promise<number> {
   const started = performance.now();
   const metric = flags['metric'] as RetrievalMetric;
   const leaveOneOut = flags['gallery'] === 'test';
-  const embedder = await openEmbedder(flags);
+  const encoder = await openEncoderFromFlags(flags);
   const progress = progressLine('eval', flags['quiet'] === true || flags['json'] === true);
-  const { split, set } = embedder.heldOut;
-  const queries = embedder.embed(set, progress.stage(`${split} features`));
+  const { split, set } = heldOut(encoder);
+  const queries = encoder.embed(set, { onProgress: progress.stage(`${split} features`) });
   const gallery = leaveOneOut
     ? 'leave-one-out'
-    : embedder.embed(embedder.train, progress.stage('train features'));
+    : encoder.embed(encoder.train, { onProgress: progress.stage('train features') });
   const m = retrievalMetrics(queries, gallery, {
     metric,
     ks: [1, 5, 10],
@@ -49,7 +51,9 @@ export async function runRetrievalEval(argv: string[]): Promise<number> {
   });
   progress.end();
   const result = {
-    ...(embedder.source.kind === 'run' ? { run: embedder.source.run } : { pretrained: embedder.source.name }),
+    ...(encoder.fingerprint.kind === 'run'
+      ? { run: encoder.fingerprint.run }
+      : { pretrained: encoder.fingerprint.name }),
     metric,
     gallery: leaveOneOut ? split : 'train',
     mode: m.mode,
@@ -73,4 +77,14 @@ export async function runRetrievalEval(argv: string[]): Promise<number> {
     );
   }
   return 0;
+}
+
+/** The queries: the test split, or a run's validation split when its dataset has none. */
+function heldOut(encoder: FrozenEncoderWithData): { split: 'test' | 'validation'; set: ImageSet } {
+  if (encoder.test) return { split: 'test', set: encoder.test };
+  if (encoder.validation) return { split: 'validation', set: encoder.validation };
+  throw new CliError(
+    `The dataset of pretrained model \`${encoder.name}\` (${encoder.dataset}) has no test split.`,
+    1,
+  );
 }

@@ -17,7 +17,7 @@ import {
   embeddingSourceFlagHelp,
   embeddingSourceFlagSpecs,
   type IndexMetadata,
-  openEmbedder,
+  openEncoderFromFlags,
   progressLine,
 } from './embedding-source.js';
 
@@ -59,22 +59,22 @@ export const indexCommand: Command = {
     const split = flags['split'] as 'train' | 'test';
     const metric = flags['metric'] as RetrievalMetric;
     const started = performance.now();
-    const embedder = await openEmbedder(flags);
-    const datasetName = (flags['dataset'] as string | undefined) ?? embedder.dataset;
-    const [height, width, channels] = embedder.input.shape;
+    const encoder = await openEncoderFromFlags(flags);
+    const datasetName = (flags['dataset'] as string | undefined) ?? encoder.dataset;
+    const [height, width, channels] = encoder.input.shape;
     const other =
-      datasetName === embedder.dataset
+      datasetName === encoder.dataset
         ? undefined
         : await loadDataset(datasetName, { imageSize: height, channels: channels === 1 ? 1 : 3 });
-    const classes = other ? other.classes : embedder.classes;
-    const set = other ? (split === 'test' ? other.test : other.train) : embedder.splits[split];
+    const classes = other ? other.classes : encoder.classes;
+    const set = other ? (split === 'test' ? other.test : other.train) : encoder.splits[split];
     if (!set) throw new CliError(`Dataset \`${datasetName}\` has no ${split} split.`);
     if (set.height !== height || set.width !== width || set.channels !== channels)
       throw new CliError(
         `Invalid value for \`--dataset\`. Expected images of the run’s input shape ${height}×${width}×${channels}. Received: ${datasetName} (${set.height}×${set.width}×${set.channels}).`,
       );
     const progress = progressLine('index', flags['quiet'] === true || flags['json'] === true);
-    const features = embedder.embed(set, progress.stage(`${split} features`));
+    const features = encoder.embed(set, { onProgress: progress.stage(`${split} features`) });
     progress.end();
     const items: IndexItems = {
       embeddings: features.features,
@@ -84,8 +84,8 @@ export const indexCommand: Command = {
     };
     const metadata: IndexMetadata = {
       createdAt: new Date().toISOString(),
-      source: embedder.source,
-      input: embedder.input,
+      source: encoder.fingerprint,
+      input: encoder.input,
       dataset: datasetName,
       split,
       classes,
@@ -100,9 +100,9 @@ export const indexCommand: Command = {
       metric,
       dataset: datasetName,
       split,
-      ...(embedder.source.kind === 'run'
-        ? { run: embedder.source.run }
-        : { pretrained: embedder.source.name }),
+      ...(encoder.fingerprint.kind === 'run'
+        ? { run: encoder.fingerprint.run }
+        : { pretrained: encoder.fingerprint.name }),
       bytes: bytes.length,
       exactSearch,
       seconds: (performance.now() - started) / 1000,

@@ -7,7 +7,7 @@ import { readImages } from '@supcon/node';
 import { type EmbeddingIndex, ExactIndex } from 'supcon';
 import { CliError, type Command } from '../command.js';
 import { parseFlags } from '../flags.js';
-import { embedderForIndex, readIndexFile } from './embedding-source.js';
+import { openIndexEncoder, readIndexFile } from './embedding-source.js';
 import { runReaderFlagSpecs } from './run-reader.js';
 
 export const searchCommand: Command = {
@@ -44,13 +44,13 @@ export const searchCommand: Command = {
     if (image === undefined) throw new CliError('Flag `--image PATH` is required: the image to search for.');
     const k = flags['k'] as number;
     const { items, metric, metadata } = readIndexFile(file);
-    const embedder = await embedderForIndex(file, metadata, flags, flags['run'] as string | undefined);
-    const { set, inputs } = await readImages([image], embedder.input.shape);
+    const encoder = await openIndexEncoder(file, metadata, flags, flags['run'] as string | undefined);
+    const { set, inputs } = await readImages([image], encoder.input.shape);
     if (inputs.length !== 1)
       throw new CliError(
         `Invalid value for \`--image\`. Expected one image file. Received: ${image} (a folder of ${inputs.length} images).`,
       );
-    const query = embedder.embed(set).features; // [dim]
+    const query = encoder.embed(set).features; // [dim]
     if (query.length !== items.dim)
       throw new CliError(
         `Index \`${file}\` holds embeddings of dimension ${items.dim}, but its encoder now gives ${query.length}: rebuild it with \`supcon index\`.`,
