@@ -1,6 +1,7 @@
 /** Shared helpers for the core's tests. */
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { type Network, Random, type TrainSet } from 'supcon';
 
 /** Deterministic pseudo-random numbers (mulberry32) so test inputs never change. */
 export function rng(seed: number): () => number {
@@ -66,4 +67,38 @@ export function assertClose(
 
 export function values(t: tf.Tensor): Float32Array {
   return t.dataSync() as Float32Array;
+}
+
+/** 8×8 grey images of 4 classes: class c brightens quadrant c (of 4), plus seeded noise. */
+export function quadrants(count: number, seed: number): TrainSet {
+  const r = new Random(seed);
+  const images = new Uint8Array(count * 64);
+  const labels = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    labels[i] = i % 4;
+    for (let p = 0; p < 64; p++) {
+      const lit = Math.floor(Math.floor(p / 8) / 4) * 2 + Math.floor((p % 8) / 4) === i % 4;
+      images[i * 64 + p] = Math.min(255, Math.floor((lit ? 140 : 40) + 110 * r.next()));
+    }
+  }
+  return { images, labels, count, height: 8, width: 8, channels: 1 };
+}
+
+/**
+ * A dense encoder of 8×8 images without batch statistics: flatten → tanh(x W) [n, 16], so one
+ * image's features do not depend on the rest of its batch.
+ */
+export function plainEncoder(seed: number): Network {
+  const w = tf.variable(
+    tf.randomNormal([64, 16], 0, 0.2, 'float32', seed),
+    true,
+    `plain_${seed}_${Math.random()}`,
+  );
+  const params = [{ name: 'w', variable: w }];
+  return {
+    apply: (x) => tf.tanh(tf.matMul(tf.reshape(x, [x.shape[0]!, 64]), w)),
+    outputDim: 16,
+    parameters: () => params,
+    variables: () => params,
+  };
 }

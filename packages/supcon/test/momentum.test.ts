@@ -6,16 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  MomentumEncoder,
-  mlpEncoder,
-  type Network,
-  projectionHead,
-  resolveConfig,
-  Trainer,
-  type TrainSet,
-} from 'supcon';
-import { rng } from './helpers.js';
+import { MomentumEncoder, mlpEncoder, projectionHead, resolveConfig, Trainer, type TrainSet } from 'supcon';
+import { plainEncoder, quadrants, rng } from './helpers.js';
 
 function nets() {
   const encoder = mlpEncoder({ inputDim: 12, hidden: [10, 6], seed: 4 }); // with BatchNorm
@@ -159,37 +151,6 @@ test('save and restore: the key weights round-trip through trainer-state entries
 
 // --- in the trainer: config.queueMomentum -------------------------------------------------------
 
-/** 8×8 grey images of 4 classes (class c brightens quadrant c). */
-function quadrants(count: number): TrainSet {
-  const r = rng(11);
-  const images = new Uint8Array(count * 64);
-  const labels = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    labels[i] = i % 4;
-    for (let p = 0; p < 64; p++) {
-      const lit = Math.floor(Math.floor(p / 8) / 4) * 2 + Math.floor((p % 8) / 4) === i % 4;
-      images[i * 64 + p] = Math.min(255, Math.floor((lit ? 140 : 40) + 110 * r()));
-    }
-  }
-  return { images, labels, count, height: 8, width: 8, channels: 1 };
-}
-
-/** flatten → tanh(x W): no batch statistics, so one image's embedding does not depend on its batch. */
-function plainEncoder(seed: number): Network {
-  const w = tf.variable(
-    tf.randomNormal([64, 16], 0, 0.2, 'float32', seed),
-    true,
-    `mplain_${seed}_${Math.random()}`,
-  );
-  const params = [{ name: 'w', variable: w }];
-  return {
-    apply: (x) => tf.tanh(tf.matMul(tf.reshape(x, [x.shape[0]!, 64]), w)),
-    outputDim: 16,
-    parameters: () => params,
-    variables: () => params,
-  };
-}
-
 /** Every image's embedding [n, D] under the given weights (assigned to a twin encoder and head). */
 function embedAll(data: TrainSet, weights: Map<string, Float32Array>): Float32Array {
   const encoder = plainEncoder(7);
@@ -238,7 +199,7 @@ function worstMatch(
 }
 
 function queueTrainer(queueMomentum?: number): { t: Trainer; data: TrainSet } {
-  const data = quadrants(48);
+  const data = quadrants(48, 1);
   const config = resolveConfig({
     method: 'supcon',
     epochs: 1,

@@ -6,47 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  mlpEncoder,
-  type Network,
-  projectionHead,
-  Random,
-  resolveConfig,
-  type TrainConfig,
-  Trainer,
-  type TrainSet,
-} from 'supcon';
-
-/** 8×8 grey images: class c lights up quadrant c (of 4), plus noise. */
-function quadrants(count: number, seed: number): TrainSet {
-  const r = new Random(seed);
-  const images = new Uint8Array(count * 64);
-  const labels = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    labels[i] = i % 4;
-    for (let p = 0; p < 64; p++) {
-      const lit = Math.floor(Math.floor(p / 8) / 4) * 2 + Math.floor((p % 8) / 4) === i % 4;
-      images[i * 64 + p] = Math.min(255, Math.floor((lit ? 140 : 40) + 110 * r.next()));
-    }
-  }
-  return { images, labels, count, height: 8, width: 8, channels: 1 };
-}
-
-/** A dense encoder without batch statistics: flatten → tanh(x W) [n, 16]. */
-function plainEncoder(seed: number): Network {
-  const w = tf.variable(
-    tf.randomNormal([64, 16], 0, 0.2, 'float32', seed),
-    true,
-    `plain_${seed}_${Math.random()}`,
-  );
-  const params = [{ name: 'w', variable: w }];
-  return {
-    apply: (x) => tf.tanh(tf.matMul(tf.reshape(x, [x.shape[0]!, 64]), w)),
-    outputDim: 16,
-    parameters: () => params,
-    variables: () => params,
-  };
-}
+import { mlpEncoder, projectionHead, resolveConfig, type TrainConfig, Trainer } from 'supcon';
+import { plainEncoder, quadrants } from './helpers.js';
 
 function trainer(overrides: Partial<TrainConfig>, plain = false): Trainer {
   const config = resolveConfig({

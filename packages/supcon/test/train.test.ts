@@ -16,26 +16,8 @@ import {
   smallResNet,
   type TrainConfig,
   Trainer,
-  type TrainSet,
 } from 'supcon';
-
-/** 8×8 grey images: class c lights up a 4×4 quadrant c (of 4), plus noise. */
-function quadrants(count: number, seed: number): TrainSet {
-  const r = new Random(seed);
-  const images = new Uint8Array(count * 64);
-  const labels = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    const c = i % 4;
-    labels[i] = c;
-    for (let y = 0; y < 8; y++) {
-      for (let x = 0; x < 8; x++) {
-        const lit = Math.floor(y / 4) * 2 + Math.floor(x / 4) === c;
-        images[i * 64 + y * 8 + x] = Math.min(255, Math.floor((lit ? 140 : 40) + 110 * r.next()));
-      }
-    }
-  }
-  return { images, labels, count, height: 8, width: 8, channels: 1 };
-}
+import { quadrants } from './helpers.js';
 
 /** Two noisy views per image (random brightness and pixel noise), seeded per sample and epoch. */
 function noisyViews(
