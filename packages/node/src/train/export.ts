@@ -13,6 +13,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { check, layersModelFiles, layersModelFromFiles, type Network, toLayersModel } from 'supcon';
 import { type Dataset, loadDataset } from '../data/index.js';
 import { loadCheckpoint, writeFileDurable } from './checkpoint.js';
+import { runFiles } from './run-folder.js';
 import { buildEncoder, buildHead, type RunSpec } from './spec.js';
 import { upgradeRunSpec } from './spec-legacy.js';
 
@@ -145,10 +146,10 @@ export async function exportRun(
   options: { withHead?: boolean; dataset?: Dataset; datasetSpec?: string } = {},
 ): Promise<ExportResult & { source: string; checkpoint: string }> {
   check(existsSync(source), 'source', 'an existing run folder or checkpoint file', source);
-  const checkpoint = statSync(source).isDirectory() ? join(source, 'checkpoint.bin') : source;
+  const checkpoint = statSync(source).isDirectory() ? runFiles(source).checkpoint : source;
   check(existsSync(checkpoint), 'source', 'a run folder holding checkpoint.bin', source);
   const { state, meta } = loadCheckpoint(checkpoint);
-  const configFile = join(dirname(checkpoint), 'config.json');
+  const configFile = runFiles(dirname(checkpoint)).config;
   const raw =
     meta['spec'] ?? (existsSync(configFile) ? JSON.parse(readFileSync(configFile, 'utf8')) : undefined);
   // Either may be in the older flat model format (spec-legacy.ts).
