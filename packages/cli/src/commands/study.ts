@@ -146,7 +146,7 @@ const HELP = [
   ...STUDY_NAMES.map((n) => `  ${n.padEnd(12)} ${STUDIES[n]!.summary}`),
   '',
   '  --out DIR            the study folder (required), e.g. runs/study',
-  '  --seeds S,...        seeds (default: table2, robustness, epochs, recipe 1,2,3; the others 0)',
+  '  --seeds S,...        seeds (default: table2, robustness, epochs, recipe, vit 1,2,3; the others 0)',
   '  --values V,...       the x values: methods (table2), epochs, temperatures, batch sizes, RandAugment',
   '                       magnitudes; sensitivity: changes from the recipe (augment=supcon,lr=0.2,...);',
   '                       recipe: arms (baseline, balanced, joint-probe)',

@@ -145,8 +145,9 @@ export function rowLabel(g: Pick<Group, 'method' | 'readout'>): string {
 }
 
 /** The summary table (Markdown) of the accuracy read-outs. */
-export function accuracyTable(study: Study, name: string, groups: readonly Group[]): string {
-  const byX = name !== 'table2' && name !== 'robustness';
+export function accuracyTable(study: Study, _name: string, groups: readonly Group[]): string {
+  // A study of methods (table2, robustness, vit) has no x column: its x values are the methods.
+  const byX = study.xLabel !== 'method';
   const head = [
     ...(byX ? [study.xLabel] : []),
     'read-out',
@@ -183,7 +184,7 @@ const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b
  * scales); for epochs each tick also carries the training seconds per run of each method.
  */
 export async function accuracyFigure(study: Study, name: string, groups: readonly Group[], file: string) {
-  if (name === 'table2') {
+  if (study.xLabel === 'method') {
     const bars = groups
       .filter((g) => g.test !== null)
       .map((g, i) => ({

@@ -109,6 +109,24 @@ function recipeSweep(arm: string): SweepDef {
   };
 }
 
+/**
+ * The ViT study (issue 13; the paper's ViT rows): SupCon against cross-entropy on the `vit-mini` ViT
+ * with a transformer recipe instead of the ResNet one: AdamW (lr 1e-3 at batch 256, weight decay
+ * 0.05, norms, biases and embeddings left out), linear warm-up for half an epoch then cosine, the
+ * gradients clipped to global norm 1, RandAugment (the light crop and flip, then 2 operations at bin
+ * 9), and label smoothing 0.1 for cross-entropy (its classifier is what it smooths; SupCon has none).
+ * Both methods train the same epochs, sized so one SupCon run takes minutes on 2 cores; `-- --epochs N`
+ * after the study's flags trains longer (in other run folders' place: `--rerun-stale`).
+ */
+export const VIT_EPOCHS = '3';
+const vitRecipe = (method: Method): string[] => [
+  ...recipe(method),
+  ...['--encoder', 'vit-mini', '--epochs', VIT_EPOCHS],
+  ...['--optimizer', 'adam', '--decoupled', '--lr', '0.001', '--weight-decay', '0.05'],
+  ...['--warmup-epochs', '0.5', '--decay', 'cosine', '--clip-grad-norm', '1', '--augment', 'randaugment'],
+  ...(method === 'ce' ? ['--label-smoothing', '0.1'] : []),
+];
+
 export const STUDIES: Record<string, Study> = {
   table2: {
     summary:
@@ -213,6 +231,28 @@ export const STUDIES: Record<string, Study> = {
     seeds: [1, 2, 3],
     sweeps: (values) => values.map(recipeSweep),
     sets: ['--method', '--precision', '--seed', '--sampler', '--samples-per-class', '--joint-probe'],
+  },
+  vit: {
+    summary:
+      "the ViT comparison: SupCon vs cross-entropy on vit-mini (AdamW, warm-up + cosine, clipping, RandAugment, label smoothing for CE), linear probe and CE's own classifier",
+    xLabel: 'method',
+    values: ['supcon', 'ce'],
+    fixedValues: true,
+    expected: 'supcon,ce',
+    accepts: (v) => v === 'supcon' || v === 'ce',
+    seeds: [1, 2, 3],
+    sweeps: (values) =>
+      values.map((m) => ({
+        name: `vit-${m}`,
+        method: m as Method,
+        flags: vitRecipe(m as Method),
+        vary: 'seed',
+        x: m,
+      })),
+    sets: [
+      ...['--method', '--precision', '--seed', '--encoder', '--optimizer', '--decoupled'],
+      ...['--clip-grad-norm', '--label-smoothing', '--augment'],
+    ],
   },
 };
 
