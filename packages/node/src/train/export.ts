@@ -59,7 +59,7 @@ export interface ExportData {
 
 /**
  * Writes `encoder` (and `head` when given) of a run as a layers model into `outDir`.
- * Example, at the end of training: `await exportLayersModel(join(runDir, 'encoder'), { spec, encoder, data })`.
+ * Example, at the end of training: `await exportLayersModel(runFiles(runDir).encoder, { spec, encoder, data })`.
  */
 export async function exportLayersModel(
   outDir: string,
