@@ -2,8 +2,8 @@
  * `supcon study vit`: SupCon against cross-entropy on vit-mini with the ViT recipe. The dry run lists
  * 2 methods × 3 seeds in OUT/vit-METHOD/seed=S with the recipe's flags (label smoothing for
  * cross-entropy only); the recipe's own flags are refused after `--`; end to end on a Fashion-MNIST
- * slice (one epoch, one seed) each config.json holds the recipe, and the study writes its JSON,
- * table and bar figure.
+ * slice (one seed, `-- --epochs 2` replacing the study's 1), each config.json holds the recipe, and
+ * the study writes its JSON, table and bar figure.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -41,9 +41,9 @@ test('study vit --dry-run: 2 methods × 3 seeds with the ViT recipe, label smoot
   const [supcon, ce] = plan.commands as [string, string];
   for (const c of [supcon, ce])
     for (const flag of [
-      '--encoder vit-mini --epochs 3',
+      '--encoder vit-mini --epochs 1',
       '--optimizer adam --decoupled --lr 0.001 --weight-decay 0.05',
-      '--warmup-epochs 0.5 --decay cosine --clip-grad-norm 1 --augment randaugment',
+      '--warmup-epochs 0.2 --decay cosine --clip-grad-norm 1 --augment randaugment',
     ])
       assert.ok(c.includes(flag), `${c} lacks ${flag}`);
   assert.ok(ce.includes('--method ce') && ce.includes('--label-smoothing 0.1'));
@@ -67,12 +67,12 @@ test('study vit refuses its own flags after -- and other values, one sentence, n
   assert.throws(() => readdirSync(out));
 });
 
-test('study vit end to end on a slice, one seed, one epoch: the recipe in each config.json; JSON, table, bars', {
+test('study vit end to end on a slice, one seed, two epochs after --: the recipe in each config.json; JSON, table, bars', {
   skip: !hasFashion && 'no Fashion-MNIST',
 }, () => {
   const out = join(root, 'e2e');
   const tiny = ['--dataset', `fashion-mnist:${data}`, '--validation', '128', '--batch-size', '64'];
-  const short = ['--epochs', '1', '--warmup-epochs', '0', '--probe-epochs', '1', '--knn-k', '0'];
+  const short = ['--epochs', '2', '--warmup-epochs', '0', '--probe-epochs', '1', '--knn-k', '0'];
   const r = cli('study', 'vit', '--out', out, '--seeds', '1', '--json', '--quiet', '--', ...tiny, ...short);
   assert.equal(r.status, 0, r.stderr);
   const result = JSON.parse(r.stdout) as {
@@ -103,7 +103,7 @@ test('study vit end to end on a slice, one seed, one epoch: the recipe in each c
       decoupled: true,
       clipGradNorm: 1,
     });
-    assert.equal(config.train.epochs, 1, "the epochs after -- replace the study's");
+    assert.equal(config.train.epochs, 2, "the epochs after -- replace the study's");
     assert.equal(config.train.labelSmoothing, run.method === 'ce' ? 0.1 : undefined);
     assert.ok(run.testAccuracy > 0.1 && run.testAccuracy <= 1, String(run.testAccuracy));
   }
