@@ -30,6 +30,7 @@ import { type Dataset, loadDataset } from '../data/index.js';
 import { writeFileDurable } from './checkpoint.js';
 import { exportRun } from './export.js';
 import { evaluateKnn } from './knn.js';
+import { runFiles } from './run-folder.js';
 import { readSpec } from './session.js';
 
 /** The subset `checkPretrained` recomputes: the run's kNN settings on fewer queries. */
@@ -78,7 +79,7 @@ export async function packPretrained(options: PackOptions): Promise<ModelCard> {
     'lower-case letters, digits, ".", "_" or "-", starting with a letter or digit',
     name,
   );
-  const summaryFile = join(run, 'summary.json');
+  const summaryFile = runFiles(run).summary;
   check(existsSync(summaryFile), 'run', 'a run folder with summary.json', run);
   const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as Summary;
   check(
