@@ -3,7 +3,8 @@
 
   torch_augment.py fixtures OUT.json
       Applies torchvision's functional ops with fixed parameters to fixed random images and writes
-      inputs and outputs (HWC, flattened) for packages/supcon/test/augment-reference.test.ts.
+      inputs and outputs (HWC, flattened) for packages/supcon/test/augment-reference.test.ts, and
+      statistics of RandomErasing's box sampling (get_params) for packages/supcon/test/augment-erasing.test.ts.
 
   torch_augment.py bench --dataset fashion-mnist|cifar10 --views 2 [--preset supcon|ce|randaugment|autoaugment]
                          [--batch 256] [--reps 5] [--images RAW --shape N,H,W,C]
@@ -74,11 +75,46 @@ def fixtures(out_path):
     for bins, (h, w) in ((31, (32, 32)), (10, (28, 20))):
         s = ra._augmentation_space(bins, (h, w))
         space[f"{bins}:{h}x{w}"] = {k: {"values": v[0].tolist() if v[0].ndim > 0 else [], "signed": v[1]} for k, v in s.items()}
+    # Random erasing: F.erase on given boxes and fills (its own generator, so the cases above are unchanged).
+    ge = torch.Generator().manual_seed(11)
+    for src, (i, j, h, w) in ((rgb, (0, 0, 3, 4)), (rgb, (2, 5, 6, 6)), (gray, (4, 1, 5, 9)), (gray, (0, 10, 9, 1))):
+        c = src.shape[0]
+        for fill in ("zero", "channels", "random"):
+            if fill == "zero":
+                v, flat = torch.zeros(c, 1, 1), [0.0] * c
+            elif fill == "channels":
+                vals = [-1.5, 0.25, 2.0][:c]
+                v, flat = torch.tensor(vals)[:, None, None], vals
+            else:
+                v = torch.randn(c, h, w, generator=ge)
+                flat = hwc(v)
+            add("erase", src, F.erase(src, i, j, h, w, v), top=i, left=j, height=h, width=w, fill=flat)
+    erasing = []
+    torch.manual_seed(0)
+    for (H, W), scale, ratio in (((28, 28), (0.02, 0.33), (0.3, 3.3)), ((24, 32), (0.2, 0.7), (1.0, 3.0)),
+                                 ((28, 28), (0.5, 1.0), (0.3, 3.3))):
+        n, fallback, hs, ws, fr = 20000, 0, [], [], []
+        blank = torch.zeros(1, H, W)
+        for _ in range(n):
+            i, j, h, w, _v = T.RandomErasing.get_params(blank, scale=scale, ratio=ratio, value=[0.0])
+            if (i, j, h, w) == (0, 0, H, W):
+                fallback += 1
+            else:
+                hs.append(h)
+                ws.append(w)
+                fr.append(h * w / (H * W))
+
+        def moments(xs):
+            m = sum(xs) / len(xs)
+            return {"mean": m, "var": sum((x - m) ** 2 for x in xs) / (len(xs) - 1)}
+        erasing.append({"height": H, "width": W, "scale": list(scale), "ratio": list(ratio), "draws": n,
+                        "fallback": fallback, "h": moments(hs), "w": moments(ws), "fraction": moments(fr)})
     policy = [[[op, p, m] for (op, p, m) in sub] for sub in AutoAugment(AutoAugmentPolicy.CIFAR10).policies]
     data = {"generator": "reference/torch_augment.py fixtures", "torch": torch.__version__,
             "images": {"rgb": hwc(rgb), "gray": hwc(gray), "rgb8": hwc(rgb8.float())},
             "shapes": {"rgb": [9, 11, 3], "gray": [9, 11, 1], "rgb8": [12, 10, 3]},
-            "cases": cases, "augmentationSpace": space, "cifar10Policy": policy}
+            "cases": cases, "augmentationSpace": space, "cifar10Policy": policy,
+            "erasingSampling": erasing}
     with open(out_path, "w") as f:
         json.dump(data, f, separators=(",", ":"))
     print(f"wrote {len(cases)} cases to {out_path}")

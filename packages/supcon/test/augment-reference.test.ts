@@ -13,6 +13,7 @@ import {
   adjustSaturation,
   applyOp,
   CIFAR10_POLICY,
+  erase,
   gaussianBlur,
   gaussianKernel,
   horizontalFlip,
@@ -90,6 +91,9 @@ function run(c: Case): Float32Array {
     case 'normalize':
       normalizeImage(img, 0, n, c.params['mean'] as number[], c.params['std'] as number[]);
       return img;
+    case 'erase':
+      erase(img, 0, w, ch, [p['top']!, p['left']!, p['height']!, p['width']!], c.params['fill'] as number[]);
+      return img;
     case 'autoAugmentOp': {
       applyOp(c.params['op'] as AugmentOpName, p['magnitude']!, img, 0, h, w, ch, new Float32Array(n));
       return img.map((v) => v * 255);
@@ -100,7 +104,11 @@ function run(c: Case): Float32Array {
 }
 
 for (const c of fixtures.cases) {
-  const label = `${c.name} ${JSON.stringify(c.params)} on ${c.input} matches torchvision`;
+  // Long arrays (an erase's per-pixel fill) are shown by their length.
+  const shown = JSON.stringify(c.params, (_, v) =>
+    Array.isArray(v) && v.length > 4 ? `${v.length} values` : v,
+  );
+  const label = `${c.name} ${shown} on ${c.input} matches torchvision`;
   test(label, () => {
     const got = run(c);
     const p = c.params as Record<string, number>;

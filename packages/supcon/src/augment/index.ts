@@ -1,5 +1,6 @@
 export * from './autoaugment.js';
 export * from './color.js';
+export * from './erasing.js';
 export * from './geometry.js';
 export * from './pipeline.js';
 export * from './policies.js';

@@ -21,6 +21,7 @@ import {
   normalizeImage,
   toGrayscale,
 } from './color.js';
+import { ERASING_DEFAULTS, type EraseValue, randomErase } from './erasing.js';
 import { CropTables, horizontalFlip, type Pixels, resizedCrop } from './geometry.js';
 import { hashSeed, Random } from './random.js';
 import { validateSteps } from './validate.js';
@@ -45,7 +46,18 @@ export type AugmentStep =
   | { op: 'gaussianBlur'; kernelSize: number; sigma?: [number, number]; p?: number }
   | { op: 'randAugment'; numOps?: number; magnitude?: number; numMagnitudeBins?: number }
   | { op: 'autoAugment'; policy?: 'cifar10' }
-  | { op: 'normalize'; mean: number[]; std: number[] };
+  | { op: 'normalize'; mean: number[]; std: number[] }
+  /**
+   * With probability p [0.5], one box of area fraction in `scale` [0.02, 0.33] and aspect h / w
+   * log-uniform in `ratio` [0.3, 3.3] filled with `value` [0] (torchvision RandomErasing; erasing.ts).
+   */
+  | {
+      op: 'randomErasing';
+      p?: number;
+      scale?: [number, number];
+      ratio?: [number, number];
+      value?: EraseValue;
+    };
 
 export interface ImageShape {
   height: number;
@@ -258,6 +270,22 @@ export class Augmenter {
           break;
         case 'normalize':
           normalizeImage(out, outOffset, n, s.mean, s.std);
+          break;
+        case 'randomErasing':
+          randomErase(
+            rng,
+            {
+              p: s.p ?? ERASING_DEFAULTS.p,
+              scale: s.scale ?? ERASING_DEFAULTS.scale,
+              ratio: s.ratio ?? ERASING_DEFAULTS.ratio,
+              value: s.value ?? ERASING_DEFAULTS.value,
+            },
+            out,
+            outOffset,
+            h,
+            w,
+            c,
+          );
           break;
         default:
           break;

@@ -42,6 +42,11 @@ export class Random {
   int(lo: number, hi: number): number {
     return lo + Math.floor((hi - lo) * this.next());
   }
+  /** Standard normal (Box–Muller; one of the pair, so each call is a pure function of the stream). */
+  normal(): number {
+    const u = 1 - this.next(); // (0, 1]: log(u) is finite
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
   /** True with probability p. */
   chance(p: number): boolean {
     return p >= 1 || (p > 0 && this.next() < p);

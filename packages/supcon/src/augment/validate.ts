@@ -115,11 +115,27 @@ export function validateSteps(steps: AugmentStep[], input: ImageShape): ImageSha
           s.std,
         );
         break;
+      case 'randomErasing':
+        checkP(s.p, `${at}.p`);
+        if (s.scale) checkRange(s.scale, `${at}.scale`, 0, 1);
+        if (s.ratio) checkRange(s.ratio, `${at}.ratio`, 1e-3, 1e3);
+        check(
+          s.value === undefined ||
+            s.value === 'random' ||
+            Number.isFinite(s.value) ||
+            (Array.isArray(s.value) &&
+              s.value.length === shape.channels &&
+              s.value.every((v) => Number.isFinite(v))),
+          `${at}.value`,
+          `a number, ${shape.channels} per-channel numbers or "random"`,
+          s.value,
+        );
+        break;
       default:
         check(
           false,
           `${at}.op`,
-          'one of randomResizedCrop, resize, horizontalFlip, colorJitter, randomGrayscale, gaussianBlur, randAugment, autoAugment, normalize',
+          'one of randomResizedCrop, resize, horizontalFlip, colorJitter, randomGrayscale, gaussianBlur, randAugment, autoAugment, normalize, randomErasing',
           (s as { op: unknown }).op,
         );
     }
