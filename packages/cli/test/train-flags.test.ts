@@ -51,6 +51,7 @@ const SAMPLES: Record<string, { value?: string; with?: string[]; before?: string
   'width-multiplier': { value: '0.5', with: ['--encoder', 'resnet18'] },
   'label-smoothing': { value: '0.1', with: ['--method', 'ce'] },
   'queue-size': { value: '512' },
+  'queue-momentum': { value: '0.99', with: ['--queue-size', '512'] },
   chunk: { value: '32' },
   // Each needs the other, so the spec they change is the preset's (`before`), not `with` alone.
   sampler: { value: 'balanced', with: ['--samples-per-class', '32'], before: [] },
