@@ -62,6 +62,7 @@ const SAMPLES: Record<string, { value?: string; with?: string[]; before?: string
   'randaugment-magnitude': { value: '12', with: ['--augment', 'randaugment'] },
   'randaugment-ops': { value: '3', with: ['--augment', 'randaugment'] },
   limit: { value: '100' },
+  'random-erasing': { value: '0.25' },
   validation: { value: '100' },
   size: { value: '16', with: ['--dataset', 'folder:/tmp/images'] },
   grayscale: { with: ['--dataset', 'folder:/tmp/images'] },

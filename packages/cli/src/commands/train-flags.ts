@@ -283,6 +283,17 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     sweep: true,
   },
   {
+    name: 'random-erasing',
+    kind: 'number',
+    min: 0,
+    arg: 'P',
+    help: [
+      'erase one random box of each training view with probability P (0 < P <= 1; default off;',
+      'torchvision RandomErasing after normalisation: area 0.02–0.33, aspect 0.3–3.3, fill 0)',
+    ],
+    to: 'data.randomErasing',
+  },
+  {
     name: 'validation',
     kind: 'number',
     min: 0,
@@ -497,6 +508,13 @@ export function applyTrainFlags(spec: RunSpec, flags: FlagValues): RunSpec {
     '--queue-momentum',
     `a number in [0, 1) with \`--queue-size N\` > 0 (this run's queue size is ${patched.train.queueSize})`,
     keyMomentum,
+  );
+  const erasing = flags['random-erasing'];
+  check(
+    erasing === undefined || ((erasing as number) > 0 && (erasing as number) <= 1),
+    '--random-erasing',
+    'a probability in (0, 1] (leave the flag out for no erasing)',
+    erasing,
   );
   const magnitude = flags['randaugment-magnitude'];
   check(

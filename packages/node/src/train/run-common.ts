@@ -27,6 +27,7 @@ export function trainAugmenter(
     data.dataset.mean,
     data.dataset.std,
     { magnitude: spec.data.randAugmentMagnitude, ops: spec.data.randAugmentOps },
+    { p: spec.data.randomErasing, scale: spec.data.randomErasingScale },
   );
   const augmenter = new Augmenter(steps.train, {
     height: train.height,

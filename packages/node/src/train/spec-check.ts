@@ -115,6 +115,8 @@ const DATA_FIELDS: FieldsOf<DataSpec> = {
   augment: { type: 'choice', choices: AUGMENTS },
   randAugmentMagnitude: optional(integer),
   randAugmentOps: optional(integer),
+  randomErasing: optional(number),
+  randomErasingScale: optional({ type: 'numbers' }),
   size: optional(integer),
   grayscale: optional(boolean),
 };
@@ -281,6 +283,7 @@ export function resolveRunSpec(spec: RunSpec): RunSpec {
   checkModelSpec(resolved.model, 'model');
   const data = resolved.data;
   resolveRandAugment(data);
+  checkRandomErasing(data);
   // Only the kind matters here; the name is checked when the data loads (tests pass their own data).
   if (data.dataset.startsWith('folder:')) {
     data.size ??= DEFAULT_FOLDER_SIZE;
@@ -325,6 +328,26 @@ function resolveRandAugment(data: DataSpec): void {
     data.randAugmentMagnitude,
   );
   check(data.randAugmentOps >= 1, 'data.randAugmentOps', 'an integer >= 1', data.randAugmentOps);
+}
+
+/** Random erasing's probability and area range, kept as given (no key is added when unset). */
+function checkRandomErasing(data: DataSpec): void {
+  const p = data.randomErasing;
+  check(p === undefined || (p > 0 && p <= 1), 'data.randomErasing', 'a probability in (0, 1]', p);
+  const scale = data.randomErasingScale;
+  if (scale === undefined) return;
+  check(
+    p !== undefined,
+    'data.randomErasingScale',
+    'no value without data.randomErasing (it sets the area of the erased box)',
+    scale,
+  );
+  check(
+    scale.length === 2 && scale[0]! >= 0 && scale[0]! <= scale[1]! && scale[1]! <= 1 && scale[1]! > 0,
+    'data.randomErasingScale',
+    '[min, max] area fractions with 0 <= min <= max <= 1 and max > 0',
+    scale,
+  );
 }
 
 /**

@@ -99,6 +99,13 @@ export interface DataSpec {
   randAugmentMagnitude?: number;
   /** `randaugment` only: operations per view (resolveRunSpec writes the default, 2). */
   randAugmentOps?: number;
+  /**
+   * Random erasing at the end of the training views, with this probability (absent: off, and no
+   * key is written, so older config files read alike). torchvision's RandomErasing, fill 0.
+   */
+  randomErasing?: number;
+  /** With `randomErasing`: the erased area's fraction range (absent: torchvision's [0.02, 0.33]). */
+  randomErasingScale?: [number, number];
   /** `folder:` datasets only: images are resized to size × size (resolveRunSpec writes the default, 32). */
   size?: number;
   /** `folder:` datasets only: decode to one channel (resolveRunSpec writes the default, false). */
@@ -204,7 +211,8 @@ export function buildHead(spec: RunSpec, inputDim: number, classes: number): Net
 
 /**
  * Augmentation steps for training, and the deterministic steps for evaluation. `randAugment` sets
- * the `randaugment` policy's magnitude bin and operations per view (default 9 and 2).
+ * the `randaugment` policy's magnitude bin and operations per view (default 9 and 2); `erasing.p`
+ * appends random erasing (after normalisation, as torchvision) to the training steps of any kind.
  */
 export function augmentSteps(
   kind: DataSpec['augment'],
@@ -212,6 +220,21 @@ export function augmentSteps(
   mean: number[],
   std: number[],
   randAugment: { magnitude?: number | undefined; ops?: number | undefined } = {},
+  erasing: { p?: number | undefined; scale?: [number, number] | undefined } = {},
+): { train: AugmentStep[]; eval: AugmentStep[] } {
+  const steps = augmentKind(kind, size, mean, std, randAugment);
+  if (erasing.p === undefined) return steps;
+  const step: AugmentStep = { op: 'randomErasing', p: erasing.p };
+  if (erasing.scale) step.scale = erasing.scale;
+  return { train: [...steps.train, step], eval: steps.eval };
+}
+
+function augmentKind(
+  kind: DataSpec['augment'],
+  size: [number, number],
+  mean: number[],
+  std: number[],
+  randAugment: { magnitude?: number | undefined; ops?: number | undefined },
 ): { train: AugmentStep[]; eval: AugmentStep[] } {
   const normalize: AugmentStep = { op: 'normalize', mean, std };
   const evalSteps: AugmentStep[] = [normalize];
