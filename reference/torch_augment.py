@@ -7,7 +7,7 @@
       statistics of RandomErasing's box sampling (get_params) for packages/supcon/test/augment-erasing.test.ts.
 
   torch_augment.py bench --dataset fashion-mnist|cifar10 --views 2 [--preset supcon|ce|randaugment|autoaugment]
-                         [--batch 256] [--reps 5] [--images RAW --shape N,H,W,C]
+                         [--batch 256] [--reps 5] [--images RAW --shape N,H,W,C] [--random-erasing P]
       Samples/s of torchvision's SupCon two-view pipeline (RandomResizedCrop(scale 0.2-1), flip,
       ColorJitter(0.4, 0.4, 0.4, 0.1) p 0.8, RandomGrayscale p 0.2, ToTensor, Normalize) on
       uint8 images drawn like the dataset's, one process, torch.set_num_threads(1)
@@ -129,6 +129,7 @@ def bench(argv):
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--random-erasing", type=float, help="append RandomErasing(p=P) after Normalize")
     p.add_argument("--images", help="raw uint8 NHWC file with the images to augment (default: random)")
     p.add_argument("--shape", help="N,H,W,C of --images")
     a = p.parse_args(argv)
@@ -143,7 +144,8 @@ def bench(argv):
         "randaugment": [RandAugment(num_ops=2, magnitude=9, num_magnitude_bins=31)],
         "autoaugment": [AutoAugment(AutoAugmentPolicy.CIFAR10)],
     }["supcon" if a.preset == "simclr" else a.preset]
-    tf = T.Compose(crop_flip + middle + [T.ConvertImageDtype(torch.float32), T.Normalize(mean, std)])
+    erasing = [T.RandomErasing(p=a.random_erasing)] if a.random_erasing is not None else []
+    tf = T.Compose(crop_flip + middle + [T.ConvertImageDtype(torch.float32), T.Normalize(mean, std)] + erasing)
     torch.manual_seed(0)
     if a.images:
         n, h, w, c = (int(v) for v in a.shape.split(","))
@@ -173,7 +175,7 @@ def bench(argv):
     med = times[len(times) // 2]
     med_cpu = cpu[len(cpu) // 2]
     print(json.dumps({"library": "torchvision", "torchvision": __import__("torchvision").__version__,
-                      "dataset": a.dataset, "preset": a.preset, "views": a.views, "batch": a.batch, "threads": a.threads,
+                      "dataset": a.dataset, "preset": a.preset, "randomErasing": a.random_erasing, "views": a.views, "batch": a.batch, "threads": a.threads,
                       "samplesPerSec": a.batch / med, "samplesPerCpuSec": a.batch / med_cpu,
                       "medianBatchMs": med * 1000}))
 

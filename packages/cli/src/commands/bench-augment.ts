@@ -27,6 +27,8 @@ export interface AugmentBenchResult {
   source: 'dataset' | 'synthetic';
   shape: [number, number, number];
   preset: string;
+  /** `--random-erasing P`: the probability of the randomErasing step after the preset (absent: none). */
+  randomErasing?: number;
   views: number;
   batch: number;
   /** Median over both of our runs (A B A), one thread, per second of wall time. */
@@ -75,6 +77,8 @@ export const benchAugmentCommand: Command = {
     '  --dataset D     fashion-mnist (default), mnist, cifar10, cifar100 (images of the training split)',
     "  --synthetic     use random images of the dataset's shape (when the files are not downloaded)",
     `  --preset P      ${AUGMENT_PRESETS.join(', ')} (default supcon)`,
+    '  --random-erasing P  append random erasing with probability P after normalisation (both sides:',
+    '                  torchvision RandomErasing(p=P) after Normalize)',
     '  --views V       views per sample (default 2)',
     '  --batch N       samples per timed batch (default 512)',
     '  --reps R        timed batches per run (default 7; median)',
@@ -90,6 +94,7 @@ export const benchAugmentCommand: Command = {
       dataset: { kind: 'string', default: 'fashion-mnist' },
       synthetic: { kind: 'boolean' },
       preset: { kind: 'string', default: 'supcon', choices: AUGMENT_PRESETS },
+      'random-erasing': { kind: 'number', min: 0 },
       views: { kind: 'int', default: 2, min: 1 },
       batch: { kind: 'int', default: 512, min: 1 },
       reps: { kind: 'int', default: 7, min: 1 },
@@ -106,6 +111,11 @@ export const benchAugmentCommand: Command = {
     const views = flags['views'] as number;
     const reps = flags['reps'] as number;
     const preset = flags['preset'] as AugmentPreset;
+    const erasing = flags['random-erasing'] as number | undefined;
+    if (erasing !== undefined && !(erasing > 0 && erasing <= 1))
+      throw new CliError(
+        `Invalid value for \`--random-erasing\`. Expected a probability in (0, 1]. Received: ${erasing}.`,
+      );
     let batch = flags['batch'] as number;
     const { name } = parseDatasetSpec(spec);
     let images: Uint8Array;
@@ -144,6 +154,7 @@ export const benchAugmentCommand: Command = {
       std = ds.std;
     }
     const steps = augmentPreset(preset, { size: [shape[0], shape[1]], mean, std });
+    if (erasing !== undefined) steps.push({ op: 'randomErasing', p: erasing });
     const aug = new Augmenter(steps, { height: shape[0], width: shape[1], channels: shape[2] });
     const timed = [timeOurs(aug, images, batch, views, reps, 1)];
     const runs = [timed[0]!.wall];
@@ -152,6 +163,7 @@ export const benchAugmentCommand: Command = {
       source,
       shape,
       preset,
+      ...(erasing !== undefined ? { randomErasing: erasing } : {}),
       views,
       batch,
       samplesPerSec: 0,
@@ -171,6 +183,7 @@ export const benchAugmentCommand: Command = {
         shape,
         views,
         reps,
+        erasing,
       );
     }
     timed.push(timeOurs(aug, images, batch, views, reps, 2));
@@ -234,7 +247,7 @@ export const benchAugmentCommand: Command = {
     }
     const k = (v: number) => `${Math.round(v).toLocaleString('en-US')} samples/s`;
     const lines = [
-      `augment ${preset}, ${views} views, ${shape.join('×')} ${source === 'synthetic' ? '(synthetic images)' : `(${spec})`}, batch ${batch}`,
+      `augment ${preset}${erasing !== undefined ? ` + random erasing p ${erasing}` : ''}, ${views} views, ${shape.join('×')} ${source === 'synthetic' ? '(synthetic images)' : `(${spec})`}, batch ${batch}`,
       `  supcon (1 thread)      ${k(result.samplesPerSec)}   (${k(result.samplesPerCpuSec)} of CPU time)   runs: ${runs.map((r) => Math.round(r)).join(', ')}`,
     ];
     const tv = result.torchvision;
@@ -269,6 +282,7 @@ function runTorch(
   shape: [number, number, number],
   views: number,
   reps: number,
+  erasing: number | undefined,
 ): NonNullable<AugmentBenchResult['torchvision']> {
   const script = fileURLToPath(new URL('../../../../../reference/torch_augment.py', import.meta.url));
   if (!existsSync(python)) return { error: `${python} not found` };
@@ -292,6 +306,7 @@ function runTorch(
       String(reps),
     ];
     args.push('--images', raw, '--shape', [batch, ...shape].join(','));
+    if (erasing !== undefined) args.push('--random-erasing', String(erasing));
     const run = spawnSync(python, args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
     if (run.status !== 0)
       return { error: `torchvision run failed: ${(run.stderr || run.stdout).trim().split('\n').pop()}` };
