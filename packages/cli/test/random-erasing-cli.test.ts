@@ -5,7 +5,7 @@
  * what trains (another loss on the same seed), and bad values are refused naming the flag or key.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -51,6 +51,10 @@ test('train --random-erasing P is stored and changes the views; without it no ke
   // Same seed, same crops; every view erased: another loss.
   const [l0, l1] = [t0, t1].map((t) => (JSON.parse(t.stdout) as { loss: number }).loss);
   assert.ok(Number.isFinite(l1) && l0 !== l1, `losses ${l0} and ${l1}`);
+  // the report's hyperparameters say so
+  const r = cli('report', '--run', out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /then random erasing with probability 1</);
 });
 
 test('a config file sets the erased area range; bad values are refused by name', { skip }, () => {

@@ -233,7 +233,9 @@ function hyperparameters(config: Json): [string, string][] {
   const ops = data['randAugmentOps'];
   const policy =
     augment === 'randaugment' && magnitude !== undefined ? `, magnitude ${magnitude} of 30, ${ops} ops` : '';
-  rows.push(['Augmentation', augment && `${AUGMENTS[augment] ?? augment}${policy}`]);
+  const erasing = num(data['randomErasing']);
+  const erased = erasing === undefined ? '' : `, then random erasing with probability ${erasing}`;
+  rows.push(['Augmentation', augment && `${AUGMENTS[augment] ?? augment}${policy}${erased}`]);
   rows.push([
     'Precision asked',
     str(config['precision']) ?? (Object.keys(config).length ? 'fp32' : undefined),
