@@ -8,8 +8,9 @@ Models (--model):
     a 3x3 stem of stride --stem-stride, three stages of --blocks-per-stage BasicBlocks of widths
     w, 2w, 4w (strides 1, 2, 2; w = --width), global average pool, and the MLP head
     4w -> 4w -> --projection-dim, on 28x28x1 images;
-  vit-tiny: supcon's ViT (packages/supcon/src/models/vit.ts) with the sizes given as flags (--patch,
-    --dim, --depth, --heads, --mlp-ratio, --pool, --gelu; supcon passes vit-tiny's): patch embedding
+  vit-tiny, vit-mini: supcon's ViT (packages/supcon/src/models/vit.ts) with the sizes given as flags
+    (--patch, --dim, --depth, --heads, --mlp-ratio, --pool, --gelu; supcon passes the preset's, and a
+    flag left out takes the named preset's value from VIT_DEFAULTS below): patch embedding
     (a conv with bias, kernel = stride = patch), class token, learned position embeddings, pre-norm
     blocks (LayerNorm eps 1e-6 -> multi-head self-attention -> residual -> LayerNorm -> MLP with
     GELU -> residual), final LayerNorm, the class token's row (or the mean of the tokens), and the
@@ -29,6 +30,7 @@ Run with Debian's PyTorch:
   /usr/bin/python3 reference/torch_step.py --batch-size 64 --views 2 --json
   /usr/bin/python3 reference/torch_step.py --model small-resnet --precision bf16 --json
   /usr/bin/python3 reference/torch_step.py --model vit-tiny --batch-size 32 --json
+  /usr/bin/python3 reference/torch_step.py --model vit-mini --json
 """
 import argparse
 import json
@@ -174,13 +176,22 @@ MODELS = {
     "resnet18-cifar": ((3, 32, 32), 64),
     "small-resnet": ((1, 28, 28), 256),
     "vit-tiny": ((1, 28, 28), 256),
+    "vit-mini": ((1, 28, 28), 256),
+}
+
+# The ViT flags' values when left out: supcon's VIT_PRESETS (vit.ts). `supcon bench step` passes
+# them explicitly; these only make `--model vit-mini` alone build vit-mini (the CLI test checks
+# the parameter count both ways).
+VIT_DEFAULTS = {
+    "vit-tiny": dict(patch=4, dim=192, depth=6, heads=3, mlp_ratio=4, pool="cls", gelu="none"),
+    "vit-mini": dict(patch=7, dim=64, depth=4, heads=2, mlp_ratio=2, pool="mean", gelu="tanh"),
 }
 
 
 def build_model(a):
     if a.model == "resnet18-cifar":
         return SupConResNet18(feat_dim=a.projection_dim)
-    if a.model == "vit-tiny":
+    if a.model in VIT_DEFAULTS:
         return Vit(a)
     return SmallResNet(1, a.width, a.blocks_per_stage, a.stem_stride, a.projection_dim)
 
@@ -216,17 +227,21 @@ def main():
     p.add_argument("--blocks-per-stage", type=positive, default=1, help="small-resnet")
     p.add_argument("--stem-stride", type=int, choices=[1, 2], default=2, help="small-resnet")
     p.add_argument("--projection-dim", type=positive, default=128)
-    p.add_argument("--patch", type=positive, default=4, help="vit-tiny")
-    p.add_argument("--dim", type=positive, default=192, help="vit-tiny")
-    p.add_argument("--depth", type=positive, default=6, help="vit-tiny")
-    p.add_argument("--heads", type=positive, default=3, help="vit-tiny")
-    p.add_argument("--mlp-ratio", type=float, default=4, help="vit-tiny")
-    p.add_argument("--pool", choices=["cls", "mean"], default="cls", help="vit-tiny")
-    p.add_argument("--gelu", choices=["none", "tanh"], default="none", help="vit-tiny")
+    vit = "ViT models (default: the preset's)"
+    p.add_argument("--patch", type=positive, help=vit)
+    p.add_argument("--dim", type=positive, help=vit)
+    p.add_argument("--depth", type=positive, help=vit)
+    p.add_argument("--heads", type=positive, help=vit)
+    p.add_argument("--mlp-ratio", type=float, help=vit)
+    p.add_argument("--pool", choices=["cls", "mean"], help=vit)
+    p.add_argument("--gelu", choices=["none", "tanh"], help=vit)
     p.add_argument("--params-only", action="store_true", help="print the trainable parameter count only")
     p.add_argument("--profile", action="store_true", help="add a per-operator breakdown of one step")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
+    for key, value in VIT_DEFAULTS.get(a.model, {}).items():
+        if getattr(a, key) is None:
+            setattr(a, key, value)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     (c, h, w), default_batch = MODELS[a.model]

@@ -3,14 +3,15 @@
  * (step-bench.ts) builds them from this description, and reference/torch_step.py receives the same
  * numbers as flags, so the PyTorch baseline cannot drift from ours unnoticed. small-resnet is read
  * from the demo's preset (fashion-quick), so the benchmark follows the demo when the demo changes;
- * vit-tiny is the `vit-tiny` preset in the demo's place (same head, optimiser, batch and images).
+ * vit-tiny and vit-mini are those ViT presets in the demo encoder's place (same head, optimiser,
+ * batch and images).
  * Importing this module loads no backend: the comparing parent process uses it too.
  */
 import { presetSpec, type RunSpec } from '@supcon/node';
 import { VIT_PRESETS } from 'supcon';
 import { CliError } from './command.js';
 
-export const STEP_MODELS = ['resnet18-cifar', 'small-resnet', 'vit-tiny'] as const;
+export const STEP_MODELS = ['resnet18-cifar', 'small-resnet', 'vit-tiny', 'vit-mini'] as const;
 export type StepModelName = (typeof STEP_MODELS)[number];
 
 export interface StepModel {
@@ -38,8 +39,8 @@ export function stepModel(name: StepModelName): StepModel {
   }
   const demo = presetSpec('fashion-quick');
   const spec: RunSpec =
-    name === 'vit-tiny'
-      ? { ...demo, model: { ...demo.model, encoder: { kind: 'vit', ...VIT_PRESETS['vit-tiny'] } } }
+    name === 'vit-tiny' || name === 'vit-mini'
+      ? { ...demo, model: { ...demo.model, encoder: { kind: 'vit', ...VIT_PRESETS[name] } } }
       : demo;
   const { train } = spec;
   const { head } = spec.model;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { stepModel } from '../src/step-model.js';
 
 const bin = fileURLToPath(new URL('../../bin/supcon.js', import.meta.url));
 const script = fileURLToPath(new URL('../../../../reference/torch_step.py', import.meta.url));
@@ -28,8 +29,9 @@ function benchStepJson(args: string[]): Record<string, unknown> {
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
-function torchParams(model: string): number {
-  const r = spawnSync(python, [script, '--model', model, '--params-only', '--json'], { encoding: 'utf8' });
+function torchParams(model: string, flags: string[] = []): number {
+  const argv = [script, '--model', model, ...flags, '--params-only', '--json'];
+  const r = spawnSync(python, argv, { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return (JSON.parse(r.stdout) as { params: number }).params;
 }
@@ -86,6 +88,18 @@ test('bench step --model vit-tiny has as many trainable parameters as the torch 
   // vit-tiny on 28×28×1 (2,682,624, docs/models.md) plus the MLP head 192 → 192 → 128.
   assert.equal(vit['params'], 2_682_624 + 192 * 192 + 192 + 192 * 128 + 128);
   assert.equal(vit['params'], torchParams('vit-tiny'));
+});
+
+test('bench step --model vit-mini has as many trainable parameters as the torch ViT of reference/torch_step.py', {
+  skip: noTorch,
+}, () => {
+  const vit = benchStepJson(['--steps', '1', '--warmup', '0', '--batch-size', '1', '--model', 'vit-mini']);
+  assert.equal(vit['model'], 'vit-mini');
+  // vit-mini on 28×28×1 (138,240, docs/models.md) plus the MLP head 64 → 64 → 128.
+  assert.equal(vit['params'], 138_240 + 64 * 64 + 64 + 64 * 128 + 128);
+  // Both with the flags --compare-torch passes and with the script's own vit-mini defaults.
+  assert.equal(vit['params'], torchParams('vit-mini', stepModel('vit-mini').torchArgs));
+  assert.equal(vit['params'], torchParams('vit-mini'));
 });
 
 test('bench step --compare-torch --rounds 1 interleaves the two sides and reports the ratio', {

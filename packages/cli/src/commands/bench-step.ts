@@ -1,8 +1,8 @@
 /**
  * `supcon bench step`: median time of one full SupCon training step (forward of N·V images,
  * projection head, L2-normalise, SupCon loss, backward, SGD-momentum update) of the CIFAR ResNet-18,
- * of the demo's small ResNet or of vit-tiny in its place. Without --compare-torch it measures in
- * this process; with it, step-compare.ts interleaves PyTorch and our step in separate processes and this process loads no
+ * of the demo's small ResNet or of vit-tiny or vit-mini in its place. Without --compare-torch it
+ * measures in this process; with it, step-compare.ts interleaves PyTorch and our step in separate processes and this process loads no
  * backend. --profile adds a per-kernel time breakdown of one step.
  */
 import { PRECISIONS } from '@supcon/node';
@@ -33,6 +33,7 @@ const MODEL_TITLE: Record<StepModelName, string> = {
   'resnet18-cifar': 'ResNet-18 (CIFAR stem) SupCon step',
   'small-resnet': 'demo small-ResNet SupCon step',
   'vit-tiny': 'vit-tiny SupCon step',
+  'vit-mini': 'vit-mini SupCon step',
 };
 
 const round0 = (x: unknown) => (x as number).toFixed(0);
@@ -90,8 +91,8 @@ function report(r: Record<string, unknown>, title: string): string {
 export const benchStepCommand: Command = {
   name: 'bench step',
   summary:
-    'time one SupCon training step (ResNet-18, the demo model or vit-tiny), optionally against PyTorch',
-  help: `Usage: supcon bench step [--model resnet18-cifar|small-resnet|vit-tiny] [--batch-size N] [--views V] [--precision fp32|bf16] [--backend auto|native|cpu] [--compare-torch [--rounds R]] [--profile] [--json]
+    'time one SupCon training step (ResNet-18, the demo model, vit-tiny or vit-mini), optionally against PyTorch',
+  help: `Usage: supcon bench step [--model resnet18-cifar|small-resnet|vit-tiny|vit-mini] [--batch-size N] [--views V] [--precision fp32|bf16] [--backend auto|native|cpu] [--compare-torch [--rounds R]] [--profile] [--json]
 
 Times one full training step on random images: the encoder, the MLP projection head to 128, L2
 normalisation, the SupCon loss (τ = 0.1), backward and an SGD-momentum update. Median of --steps
@@ -104,8 +105,10 @@ Models:
   vit-tiny           the vit-tiny ViT (patch 4: 49 tokens + class token, dim 192, depth 6, 3 heads,
                      MLP ratio 4, exact GELU) in the demo's encoder's place: same images, head,
                      optimiser and batch as small-resnet
+  vit-mini           the vit-mini ViT (patch 7: 16 tokens, no class token, dim 64, depth 4, 2 heads,
+                     MLP ratio 2, mean pooling, tanh GELU) in the same place
 
-  --model M          resnet18-cifar (default), small-resnet or vit-tiny
+  --model M          resnet18-cifar (default), small-resnet, vit-tiny or vit-mini
   --batch-size N     samples per step (default 64 for resnet18-cifar, the demo's 256 for the others);
                      images per step = N × V
   --views V          views per sample (default 2)
