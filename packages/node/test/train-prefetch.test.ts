@@ -57,13 +57,20 @@ test('a prefetching run equals a run that augments inline, bit for bit', async (
   rmSync(inline, { recursive: true });
 });
 
-test('prefetching is off by default without augmentation, and an error in a step closes the worker', async () => {
+test('prefetching is off by default without augmentation (on with random erasing), and an error in a step closes the worker', async () => {
   const spec = tinySpec(1);
   spec.data.augment = 'none';
   const dir = tmp();
   const r = await trainRun(spec, dir, { dataset: quadrantDataset() });
   assert.equal(r.prefetch.enabled, false);
   rmSync(dir, { recursive: true });
+  // Random erasing augments the views of `none` too, so the worker makes them.
+  spec.data.randomErasing = 0.5;
+  const erased = tmp();
+  const e = await trainRun(spec, erased, { dataset: quadrantDataset() });
+  assert.equal(e.prefetch.enabled, true);
+  assert.equal(e.prefetch.depth, 3);
+  rmSync(erased, { recursive: true });
   // The hook throws mid-run: trainRun rejects and the worker thread is gone (Linux counts threads).
   const failing = tmp();
   const before = threads();

@@ -47,8 +47,8 @@ export interface RunOptions {
   dataset?: Dataset;
   /**
    * Augment the next batches in a worker thread while the step runs (`PrefetchingViews`). Default:
-   * on whenever the training views are augmented (`data.augment` other than `none`). The result is
-   * identical either way: views are seeded per sample.
+   * on whenever the training views are augmented (`data.augment` other than `none`, or
+   * `data.randomErasing` set). The result is identical either way: views are seeded per sample.
    */
   prefetch?: boolean;
   /** Batches the worker keeps ready ahead (default 3). */
@@ -235,7 +235,8 @@ export async function trainRun(
   const { steps, augmenter } = trainAugmenter(spec, data);
   const o = augmenter.output;
   const depth = options.prefetchDepth ?? 3;
-  const prefetch = options.prefetch ?? spec.data.augment !== 'none';
+  const prefetch =
+    options.prefetch ?? (spec.data.augment !== 'none' || spec.data.randomErasing !== undefined);
   const ahead = prefetch
     ? new PrefetchingViews(train, {
         steps: steps.train,
