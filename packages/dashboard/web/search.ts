@@ -86,17 +86,17 @@ async function loadGallery(): Promise<Gallery> {
   const pixels = bytes.subarray(0, count * size);
   const labels = bytes.subarray(count * size, count * size + count);
   const dim = encoder.card.outputDim;
-  const embedding = (done: number) =>
-    `Backend ${backend}; ${name}: embedding the gallery, ${done}/${count} test images of ${dataset}…`;
-  ui.status.textContent = embedding(0);
-  await nextFrame(); // paint the status before the (synchronous) embedding starts
+  const features = new Float32Array(count * dim);
   const started = performance.now();
-  const features = encoder.embed(pixels, count, {
-    onProgress: (done) => {
-      ui.progress.value = count > 0 ? done / count : 1;
-      ui.status.textContent = embedding(done);
-    },
-  }); // [count, outputDim]
+  // In chunks, yielding between them, so the progress bar moves and the tab stays responsive.
+  const chunk = 100;
+  for (let start = 0; start < count; start += chunk) {
+    const n = Math.min(chunk, count - start);
+    features.set(encoder.embed(pixels.subarray(start * size, (start + n) * size), n), start * dim);
+    ui.progress.value = (start + n) / count;
+    ui.status.textContent = `Backend ${backend}; ${name}: embedding the gallery, ${start + n}/${count} test images of ${dataset}…`;
+    await nextFrame();
+  }
   normalizeRows(features, dim);
   const seconds = (performance.now() - started) / 1000;
   // Under a headless browser's virtual time the clock stands still: no time to show then.
