@@ -2,7 +2,7 @@
  * `supcon study vit`: SupCon against cross-entropy on vit-mini with the ViT recipe. The dry run lists
  * 2 methods × 3 seeds in OUT/vit-METHOD/seed=S with the recipe's flags (label smoothing for
  * cross-entropy only); the recipe's own flags are refused after `--`; end to end on a Fashion-MNIST
- * slice (one seed, `-- --epochs 2` replacing the study's 1), each config.json holds the recipe, and
+ * slice (one seed, `-- --epochs 2` replacing the study's 5), each config.json holds the recipe, and
  * the study writes its JSON, table and bar figure.
  */
 import assert from 'node:assert/strict';
@@ -41,9 +41,9 @@ test('study vit --dry-run: 2 methods × 3 seeds with the ViT recipe, label smoot
   const [supcon, ce] = plan.commands as [string, string];
   for (const c of [supcon, ce])
     for (const flag of [
-      '--encoder vit-mini --epochs 1',
+      '--encoder vit-mini --epochs 5',
       '--optimizer adam --decoupled --lr 0.001 --weight-decay 0.05',
-      '--warmup-epochs 0.2 --decay cosine --clip-grad-norm 1 --augment randaugment',
+      '--warmup-epochs 0.5 --decay cosine --clip-grad-norm 1 --augment randaugment',
     ])
       assert.ok(c.includes(flag), `${c} lacks ${flag}`);
   assert.ok(ce.includes('--method ce') && ce.includes('--label-smoothing 0.1'));

@@ -112,20 +112,20 @@ function recipeSweep(arm: string): SweepDef {
 /**
  * The ViT study (issue 13; the paper's ViT rows): SupCon against cross-entropy on the `vit-mini` ViT
  * with a transformer recipe instead of the ResNet one: AdamW (lr 1e-3 at batch 256, weight decay
- * 0.05, norms, biases and embeddings left out), linear warm-up for a fifth of an epoch then cosine,
- * the gradients clipped to global norm 1, RandAugment (the light crop and flip, then 2 operations at
- * bin 9), and label smoothing 0.1 for cross-entropy (its classifier is what it smooths; SupCon has
- * none). Both methods train the same epochs, sized so one SupCon run fits about 6 minutes on 2 cores:
- * a vit-mini step is bound by one thread (many small kernels), about 1.3 s at 256 × 2 views, so an
- * epoch of SupCon takes about 5 minutes and one of cross-entropy about 3. `-- --epochs N` after the
- * study's flags trains longer (in other run folders, or in these with `--rerun-stale`).
+ * 0.05, norms, biases and embeddings left out), linear warm-up for half an epoch then cosine, the
+ * gradients clipped to global norm 1, RandAugment (the light crop and flip, then 2 operations at bin
+ * 9), and label smoothing 0.1 for cross-entropy (its classifier is what it smooths; SupCon has none).
+ * Both methods train the same 5 epochs: a SupCon run takes 3–6 minutes on 2 cores (0.18 s a step at
+ * 256 × 2 views when little else runs), a cross-entropy run (one view) about 1.5. At 1 epoch the two
+ * probes tie at ~76 % (docs/findings.md); `-- --epochs N` trains longer (in other run folders, or in
+ * these with `--rerun-stale`).
  */
-export const VIT_EPOCHS = '1';
+export const VIT_EPOCHS = '5';
 const vitRecipe = (method: Method): string[] => [
   ...recipe(method),
   ...['--encoder', 'vit-mini', '--epochs', VIT_EPOCHS],
   ...['--optimizer', 'adam', '--decoupled', '--lr', '0.001', '--weight-decay', '0.05'],
-  ...['--warmup-epochs', '0.2', '--decay', 'cosine', '--clip-grad-norm', '1', '--augment', 'randaugment'],
+  ...['--warmup-epochs', '0.5', '--decay', 'cosine', '--clip-grad-norm', '1', '--augment', 'randaugment'],
   ...(method === 'ce' ? ['--label-smoothing', '0.1'] : []),
 ];
 
