@@ -138,6 +138,9 @@ export interface NativeAddon {
   /** GELU, exact (erf) or with `tanh` the tanh approximation; geluGrad writes dy · GELU'(x). */
   gelu(x: F32, tanh: boolean, y: F32): void;
   geluGrad(dy: F32, x: F32, tanh: boolean, dx: F32): void;
+  /** softmax(scale · x) over rows of n; the gradient writes scale · y ⊙ (dy − Σ dy ⊙ y). */
+  scaledSoftmax(x: F32, n: number, scale: number, y: F32): void;
+  scaledSoftmaxGrad(dy: F32, y: F32, n: number, scale: number, dx: F32): void;
   binary(op: number, a: F32, aShape: Ints, b: F32, bShape: Ints, out: F32, outShape: Ints): void;
   unary(op: number, x: F32, out: F32): void;
   reluGrad(dy: F32, x: F32, out: F32): void;

@@ -19,9 +19,21 @@ import {
   setBackend,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { SupconBatchNorm, SupconFusedGelu, SupconFusedLayerNorm, setLossRowKernel } from 'supcon/kernels';
+import {
+  SupconBatchNorm,
+  SupconFusedGelu,
+  SupconFusedLayerNorm,
+  SupconScaledSoftmax,
+  setLossRowKernel,
+} from 'supcon/kernels';
 import { addonLoadError, loadAddon } from './addon.js';
-import { batchNormGradConfig, geluGradConfig, layerNormGradConfig, nativeKernels } from './kernels/index.js';
+import {
+  batchNormGradConfig,
+  geluGradConfig,
+  layerNormGradConfig,
+  nativeKernels,
+  scaledSoftmaxGradConfig,
+} from './kernels/index.js';
 import { f32, markShared, recycle, widenInputs, withFallback } from './kernels/util.js';
 
 export const NATIVE_BACKEND = 'native';
@@ -106,6 +118,7 @@ export function registerNativeBackend(): boolean {
   if (!getGradient(SupconBatchNorm)) registerGradient(batchNormGradConfig);
   if (!getGradient(SupconFusedLayerNorm)) registerGradient(layerNormGradConfig);
   if (!getGradient(SupconFusedGelu)) registerGradient(geluGradConfig);
+  if (!getGradient(SupconScaledSoftmax)) registerGradient(scaledSoftmaxGradConfig);
   registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 3);
   // The core's host loss path runs its row pass here (kernels.ts in the core declares the hook).
   setLossRowKernel((a) =>

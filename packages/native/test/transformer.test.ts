@@ -1,13 +1,13 @@
 /**
- * The ViT's fused kernels (SupconFusedLayerNorm, SupconFusedGelu exact and tanh, with their gradients) and the
- * native SplitV, against the `cpu` backend: the core's `layerNorm`/`gelu` (transformer_ops.ts) run
+ * The ViT's fused kernels (SupconFusedLayerNorm, SupconFusedGelu exact and tanh, SupconScaledSoftmax, with
+ * their gradients) and the native SplitV, against the `cpu` backend: the core's `layerNorm`/`gelu` (transformer_ops.ts) run
  * the kernels on native and their tfjs-op compositions, differentiated by tfjs, on cpu. Values
  * and the gradients of sum(op(...) · r) for every input, relative error ≤ 1e-4 (harness.ts).
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { gelu, layerNorm, vitEncoder } from 'supcon';
+import { gelu, layerNorm, linear, multiHeadSelfAttention, scaledSoftmax, vitEncoder } from 'supcon';
 import { compareBackends, rand, requireNative, withGrads } from './harness.js';
 
 before(requireNative);
@@ -74,6 +74,85 @@ test('SupconFusedGelu at large |x| and zero: finite, x·Φ(x) limits', async () 
   });
 });
 
+// Attention's logits [B, H, T, T] (vit-tiny's T = 50, a tail past the vector width) and odd rows;
+// logits up to ±30 so an unsubtracted maximum would overflow exp at scale 4.
+for (const [shape, scale, spread] of [
+  [[2, 3, 50, 50], 1 / 8, 4],
+  [[4, 7], 1, 1],
+  [[3, 17], 4, 30],
+] as [number[], number, number][]) {
+  test(`SupconScaledSoftmax ${shape} scale ${scale} on ±${spread}`, async () => {
+    await compareBackends(`scaledSoftmax ${shape}`, () =>
+      withGrads([rand(shape, 60, -spread, spread)], (x) => scaledSoftmax(x!, scale)),
+    );
+  });
+}
+
+// `linear` and `multiHeadSelfAttention` have hand-written gradients (tf.customGrad) on every
+// backend; on cpu these run tfjs's autodiff of the plain composition instead, so the comparison
+// checks the hand-written gradients too.
+const onCpu = () => tf.getBackend() === 'cpu';
+function referenceLinear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, r?: tf.Tensor): tf.Tensor {
+  const y = tf.add(tf.matMul(tf.reshape(x, [-1, w.shape[0]!]), w as tf.Tensor2D), b); // [rows, out]
+  const shaped = tf.reshape(y, [...x.shape.slice(0, -1), w.shape[1]!]); // [..., out]
+  return r ? tf.add(shaped, r) : shaped;
+}
+function referenceAttention(
+  x: tf.Tensor,
+  wq: tf.Tensor,
+  bq: tf.Tensor,
+  wo: tf.Tensor,
+  bo: tf.Tensor,
+  heads: number,
+) {
+  const [b, t, dim] = x.shape as [number, number, number];
+  const d = dim / heads;
+  const qkv = referenceLinear(x, wq, bq); // [B, T, 3D]
+  const split = tf.transpose(tf.reshape(qkv, [b, t, 3, heads, d]), [2, 0, 3, 1, 4]); // [3, B, H, T, d]
+  const [q, k, v] = tf.unstack(split); // each [B, H, T, d]
+  const p = tf.softmax(tf.mul(tf.matMul(q!, k!, false, true), 1 / Math.sqrt(d))); // [B, H, T, T]
+  const merged = tf.reshape(tf.transpose(tf.matMul(p, v!), [0, 2, 1, 3]), [b, t, dim]); // [B, T, D]
+  return tf.add(referenceLinear(merged, wo, bo), x); // [B, T, D]
+}
+
+for (const withResidual of [false, true]) {
+  test(`linear [3, 50, 24] → 40${withResidual ? ' + residual' : ''}: value and every gradient`, async () => {
+    await compareBackends('linear', () => {
+      const inputs = [rand([3, 50, 24], 61), rand([24, 40], 62), rand([40], 63)];
+      if (withResidual) inputs.push(rand([3, 50, 40], 64));
+      const op = onCpu() ? referenceLinear : linear;
+      return withGrads(inputs, (x, w, b, r) => op(x!, w!, b!, r));
+    });
+  });
+}
+
+for (const [b, t, dim, heads] of [
+  [2, 50, 24, 3],
+  [3, 5, 8, 1],
+] as const) {
+  test(`multiHeadSelfAttention [${b}, ${t}, ${dim}], ${heads} heads, + residual: value and every gradient`, async () => {
+    await compareBackends('attention', () => {
+      const inputs = [
+        rand([b, t, dim], 65),
+        rand([dim, 3 * dim], 66, -0.5, 0.5),
+        rand([3 * dim], 67),
+        rand([dim, dim], 68),
+        rand([dim], 69),
+      ];
+      return withGrads(inputs, (x, wq, bq, wo, bo) =>
+        onCpu()
+          ? referenceAttention(x!, wq!, bq!, wo!, bo!, heads)
+          : multiHeadSelfAttention(
+              x as tf.Tensor3D,
+              { qkvKernel: wq!, qkvBias: bq!, projKernel: wo!, projBias: bo! },
+              heads,
+              x as tf.Tensor3D,
+            ),
+      );
+    });
+  });
+}
+
 for (const [shape, sizes, axis] of [
   [[4, 50, 192], [1, 49], 1],
   [[6, 10], [2, 3, 5], 1],
@@ -107,7 +186,7 @@ for (const [pool, approximate] of [
   });
 }
 
-test('on native the ViT ops run the fused kernels (no Erf, no moments) and leak nothing', async () => {
+test('on native the ViT ops run the fused kernels (no Erf, no moments, no Softmax) and leak nothing', async () => {
   assert.ok(await tf.setBackend('native'));
   const x = rand([2, 5, 16], 47);
   const gamma = rand([16], 48);
@@ -115,7 +194,8 @@ test('on native the ViT ops run the fused kernels (no Erf, no moments) and leak 
   const before = tf.memory().numTensors;
   const info = await tf.profile(() =>
     tf.tidy(() => {
-      const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(gelu(layerNorm(a, g, b)));
+      const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(scaledSoftmax(gelu(layerNorm(a, g, b)), 0.5));
       tf.grads(f)([x, gamma, beta]);
     }),
   );
@@ -125,9 +205,11 @@ test('on native the ViT ops run the fused kernels (no Erf, no moments) and leak 
     'SupconFusedLayerNormGrad',
     'SupconFusedGelu',
     'SupconFusedGeluGrad',
+    'SupconScaledSoftmax',
+    'SupconScaledSoftmaxGrad',
   ])
     assert.ok(names.includes(name), `${name} did not run: ${names.join(', ')}`);
-  for (const name of ['Erf', 'Mean', 'SquaredDifference'])
+  for (const name of ['Erf', 'Mean', 'SquaredDifference', 'Softmax'])
     assert.ok(!names.includes(name), `${name} ran: ${names.join(', ')}`);
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, gamma, beta]);

@@ -106,6 +106,24 @@ export interface SupconFusedGeluGradInputs<T = TensorInfo> {
 }
 
 /**
+ * Attention's softmax with its scale folded in (transformer_ops.ts `scaledSoftmax`): over the last
+ * axis, y = softmax(scale · logits), scale > 0 (1/√d). One output like logits; its gradient is
+ * `SupconScaledSoftmaxGrad` (inputs dy and the forward's y, output dlogits = scale · y ⊙ (dy − Σ dy ⊙ y)).
+ */
+export const SupconScaledSoftmax = 'SupconScaledSoftmax';
+export interface SupconScaledSoftmaxInputs<T = TensorInfo> {
+  logits: T; // [..., n]
+}
+export interface SupconScaledSoftmaxAttrs {
+  scale: number;
+}
+export const SupconScaledSoftmaxGrad = 'SupconScaledSoftmaxGrad';
+export interface SupconScaledSoftmaxGradInputs<T = TensorInfo> {
+  dy: T; // like y
+  y: T; // [..., n] the forward's output
+}
+
+/**
  * Fused in-place optimiser updates, one call per parameter. Inputs: the parameter, its gradient
  * and its slot buffers (absent before the first step). A kernel that could update the
  * parameter and every slot in place returns no tensors; otherwise it returns fresh tensors
@@ -169,6 +187,8 @@ export interface SupconKernels {
   [SupconFusedLayerNormGrad]: { inputs: SupconFusedLayerNormGradInputs; attrs: SupconFusedLayerNormAttrs };
   [SupconFusedGelu]: { inputs: SupconFusedGeluInputs; attrs: SupconFusedGeluAttrs };
   [SupconFusedGeluGrad]: { inputs: SupconFusedGeluGradInputs; attrs: SupconFusedGeluAttrs };
+  [SupconScaledSoftmax]: { inputs: SupconScaledSoftmaxInputs; attrs: SupconScaledSoftmaxAttrs };
+  [SupconScaledSoftmaxGrad]: { inputs: SupconScaledSoftmaxGradInputs; attrs: SupconScaledSoftmaxAttrs };
   [SupconSgdUpdate]: { inputs: SupconSgdUpdateInputs; attrs: SupconSgdUpdateAttrs };
   [SupconLarsUpdate]: { inputs: SupconLarsUpdateInputs; attrs: SupconLarsUpdateAttrs };
   [SupconAdamUpdate]: { inputs: SupconAdamUpdateInputs; attrs: SupconAdamUpdateAttrs };

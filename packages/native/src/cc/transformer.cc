@@ -1,5 +1,5 @@
 // The Vision Transformer's elementwise and row kernels, each with its gradient: LayerNorm over the
-// last axis (rows of D) and GELU, exact (erf) or tanh. fp32 only (bf16 inputs are widened in
+// last axis (rows of D), GELU, exact (erf) or tanh, and attention's scaled softmax. fp32 only (bf16 inputs are widened in
 // JavaScript). tfjs composes LayerNorm from ~8 ops with a ~20-op gradient, and its cpu Erf is a
 // JavaScript loop; here each is one pass forward and one backward. The loops (transformer_impl.inc)
 // are compiled for baseline x86-64, AVX2+FMA and AVX-512, chosen at run time as in batch_norm.cc.
@@ -135,6 +135,36 @@ Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// scaledSoftmax(x, n, scale, y): y = softmax(scale · x) over rows of n.
+Napi::Value ScaledSoftmax(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  size_t nx, ny;
+  float* x = F32(info, 0, &nx);
+  int64_t n = static_cast<int64_t>(Num(info, 1));
+  float scale = static_cast<float>(Num(info, 2));
+  float* y = F32(info, 3, &ny);
+  int64_t rows = RowsOf(env, "scaledSoftmax", nx, n);
+  CheckLength(env, "scaledSoftmax y", ny, nx);
+  SUPCON_DISPATCH(ScaledSoftmaxForward, x, rows, n, scale, y);
+  return env.Undefined();
+}
+
+// scaledSoftmaxGrad(dy, y, n, scale, dx): dx = scale · y ⊙ (dy − Σ dy ⊙ y) over rows of n.
+Napi::Value ScaledSoftmaxGrad(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  size_t nd, ny, ndx;
+  float* dy = F32(info, 0, &nd);
+  float* y = F32(info, 1, &ny);
+  int64_t n = static_cast<int64_t>(Num(info, 2));
+  float scale = static_cast<float>(Num(info, 3));
+  float* dx = F32(info, 4, &ndx);
+  int64_t rows = RowsOf(env, "scaledSoftmaxGrad", nd, n);
+  CheckLength(env, "scaledSoftmaxGrad y", ny, nd);
+  CheckLength(env, "scaledSoftmaxGrad dx", ndx, nd);
+  SUPCON_DISPATCH(ScaledSoftmaxBackward, dy, y, rows, n, scale, dx);
+  return env.Undefined();
+}
+
 #undef SUPCON_DISPATCH
 
 }  // namespace
@@ -144,6 +174,8 @@ void InitTransformer(Napi::Env env, Napi::Object exports) {
   exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
   exports.Set("gelu", Napi::Function::New(env, Gelu));
   exports.Set("geluGrad", Napi::Function::New(env, GeluGrad));
+  exports.Set("scaledSoftmax", Napi::Function::New(env, ScaledSoftmax));
+  exports.Set("scaledSoftmaxGrad", Napi::Function::New(env, ScaledSoftmaxGrad));
 }
 
 }  // namespace supcon

@@ -19,12 +19,19 @@ import { poolKernels } from './pool.js';
 import { reduceKernels, softmaxKernel } from './reduce.js';
 import { splitVKernel } from './split.js';
 import { topKKernel } from './topk.js';
-import { geluGradKernel, geluKernel, layerNormGradKernel, layerNormKernel } from './transformer.js';
+import {
+  geluGradKernel,
+  geluKernel,
+  layerNormGradKernel,
+  layerNormKernel,
+  scaledSoftmaxGradKernel,
+  scaledSoftmaxKernel,
+} from './transformer.js';
 import { transposeKernel } from './transpose.js';
 import type { NativeKernel } from './util.js';
 
 export { batchNormGradConfig } from './batch_norm.js';
-export { geluGradConfig, layerNormGradConfig } from './transformer.js';
+export { geluGradConfig, layerNormGradConfig, scaledSoftmaxGradConfig } from './transformer.js';
 
 export const nativeKernels: NativeKernel[] = [
   conv2dKernel,
@@ -49,6 +56,8 @@ export const nativeKernels: NativeKernel[] = [
   layerNormGradKernel,
   geluKernel,
   geluGradKernel,
+  scaledSoftmaxKernel,
+  scaledSoftmaxGradKernel,
   topKKernel,
   ...optimizerKernels,
 ];

@@ -1,7 +1,7 @@
 /**
  * The ViT's fused kernels (declared in the core's kernels.ts; transformer_ops.ts calls them when
- * the active backend has them): `SupconFusedLayerNorm` over the last axis and `SupconFusedGelu` (exact or
- * tanh), each with a one-kernel gradient (src/cc/transformer.cc). fp32 storage only: bf16 inputs
+ * the active backend has them): `SupconFusedLayerNorm` over the last axis, `SupconFusedGelu` (exact or
+ * tanh) and attention's `SupconScaledSoftmax`, each with a one-kernel gradient (src/cc/transformer.cc). fp32 storage only: bf16 inputs
  * are widened by `f32()`.
  */
 import { engine, type GradConfig, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
@@ -11,6 +11,8 @@ import {
   SupconFusedGeluGrad,
   SupconFusedLayerNorm,
   SupconFusedLayerNormGrad,
+  SupconScaledSoftmax,
+  SupconScaledSoftmaxGrad,
 } from 'supcon/kernels';
 import { f32, type NativeKernel, output } from './util.js';
 
@@ -133,6 +135,46 @@ export const geluGradConfig: GradConfig = {
     const grad = Array.isArray(dy) ? dy[0]! : dy;
     return {
       x: () => engine().runKernel(SupconFusedGeluGrad, { dy: grad, x: saved[0]! }, { approximate }) as Tensor,
+    };
+  },
+};
+
+/** The last axis of `t` (the softmax's row length); 1 for a scalar. */
+const lastAxis = (t: TensorInfo) => t.shape[t.shape.length - 1] ?? 1;
+
+export const scaledSoftmaxKernel: NativeKernel = {
+  kernelName: SupconScaledSoftmax,
+  run: ({ inputs, backend, attrs }, addon) => {
+    const { logits } = inputs as Record<string, TensorInfo | undefined>;
+    const xv = input(backend, logits, SupconScaledSoftmax, 'logits'); // [..., n]
+    const [y, make] = output(backend, [...logits!.shape]); // [..., n]
+    addon.scaledSoftmax(xv, lastAxis(logits!), kernelAttrs(SupconScaledSoftmax, attrs).scale, y);
+    return make();
+  },
+};
+
+export const scaledSoftmaxGradKernel: NativeKernel = {
+  kernelName: SupconScaledSoftmaxGrad,
+  run: ({ inputs, backend, attrs }, addon) => {
+    const { dy, y } = inputs as Record<string, TensorInfo | undefined>;
+    const K = SupconScaledSoftmaxGrad;
+    const yv = input(backend, y, K, 'y'); // [..., n]
+    const [dx, make] = output(backend, [...y!.shape]); // [..., n]
+    addon.scaledSoftmaxGrad(input(backend, dy, K, 'dy'), yv, lastAxis(y!), kernelAttrs(K, attrs).scale, dx);
+    return make();
+  },
+};
+
+/** Gradient of `SupconScaledSoftmax`: saved = [y] (the output only, as tfjs's Softmax). */
+export const scaledSoftmaxGradConfig: GradConfig = {
+  kernelName: SupconScaledSoftmax,
+  outputsToSave: [true],
+  gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs) => {
+    const { scale } = kernelAttrs(SupconScaledSoftmax, attrs);
+    const grad = Array.isArray(dy) ? dy[0]! : dy;
+    return {
+      logits: () =>
+        engine().runKernel(SupconScaledSoftmaxGrad, { dy: grad, y: saved[0]! }, { scale }) as Tensor,
     };
   },
 };

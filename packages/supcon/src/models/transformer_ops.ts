@@ -8,11 +8,13 @@
  *   attention(q, k, v) = softmax(q kᵀ / √d) v per batch and head (Vaswani et al. 2017),
  *             q, k, v [B, H, T, d].
  *
- * Gradients are tfjs's autodiff of these compositions; test/models-vit.test.ts checks values and
- * gradients against PyTorch (reference/make_vit_fixtures.py). LayerNorm and GELU call the fused
- * kernels of the contract (kernels.ts: `SupconFusedLayerNorm`, `SupconFusedGelu`, each with a one-kernel
- * gradient) when the active backend registered them (the native engine), and compose the same maths
- * otherwise, so this module stays backend-independent.
+ * LayerNorm's and GELU's gradients are tfjs's autodiff of these compositions; `linear` and the heads'
+ * attention have hand-written gradients (tf.customGrad) that keep fewer tensors for the backward
+ * pass. test/models-vit.test.ts checks values and gradients against PyTorch
+ * (reference/make_vit_fixtures.py). LayerNorm, GELU and attention's softmax call the fused kernels of
+ * the contract (kernels.ts: `SupconFusedLayerNorm`, `SupconFusedGelu`, `SupconScaledSoftmax`, each with
+ * a one-kernel gradient) when the active backend registered them (the native engine), and compose
+ * the same maths otherwise, so this module stays backend-independent.
  *
  * Notation: B batch, T tokens, D model width, H heads, d = D / H per head.
  */
@@ -22,6 +24,9 @@ import {
   type SupconFusedGeluAttrs,
   SupconFusedLayerNorm,
   type SupconFusedLayerNormAttrs,
+  SupconScaledSoftmax,
+  type SupconScaledSoftmaxAttrs,
+  SupconScaledSoftmaxGrad,
 } from '../kernels.js';
 
 /** ε of every LayerNorm of the ViT (the original ViT's; PyTorch's nn.LayerNorm default is 1e-5). */
@@ -71,15 +76,109 @@ export function gelu(x: tf.Tensor, approximate: GeluApproximation = 'none'): tf.
 }
 
 /**
+ * softmax(scale · logits) over the last axis, scale > 0 (attention's 1/√d folded into the softmax).
+ * Runs the fused `SupconScaledSoftmax` (one pass, one-kernel gradient, keeps only its output for the
+ * backward pass) when the backend has it. Example: `scaledSoftmax(scores, 1 / Math.sqrt(d))`.
+ */
+export function scaledSoftmax(logits: tf.Tensor, scale: number): tf.Tensor {
+  if (tf.getKernel(SupconScaledSoftmax, tf.getBackend())) {
+    const attrs: SupconScaledSoftmaxAttrs = { scale };
+    return tf.engine().runKernel(SupconScaledSoftmax, { logits }, { ...attrs }) as tf.Tensor; // [..., n]
+  }
+  return tf.softmax(tf.mul(logits, scale)); // [..., n]
+}
+
+/** d logits of `scaledSoftmax` from its output y and dy: scale · y ⊙ (dy − Σ_last dy ⊙ y). */
+function scaledSoftmaxGrad(dy: tf.Tensor, y: tf.Tensor, scale: number): tf.Tensor {
+  if (tf.getKernel(SupconScaledSoftmaxGrad, tf.getBackend())) {
+    const attrs: SupconScaledSoftmaxAttrs = { scale };
+    return tf.engine().runKernel(SupconScaledSoftmaxGrad, { dy, y }, { ...attrs }) as tf.Tensor; // [..., n]
+  }
+  return tf.tidy(() => tf.mul(tf.mul(y, tf.sub(dy, tf.sum(tf.mul(dy, y), -1, true))), scale)); // [..., n]
+}
+
+/**
  * Scaled dot-product attention: q, k, v [B, H, T, d] → [B, H, T, d]. Example: `attention(q, k, v)`.
  */
 export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
-    const d = q.shape[3];
-    const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d)); // [B, H, T, T]
-    const weights = tf.softmax(scores); // [B, H, T, T], rows sum to 1
+    const weights = scaledSoftmax(tf.matMul(q, k, false, true), 1 / Math.sqrt(q.shape[3])); // [B, H, T, T], rows sum to 1
     return tf.matMul(weights, v) as tf.Tensor4D; // [B, H, T, d]
   });
+}
+
+/**
+ * x W + b (+ residual) over the last axis: x [..., in], W [in, out], b [out], residual [..., out] →
+ * [..., out]. The gradient keeps only x and W (tfjs's MatMul + Add + Add would also keep the
+ * product, the biased product and the residual sum, each [..., out]):
+ *   dx = dy Wᵀ, dW = xᵀ dy, db = Σ_rows dy, d residual = dy.
+ * Example: `linear(tokens, kernel, bias, tokens)` for a residual projection.
+ */
+export function linear(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
+  const inDim = x.shape[x.rank - 1]!;
+  const outDim = kernel.shape[1]!;
+  const outShape = [...x.shape.slice(0, -1), outDim];
+  const rows = (t: tf.Tensor, width: number) => tf.reshape(t, [-1, width]) as tf.Tensor2D; // [rows, width]
+  const forward = (save: tf.GradSaveFunc, r?: tf.Tensor) => {
+    save([x, kernel]);
+    let y = tf.fused.matMul({ a: rows(x, inDim), b: kernel as tf.Tensor2D, bias }); // [rows, out]
+    if (r) y = tf.add(y, rows(r, outDim)); // [rows, out]
+    // tfjs runs a customGrad's gradFunc outside any tidy and keeps what it leaves until the whole
+    // backward pass ends, so the intermediates are tidied here.
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] =>
+      tf.tidy(() => {
+        const [xs, w] = saved as [tf.Tensor, tf.Tensor2D];
+        const g = rows(dy, outDim); // [rows, out]
+        const dx = tf.reshape(tf.matMul(g, w, false, true), xs.shape); // [..., in]
+        const dw = tf.matMul(rows(xs, inDim), g, true, false); // [in, out]
+        const db = tf.sum(g, 0); // [out]
+        return r ? [dx, dw, db, tf.clone(dy)] : [dx, dw, db];
+      });
+    return { value: tf.reshape(y, outShape), gradFunc }; // [..., out]
+  };
+  if (residual) {
+    return tf.customGrad((_x, _w, _b, r, save) => forward(save as tf.GradSaveFunc, r as tf.Tensor))(
+      x,
+      kernel,
+      bias,
+      residual,
+    );
+  }
+  return tf.customGrad((_x, _w, _b, save) => forward(save as tf.GradSaveFunc))(x, kernel, bias);
+}
+
+/**
+ * The attention of all heads from the fused projection: qkv [B, T, 3D] (columns q | k | v, head h
+ * at h·d … (h+1)·d − 1 within each) → the heads side by side [B, T, D]. The gradient keeps q, k, v
+ * (views of one [3, B, H, T, d] array) and the probabilities P [B, H, T, T], nothing else (tfjs's
+ * autodiff would also keep qkv, the raw and the scaled logits and the output before its transpose):
+ *   S = q kᵀ / √d, P = softmax(S), O = P v;
+ *   dV = Pᵀ dO, dP = dO vᵀ, dS = P ⊙ (dP − Σ_row dP ⊙ P) / √d, dq = dS k, dk = dSᵀ q.
+ */
+function headsAttention(qkv: tf.Tensor3D, heads: number): tf.Tensor3D {
+  const [b, t, width] = qkv.shape;
+  const dim = width / 3;
+  const d = dim / heads;
+  const scale = 1 / Math.sqrt(d);
+  const f = tf.customGrad((input, save) => {
+    const split = tf.transpose(tf.reshape(input as tf.Tensor, [b, t, 3, heads, d]), [2, 0, 3, 1, 4]); // [3, B, H, T, d]
+    const [q, k, v] = tf.unstack(split) as tf.Tensor4D[]; // each [B, H, T, d]
+    const p = scaledSoftmax(tf.matMul(q!, k!, false, true), scale); // [B, H, T, T]
+    const o = tf.matMul(p as tf.Tensor4D, v!); // [B, H, T, d]
+    (save as tf.GradSaveFunc)([q!, k!, v!, p]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor =>
+      tf.tidy(() => {
+        const [sq, sk, sv, sp] = saved as tf.Tensor4D[];
+        const dO = tf.transpose(tf.reshape(dy, [b, t, heads, d]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, d]
+        const dV = tf.matMul(sp!, dO, true, false); // [B, H, T, d]
+        const dS = scaledSoftmaxGrad(tf.matMul(dO, sv!, false, true), sp!, scale) as tf.Tensor4D; // [B, H, T, T]
+        const dQ = tf.matMul(dS, sk!); // [B, H, T, d]
+        const dK = tf.matMul(dS, sq!, true, false); // [B, H, T, d]
+        return tf.reshape(tf.transpose(tf.stack([dQ, dK, dV]), [1, 3, 0, 2, 4]), [b, t, width]); // [B, T, 3D]
+      });
+    return { value: tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [b, t, dim]), gradFunc }; // [B, T, D]
+  });
+  return f(qkv) as tf.Tensor3D;
 }
 
 /** The weights of one multi-head self-attention: a fused q/k/v projection and the output projection. */
@@ -92,19 +191,18 @@ export interface SelfAttentionParams {
 
 /**
  * Multi-head self-attention over tokens [B, T, D] with `heads` heads → [B, T, D]: project to q, k, v,
- * attend per head, concatenate the heads and project back (torch.nn.MultiheadAttention's maths).
+ * attend per head, concatenate the heads and project back (torch.nn.MultiheadAttention's maths);
+ * with `residual` [B, T, D], residual + attention in the output projection's pass.
  */
-export function multiHeadSelfAttention(x: tf.Tensor3D, p: SelfAttentionParams, heads: number): tf.Tensor3D {
+export function multiHeadSelfAttention(
+  x: tf.Tensor3D,
+  p: SelfAttentionParams,
+  heads: number,
+  residual?: tf.Tensor3D,
+): tf.Tensor3D {
   return tf.tidy(() => {
-    const [b, t, dim] = x.shape;
-    const d = dim / heads;
-    const rows = tf.reshape(x, [b * t, dim]); // [B·T, D]
-    const qkv = tf.add(tf.matMul(rows, p.qkvKernel as tf.Tensor2D), p.qkvBias); // [B·T, 3D]
-    const split = tf.transpose(tf.reshape(qkv, [b, t, 3, heads, d]), [2, 0, 3, 1, 4]); // [3, B, H, T, d]
-    const [q, k, v] = tf.unstack(split).map((s) => s as tf.Tensor4D); // each [B, H, T, d]
-    const attended = attention(q!, k!, v!); // [B, H, T, d]
-    const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [b * t, dim]); // [B·T, D]
-    const out = tf.add(tf.matMul(merged, p.projKernel as tf.Tensor2D), p.projBias); // [B·T, D]
-    return tf.reshape(out, [b, t, dim]); // [B, T, D]
+    const qkv = linear(x, p.qkvKernel, p.qkvBias) as tf.Tensor3D; // [B, T, 3D]
+    const merged = headsAttention(qkv, heads); // [B, T, D]
+    return linear(merged, p.projKernel, p.projBias, residual) as tf.Tensor3D; // [B, T, D]
   });
 }

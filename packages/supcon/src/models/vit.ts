@@ -30,6 +30,7 @@ import {
   type GeluApproximation,
   gelu,
   layerNorm,
+  linear,
   multiHeadSelfAttention,
   type SelfAttentionParams,
 } from './transformer_ops.js';
@@ -226,23 +227,18 @@ const attentionParams = (b: Block): SelfAttentionParams => ({
   projBias: b.attn.proj.bias,
 });
 
-/** Dense over the last axis of tokens [B, T, in] → [B, T, out]. */
-function dense(x: tf.Tensor3D, l: Linear): tf.Tensor3D {
-  const [b, t, inDim] = x.shape;
-  const y = tf.add(tf.matMul(tf.reshape(x, [b * t, inDim]), l.kernel as tf.Tensor2D), l.bias); // [B·T, out]
-  return tf.reshape(y, [b, t, l.kernel.shape[1]!]); // [B, T, out]
-}
-
 /** One pre-norm Transformer block, tokens [B, T, D] → [B, T, D]. */
 export function vitBlock(x: tf.Tensor3D, block: Block, size: VitSize): tf.Tensor3D {
-  const attended = multiHeadSelfAttention(
+  // The residual adds run inside the projections (`linear`), which keep only their inputs for the gradient.
+  const y = multiHeadSelfAttention(
     layerNorm(x, block.ln1.gamma, block.ln1.beta) as tf.Tensor3D, // [B, T, D]
     attentionParams(block),
     size.heads,
-  ); // [B, T, D]
-  const y = tf.add(x, attended) as tf.Tensor3D; // [B, T, D]
-  const h = gelu(dense(layerNorm(y, block.ln2.gamma, block.ln2.beta) as tf.Tensor3D, block.fc1), size.gelu); // [B, T, rD]
-  return tf.add(y, dense(h as tf.Tensor3D, block.fc2)) as tf.Tensor3D; // [B, T, D]
+    x,
+  ); // [B, T, D]: x + MSA(LN(x))
+  const normed = layerNorm(y, block.ln2.gamma, block.ln2.beta); // [B, T, D]
+  const h = gelu(linear(normed, block.fc1.kernel, block.fc1.bias), size.gelu); // [B, T, rD]
+  return linear(h, block.fc2.kernel, block.fc2.bias, y) as tf.Tensor3D; // [B, T, D]
 }
 
 /** The forward pass: images [B, H, W, C] → features [B, D] (no train-only behaviour). */
