@@ -37,6 +37,8 @@ test('every custom kernel name appears on exactly one line of source, in kernels
     'SupconFusedLayerNormGrad',
     'SupconLarsUpdate',
     'SupconRunningStats',
+    'SupconScaledSoftmax',
+    'SupconScaledSoftmaxGrad',
     'SupconSgdUpdate',
   ]);
   for (const name of names) {

@@ -129,6 +129,16 @@ const vitRecipe = (method: Method): string[] => [
   ...(method === 'ce' ? ['--label-smoothing', '0.1'] : []),
 ];
 
+/** The x axis of the studies that compare SupCon with cross-entropy, three seeds each. */
+const SUPCON_AND_CE = {
+  xLabel: 'method',
+  values: ['supcon', 'ce'],
+  fixedValues: true,
+  expected: 'supcon,ce',
+  accepts: (v: string) => v === 'supcon' || v === 'ce',
+  seeds: [1, 2, 3],
+} satisfies Partial<Study>;
+
 export const STUDIES: Record<string, Study> = {
   table2: {
     summary:
@@ -144,12 +154,7 @@ export const STUDIES: Record<string, Study> = {
   robustness: {
     summary:
       "the paper's Fig. 3: Table 2's SupCon and cross-entropy runs under corruptions; mCE relative to cross-entropy of the same seed, top-1 and ECE per severity",
-    xLabel: 'method',
-    values: ['supcon', 'ce'],
-    fixedValues: true,
-    expected: 'supcon,ce',
-    accepts: (v) => v === 'supcon' || v === 'ce',
-    seeds: [1, 2, 3],
+    ...SUPCON_AND_CE,
     sweeps: (values) => values.map((m) => table2Sweep(m as Method)),
     robustness: true,
     sets: ['--method', '--precision', '--seed'],
@@ -237,12 +242,7 @@ export const STUDIES: Record<string, Study> = {
   vit: {
     summary:
       "the ViT comparison: SupCon vs cross-entropy on vit-mini (AdamW, warm-up + cosine, clipping, RandAugment, label smoothing for CE), linear probe and CE's own classifier",
-    xLabel: 'method',
-    values: ['supcon', 'ce'],
-    fixedValues: true,
-    expected: 'supcon,ce',
-    accepts: (v) => v === 'supcon' || v === 'ce',
-    seeds: [1, 2, 3],
+    ...SUPCON_AND_CE,
     sweeps: (values) =>
       values.map((m) => ({
         name: `vit-${m}`,
