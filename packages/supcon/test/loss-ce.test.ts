@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { methodLoss, resolveConfig } from 'supcon';
+import { assertClose } from './helpers.js';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../test/fixtures/ce-label-smoothing.json', import.meta.url), 'utf8'),
@@ -20,16 +21,9 @@ const fixture = JSON.parse(
   cases: { labelSmoothing: number; loss: number; grad: number[] }[];
 };
 
-function close(actual: ArrayLike<number>, expected: readonly number[], what: string): void {
-  assert.equal(actual.length, expected.length, what);
-  for (let i = 0; i < expected.length; i++) {
-    const tol = 1e-6 + 1e-5 * Math.abs(expected[i]!);
-    assert.ok(
-      Math.abs(actual[i]! - expected[i]!) <= tol,
-      `${what}[${i}]: ${actual[i]} vs PyTorch ${expected[i]}`,
-    );
-  }
-}
+/** The PyTorch fixtures' tolerance: |a − b| ≤ 1e-6 + 1e-5·|b|. */
+const close = (actual: ArrayLike<number>, expected: readonly number[], what: string) =>
+  assertClose(actual, expected, 1e-5, 1e-6, what);
 
 for (const c of fixture.cases)
   test(`ce with label smoothing ${c.labelSmoothing} equals torch's cross_entropy in value and gradient`, () => {

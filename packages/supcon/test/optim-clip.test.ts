@@ -16,6 +16,7 @@ import {
   type OptimizerState,
   type Parameter,
 } from 'supcon';
+import { assertClose } from './helpers.js';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../test/fixtures/clip-grad-norm.json', import.meta.url), 'utf8'),
@@ -35,16 +36,9 @@ const fixture = JSON.parse(
 };
 const names = Object.keys(fixture.shapes);
 
-function close(actual: ArrayLike<number>, expected: readonly number[], what: string): void {
-  assert.equal(actual.length, expected.length, what);
-  for (let i = 0; i < expected.length; i++) {
-    const tol = 1e-6 + 1e-5 * Math.abs(expected[i]!);
-    assert.ok(
-      Math.abs(actual[i]! - expected[i]!) <= tol,
-      `${what}[${i}]: ${actual[i]} vs PyTorch ${expected[i]}`,
-    );
-  }
-}
+/** The PyTorch fixtures' tolerance: |a − b| ≤ 1e-6 + 1e-5·|b|. */
+const close = (actual: ArrayLike<number>, expected: readonly number[], what: string) =>
+  assertClose(actual, expected, 1e-5, 1e-6, what);
 
 /** An optimiser that only records the gradients it is handed (their values and the tensors). */
 class Recorder implements Optimizer {
