@@ -5,6 +5,7 @@
 import { check } from '../errors.js';
 import { OPTIMIZERS, type OptimizerConfig } from '../optim/factory.js';
 import { DECAYS, type Decay } from '../optim/schedule.js';
+import { resolveMixConfig } from './mix.js';
 import { SAMPLERS, type SamplerKind } from './sampler.js';
 
 export const METHODS = ['supcon', 'simclr', 'ce'] as const;
@@ -77,6 +78,19 @@ export interface TrainConfig {
    * of the online networks' own outputs. m in (0, 1), e.g. 0.99. Absent means off and is not stored.
    */
   queueMomentum?: number;
+  /**
+   * ce: mix each batch with a shuffled copy of itself, images and targets, λ ~ Beta(α, α) (mix.ts;
+   * mixup, Zhang et al. 2018). α > 0, e.g. 0.2 (the ViT recipes: 0.8). Absent means off.
+   */
+  mixupAlpha?: number;
+  /**
+   * ce: paste a box of area fraction about 1 − λ, λ ~ Beta(α, α), from a shuffled copy of the batch
+   * (mix.ts; CutMix, Yun et al. 2019). α > 0, e.g. 1. With mixupAlpha too, each mixed batch is one or
+   * the other with probability ½. Absent means off.
+   */
+  cutmixAlpha?: number;
+  /** With mixupAlpha or cutmixAlpha: the probability that a batch is mixed, in (0, 1]. Absent means 1. */
+  mixProb?: number;
 }
 
 export function defaultConfig(method: Method = 'supcon'): TrainConfig {
@@ -194,6 +208,7 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
     'no value for the supcon and simclr methods (label smoothing is a cross-entropy option)',
     epsilon,
   );
+  resolveMixConfig(c);
   check(
     c.jointProbe === undefined || c.method !== 'ce',
     'jointProbe',

@@ -44,6 +44,7 @@ import type { TrainConfig } from './config.js';
 import { cachedGradients } from './gradcache.js';
 import { variableGrads } from './grads.js';
 import { methodLoss } from './loss.js';
+import { mixes } from './mix.js';
 import type { TrainerOptions } from './trainer.js';
 
 export { type ReplicaGroup, withSyncBatchNorm } from '../models/sync_batch_norm.js';
@@ -178,6 +179,12 @@ export class DataParallelTrainer extends TrainerBase {
       'queueMomentum',
       'no value in data-parallel training (the momentum encoder runs in one process only for now)',
       config.queueMomentum,
+    );
+    check(
+      !mixes(config),
+      config.mixupAlpha !== undefined ? 'mixupAlpha' : 'cutmixAlpha',
+      'no value in data-parallel training (a batch is mixed with a shuffle of the whole batch, which no rank holds)',
+      config.mixupAlpha ?? config.cutmixAlpha,
     );
     this.collectives = collectives;
     this.buffers = config.syncBatchNorm ? [] : this.stateVariables();

@@ -5,6 +5,7 @@ export * from './gradcache.js';
 export * from './grads.js';
 export * from './joint-probe.js';
 export * from './loss.js';
+export * from './mix.js';
 export * from './momentum.js';
 export * from './sampler.js';
 export * from './trainer.js';

@@ -18,6 +18,7 @@ import { cachedGradients } from './gradcache.js';
 import { variableGrads } from './grads.js';
 import { JointProbe } from './joint-probe.js';
 import { methodLoss } from './loss.js';
+import { dominantLabels, drawMix, mixImages } from './mix.js';
 import { MomentumEncoder } from './momentum.js';
 
 /** Training images: uint8 NHWC (as datasets load them) and one label per image. */
@@ -130,8 +131,12 @@ export class Trainer extends TrainerBase {
     const labels = Int32Array.from(indices, (i) => this.data.labels[i]!); // [B]
     const pixels = this.makeViews(images, batch, { views, seed: this.config.seed, epoch, indices });
     const rows = batch * views;
+    // ce: mixup/cutmix of this batch (mix.ts), a pure function of (seed, iteration); undefined: unmixed.
+    const [height, width] = this.viewShape;
+    const mix = drawMix(this.config, { seed: this.config.seed, iteration, batch, height, width });
     const { loss, accuracy, probeAccuracy } = tf.tidy(() => {
-      const x = tf.tensor4d(pixels, [rows, ...this.viewShape]); // [B·V, H, W, C], sample-major
+      const views4d = tf.tensor4d(pixels, [rows, ...this.viewShape]); // [B·V, H, W, C], sample-major
+      const x = mix ? mixImages(views4d, mix, views) : views4d; // [B·V, H, W, C]
       const variables = this.params.map((p) => p.variable);
       // The joint probe's features: copies of the encoder's outputs of the first forward of every row
       // (gradient caching forwards each chunk twice), off the path to the loss, so no gradient.
@@ -146,11 +151,13 @@ export class Trainer extends TrainerBase {
         return this.head.apply(r, true) as tf.Tensor2D; // [n, D]
       };
       const lossOf = (output: tf.Tensor2D) =>
-        methodLoss(method, output, labels, views, this.config, this.queue);
+        methodLoss(method, output, labels, views, mix ? { ...this.config, mix } : this.config, this.queue);
       let embeddings: tf.Tensor2D | undefined; // [B·V, D], for the queue
       let correct: tf.Scalar | undefined; // ce: views classified right
       const scored = (output: tf.Tensor2D) => {
-        if (method === 'ce') correct = tf.keep(correctCount(output, labels, views));
+        // A mixed batch counts each view against its dominant label (λ ≥ ½: its own).
+        const counted = mix ? dominantLabels(labels, mix) : labels; // [B]
+        if (method === 'ce') correct = tf.keep(correctCount(output, counted, views));
         return lossOf(output);
       };
       const chunk = this.config.chunkRows;
