@@ -87,6 +87,9 @@ const TRAIN_FIELDS: FieldsOf<TrainConfig> = {
   syncBatchNorm: optional(boolean),
   labelSmoothing: optional(number),
   queueMomentum: optional(number),
+  mixupAlpha: optional(number),
+  cutmixAlpha: optional(number),
+  mixProb: optional(number),
 };
 
 /** The flat format of config files written before `{ encoder, head }` (spec-legacy.ts). */
