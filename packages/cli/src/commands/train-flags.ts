@@ -58,6 +58,9 @@ export interface TrainFlag extends FlagSpec {
   singleProcess?: string;
 }
 
+/** Why mixing is refused over several MPI ranks. */
+const NO_RANK_HOLDS_THE_BATCH = 'a batch is mixed with a shuffle of the whole batch, which no rank holds';
+
 export const TRAIN_FLAGS: readonly TrainFlag[] = [
   {
     name: 'preset',
@@ -188,6 +191,42 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     help: 'ce: label smoothing ε in [0, 1) of the target, (1 − ε)·onehot + ε/classes (default 0)',
     to: 'train.labelSmoothing',
     sweep: true,
+  },
+  {
+    name: 'mixup',
+    kind: 'number',
+    arg: 'A',
+    help: [
+      'ce: mixup: blend each batch and its targets with a shuffle of the batch, λ ~ Beta(A, A)',
+      '(A > 0, e.g. 0.2; default off; with --label-smoothing each target is smoothed first)',
+    ],
+    to: 'train.mixupAlpha',
+    sweep: true,
+    singleProcess: NO_RANK_HOLDS_THE_BATCH,
+  },
+  {
+    name: 'cutmix',
+    kind: 'number',
+    arg: 'A',
+    help: [
+      'ce: cutmix: paste a box of about (1 − λ) of the image from a shuffle of the batch,',
+      'λ ~ Beta(A, A), then λ = 1 − box area (A > 0, e.g. 1; default off)',
+    ],
+    to: 'train.cutmixAlpha',
+    sweep: true,
+    singleProcess: NO_RANK_HOLDS_THE_BATCH,
+  },
+  {
+    name: 'mix-prob',
+    kind: 'number',
+    arg: 'P',
+    help: [
+      'with --mixup or --cutmix: the probability that a batch is mixed (default 1); with both,',
+      'a mixed batch is mixup or cutmix with probability ½ each',
+    ],
+    to: 'train.mixProb',
+    sweep: true,
+    singleProcess: NO_RANK_HOLDS_THE_BATCH,
   },
   {
     name: 'queue-size',
@@ -457,6 +496,9 @@ export function applyTrainFlags(spec: RunSpec, flags: FlagValues): RunSpec {
     delete train.temperature;
     delete train.baseTemperature;
     delete train.labelSmoothing;
+    delete train.mixupAlpha;
+    delete train.cutmixAlpha;
+    delete train.mixProb;
   }
   const model: Record<string, unknown> = {};
   for (const flag of TRAIN_FLAGS) {
@@ -501,6 +543,31 @@ export function applyTrainFlags(spec: RunSpec, flags: FlagValues): RunSpec {
     '--label-smoothing',
     `a number in [0, 1) with \`--method ce\` (this run's method is ${patched.train.method})`,
     smoothing,
+  );
+  for (const name of ['mixup', 'cutmix']) {
+    const alpha = flags[name];
+    check(
+      alpha === undefined || (alpha as number) > 0,
+      `--${name}`,
+      `a Beta concentration α > 0 (leave the flag out for no ${name})`,
+      alpha,
+    );
+    check(
+      alpha === undefined || patched.train.method === 'ce',
+      `--${name}`,
+      `it only with \`--method ce\` (a mixed label defines no positives for ${patched.train.method})`,
+      alpha,
+    );
+  }
+  const mixProb = flags['mix-prob'];
+  check(
+    mixProb === undefined ||
+      ((mixProb as number) > 0 &&
+        (mixProb as number) <= 1 &&
+        (patched.train.mixupAlpha !== undefined || patched.train.cutmixAlpha !== undefined)),
+    '--mix-prob',
+    'a probability in (0, 1] with `--mixup A` or `--cutmix A`',
+    mixProb,
   );
   const keyMomentum = flags['queue-momentum'];
   check(
