@@ -105,3 +105,40 @@ test('writeReport titles the embeddings of a run without a test split "Validatio
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('writeReport lists a cross-entropy run’s label smoothing and mixing, and none for a run without them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'supcon-report-'));
+  try {
+    const step = { type: 'step', epoch: 0, step: 0, iteration: 0, loss: 2.3 };
+    writeFileSync(join(dir, 'metrics.jsonl'), `${JSON.stringify(step)}\n`);
+    const summary = { testSet: false, validationAccuracy: 0.5, validationTop5: 1 };
+    writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary));
+    const features = {
+      features: new Float32Array(6 * 2),
+      labels: Int32Array.from([0, 1, 0, 1, 0, 1]),
+      count: 6,
+      dim: 2,
+    };
+    const page = async (train: Record<string, unknown>) => {
+      writeFileSync(
+        join(dir, 'config.json'),
+        JSON.stringify({ train: { method: 'ce', epochs: 1, ...train } }),
+      );
+      return readFileSync(await writeReport(dir, summary, features, ['a', 'b']), 'utf8');
+    };
+    const mixed = await page({ labelSmoothing: 0.1, mixupAlpha: 0.8, cutmixAlpha: 1, mixProb: 0.5 });
+    assert.match(mixed, /<th>Label smoothing<\/th><td>0\.1<\/td>/);
+    assert.match(
+      mixed,
+      /<th>Mixing<\/th><td>mixup α 0\.8 or cutmix α 1, one of the two per mixed batch, probability 0\.5 per batch<\/td>/,
+    );
+    assert.match(
+      await page({ cutmixAlpha: 1 }),
+      /<th>Mixing<\/th><td>cutmix α 1, probability 1 per batch<\/td>/,
+    );
+    const plain = await page({});
+    assert.doesNotMatch(plain, /Label smoothing|Mixing/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

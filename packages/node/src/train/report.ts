@@ -227,6 +227,18 @@ function hyperparameters(config: Json): [string, string][] {
     ]);
     if (train['baseTemperature'] !== undefined)
       rows.push(['Base temperature', String(train['baseTemperature'])]);
+  } else {
+    const smoothing = num(train['labelSmoothing']);
+    if (smoothing) rows.push(['Label smoothing', String(smoothing)]);
+    const mixes = [
+      num(train['mixupAlpha']) ? `mixup α ${train['mixupAlpha']}` : '',
+      num(train['cutmixAlpha']) ? `cutmix α ${train['cutmixAlpha']}` : '',
+    ].filter(Boolean);
+    if (mixes.length) {
+      const p = num(train['mixProb']) ?? 1;
+      const pick = mixes.length === 2 ? ', one of the two per mixed batch' : '';
+      rows.push(['Mixing', `${mixes.join(' or ')}${pick}, probability ${p} per batch`]);
+    }
   }
   const augment = str(data['augment']);
   const magnitude = data['randAugmentMagnitude'];
