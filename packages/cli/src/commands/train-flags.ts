@@ -68,7 +68,10 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     default: 'fashion-quick',
     choices: PRESETS,
     arg: 'P',
-    help: 'fashion-quick (default: small ResNet, 10 epochs, the demo) | cifar-paper (the paper recipe)',
+    help: [
+      "fashion-quick (train's default: small ResNet width 16, 10 epochs, the studies' recipe) |",
+      "fashion-demo (demo's default: width 24, lr 0.2, 15 epochs) | cifar-paper (the paper recipe)",
+    ],
   },
   {
     name: 'config',

@@ -143,16 +143,23 @@ export interface RunExtension {
   toEpochs: number;
 }
 
-export const PRESETS = ['fashion-quick', 'cifar-paper'] as const;
+export const PRESETS = ['fashion-quick', 'fashion-demo', 'cifar-paper'] as const;
 export type Preset = (typeof PRESETS)[number];
 
 /**
- * fashion-quick: what `supcon demo` runs, sized for a 2-core CPU in minutes: a small ResNet of 16 base channels
- * with a stride-2 stem (maps 14×14 → 7×7 → 4×4), batch 256, 10 epochs (about 30 s each on the native
- * engine on an idle 2-core machine), SGD lr 0.1 with a short warm-up.
+ * fashion-quick: `supcon train`'s default and the recipe of every study in docs/findings.md, sized for
+ * a 2-core CPU in minutes: a small ResNet of 16 base channels with a stride-2 stem (maps 14×14 → 7×7 →
+ * 4×4), batch 256, 10 epochs (about 20 s each on the native engine on an idle 2-core Zen 3), SGD lr
+ * 0.1 with a short warm-up.
+ * fashion-demo: what `supcon demo` runs, the best SupCon recipe the demo study found that trains in
+ * under 600 s on 2 cores (docs/findings.md, "The demo recipe"): fashion-quick at width 24 (features
+ * 96), lr 0.2, 15 epochs (about 37 s each on an idle Zen 3, fp32).
  * cifar-paper: the SupCon reference's CIFAR-10 recipe (ResNet-18 stem 3×3, batch 1024, lr 0.5,
  * τ 0.1, cosine, 10 warm-up epochs, 1000 epochs) — for machines with the time.
  */
+/** What fashion-demo changes in fashion-quick (the demo study's `w24-e15` arm). */
+export const FASHION_DEMO = { width: 24, lr: 0.2, epochs: 15 } as const;
+
 export function presetSpec(preset: Preset = 'fashion-quick'): RunSpec {
   check(PRESETS.includes(preset), 'preset', `one of ${PRESETS.join(', ')}`, preset);
   if (preset === 'cifar-paper') {
@@ -174,6 +181,17 @@ export function presetSpec(preset: Preset = 'fashion-quick'): RunSpec {
       checkpointEvery: 50,
       knnK: 200,
       probeEpochs: 100,
+    };
+  }
+  if (preset === 'fashion-demo') {
+    const quick = presetSpec('fashion-quick');
+    return {
+      ...quick,
+      train: resolveConfig({ ...quick.train, epochs: FASHION_DEMO.epochs, lr: FASHION_DEMO.lr }),
+      model: {
+        ...quick.model,
+        encoder: { kind: 'small-resnet', baseChannels: FASHION_DEMO.width, blocksPerStage: 1, stemStride: 2 },
+      },
     };
   }
   return {
