@@ -84,7 +84,7 @@ test('study demo refuses an unknown arm and its own flags after --, one sentence
   assert.equal(bad.status, 2);
   assert.match(
     bad.stderr,
-    /`--values`.*Expected a comma list of arms \(w16-e25, w16-e25-lr0\.4, w24-e15, w32-e12\)/,
+    /`--values`.*Expected a comma list of arms \(w16-e25, w16-e25-lr0\.4, w24-e15, w32-e12, w24-e30-v1\)/,
   );
   const own = cli('study', 'demo', '--out', out, '--dry-run', '--', '--width', '16');
   assert.equal(own.status, 2);

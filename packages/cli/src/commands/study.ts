@@ -150,7 +150,7 @@ const HELP = [
   '  --values V,...       the x values: methods (table2), epochs, temperatures, batch sizes, RandAugment',
   '                       magnitudes; sensitivity: changes from the recipe (augment=supcon,lr=0.2,...);',
   '                       recipe: arms (baseline, balanced, joint-probe); demo: arms (w16-e25,',
-  '                       w16-e25-lr0.4, w24-e15, w32-e12)',
+  '                       w16-e25-lr0.4, w24-e15, w32-e12, w24-e30-v1)',
   '  --map SWEEP=FOLDER   use runs kept under another folder of DIR (e.g. table2-ce=table2-ce-e2e)',
   '  --dry-run            print the runs and evaluations it would do and which are finished; train nothing',
   '  --rerun-stale        delete and retrain run folders trained with other settings than requested',
