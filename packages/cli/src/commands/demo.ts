@@ -6,6 +6,7 @@ import {
   evalSummaryText,
   evaluateJointProbe,
   evaluateRun,
+  FASHION_DEMO,
   fingerprintFile,
   keepProbe,
   knnSummaryFields,
@@ -46,7 +47,7 @@ export const demoCommand: Command = {
   help: [
     'Usage: supcon demo [--out DIR] [--resume] [--json] [options]',
     '',
-    'Runs `supcon train` with the fashion-demo preset (small ResNet width 24, lr 0.2, 15 epochs: about',
+    `Runs \`supcon train\` with the fashion-demo preset (small ResNet width ${FASHION_DEMO.width}, lr ${FASHION_DEMO.lr}, ${FASHION_DEMO.epochs} epochs: about`,
     '9½ minutes on 2 idle cores; override anything below, e.g. `--preset fashion-quick` for the 10-epoch',
     'width-16 recipe in about 3½), then the linear probe, then writes DIR/summary.json and DIR/report.html',
     '(as `supcon report --run DIR` does: loss.png, accuracy.png, results.png and embedding.png).',

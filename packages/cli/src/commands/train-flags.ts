@@ -7,6 +7,7 @@
 import {
   AUGMENTS,
   ENCODERS,
+  FASHION_DEMO,
   type LegacyModelSpec,
   modelForMethod,
   PRECISIONS,
@@ -70,7 +71,7 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     arg: 'P',
     help: [
       "fashion-quick (train's default: small ResNet width 16, 10 epochs, the studies' recipe) |",
-      "fashion-demo (demo's default: width 24, lr 0.2, 15 epochs) | cifar-paper (the paper recipe)",
+      `fashion-demo (demo's default: width ${FASHION_DEMO.width}, lr ${FASHION_DEMO.lr}, ${FASHION_DEMO.epochs} epochs) | cifar-paper (the paper recipe)`,
     ],
   },
   {

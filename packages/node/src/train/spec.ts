@@ -17,6 +17,7 @@ import {
   type Network,
   type ResNetDepth,
   resolveConfig,
+  type SmallResNetSpec,
   type TrainConfig,
   VIT_PRESETS,
 } from 'supcon';
@@ -146,6 +147,9 @@ export interface RunExtension {
 export const PRESETS = ['fashion-quick', 'fashion-demo', 'cifar-paper'] as const;
 export type Preset = (typeof PRESETS)[number];
 
+/** What fashion-demo changes in fashion-quick (the demo study's `w24-e15` arm). */
+export const FASHION_DEMO = { width: 24, lr: 0.2, epochs: 15 } as const;
+
 /**
  * fashion-quick: `supcon train`'s default and the recipe of every study in docs/findings.md, sized for
  * a 2-core CPU in minutes: a small ResNet of 16 base channels with a stride-2 stem (maps 14×14 → 7×7 →
@@ -157,9 +161,6 @@ export type Preset = (typeof PRESETS)[number];
  * cifar-paper: the SupCon reference's CIFAR-10 recipe (ResNet-18 stem 3×3, batch 1024, lr 0.5,
  * τ 0.1, cosine, 10 warm-up epochs, 1000 epochs) — for machines with the time.
  */
-/** What fashion-demo changes in fashion-quick (the demo study's `w24-e15` arm). */
-export const FASHION_DEMO = { width: 24, lr: 0.2, epochs: 15 } as const;
-
 export function presetSpec(preset: Preset = 'fashion-quick'): RunSpec {
   check(PRESETS.includes(preset), 'preset', `one of ${PRESETS.join(', ')}`, preset);
   if (preset === 'cifar-paper') {
@@ -190,7 +191,7 @@ export function presetSpec(preset: Preset = 'fashion-quick'): RunSpec {
       train: resolveConfig({ ...quick.train, epochs: FASHION_DEMO.epochs, lr: FASHION_DEMO.lr }),
       model: {
         ...quick.model,
-        encoder: { kind: 'small-resnet', baseChannels: FASHION_DEMO.width, blocksPerStage: 1, stemStride: 2 },
+        encoder: { ...(quick.model.encoder as SmallResNetSpec), baseChannels: FASHION_DEMO.width },
       },
     };
   }
