@@ -93,7 +93,7 @@ test('demo --joint-probe reports the joint probe without fitting one', { skip },
   assert.ok((r['testAccuracy'] as number) > 0.1);
 });
 
-test('study recipe --dry-run lists the baseline, balanced and joint-probe arms for 3 seeds', () => {
+test('study recipe --dry-run lists the baseline, balanced, joint-probe and moco arms for 3 seeds', () => {
   const out = join(root, 'study');
   const dry = cli('study', 'recipe', '--out', out, '--dry-run', '--json');
   assert.equal(dry.status, 0, dry.stderr);
@@ -101,9 +101,11 @@ test('study recipe --dry-run lists the baseline, balanced and joint-probe arms f
     runs: { x: string; seed: number; run: string }[];
     commands: string[];
   };
-  assert.equal(r.runs.length, 9);
-  assert.deepEqual([...new Set(r.runs.map((x) => x.x))], ['baseline', 'balanced', 'joint-probe']);
+  assert.equal(r.runs.length, 12);
+  assert.deepEqual([...new Set(r.runs.map((x) => x.x))], ['baseline', 'balanced', 'joint-probe', 'moco']);
   assert.ok(r.runs.some((x) => x.run === join(out, 'table2-supcon', 'seed=1')));
   assert.ok(r.commands.some((c) => c.includes('--sampler balanced --samples-per-class 32')));
   assert.ok(r.commands.some((c) => c.includes('--joint-probe')));
+  assert.ok(r.commands.some((c) => c.includes('--out ' + join(out, 'recipe-moco') + ' ')));
+  assert.ok(r.commands.some((c) => c.includes('--queue-size 4096 --queue-momentum 0.99')));
 });

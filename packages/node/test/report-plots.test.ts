@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { linePlot, writeReport } from '@supcon/node';
+import { barPlot, closeUpAxis, linePlot, writeReport } from '@supcon/node';
 
 type Box = { x0: number; x1: number; y0: number; y1: number };
 
@@ -141,4 +141,48 @@ test('writeReport lists a cross-entropy run’s label smoothing and mixing, and 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('closeUpAxis: close percentages get an axis that shows tenths; far apart ones keep 0–100', () => {
+  // The demo's comparison (2026-12-03): 92.67, 92.93, 92.91 → from 92 to 93.5, ticks every 0.5.
+  assert.deepEqual(closeUpAxis([92.67, 92.93, 92.91]), { from: 92, to: 93.5, step: 0.5 });
+  // Table 2 with SimCLR far behind: one axis for all, from 60.
+  assert.deepEqual(closeUpAxis([90.75, 90.82, 75.86]), { from: 60, to: 100, step: 10 });
+  // A span over 25 points, or values so low the close-up would start under 50 %: the full axis.
+  assert.deepEqual(closeUpAxis([92, 60]), { from: 0, to: 100, step: 25 });
+  assert.deepEqual(closeUpAxis([30, 31]), { from: 0, to: 100, step: 25 });
+  assert.deepEqual(closeUpAxis([]), { from: 0, to: 100, step: 25 });
+  for (const values of [
+    [92.67, 92.93],
+    [99.9, 99.95],
+    [88, 91.3],
+    [70, 80, 85],
+    [70, 90],
+    [80, 85],
+    [91, 93.4],
+  ]) {
+    const a = closeUpAxis(values);
+    assert.ok(
+      a.from < Math.min(...values) && a.to >= Math.max(...values),
+      `${values} in [${a.from}, ${a.to}]`,
+    );
+    assert.ok(a.to <= 100 && (a.to - a.from) / a.step <= 8, `${values}: ${JSON.stringify(a)}`);
+  }
+});
+
+test('barPlot on a close-up axis: bar lengths follow value − from, and the axis says where it starts', () => {
+  const bars = [
+    { label: 'a', value: 92.67, color: '#111' },
+    { label: 'b', value: 92.93, color: '#222' },
+  ];
+  const widths = (svg: string) => [...svg.matchAll(/<rect [^>]*width="([\d.]+)"/g)].map((m) => Number(m[1]));
+  const full = barPlot('t', 'test top-1 %', bars);
+  const close = barPlot('t', 'test top-1 %', bars, closeUpAxis([92.67, 92.93]));
+  const [fa, fb] = widths(full).slice(-2) as [number, number];
+  const [ca, cb] = widths(close).slice(-2) as [number, number];
+  assert.ok(Math.abs(fa / fb - 92.67 / 92.93) < 1e-3, `full axis: ${fa} / ${fb}`);
+  assert.ok(Math.abs(ca / cb - 0.67 / 0.93) < 1e-2, `close-up: ${ca} / ${cb}`);
+  assert.match(close, /test top-1 % \(axis from 92\.0 %\)/);
+  assert.doesNotMatch(full, /axis from/);
+  assert.match(close, />92\.5</);
 });

@@ -4,7 +4,7 @@
  * value each method selects on the validation split, a Markdown table and the figure (PNG).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { barPlot, linePlot, png, runFiles, type Series } from '@supcon/node';
+import { barPlot, closeUpAxis, linePlot, png, runFiles, type Series } from '@supcon/node';
 import { METHOD_LABEL, type Method, type Study } from './studies.js';
 
 /** One finished run of a study: where it stands in the figure and what its summary.json holds. */
@@ -193,7 +193,8 @@ export async function accuracyFigure(study: Study, name: string, groups: readonl
         value: 100 * g.test!.mean,
         color: COLOURS[i % COLOURS.length]!,
       }));
-    await png(barPlot('Test top-1, mean over seeds', 'test top-1 %', bars), file);
+    const axis = closeUpAxis(bars.map((b) => b.value));
+    await png(barPlot('Test top-1, mean over seeds', 'test top-1 %', bars, axis), file);
     return;
   }
   const xs = [...new Set(groups.map((g) => g.x))];

@@ -89,17 +89,23 @@ const PRESET_EPOCHS = '10';
  * sampler needs a divisor of the batch with batch/m ≤ 10 classes: 32 is the one that keeps most
  * classes in a batch); `joint-probe`, the stop-gradient linear head trained with the encoder, whose
  * own top-1 is the arm's result (its encoder is the baseline's: the head does not change the
- * encoder's gradient), against the baseline's separately fitted probe.
+ * encoder's gradient), against the baseline's separately fitted probe; `moco`, a memory queue of
+ * 4,096 keys filled by a momentum encoder (EMA 0.99, MoCo's key encoder; the paper's best
+ * small-batch result used one).
  */
-export const RECIPE_ARMS = ['baseline', 'balanced', 'joint-probe'] as const;
+export const RECIPE_ARMS = ['baseline', 'balanced', 'joint-probe', 'moco'] as const;
 export const BALANCED_SAMPLES_PER_CLASS = '32';
+export const MOCO_QUEUE = { size: '4096', momentum: '0.99' } as const;
+
+const RECIPE_ARM_FLAGS: Record<Exclude<(typeof RECIPE_ARMS)[number], 'baseline'>, string[]> = {
+  balanced: ['--sampler', 'balanced', '--samples-per-class', BALANCED_SAMPLES_PER_CLASS],
+  'joint-probe': ['--joint-probe'],
+  moco: ['--queue-size', MOCO_QUEUE.size, '--queue-momentum', MOCO_QUEUE.momentum],
+};
 
 function recipeSweep(arm: string): SweepDef {
   if (arm === 'baseline') return table2Sweep('supcon', 'baseline');
-  const flags =
-    arm === 'balanced'
-      ? ['--sampler', 'balanced', '--samples-per-class', BALANCED_SAMPLES_PER_CLASS]
-      : ['--joint-probe'];
+  const flags = RECIPE_ARM_FLAGS[arm as keyof typeof RECIPE_ARM_FLAGS];
   return {
     name: `recipe-${arm}`,
     method: 'supcon',
@@ -248,14 +254,23 @@ export const STUDIES: Record<string, Study> = {
   sensitivity: sensitivityStudy(recipe),
   recipe: {
     summary:
-      "recipe A/B on SupCon: the baseline (Table 2's runs), the class-balanced sampler, the joint probe's own top-1",
+      "recipe A/B on SupCon: the baseline (Table 2's runs), the class-balanced sampler, the joint probe's own top-1, a momentum-encoder queue",
     xLabel: 'recipe',
     values: RECIPE_ARMS,
     expected: `a comma list of arms (${RECIPE_ARMS.join(', ')})`,
     accepts: (v) => (RECIPE_ARMS as readonly string[]).includes(v),
     seeds: [1, 2, 3],
     sweeps: (values) => values.map(recipeSweep),
-    sets: ['--method', '--precision', '--seed', '--sampler', '--samples-per-class', '--joint-probe'],
+    sets: [
+      '--method',
+      '--precision',
+      '--seed',
+      '--sampler',
+      '--samples-per-class',
+      '--joint-probe',
+      '--queue-size',
+      '--queue-momentum',
+    ],
   },
   demo: {
     summary:

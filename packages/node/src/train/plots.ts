@@ -134,22 +134,61 @@ export interface Bar {
   color: string;
 }
 
-/** A horizontal bar chart of percentages: one labelled bar per row, its value written at its end. */
-export function barPlot(title: string, xLabel: string, bars: Bar[]): string {
+/** The x axis of a bar chart, in percent: from `from` to `to`, a tick every `step`. */
+export interface BarAxis {
+  from: number;
+  to: number;
+  step: number;
+}
+
+/** The whole scale, 0–100 %: for bars that differ by many points. */
+export const FULL_AXIS: BarAxis = { from: 0, to: 100, step: 25 };
+
+/**
+ * An axis that makes differences of tenths of a point visible between close percentages (92.67
+ * against 92.93 on a 0–100 axis look equal): it starts a whole step below the smallest value, at
+ * least one span of the values below it, and ends a step above the largest. Bars that span more
+ * than 25 points, or would start below 50 %, keep the full axis. The chart says where its axis
+ * starts (barPlot's axis note), since the bars no longer start at zero.
+ */
+export function closeUpAxis(values: number[]): BarAxis {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return FULL_AXIS;
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  const span = Math.max(hi - lo, 0.5);
+  if (span > 25) return FULL_AXIS;
+  const step = span <= 1 ? 0.5 : span <= 2.5 ? 1 : span <= 5 ? 2 : span <= 10 ? 5 : 10;
+  const from = Math.floor((lo - span) / step) * step;
+  const to = Math.min(100, Math.ceil((hi + span / 4) / step) * step);
+  return from < 50 ? FULL_AXIS : { from, to: Math.max(to, from + step), step };
+}
+
+/**
+ * A horizontal bar chart of percentages: one labelled bar per row, its value written at its end.
+ * `axis` (default the full 0–100 %) sets the range the bars are drawn on; one that does not start
+ * at zero is stated under the axis ("axis from 92 %").
+ */
+export function barPlot(title: string, xLabel: string, bars: Bar[], axis: BarAxis = FULL_AXIS): string {
   const labelWidth = Math.min(320, 12 + CHAR_W * Math.max(0, ...bars.map((b) => b.label.length)));
   const left = labelWidth + 8;
   const right = 70;
   const top = 40;
   const row = 28;
   const height = top + row * bars.length + 45;
-  const sx = (v: number) => left + (Math.max(0, Math.min(100, v)) / 100) * (W - left - right);
+  const clamp = (v: number) => Math.max(axis.from, Math.min(axis.to, v));
+  const sx = (v: number) => left + ((clamp(v) - axis.from) / (axis.to - axis.from)) * (W - left - right);
+  const digits = Number.isInteger(axis.step) ? 0 : 1;
+  const ticks: number[] = [];
+  for (let t = axis.from; t <= axis.to + 1e-9; t += axis.step) ticks.push(t);
+  const label = axis.from === 0 ? xLabel : `${xLabel} (axis from ${axis.from.toFixed(digits)} %)`;
   const parts = [
     ...svgHead(W, height, title),
-    ...[0, 25, 50, 75, 100].map(
+    ...ticks.map(
       (t) =>
-        `<line x1="${sx(t)}" x2="${sx(t)}" y1="${top}" y2="${top + row * bars.length}" stroke="#ddd"/><text x="${sx(t)}" y="${top + row * bars.length + 16}" text-anchor="middle">${t}</text>`,
+        `<line x1="${sx(t)}" x2="${sx(t)}" y1="${top}" y2="${top + row * bars.length}" stroke="#ddd"/><text x="${sx(t)}" y="${top + row * bars.length + 16}" text-anchor="middle">${t.toFixed(digits)}</text>`,
     ),
-    `<text x="${(left + W - right) / 2}" y="${height - 8}" text-anchor="middle">${esc(xLabel)}</text>`,
+    `<text x="${(left + W - right) / 2}" y="${height - 8}" text-anchor="middle">${esc(label)}</text>`,
   ];
   bars.forEach((b, i) => {
     const y = top + row * i;

@@ -16,13 +16,31 @@ import { embedImages } from './embed.js';
 import { loadRunEncoder } from './evaluate.js';
 import { knnTestTop1 } from './knn.js';
 import { writeOutputFile } from './output.js';
-import { type Bar, barPlot, esc, linePlot, type Series, scatterPlot, svgToPng } from './plots.js';
+import {
+  type Bar,
+  barPlot,
+  closeUpAxis,
+  esc,
+  linePlot,
+  type Series,
+  scatterPlot,
+  svgToPng,
+} from './plots.js';
 import { type RobustnessResult, severityMeans } from './robustness.js';
 import { runFiles } from './session.js';
 import { augmentSteps } from './spec.js';
 import { isLegacyModel, type LegacyModelSpec, upgradeModel } from './spec-legacy.js';
 
-export { type Box, barPlot, boxPlot, linePlot, type Series, scatterPlot } from './plots.js';
+export {
+  type BarAxis,
+  type Box,
+  barPlot,
+  boxPlot,
+  closeUpAxis,
+  linePlot,
+  type Series,
+  scatterPlot,
+} from './plots.js';
 
 /** Writes the PNG of an SVG chart atomically. */
 export async function png(svg: string, file: string): Promise<void> {
@@ -422,7 +440,12 @@ export async function writeRunReport(runDir: string, options: ReportOptions = {}
     charts.push({
       file: 'comparison.png',
       alt: 'Test top-1 of this run and of its cross-entropy baseline, in percent',
-      svg: barPlot('Against the cross-entropy baseline', 'percent', baseline.bars),
+      svg: barPlot(
+        'Against the cross-entropy baseline',
+        'test top-1 %',
+        baseline.bars,
+        closeUpAxis(baseline.bars.map((b) => b.value)),
+      ),
     });
 
   const shown = options.embeddings;
