@@ -61,6 +61,20 @@ test('demo --baseline ce trains cross-entropy beside SupCon and the report compa
   const b2 = (JSON.parse(again.stdout) as Record<string, unknown>)['baseline'] as Record<string, unknown>;
   assert.equal(b2['testAccuracy'], b['testAccuracy']);
   assert.equal(b2['classifierTestAccuracy'], b['classifierTestAccuracy']);
+  // and the training times are kept, not replaced by this process's (nothing trained) few seconds
+  const s2 = JSON.parse(again.stdout) as Record<string, unknown>;
+  const kept = (now: unknown, before: unknown) => {
+    const added = (now as number) - (before as number);
+    return added >= 0 && added <= (s2['seconds'] as number);
+  };
+  assert.ok(
+    kept(s2['trainSeconds'], summary['trainSeconds']),
+    `${s2['trainSeconds']} vs ${summary['trainSeconds']}`,
+  );
+  assert.ok(
+    kept(b2['trainSeconds'], b['trainSeconds']),
+    `baseline ${b2['trainSeconds']} vs ${b['trainSeconds']}`,
+  );
 });
 
 test('demo --baseline-epochs sets the baseline epochs; without --baseline it is refused', { skip }, () => {

@@ -12,6 +12,7 @@ import {
   knnSummaryFields,
   runFiles,
   trainRun,
+  trainSecondsSoFar,
   updateSummary,
   writeReport,
 } from '@supcon/node';
@@ -102,7 +103,7 @@ export const demoCommand: Command = {
         onStep: progressPrinter(quiet),
         onEpoch: (r) => say(epochLine(r, planned)),
       });
-    const trainSeconds = (performance.now() - started) / 1000;
+    const trainSeconds = trainSecondsSoFar(out, resumedFrom, (performance.now() - started) / 1000);
     if (interrupted) {
       console.error(interruptedMessage(out, trainer.position.iteration, 'demo'));
       return 130;
@@ -205,12 +206,21 @@ async function trainBaseline(
     onStep: progressPrinter(flags['quiet'] === true),
     onEpoch: (r) => say(epochLine(r, epochs)),
   });
-  const trainSeconds = (performance.now() - started) / 1000;
+  const trainSeconds = trainSecondsSoFar(dir, run.resumedFrom, (performance.now() - started) / 1000);
   if (run.interrupted) return undefined;
   say('baseline: linear probe on frozen features and its own classifier…');
   const evaluation = evaluateRun(run.spec, run.trainer.encoder, run.data, { classifier: run.trainer.head });
   const s = evaluation.summary;
-  updateSummary(dir, { command: 'demo --baseline ce', run: dir, method: 'ce', epochs, ...s, trainSeconds });
+  const iterations = run.trainer.position.iteration;
+  updateSummary(dir, {
+    command: 'demo --baseline ce',
+    run: dir,
+    method: 'ce',
+    epochs,
+    iterations,
+    ...s,
+    trainSeconds,
+  });
   const fields: Record<string, unknown> = {
     run: BASELINE_DIR,
     method: 'ce',

@@ -371,6 +371,22 @@ export function keepProbe(
   );
 }
 
+/**
+ * The training time to record for a run after this process trained it for `seconds` from
+ * iteration `resumedFrom`: those seconds plus the time summary.json already holds when that
+ * summary describes exactly the training before this resume (its `iterations` equal
+ * `resumedFrom`), so `--resume` on a finished run (nothing trained) or one that lengthens it keeps
+ * the earlier time instead of replacing it. After an interruption the killed process wrote no time,
+ * and only this process's part is known.
+ */
+export function trainSecondsSoFar(runDir: string, resumedFrom: number, seconds: number): number {
+  const file = runFiles(runDir).summary;
+  if (resumedFrom === 0 || !existsSync(file)) return seconds;
+  const old = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const before = old['trainSeconds'];
+  return old['iterations'] === resumedFrom && typeof before === 'number' ? before + seconds : seconds;
+}
+
 /** Merges `fields` into the run's summary.json (atomically); a field set to undefined is removed. */
 export function updateSummary(runDir: string, fields: Record<string, unknown>): Record<string, unknown> {
   const file = runFiles(runDir).summary;
