@@ -27,17 +27,17 @@ after(() => {
 
 const specOf = (argv: string[]) => specFromFlags(parseFlags(argv, trainFlagSpecs).flags);
 
-test('the fashion-demo preset is fashion-quick with the w24-e30-v1 arm’s width, lr, epochs and views', () => {
+test('the fashion-demo preset is fashion-quick with the w24-e15 arm’s width, lr and epochs', () => {
   assert.equal(DEMO_PRESET, 'fashion-demo');
   const demo = presetSpec('fashion-demo');
   const quick = presetSpec('fashion-quick');
-  assert.deepEqual(FASHION_DEMO, { width: 24, lr: 0.2, epochs: 30, views: 1 });
+  assert.deepEqual(FASHION_DEMO, { width: 24, lr: 0.2, epochs: 15 });
   assert.deepEqual(demo.model.encoder, { ...quick.model.encoder, baseChannels: 24 });
-  assert.deepEqual(demo.train, { ...quick.train, lr: 0.2, epochs: 30, views: 1 });
+  assert.deepEqual(demo.train, { ...quick.train, lr: 0.2, epochs: 15 });
   assert.deepEqual({ ...demo, train: 0, model: 0 }, { ...quick, train: 0, model: 0 });
   // The same run as the study's arm, so the arm's runs are the preset's.
-  assert.deepEqual(specOf(['--preset', 'fashion-demo']), specOf(DEMO_ARMS['w24-e30-v1']!));
-  assert.notDeepEqual(specOf(['--preset', 'fashion-demo']), specOf(DEMO_ARMS['w24-e15']!));
+  assert.deepEqual(specOf(['--preset', 'fashion-demo']), specOf(DEMO_ARMS['w24-e15']!));
+  assert.notDeepEqual(specOf(['--preset', 'fashion-demo']), specOf(DEMO_ARMS['w16-e25']!));
 });
 
 test('study demo --dry-run: one fp32 SupCon run per arm at seed 0, the arm’s flags; --seeds adds seeds', () => {

@@ -71,7 +71,7 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     arg: 'P',
     help: [
       "fashion-quick (train's default: small ResNet width 16, 10 epochs, the studies' recipe) |",
-      `fashion-demo (demo's default: width ${FASHION_DEMO.width}, lr ${FASHION_DEMO.lr}, ${FASHION_DEMO.epochs} epochs, ${FASHION_DEMO.views} view) | cifar-paper (the paper recipe)`,
+      `fashion-demo (demo's default: width ${FASHION_DEMO.width}, lr ${FASHION_DEMO.lr}, ${FASHION_DEMO.epochs} epochs) | cifar-paper (the paper recipe)`,
     ],
   },
   {

@@ -141,9 +141,9 @@ const vitRecipe = (method: Method): string[] => [
  * `--precision bf16`). A 25-epoch run at width 16 is the most of it that fits the time; width 24
  * (features 96) at 15 epochs and width 32 at 12 trade epochs for a wider encoder (width 32 does not
  * fit: 60 s an epoch); `w24-e30-v1` trains one view per image (label positives only) for twice the
- * epochs in the same time. `w24-e15` was the fashion-demo preset first (three seeds: 92.52 ± 0.17,
- * validation 92.93); `w24-e30-v1` is now (node's FASHION_DEMO; three seeds: 92.76 ± 0.09,
- * validation 93.43).
+ * epochs in the same time. `w24-e15` is the fashion-demo preset (node's FASHION_DEMO; three seeds:
+ * 92.52 ± 0.17, validation 92.93, a whole demo 582 s); `w24-e30-v1` is ahead on validation (three
+ * seeds: 92.76 ± 0.09, validation 93.43) but a whole demo with it took 616 s, over the 600 s budget.
  */
 export const DEMO_ARMS: Record<string, string[]> = {
   'w16-e25': ['--epochs', '25', '--lr', '0.2'],

@@ -147,18 +147,17 @@ export interface RunExtension {
 export const PRESETS = ['fashion-quick', 'fashion-demo', 'cifar-paper'] as const;
 export type Preset = (typeof PRESETS)[number];
 
-/** What fashion-demo changes in fashion-quick (the demo study's `w24-e30-v1` arm). */
-export const FASHION_DEMO = { width: 24, lr: 0.2, epochs: 30, views: 1 } as const;
+/** What fashion-demo changes in fashion-quick (the demo study's `w24-e15` arm). */
+export const FASHION_DEMO = { width: 24, lr: 0.2, epochs: 15 } as const;
 
 /**
  * fashion-quick: `supcon train`'s default and the recipe of every study in docs/findings.md, sized for
  * a 2-core CPU in minutes: a small ResNet of 16 base channels with a stride-2 stem (maps 14×14 → 7×7 →
  * 4×4), batch 256, 10 epochs (about 20 s each on the native engine on an idle 2-core Zen 3), SGD lr
  * 0.1 with a short warm-up.
- * fashion-demo: what `supcon demo` runs, the best SupCon recipe (on validation) the demo study found
- * that trains in under 600 s on 2 cores (docs/findings.md, "The demo recipe"): fashion-quick at width
- * 24 (features 96), lr 0.2, one view per image (the positives are the batch's other images of the
- * class) for 30 epochs (about 18 s each on an idle Zen 3, fp32).
+ * fashion-demo: what `supcon demo` runs, the best SupCon recipe the demo study found that trains in
+ * under 600 s on 2 cores (docs/findings.md, "The demo recipe"): fashion-quick at width 24 (features
+ * 96), lr 0.2, 15 epochs (about 37 s each on an idle Zen 3, fp32).
  * cifar-paper: the SupCon reference's CIFAR-10 recipe (ResNet-18 stem 3×3, batch 1024, lr 0.5,
  * τ 0.1, cosine, 10 warm-up epochs, 1000 epochs) — for machines with the time.
  */
@@ -189,12 +188,7 @@ export function presetSpec(preset: Preset = 'fashion-quick'): RunSpec {
     const quick = presetSpec('fashion-quick');
     return {
       ...quick,
-      train: resolveConfig({
-        ...quick.train,
-        epochs: FASHION_DEMO.epochs,
-        lr: FASHION_DEMO.lr,
-        views: FASHION_DEMO.views,
-      }),
+      train: resolveConfig({ ...quick.train, epochs: FASHION_DEMO.epochs, lr: FASHION_DEMO.lr }),
       model: {
         ...quick.model,
         encoder: { ...(quick.model.encoder as SmallResNetSpec), baseChannels: FASHION_DEMO.width },
