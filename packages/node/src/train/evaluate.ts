@@ -371,6 +371,12 @@ export function keepProbe(
   );
 }
 
+/** The run's summary.json as an object ({} when there is none yet). */
+function summaryOf(runDir: string): Record<string, unknown> {
+  const file = runFiles(runDir).summary;
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+}
+
 /**
  * The training time to record for a run after this process trained it for `seconds` from
  * iteration `resumedFrom`: those seconds plus the time summary.json already holds when that
@@ -380,18 +386,15 @@ export function keepProbe(
  * and only this process's part is known.
  */
 export function trainSecondsSoFar(runDir: string, resumedFrom: number, seconds: number): number {
-  const file = runFiles(runDir).summary;
-  if (resumedFrom === 0 || !existsSync(file)) return seconds;
-  const old = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  if (resumedFrom === 0) return seconds;
+  const old = summaryOf(runDir);
   const before = old['trainSeconds'];
   return old['iterations'] === resumedFrom && typeof before === 'number' ? before + seconds : seconds;
 }
 
 /** Merges `fields` into the run's summary.json (atomically); a field set to undefined is removed. */
 export function updateSummary(runDir: string, fields: Record<string, unknown>): Record<string, unknown> {
-  const file = runFiles(runDir).summary;
-  const old = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-  const merged = { ...old, ...fields };
-  writeFileDurable(file, `${JSON.stringify(merged, null, 2)}\n`);
+  const merged = { ...summaryOf(runDir), ...fields };
+  writeFileDurable(runFiles(runDir).summary, `${JSON.stringify(merged, null, 2)}\n`);
   return merged;
 }

@@ -161,7 +161,8 @@ export function closeUpAxis(values: number[]): BarAxis {
   const step = span <= 1 ? 0.5 : span <= 2.5 ? 1 : span <= 5 ? 2 : span <= 10 ? 5 : 10;
   const from = Math.floor((lo - span) / step) * step;
   const to = Math.min(100, Math.ceil((hi + span / 4) / step) * step);
-  return from < 50 ? FULL_AXIS : { from, to: Math.max(to, from + step), step };
+  // `to` ≥ the largest value > `from`, both multiples of `step` (which divides 100): a step apart at least.
+  return from < 50 ? FULL_AXIS : { from, to, step };
 }
 
 /**
