@@ -71,16 +71,18 @@ export interface NativeAddon {
     params: Ints,
     bf16: boolean,
   ): void;
+  /** out is fp32; with `bf16`, a and b may have either storage (fp32 is narrowed) and the product runs in bf16. */
   matmul(
-    a: F32,
+    a: Act,
     aShape: Ints,
-    b: F32,
+    b: Act,
     bShape: Ints,
     out: F32,
     ta: boolean,
     tb: boolean,
     bias: F32 | null,
     act: number,
+    bf16?: boolean,
   ): void;
   /** Activations (x, residual, y) in y's storage; others are converted. */
   batchNormTrain(

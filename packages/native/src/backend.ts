@@ -20,6 +20,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import {
+  SupconAutocastMatMul,
   SupconBatchNorm,
   SupconFusedGelu,
   SupconFusedLayerNorm,
@@ -28,6 +29,7 @@ import {
 } from 'supcon/kernels';
 import { addonLoadError, loadAddon } from './addon.js';
 import {
+  autocastMatMulGradConfig,
   batchNormGradConfig,
   geluGradConfig,
   layerNormGradConfig,
@@ -119,6 +121,7 @@ export function registerNativeBackend(): boolean {
   if (!getGradient(SupconFusedLayerNorm)) registerGradient(layerNormGradConfig);
   if (!getGradient(SupconFusedGelu)) registerGradient(geluGradConfig);
   if (!getGradient(SupconScaledSoftmax)) registerGradient(scaledSoftmaxGradConfig);
+  if (!getGradient(SupconAutocastMatMul)) registerGradient(autocastMatMulGradConfig);
   registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 3);
   // The core's host loss path runs its row pass here (kernels.ts in the core declares the hook).
   setLossRowKernel((a) =>

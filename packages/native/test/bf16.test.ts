@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
+import { autocastMatMul, linear, multiHeadSelfAttention } from 'supcon';
 import { SupconBatchNorm } from 'supcon/kernels';
 import { bf16Supported, bf16UnsupportedReason, getPrecision, setPrecision } from '../src/index.js';
 import { rand, relativeError, requireNative, runOn, withGrads } from './harness.js';
@@ -167,6 +168,87 @@ describe('bf16 kernels against fp32', { skip }, () => {
         });
       },
       8e-2,
+    );
+  });
+});
+
+describe('bf16 matrix products of the encoder (SupconAutocastMatMul)', { skip }, () => {
+  // fp32 inputs (not bf16-exact): the kernel narrows them, so bf16 really differs from fp32.
+  const cases: [string, number[], number[], boolean, boolean][] = [
+    ['2-D', [40, 24], [24, 36], false, false],
+    ['2-D, b transposed', [40, 24], [36, 24], false, true],
+    ['2-D, a transposed (a weight gradient)', [300, 24], [300, 36], true, false],
+    ['4-D attention logits q kᵀ', [2, 3, 50, 16], [2, 3, 50, 16], false, true],
+    ['4-D, both transposed', [2, 3, 16, 50], [2, 3, 20, 16], true, true],
+  ];
+  for (const [name, as, bs, ta, tb] of cases) {
+    test(`${name}, with gradients`, async () => {
+      await compareBf16(`autocast matmul ${name}`, () =>
+        withGrads([rand(as, 61), rand(bs, 62)], (a, b) => autocastMatMul(a!, b!, ta, tb)),
+      );
+    });
+  }
+
+  test('with a bias, a 3-D a against a 2-D b', async () => {
+    await compareBf16(
+      'autocast matmul bias',
+      () =>
+        withGrads([rand([4, 50, 24], 63), rand([24, 40], 64), rand([40], 65)], (a, b, c) =>
+          autocastMatMul(a!, b!, false, false, c),
+        ),
+      BF16_TOLERANCE,
+      [3], // the bias gradient sums fp32 gradients: no product
+    );
+  });
+
+  test('the output is fp32 storage; the loss products (tf.matMul) stay fp32 in bf16 mode', async () => {
+    assert.ok(await tf.setBackend('native'));
+    setPrecision('bf16');
+    try {
+      tf.tidy(() => {
+        const a = rand([64, 32], 66);
+        const b = rand([32, 48], 67);
+        const y = autocastMatMul(a, b);
+        assert.ok(storageOf(y) instanceof Float32Array, 'autocast output is not fp32 storage');
+        const plain = tf.matMul(a, b).dataSync();
+        setPrecision('fp32');
+        const ref = tf.matMul(a, b).dataSync();
+        assert.deepEqual(plain, ref, 'tf.matMul changed with the precision');
+        assert.ok(relativeL2(y.dataSync() as Float32Array, ref as Float32Array) > 0, 'bf16 did not run');
+      });
+    } finally {
+      setPrecision('fp32');
+    }
+  });
+
+  test('a ViT block: linear layers and multi-head attention, forward and backward', async () => {
+    await compareBf16(
+      'vit block',
+      () => {
+        const x = rand([2, 17, 24], 71);
+        const p = {
+          qkvKernel: rand([24, 72], 72, -0.3, 0.3),
+          qkvBias: rand([72], 73, -0.1, 0.1),
+          projKernel: rand([24, 24], 74, -0.3, 0.3),
+          projBias: rand([24], 75, -0.1, 0.1),
+        };
+        const w = rand([24, 24], 76, -0.3, 0.3);
+        const c = rand([24], 77, -0.1, 0.1);
+        return withGrads(
+          [x, p.qkvKernel, p.qkvBias, p.projKernel, p.projBias, w, c],
+          (x0, qk, qb, pk, pb, w0, c0) => {
+            const h = multiHeadSelfAttention(
+              x0 as tf.Tensor3D,
+              { qkvKernel: qk!, qkvBias: qb!, projKernel: pk!, projBias: pb! },
+              3,
+              x0 as tf.Tensor3D,
+            );
+            return linear(h, w0!, c0!, h);
+          },
+        );
+      },
+      BF16_TOLERANCE,
+      [7], // the last bias's gradient sums r itself: no product
     );
   });
 });

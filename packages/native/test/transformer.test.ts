@@ -7,7 +7,15 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { gelu, layerNorm, linear, multiHeadSelfAttention, scaledSoftmax, vitEncoder } from 'supcon';
+import {
+  autocastMatMul,
+  gelu,
+  layerNorm,
+  linear,
+  multiHeadSelfAttention,
+  scaledSoftmax,
+  vitEncoder,
+} from 'supcon';
 import { compareBackends, rand, requireNative, withGrads } from './harness.js';
 
 before(requireNative);
@@ -213,4 +221,29 @@ test('on native the ViT ops run the fused kernels (no Erf, no moments, no Softma
     assert.ok(!names.includes(name), `${name} ran: ${names.join(', ')}`);
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, gamma, beta]);
+});
+
+// SupconAutocastMatMul in fp32 against tf.matMul on cpu (differentiated by tfjs): every transpose,
+// batched 4-D, a 3-D a against a 2-D b, and a bias; the gradients through the kernel's own GradConfig.
+for (const [as, bs, ta, tb] of [
+  [[33, 20], [20, 17], false, false],
+  [[33, 20], [17, 20], false, true],
+  [[20, 33], [20, 17], true, false],
+  [[20, 33], [17, 20], true, true],
+  [[2, 3, 50, 16], [2, 3, 50, 16], false, true],
+  [[2, 3, 50, 50], [2, 3, 50, 16], true, false],
+] as [number[], number[], boolean, boolean][]) {
+  test(`SupconAutocastMatMul ${as} × ${bs} transposeA=${ta} transposeB=${tb}`, async () => {
+    await compareBackends('autocastMatMul', () =>
+      withGrads([rand(as, 81), rand(bs, 82)], (a, b) => autocastMatMul(a!, b!, ta, tb)),
+    );
+  });
+}
+
+test('SupconAutocastMatMul with a bias, 3-D a against 2-D b', async () => {
+  await compareBackends('autocastMatMul bias', () =>
+    withGrads([rand([4, 50, 24], 83), rand([24, 40], 84), rand([40], 85)], (a, b, c) =>
+      autocastMatMul(a!, b!, false, false, c),
+    ),
+  );
 });

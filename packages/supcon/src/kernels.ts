@@ -124,6 +124,26 @@ export interface SupconScaledSoftmaxGradInputs<T = TensorInfo> {
 }
 
 /**
+ * A matrix product of the encoder that the backend may compute at its reduced precision, as
+ * PyTorch's CPU autocast does for linear layers and batched products (transformer_ops.ts
+ * `autocastMatMul`): out = op(a) · op(b) (+ bias over the last axis), op the optional transpose of
+ * the last two axes; a [..., M, K] and b [..., K, N] (before the transposes) with equal batch axes
+ * or one of them 2-D. The output is float32 [..., M, N]. The native engine runs it in bf16 with fp32
+ * accumulation while `setPrecision('bf16')` is in effect and in fp32 otherwise; a backend without the
+ * kernel runs tf.matMul. The loss's products (losses/blocks.ts) use tf.matMul and stay fp32.
+ */
+export const SupconAutocastMatMul = 'SupconAutocastMatMul';
+export interface SupconAutocastMatMulInputs<T = TensorInfo> {
+  a: T;
+  b: T;
+  bias?: T; // [N]
+}
+export interface SupconAutocastMatMulAttrs {
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+/**
  * Fused in-place optimiser updates, one call per parameter. Inputs: the parameter, its gradient
  * and its slot buffers (absent before the first step). A kernel that could update the
  * parameter and every slot in place returns no tensors; otherwise it returns fresh tensors
@@ -189,6 +209,7 @@ export interface SupconKernels {
   [SupconFusedGeluGrad]: { inputs: SupconFusedGeluGradInputs; attrs: SupconFusedGeluAttrs };
   [SupconScaledSoftmax]: { inputs: SupconScaledSoftmaxInputs; attrs: SupconScaledSoftmaxAttrs };
   [SupconScaledSoftmaxGrad]: { inputs: SupconScaledSoftmaxGradInputs; attrs: SupconScaledSoftmaxAttrs };
+  [SupconAutocastMatMul]: { inputs: SupconAutocastMatMulInputs; attrs: SupconAutocastMatMulAttrs };
   [SupconSgdUpdate]: { inputs: SupconSgdUpdateInputs; attrs: SupconSgdUpdateAttrs };
   [SupconLarsUpdate]: { inputs: SupconLarsUpdateInputs; attrs: SupconLarsUpdateAttrs };
   [SupconAdamUpdate]: { inputs: SupconAdamUpdateInputs; attrs: SupconAdamUpdateAttrs };

@@ -29,6 +29,7 @@ test('every custom kernel name appears on exactly one line of source, in kernels
     .map(([key]) => key);
   assert.deepEqual(names.sort(), [
     'SupconAdamUpdate',
+    'SupconAutocastMatMul',
     'SupconBatchNorm',
     'SupconBatchNormGrad',
     'SupconFusedGelu',

@@ -1,9 +1,12 @@
 // Batched matrix multiplication on oneDNN's matmul primitive. Transposes are expressed as
 // strides, so no copy is made; a batch of 1 on either side broadcasts. An optional bias over
-// the last dimension and a fused ReLU serve TensorFlow.js's _FusedMatMul.
+// the last dimension and a fused ReLU serve TensorFlow.js's _FusedMatMul. With `bf16` (the
+// encoder's products under setPrecision('bf16'), kernel SupconAutocastMatMul) both operands are
+// bf16 (fp32 storage is narrowed into scratch first) and oneDNN accumulates and writes fp32.
 #include <map>
 #include <memory>
 
+#include "bf16.h"
 #include "common.h"
 
 namespace supcon {
@@ -19,11 +22,30 @@ struct MatMulEntry {
 
 std::map<std::vector<int64_t>, std::unique_ptr<MatMulEntry>> cache;
 
-// matmul(a, [batchA, a1, a2], b, [batchB, b1, b2], out, transposeA, transposeB, bias|null, activation)
-// out has shape [max(batchA, batchB), M, N].
+// 64-byte aligned bf16 scratch for operand `slot` (0: a, 1: b); calls come one at a time.
+bf16_t* Scratch16(int slot, size_t n) {
+  static std::vector<uint8_t> buffers[2];
+  auto& v = buffers[slot];
+  if (v.size() < n * 2 + 64) v.resize(n * 2 + 64);
+  auto p = reinterpret_cast<uintptr_t>(v.data());
+  return reinterpret_cast<bf16_t*>((p + 63) & ~uintptr_t{63});
+}
+
+// The operand as oneDNN reads it: its own storage, or (bf16 product, fp32 storage) a narrowed copy.
+void* Operand(const Buf& x, bool bf16, int slot) {
+  if (!bf16 || x.bf16) return x.data;  // (bf16 storage without bf16 was refused by the caller)
+  bf16_t* h = Scratch16(slot, x.length);
+  NarrowToBf16(x.f(), h, static_cast<int64_t>(x.length));
+  return h;
+}
+
+// matmul(a, [batchA, a1, a2], b, [batchB, b1, b2], out, transposeA, transposeB, bias|null, activation,
+// bf16) out has shape [max(batchA, batchB), M, N] and is fp32; a and b are Float32Arrays, or with
+// bf16 either storage.
 Napi::Value MatMul(const Napi::CallbackInfo& info) {
-  float* a = F32(info, 0);
-  float* b = F32(info, 2);
+  bool bf16 = info.Length() > 9 && info[9].ToBoolean();
+  Buf abuf = AnyBuf(info, 0), bbuf = AnyBuf(info, 2);
+  if (!bf16 && (abuf.bf16 || bbuf.bf16)) throw Napi::TypeError::New(info.Env(), "matmul: bf16 operands need bf16=true");
   float* out = F32(info, 4);
   auto as = Ints(info, 1), bs = Ints(info, 3);
   bool ta = info[5].ToBoolean(), tb = info[6].ToBoolean();
@@ -36,11 +58,14 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   int64_t N = tb ? bs[1] : bs[2], Kb = tb ? bs[2] : bs[1];
   if (K != Kb) throw Napi::Error::New(info.Env(), "matmul: inner dimensions differ");
   int64_t batch = batchA > batchB ? batchA : batchB;
-  std::vector<int64_t> key{batchA, M, K, batchB, N, ta, tb, hasBias, activation};
+  CheckLength(info.Env(), "matmul a", abuf.length, static_cast<size_t>(batchA * M * K));
+  CheckLength(info.Env(), "matmul b", bbuf.length, static_cast<size_t>(batchB * K * N));
+  std::vector<int64_t> key{batchA, M, K, batchB, N, ta, tb, hasBias, activation, bf16};
   auto& entry = cache[key];
   if (!entry) {
-    memory::desc ad({batchA, M, K}, dt::f32, ta ? memory::dims{M * K, 1, M} : memory::dims{M * K, K, 1});
-    memory::desc bd({batchB, K, N}, dt::f32, tb ? memory::dims{K * N, 1, K} : memory::dims{K * N, N, 1});
+    dt in = bf16 ? dt::bf16 : dt::f32;
+    memory::desc ad({batchA, M, K}, in, ta ? memory::dims{M * K, 1, M} : memory::dims{M * K, K, 1});
+    memory::desc bd({batchB, K, N}, in, tb ? memory::dims{K * N, 1, K} : memory::dims{K * N, N, 1});
     memory::desc cd({batch, M, N}, dt::f32, memory::dims{M * N, N, 1});
     dnnl::primitive_attr attr;
     if (activation == 1) {
@@ -58,6 +83,8 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
     entry.reset(new MatMulEntry{pd, dnnl::matmul(pd)});
   }
   auto& pd = entry->pd;
+  void* a = Operand(abuf, bf16, 0);
+  void* b = Operand(bbuf, bf16, 1);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(pd.src_desc(), Engine(), a)},
                                        {DNNL_ARG_WEIGHTS, memory(pd.weights_desc(), Engine(), b)},
                                        {DNNL_ARG_DST, memory(pd.dst_desc(), Engine(), out)}};

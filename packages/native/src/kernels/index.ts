@@ -13,7 +13,7 @@ import {
 } from './conv.js';
 import { binaryKernels, unaryKernels } from './elementwise.js';
 import { gatherKernel } from './gather.js';
-import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
+import { autocastMatMulKernel, batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
 import { optimizerKernels } from './optim.js';
 import { poolKernels } from './pool.js';
 import { reduceKernels, softmaxKernel } from './reduce.js';
@@ -31,6 +31,7 @@ import { transposeKernel } from './transpose.js';
 import type { NativeKernel } from './util.js';
 
 export { batchNormGradConfig } from './batch_norm.js';
+export { autocastMatMulGradConfig } from './matmul.js';
 export { geluGradConfig, layerNormGradConfig, scaledSoftmaxGradConfig } from './transformer.js';
 
 export const nativeKernels: NativeKernel[] = [
@@ -40,6 +41,7 @@ export const nativeKernels: NativeKernel[] = [
   conv2dBackpropFilterKernel,
   batchMatMulKernel,
   fusedMatMulKernel,
+  autocastMatMulKernel,
   batchNormTrainKernel,
   batchNormGradKernel,
   runningStatsKernel,

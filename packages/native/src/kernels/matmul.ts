@@ -1,9 +1,28 @@
-/** BatchMatMul and _FusedMatMul (bias over the last axis, linear or ReLU) on oneDNN's matmul. */
+/**
+ * BatchMatMul and _FusedMatMul (bias over the last axis, linear or ReLU) on oneDNN's matmul, and
+ * the encoder's SupconAutocastMatMul (supcon/kernels), which runs in bf16 with fp32 accumulation
+ * while setPrecision('bf16') is in effect. Every output is fp32.
+ */
 
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import type { BatchMatMulAttrs, TensorInfo } from '@tensorflow/tfjs-core';
+import type { BatchMatMulAttrs, GradConfig, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
+import { engine, reshape, sum } from '@tensorflow/tfjs-core';
+import {
+  kernelAttrs,
+  SupconAutocastMatMul,
+  type SupconAutocastMatMulAttrs,
+  type SupconAutocastMatMulInputs,
+} from 'supcon/kernels';
 import type { NativeAddon } from '../addon.js';
-import { f32, type NativeKernel, output, sizeOf } from './util.js';
+import {
+  type Activation,
+  activation,
+  bf16Activations,
+  f32,
+  type NativeKernel,
+  output,
+  sizeOf,
+} from './util.js';
 
 function run(
   backend: MathBackendCPU,
@@ -12,10 +31,13 @@ function run(
   b: TensorInfo,
   attrs: BatchMatMulAttrs,
   bias: TensorInfo | undefined,
-  activation: number,
+  act: number,
+  bf16 = false,
 ): TensorInfo | null {
-  const av = f32(backend, a);
-  const bv = f32(backend, b);
+  // bf16: either storage as it is (the addon narrows fp32); fp32: bf16 storage is widened.
+  const read = (t: TensorInfo): Activation | null => (bf16 ? activation(backend, t) : f32(backend, t));
+  const av = read(a);
+  const bv = read(b);
   if (!av || !bv || a.shape.length < 2 || b.shape.length < 2) return null;
   const ra = a.shape.length;
   const rb = b.shape.length;
@@ -51,7 +73,8 @@ function run(
     attrs.transposeA,
     attrs.transposeB,
     biasValues,
-    activation,
+    act,
+    bf16,
   );
   return make();
 }
@@ -79,5 +102,36 @@ export const fusedMatMulKernel: NativeKernel = {
       bias,
       activation === 'relu' ? 1 : 0,
     );
+  },
+};
+
+export const autocastMatMulKernel: NativeKernel = {
+  kernelName: SupconAutocastMatMul,
+  run: ({ inputs, backend, attrs }, addon) => {
+    const { a, b, bias } = inputs as unknown as SupconAutocastMatMulInputs;
+    const { transposeA, transposeB } = kernelAttrs(SupconAutocastMatMul, attrs);
+    if (a.shape.length !== b.shape.length) return null; // the contract: equal ranks
+    return run(backend, addon, a, b, { transposeA, transposeB }, bias, 0, bf16Activations());
+  },
+};
+
+/** The product's gradient through the same kernel (so in the same precision): the usual four cases. */
+export const autocastMatMulGradConfig: GradConfig = {
+  kernelName: SupconAutocastMatMul,
+  inputsToSave: ['a', 'b'],
+  gradFunc: (dy, saved, attrs) => {
+    const [a, b] = saved as [Tensor, Tensor];
+    const { transposeA: ta, transposeB: tb } = kernelAttrs(SupconAutocastMatMul, attrs);
+    const g = dy as Tensor;
+    const mm = (x: Tensor, y: Tensor, transposeA: boolean, transposeB: boolean): Tensor => {
+      const attr: SupconAutocastMatMulAttrs = { transposeA, transposeB };
+      return engine().runKernel(SupconAutocastMatMul, { a: x, b: y }, { ...attr }) as Tensor;
+    };
+    // y = op(a) op(b): d op(a) = g op(b)ᵀ and d op(b) = op(a)ᵀ g, transposed back where op transposes.
+    return {
+      a: () => (ta ? mm(b, g, tb, true) : mm(g, b, false, !tb)),
+      b: () => (tb ? mm(g, a, true, ta) : mm(a, g, !ta, false)),
+      bias: () => sum(reshape(g, [-1, g.shape[g.rank - 1]!]), 0),
+    };
   },
 };

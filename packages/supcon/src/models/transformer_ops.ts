@@ -20,6 +20,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  SupconAutocastMatMul,
+  type SupconAutocastMatMulAttrs,
   SupconFusedGelu,
   type SupconFusedGeluAttrs,
   SupconFusedLayerNorm,
@@ -28,6 +30,35 @@ import {
   type SupconScaledSoftmaxAttrs,
   SupconScaledSoftmaxGrad,
 } from '../kernels.js';
+
+/**
+ * op(a) · op(b) (+ bias over the last axis) for the encoder's linear layers and attention: the
+ * `SupconAutocastMatMul` kernel where the backend has it (the native engine runs it in bf16 with
+ * fp32 accumulation under `setPrecision('bf16')`, like PyTorch's CPU autocast), tf.matMul
+ * otherwise. a [..., M, K] and b [..., K, N] before the transposes, with equal ranks, or b 2-D and a
+ * not transposed (its rows are multiplied as one matrix). Returns float32 [..., M, N].
+ */
+export function autocastMatMul(
+  a: tf.Tensor,
+  b: tf.Tensor,
+  transposeA = false,
+  transposeB = false,
+  bias?: tf.Tensor,
+): tf.Tensor {
+  if (a.rank > 2 && b.rank === 2 && !transposeA) {
+    const k = a.shape[a.rank - 1]!;
+    const y = autocastMatMul(tf.reshape(a, [-1, k]), b, false, transposeB, bias); // [rows, N]
+    return tf.reshape(y, [...a.shape.slice(0, -1), y.shape[1]!]); // [..., N]
+  }
+  if (!tf.getKernel(SupconAutocastMatMul, tf.getBackend())) {
+    return bias
+      ? tf.fused.matMul({ a, b, transposeA, transposeB, bias })
+      : tf.matMul(a, b, transposeA, transposeB);
+  }
+  const attrs: SupconAutocastMatMulAttrs = { transposeA, transposeB };
+  const inputs = bias ? { a, b, bias } : { a, b };
+  return tf.engine().runKernel(SupconAutocastMatMul, inputs, { ...attrs }) as tf.Tensor; // [..., M, N]
+}
 
 /** ε of every LayerNorm of the ViT (the original ViT's; PyTorch's nn.LayerNorm default is 1e-5). */
 export const LAYER_NORM_EPSILON = 1e-6;
@@ -102,8 +133,8 @@ function scaledSoftmaxGrad(dy: tf.Tensor, y: tf.Tensor, scale: number): tf.Tenso
  */
 export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
-    const weights = scaledSoftmax(tf.matMul(q, k, false, true), 1 / Math.sqrt(q.shape[3])); // [B, H, T, T], rows sum to 1
-    return tf.matMul(weights, v) as tf.Tensor4D; // [B, H, T, d]
+    const weights = scaledSoftmax(autocastMatMul(q, k, false, true), 1 / Math.sqrt(q.shape[3])); // [B, H, T, T], rows sum to 1
+    return autocastMatMul(weights, v) as tf.Tensor4D; // [B, H, T, d]
   });
 }
 
@@ -121,7 +152,7 @@ export function linear(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor, residua
   const rows = (t: tf.Tensor, width: number) => tf.reshape(t, [-1, width]) as tf.Tensor2D; // [rows, width]
   const forward = (save: tf.GradSaveFunc, r?: tf.Tensor) => {
     save([x, kernel]);
-    let y = tf.fused.matMul({ a: rows(x, inDim), b: kernel as tf.Tensor2D, bias }); // [rows, out]
+    let y = autocastMatMul(rows(x, inDim), kernel, false, false, bias); // [rows, out]
     if (r) y = tf.add(y, rows(r, outDim)); // [rows, out]
     // tfjs runs a customGrad's gradFunc outside any tidy and keeps what it leaves until the whole
     // backward pass ends, so the intermediates are tidied here.
@@ -129,8 +160,8 @@ export function linear(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor, residua
       tf.tidy(() => {
         const [xs, w] = saved as [tf.Tensor, tf.Tensor2D];
         const g = rows(dy, outDim); // [rows, out]
-        const dx = tf.reshape(tf.matMul(g, w, false, true), xs.shape); // [..., in]
-        const dw = tf.matMul(rows(xs, inDim), g, true, false); // [in, out]
+        const dx = tf.reshape(autocastMatMul(g, w, false, true), xs.shape); // [..., in]
+        const dw = autocastMatMul(rows(xs, inDim), g, true, false); // [in, out]
         const db = tf.sum(g, 0); // [out]
         return r ? [dx, dw, db, tf.clone(dy)] : [dx, dw, db];
       });
@@ -163,17 +194,17 @@ function headsAttention(qkv: tf.Tensor3D, heads: number): tf.Tensor3D {
   const f = tf.customGrad((input, save) => {
     const split = tf.transpose(tf.reshape(input as tf.Tensor, [b, t, 3, heads, d]), [2, 0, 3, 1, 4]); // [3, B, H, T, d]
     const [q, k, v] = tf.unstack(split) as tf.Tensor4D[]; // each [B, H, T, d]
-    const p = scaledSoftmax(tf.matMul(q!, k!, false, true), scale); // [B, H, T, T]
-    const o = tf.matMul(p as tf.Tensor4D, v!); // [B, H, T, d]
+    const p = scaledSoftmax(autocastMatMul(q!, k!, false, true), scale); // [B, H, T, T]
+    const o = autocastMatMul(p, v!); // [B, H, T, d]
     (save as tf.GradSaveFunc)([q!, k!, v!, p]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor =>
       tf.tidy(() => {
         const [sq, sk, sv, sp] = saved as tf.Tensor4D[];
         const dO = tf.transpose(tf.reshape(dy, [b, t, heads, d]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, d]
-        const dV = tf.matMul(sp!, dO, true, false); // [B, H, T, d]
-        const dS = scaledSoftmaxGrad(tf.matMul(dO, sv!, false, true), sp!, scale) as tf.Tensor4D; // [B, H, T, T]
-        const dQ = tf.matMul(dS, sk!); // [B, H, T, d]
-        const dK = tf.matMul(dS, sq!, true, false); // [B, H, T, d]
+        const dV = autocastMatMul(sp!, dO, true, false); // [B, H, T, d]
+        const dS = scaledSoftmaxGrad(autocastMatMul(dO, sv!, false, true), sp!, scale); // [B, H, T, T]
+        const dQ = autocastMatMul(dS, sk!); // [B, H, T, d]
+        const dK = autocastMatMul(dS, sq!, true, false); // [B, H, T, d]
         return tf.reshape(tf.transpose(tf.stack([dQ, dK, dV]), [1, 3, 0, 2, 4]), [b, t, width]); // [B, T, 3D]
       });
     return { value: tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [b, t, dim]), gradFunc }; // [B, T, D]
