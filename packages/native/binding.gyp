@@ -15,7 +15,8 @@
         "src/cc/optim.cc",
         "src/cc/bf16.cc",
         "src/cc/transpose.cc",
-        "src/cc/transformer.cc"
+        "src/cc/transformer.cc",
+        "src/cc/attention.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

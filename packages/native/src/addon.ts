@@ -71,6 +71,10 @@ export interface NativeAddon {
     params: Ints,
     bf16: boolean,
   ): void;
+  /** Attention from qkv [B, T, 3D] (shape [B, T, heads, d]): o [B, T, D] and p [B, heads, T, T], all fp32. */
+  attention(qkv: F32, shape: Ints, scale: number, bf16: boolean, o: F32, p: F32): void;
+  /** dqkv like qkv from dO [B, T, D], qkv and the forward's p. */
+  attentionGrad(dO: F32, qkv: F32, p: F32, shape: Ints, scale: number, bf16: boolean, dqkv: F32): void;
   /** out is fp32; with `bf16`, a and b may have either storage (fp32 is narrowed) and the product runs in bf16. */
   matmul(
     a: Act,

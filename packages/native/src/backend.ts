@@ -20,6 +20,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import {
+  SupconAttention,
   SupconAutocastMatMul,
   SupconBatchNorm,
   SupconFusedGelu,
@@ -29,6 +30,7 @@ import {
 } from 'supcon/kernels';
 import { addonLoadError, loadAddon } from './addon.js';
 import {
+  attentionGradConfig,
   autocastMatMulGradConfig,
   batchNormGradConfig,
   geluGradConfig,
@@ -122,6 +124,7 @@ export function registerNativeBackend(): boolean {
   if (!getGradient(SupconFusedGelu)) registerGradient(geluGradConfig);
   if (!getGradient(SupconScaledSoftmax)) registerGradient(scaledSoftmaxGradConfig);
   if (!getGradient(SupconAutocastMatMul)) registerGradient(autocastMatMulGradConfig);
+  if (!getGradient(SupconAttention)) registerGradient(attentionGradConfig);
   registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 3);
   // The core's host loss path runs its row pass here (kernels.ts in the core declares the hook).
   setLossRowKernel((a) =>

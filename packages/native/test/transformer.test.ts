@@ -16,6 +16,7 @@ import {
   scaledSoftmax,
   vitEncoder,
 } from 'supcon';
+import { SupconAttention } from 'supcon/kernels';
 import { compareBackends, rand, requireNative, withGrads } from './harness.js';
 
 before(requireNative);
@@ -134,9 +135,14 @@ for (const withResidual of [false, true]) {
   });
 }
 
+// On native these run the fused SupconAttention kernel (heads read in place through strides):
+// vit-tiny's [B, 50, 192] with 3 heads of 64, vit-mini's 16 tokens with 2 heads of 32, odd sizes.
 for (const [b, t, dim, heads] of [
   [2, 50, 24, 3],
   [3, 5, 8, 1],
+  [2, 50, 192, 3],
+  [4, 16, 64, 2],
+  [2, 7, 12, 4],
 ] as const) {
   test(`multiHeadSelfAttention [${b}, ${t}, ${dim}], ${heads} heads, + residual: value and every gradient`, async () => {
     await compareBackends('attention', () => {
@@ -246,4 +252,14 @@ test('SupconAutocastMatMul with a bias, 3-D a against 2-D b', async () => {
       autocastMatMul(a!, b!, false, false, c),
     ),
   );
+});
+
+test('SupconAttention refuses a qkv whose width is not 3 · heads · d, naming the shapes', async () => {
+  assert.ok(await tf.setBackend('native'));
+  const qkv = tf.zeros([2, 5, 24]);
+  assert.throws(
+    () => tf.engine().runKernel(SupconAttention, { qkv }, { heads: 5 }),
+    /SupconAttention: expected qkv \[B, T, 3D\] with 3D a multiple of 3·heads, received \[2,5,24\] with heads=5/,
+  );
+  qkv.dispose();
 });

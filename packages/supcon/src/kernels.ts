@@ -124,6 +124,28 @@ export interface SupconScaledSoftmaxGradInputs<T = TensorInfo> {
 }
 
 /**
+ * Multi-head self-attention from the fused q/k/v projection (transformer_ops.ts `headsAttention`):
+ * qkv [B, T, 3D] (columns q | k | v, head h at h·d … (h+1)·d − 1 within each, d = D / heads) →
+ * outputs [o [B, T, D] (the heads side by side), p [B, heads, T, T]] with
+ * p = softmax(q kᵀ / √d) and o = p v per batch and head. Its gradient `SupconAttentionGrad` takes dy
+ * (like o), qkv and p and returns dqkv like qkv. The products follow the engine's precision as
+ * `SupconAutocastMatMul` does; p and the softmax are fp32.
+ */
+export const SupconAttention = 'SupconAttention';
+export interface SupconAttentionInputs<T = TensorInfo> {
+  qkv: T; // [B, T, 3D]
+}
+export interface SupconAttentionAttrs {
+  heads: number;
+}
+export const SupconAttentionGrad = 'SupconAttentionGrad';
+export interface SupconAttentionGradInputs<T = TensorInfo> {
+  dy: T; // [B, T, D]
+  qkv: T; // [B, T, 3D]
+  p: T; // [B, heads, T, T] the forward's attention weights
+}
+
+/**
  * A matrix product of the encoder that the backend may compute at its reduced precision, as
  * PyTorch's CPU autocast does for linear layers and batched products (transformer_ops.ts
  * `autocastMatMul`): out = op(a) · op(b) (+ bias over the last axis), op the optional transpose of
@@ -210,6 +232,8 @@ export interface SupconKernels {
   [SupconScaledSoftmax]: { inputs: SupconScaledSoftmaxInputs; attrs: SupconScaledSoftmaxAttrs };
   [SupconScaledSoftmaxGrad]: { inputs: SupconScaledSoftmaxGradInputs; attrs: SupconScaledSoftmaxAttrs };
   [SupconAutocastMatMul]: { inputs: SupconAutocastMatMulInputs; attrs: SupconAutocastMatMulAttrs };
+  [SupconAttention]: { inputs: SupconAttentionInputs; attrs: SupconAttentionAttrs };
+  [SupconAttentionGrad]: { inputs: SupconAttentionGradInputs; attrs: SupconAttentionAttrs };
   [SupconSgdUpdate]: { inputs: SupconSgdUpdateInputs; attrs: SupconSgdUpdateAttrs };
   [SupconLarsUpdate]: { inputs: SupconLarsUpdateInputs; attrs: SupconLarsUpdateAttrs };
   [SupconAdamUpdate]: { inputs: SupconAdamUpdateInputs; attrs: SupconAdamUpdateAttrs };

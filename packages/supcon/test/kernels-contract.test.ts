@@ -29,6 +29,8 @@ test('every custom kernel name appears on exactly one line of source, in kernels
     .map(([key]) => key);
   assert.deepEqual(names.sort(), [
     'SupconAdamUpdate',
+    'SupconAttention',
+    'SupconAttentionGrad',
     'SupconAutocastMatMul',
     'SupconBatchNorm',
     'SupconBatchNormGrad',

@@ -65,6 +65,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitBf16(env, exports);
   InitTranspose(env, exports);
   InitTransformer(env, exports);
+  InitAttention(env, exports);
   return exports;
 }
 

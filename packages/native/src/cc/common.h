@@ -42,6 +42,11 @@ inline void ParallelFor(int64_t n, int64_t grain, F body) {
   }
 }
 
+// Row softmax of transformer.cc, shared with attention.cc: y = softmax(scale · x) over rows of n,
+// and its gradient dx = scale · y ⊙ (dy − Σ dy ⊙ y). Outputs must not alias inputs.
+void ScaledSoftmaxRows(const float* x, int64_t rows, int64_t n, float scale, float* y);
+void ScaledSoftmaxRowsGrad(const float* dy, const float* y, int64_t rows, int64_t n, float scale, float* dx);
+
 // Module registration hooks, one per source file.
 void InitConv(Napi::Env env, Napi::Object exports);
 void InitMatMul(Napi::Env env, Napi::Object exports);
@@ -54,5 +59,6 @@ void InitOptim(Napi::Env env, Napi::Object exports);
 void InitBf16(Napi::Env env, Napi::Object exports);
 void InitTranspose(Napi::Env env, Napi::Object exports);
 void InitTransformer(Napi::Env env, Napi::Object exports);
+void InitAttention(Napi::Env env, Napi::Object exports);
 
 }  // namespace supcon

@@ -165,9 +165,17 @@ Napi::Value ScaledSoftmaxGrad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-#undef SUPCON_DISPATCH
-
 }  // namespace
+
+void ScaledSoftmaxRows(const float* x, int64_t rows, int64_t n, float scale, float* y) {
+  SUPCON_DISPATCH(ScaledSoftmaxForward, x, rows, n, scale, y);
+}
+
+void ScaledSoftmaxRowsGrad(const float* dy, const float* y, int64_t rows, int64_t n, float scale, float* dx) {
+  SUPCON_DISPATCH(ScaledSoftmaxBackward, dy, y, rows, n, scale, dx);
+}
+
+#undef SUPCON_DISPATCH
 
 void InitTransformer(Napi::Env env, Napi::Object exports) {
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));

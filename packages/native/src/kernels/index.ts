@@ -20,6 +20,8 @@ import { reduceKernels, softmaxKernel } from './reduce.js';
 import { splitVKernel } from './split.js';
 import { topKKernel } from './topk.js';
 import {
+  attentionGradKernel,
+  attentionKernel,
   geluGradKernel,
   geluKernel,
   layerNormGradKernel,
@@ -32,7 +34,12 @@ import type { NativeKernel } from './util.js';
 
 export { batchNormGradConfig } from './batch_norm.js';
 export { autocastMatMulGradConfig } from './matmul.js';
-export { geluGradConfig, layerNormGradConfig, scaledSoftmaxGradConfig } from './transformer.js';
+export {
+  attentionGradConfig,
+  geluGradConfig,
+  layerNormGradConfig,
+  scaledSoftmaxGradConfig,
+} from './transformer.js';
 
 export const nativeKernels: NativeKernel[] = [
   conv2dKernel,
@@ -60,6 +67,8 @@ export const nativeKernels: NativeKernel[] = [
   geluGradKernel,
   scaledSoftmaxKernel,
   scaledSoftmaxGradKernel,
+  attentionKernel,
+  attentionGradKernel,
   topKKernel,
   ...optimizerKernels,
 ];

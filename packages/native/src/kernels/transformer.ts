@@ -1,12 +1,15 @@
 /**
  * The ViT's fused kernels (declared in the core's kernels.ts; transformer_ops.ts calls them when
  * the active backend has them): `SupconFusedLayerNorm` over the last axis, `SupconFusedGelu` (exact or
- * tanh) and attention's `SupconScaledSoftmax`, each with a one-kernel gradient (src/cc/transformer.cc). fp32 storage only: bf16 inputs
- * are widened by `f32()`.
+ * tanh) and attention's `SupconScaledSoftmax`, each with a one-kernel gradient (src/cc/transformer.cc), and
+ * the whole multi-head attention `SupconAttention` with its gradient (src/cc/attention.cc, products
+ * in the engine's precision). fp32 storage in and out: bf16 inputs are widened by `f32()`.
  */
 import { engine, type GradConfig, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
 import {
   kernelAttrs,
+  SupconAttention,
+  SupconAttentionGrad,
   SupconFusedGelu,
   SupconFusedGeluGrad,
   SupconFusedLayerNorm,
@@ -14,7 +17,7 @@ import {
   SupconScaledSoftmax,
   SupconScaledSoftmaxGrad,
 } from 'supcon/kernels';
-import { f32, type NativeKernel, output } from './util.js';
+import { bf16Activations, f32, type NativeKernel, output } from './util.js';
 
 /** The fp32 storage of input `name` of `kernel`, or an argument error saying what it received. */
 function input(
@@ -176,5 +179,66 @@ export const scaledSoftmaxGradConfig: GradConfig = {
       logits: () =>
         engine().runKernel(SupconScaledSoftmaxGrad, { dy: grad, y: saved[0]! }, { scale }) as Tensor,
     };
+  },
+};
+
+/** [B, T, heads, d] of an attention over qkv [B, T, 3D], or an argument error. */
+function attentionShape(qkv: TensorInfo, heads: number, kernel: string): [number, number, number, number] {
+  const [b, t, width] = qkv.shape as [number, number, number];
+  if (qkv.shape.length !== 3 || !Number.isInteger(heads) || heads <= 0 || width % (3 * heads) !== 0) {
+    throw new TypeError(
+      `${kernel}: expected qkv [B, T, 3D] with 3D a multiple of 3·heads, received [${qkv.shape}] with heads=${heads}`,
+    );
+  }
+  return [b, t, heads, width / 3 / heads];
+}
+
+export const attentionKernel: NativeKernel = {
+  kernelName: SupconAttention,
+  run: ({ inputs, backend, attrs }, addon) => {
+    const { qkv } = inputs as Record<string, TensorInfo | undefined>;
+    const K = SupconAttention;
+    const x = input(backend, qkv, K, 'qkv'); // [B, T, 3D]
+    const shape = attentionShape(qkv!, kernelAttrs(K, attrs).heads, K);
+    const [b, t, h, d] = shape;
+    const [o, makeO] = output(backend, [b, t, h * d]); // [B, T, D]
+    const [p, makeP] = output(backend, [b, h, t, t]); // [B, H, T, T]
+    addon.attention(x, shape, 1 / Math.sqrt(d), bf16Activations(), o, p);
+    return [makeO(), makeP()];
+  },
+};
+
+export const attentionGradKernel: NativeKernel = {
+  kernelName: SupconAttentionGrad,
+  run: ({ inputs, backend, attrs }, addon) => {
+    const { dy, qkv, p } = inputs as Record<string, TensorInfo | undefined>;
+    const K = SupconAttentionGrad;
+    const x = input(backend, qkv, K, 'qkv'); // [B, T, 3D]
+    const shape = attentionShape(qkv!, kernelAttrs(K, attrs).heads, K);
+    const [dqkv, make] = output(backend, [...qkv!.shape]); // [B, T, 3D]
+    const scale = 1 / Math.sqrt(shape[3]);
+    addon.attentionGrad(
+      input(backend, dy, K, 'dy'),
+      x,
+      input(backend, p, K, 'p'),
+      shape,
+      scale,
+      bf16Activations(),
+      dqkv,
+    );
+    return make();
+  },
+};
+
+/** Gradient of `SupconAttention`: saved = [qkv, p]; the p output has no gradient of its own. */
+export const attentionGradConfig: GradConfig = {
+  kernelName: SupconAttention,
+  inputsToSave: ['qkv'],
+  outputsToSave: [false, true],
+  gradFunc: (dys: Tensor | Tensor[], saved: Tensor[], attrs) => {
+    const [qkv, p] = saved as [Tensor, Tensor];
+    const dy = Array.isArray(dys) ? dys[0]! : dys;
+    const { heads } = kernelAttrs(SupconAttention, attrs);
+    return { qkv: () => engine().runKernel(SupconAttentionGrad, { dy, qkv, p }, { heads }) as Tensor };
   },
 };

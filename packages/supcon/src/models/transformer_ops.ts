@@ -20,6 +20,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  SupconAttention,
+  type SupconAttentionAttrs,
   SupconAutocastMatMul,
   type SupconAutocastMatMulAttrs,
   SupconFusedGelu,
@@ -185,8 +187,17 @@ export function linear(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor, residua
  * autodiff would also keep qkv, the raw and the scaled logits and the output before its transpose):
  *   S = q kᵀ / √d, P = softmax(S), O = P v;
  *   dV = Pᵀ dO, dP = dO vᵀ, dS = P ⊙ (dP − Σ_row dP ⊙ P) / √d, dq = dS k, dk = dSᵀ q.
+ * A backend with the `SupconAttention` kernel (the native engine) runs all of it in one kernel
+ * each way and keeps qkv and P.
  */
 function headsAttention(qkv: tf.Tensor3D, heads: number): tf.Tensor3D {
+  if (tf.getKernel(SupconAttention, tf.getBackend())) {
+    // One kernel each way; the heads are read and written in place (no split, merge or transposes).
+    const attrs: SupconAttentionAttrs = { heads };
+    const [o, p] = tf.engine().runKernel(SupconAttention, { qkv }, { ...attrs }) as unknown as tf.Tensor[];
+    p!.dispose(); // [B, H, T, T]: the gradient keeps its own reference
+    return o as tf.Tensor3D; // [B, T, D]
+  }
   const [b, t, width] = qkv.shape;
   const dim = width / 3;
   const d = dim / heads;

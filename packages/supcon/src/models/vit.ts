@@ -252,7 +252,9 @@ export function vitForward(weights: VitWeights, size: VitSize, images: tf.Tensor
     ); // [B, H/p, W/p, D]
     let x = tf.reshape(patches, [b, -1, dim]) as tf.Tensor3D; // [B, N, D], patches in row-major order
     if (weights.clsToken) {
-      const cls = tf.broadcastTo(tf.reshape(weights.clsToken, [1, 1, dim]), [b, 1, dim]); // [B, 1, D]
+      // A broadcasting add, not tf.broadcastTo: that runs Tile, whose gradient is one Slice and one
+      // Add per image (1,024 kernels a step at 512 images); the add's gradient is one Sum.
+      const cls = tf.add(tf.zeros([b, 1, dim]), tf.reshape(weights.clsToken, [1, 1, dim])); // [B, 1, D]
       x = tf.concat([cls, x], 1) as tf.Tensor3D; // [B, N + 1, D]
     }
     x = tf.add(x, weights.posEmbed); // [B, T, D]

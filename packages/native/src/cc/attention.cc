@@ -1,0 +1,163 @@
+// Multi-head self-attention from the fused q/k/v projection, forward and backward, in one call
+// each (kernels SupconAttention / SupconAttentionGrad). qkv is [B, T, 3D] with columns q | k | v and
+// head h at h·d … (h+1)·d − 1 inside each; the heads are read and written in place through
+// oneDNN matmul strides, so the head split, the merge and their gradients copy nothing:
+//   S = q kᵀ, P = softmax(scale · S), O = P v                     O [B, T, D] (heads side by side)
+//   dV = Pᵀ dO, dP = dO vᵀ, dS = scale · P ⊙ (dP − Σ_row dP ⊙ P), dQ = dS k, dK = dSᵀ q
+// P [B, H, T, T] is an output (the backward's only saved tensor besides qkv). With bf16, the products
+// run on bf16 copies of their operands (narrowed here) with fp32 accumulation; S, P, the softmax and
+// every output stay fp32.
+#include <map>
+#include <memory>
+
+#include "bf16.h"
+#include "common.h"
+
+namespace supcon {
+namespace {
+
+using dnnl::memory;
+using dt = memory::data_type;
+using dims = memory::dims;
+
+// A [B, H, rows, cols] operand: its element offset in the buffer and its strides.
+struct View {
+  int64_t offset;
+  dims strides;
+};
+
+struct Shape {
+  int64_t B, T, H, d;
+  int64_t D() const { return H * d; }
+};
+
+// A head slice of a [B, T, width] tensor: [B, H, T, d], starting at column `column`.
+View Heads(const Shape& s, int64_t width, int64_t column) { return {column, {s.T * width, s.d, width, 1}}; }
+// The same slice transposed: [B, H, d, T].
+View HeadsT(const Shape& s, int64_t width, int64_t column) { return {column, {s.T * width, s.d, 1, width}}; }
+// A dense [B, H, T, T] tensor, or its transpose.
+View Square(const Shape& s) { return {0, {s.H * s.T * s.T, s.T * s.T, s.T, 1}}; }
+View SquareT(const Shape& s) { return {0, {s.H * s.T * s.T, s.T * s.T, 1, s.T}}; }
+
+struct Product {
+  dnnl::matmul::primitive_desc pd;
+  dnnl::matmul prim;
+};
+
+std::map<std::vector<int64_t>, std::unique_ptr<Product>> cache;
+
+// dst[B, H, M, N] = src[B, H, M, K] · wei[B, H, K, N], each a view of its buffer; src and wei in
+// `in` precision (their pointers already hold that type), dst fp32.
+void Multiply(const Shape& s, int64_t M, int64_t K, int64_t N, dt in, const void* src, const View& sv,
+              const void* wei, const View& wv, float* dst, const View& dv) {
+  std::vector<int64_t> key{s.B, s.H, M, K, N, static_cast<int64_t>(in)};
+  for (const View* v : {&sv, &wv, &dv}) key.insert(key.end(), v->strides.begin(), v->strides.end());
+  auto& entry = cache[key];
+  if (!entry) {
+    memory::desc a({s.B, s.H, M, K}, in, sv.strides);
+    memory::desc b({s.B, s.H, K, N}, in, wv.strides);
+    memory::desc c({s.B, s.H, M, N}, dt::f32, dv.strides);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), Engine());
+    entry.reset(new Product{pd, dnnl::matmul(pd)});
+  }
+  size_t width = in == dt::bf16 ? 2 : 4;
+  auto at = [&](const void* p, int64_t offset) {
+    return const_cast<void*>(static_cast<const void*>(static_cast<const uint8_t*>(p) + offset * width));
+  };
+  auto& pd = entry->pd;
+  entry->prim.execute(Stream(), {{DNNL_ARG_SRC, memory(pd.src_desc(), Engine(), at(src, sv.offset))},
+                                 {DNNL_ARG_WEIGHTS, memory(pd.weights_desc(), Engine(), at(wei, wv.offset))},
+                                 {DNNL_ARG_DST, memory(pd.dst_desc(), Engine(), dst + dv.offset)}});
+  Stream().wait();
+}
+
+// 64-byte aligned scratch, one buffer per slot; calls come one at a time from JavaScript.
+void* Scratch(int slot, size_t bytes) {
+  static std::vector<uint8_t> buffers[5];
+  auto& v = buffers[slot];
+  if (v.size() < bytes + 64) v.resize(bytes + 64);
+  auto p = reinterpret_cast<uintptr_t>(v.data());
+  return reinterpret_cast<void*>((p + 63) & ~uintptr_t{63});
+}
+
+// `x` as the products read it: itself (fp32), or a bf16 copy in scratch slot `slot`.
+const void* AsInput(const float* x, int64_t n, bool bf16, int slot) {
+  if (!bf16) return x;
+  auto* h = static_cast<bf16_t*>(Scratch(slot, n * 2));
+  NarrowToBf16(x, h, n);
+  return h;
+}
+
+Shape ShapeOf(const Napi::CallbackInfo& info, size_t i) {
+  auto v = Ints(info, i);  // [B, T, H, d]
+  if (v.size() != 4 || v[0] <= 0 || v[1] <= 0 || v[2] <= 0 || v[3] <= 0)
+    throw Napi::TypeError::New(info.Env(), "attention: expected the shape [B, T, H, d] as four positive integers");
+  return {v[0], v[1], v[2], v[3]};
+}
+
+// attention(qkv, [B, T, H, d], scale, bf16, o, p)
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  size_t nqkv, no, np;
+  float* qkv = F32(info, 0, &nqkv);
+  Shape s = ShapeOf(info, 1);
+  float scale = static_cast<float>(Num(info, 2));
+  bool bf16 = info[3].ToBoolean();
+  float* o = F32(info, 4, &no);
+  float* p = F32(info, 5, &np);
+  const int64_t D = s.D(), W = 3 * D, rows = s.B * s.H * s.T;
+  CheckLength(env, "attention qkv", nqkv, s.B * s.T * W);
+  CheckLength(env, "attention o", no, s.B * s.T * D);
+  CheckLength(env, "attention p", np, rows * s.T);
+  dt in = bf16 ? dt::bf16 : dt::f32;
+  const void* x = AsInput(qkv, s.B * s.T * W, bf16, 0);
+  auto* logits = static_cast<float*>(Scratch(1, np * 4));
+  Multiply(s, s.T, s.d, s.T, in, x, Heads(s, W, 0), x, HeadsT(s, W, D), logits, Square(s));  // S = q kᵀ
+  ScaledSoftmaxRows(logits, rows, s.T, scale, p);
+  const void* pin = AsInput(p, rows * s.T, bf16, 2);
+  Multiply(s, s.T, s.T, s.d, in, pin, Square(s), x, Heads(s, W, 2 * D), o, Heads(s, D, 0));  // O = P v
+  return env.Undefined();
+}
+
+// attentionGrad(dO, qkv, p, [B, T, H, d], scale, bf16, dqkv)
+Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  size_t ndo, nqkv, np, ndqkv;
+  float* dO = F32(info, 0, &ndo);
+  float* qkv = F32(info, 1, &nqkv);
+  float* p = F32(info, 2, &np);
+  Shape s = ShapeOf(info, 3);
+  float scale = static_cast<float>(Num(info, 4));
+  bool bf16 = info[5].ToBoolean();
+  float* dqkv = F32(info, 6, &ndqkv);
+  const int64_t D = s.D(), W = 3 * D, rows = s.B * s.H * s.T;
+  CheckLength(env, "attentionGrad dO", ndo, s.B * s.T * D);
+  CheckLength(env, "attentionGrad qkv", nqkv, s.B * s.T * W);
+  CheckLength(env, "attentionGrad p", np, rows * s.T);
+  CheckLength(env, "attentionGrad dqkv", ndqkv, nqkv);
+  dt in = bf16 ? dt::bf16 : dt::f32;
+  const void* x = AsInput(qkv, s.B * s.T * W, bf16, 0);
+  const void* g = AsInput(dO, s.B * s.T * D, bf16, 2);
+  const void* pin = AsInput(p, rows * s.T, bf16, 3);
+  // dV = Pᵀ dO, into the v columns of dqkv
+  Multiply(s, s.T, s.T, s.d, in, pin, SquareT(s), g, Heads(s, D, 0), dqkv, Heads(s, W, 2 * D));
+  // dP = dO vᵀ, then dS = scale · P ⊙ (dP − Σ dP ⊙ P)
+  auto* dP = static_cast<float*>(Scratch(1, np * 4));
+  Multiply(s, s.T, s.d, s.T, in, g, Heads(s, D, 0), x, HeadsT(s, W, 2 * D), dP, Square(s));
+  auto* dS = static_cast<float*>(Scratch(4, np * 4));
+  ScaledSoftmaxRowsGrad(dP, p, rows, s.T, scale, dS);
+  const void* sin = AsInput(dS, rows * s.T, bf16, 3);  // (P's bf16 copy is no longer needed)
+  // dQ = dS k and dK = dSᵀ q, into the q and k columns of dqkv
+  Multiply(s, s.T, s.T, s.d, in, sin, Square(s), x, Heads(s, W, D), dqkv, Heads(s, W, 0));
+  Multiply(s, s.T, s.T, s.d, in, sin, SquareT(s), x, Heads(s, W, 0), dqkv, Heads(s, W, D));
+  return env.Undefined();
+}
+
+}  // namespace
+
+void InitAttention(Napi::Env env, Napi::Object exports) {
+  exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("attentionGrad", Napi::Function::New(env, AttentionGrad));
+}
+
+}  // namespace supcon
