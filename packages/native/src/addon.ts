@@ -71,8 +71,8 @@ export interface NativeAddon {
     params: Ints,
     bf16: boolean,
   ): void;
-  /** Attention from qkv [B, T, 3D] (shape [B, T, heads, d]): o [B, T, D] and p [B, heads, T, T], all fp32. */
-  attention(qkv: F32, shape: Ints, scale: number, bf16: boolean, o: F32, p: F32): void;
+  /** Attention from qkv [B, T, 3D] (shape [B, T, heads, d]): o [B, T, D] (bf16 storage allowed with bf16) and p [B, heads, T, T] fp32. */
+  attention(qkv: F32, shape: Ints, scale: number, bf16: boolean, o: Act, p: F32): void;
   /** dqkv like qkv from dO [B, T, D], qkv and the forward's p. */
   attentionGrad(dO: F32, qkv: F32, p: F32, shape: Ints, scale: number, bf16: boolean, dqkv: F32): void;
   /** out is fp32; with `bf16`, a and b may have either storage (fp32 is narrowed) and the product runs in bf16. */
@@ -129,7 +129,8 @@ export interface NativeAddon {
     dresidual: Act | null,
   ): void;
   /** LayerNorm over rows of d (transformer.cc): y, and mean, invStd per row. */
-  layerNorm(x: F32, d: number, gamma: F32, beta: F32, eps: number, y: F32, mean: F32, invStd: F32): void;
+  /** y fp32 or bf16 storage (bf16 mode). */
+  layerNorm(x: F32, d: number, gamma: F32, beta: F32, eps: number, y: Act, mean: F32, invStd: F32): void;
   layerNormGrad(
     dy: F32,
     x: F32,
@@ -142,7 +143,8 @@ export interface NativeAddon {
     dbeta: F32,
   ): void;
   /** GELU, exact (erf) or with `tanh` the tanh approximation; geluGrad writes dy · GELU'(x). */
-  gelu(x: F32, tanh: boolean, y: F32): void;
+  /** y fp32 or bf16 storage (bf16 mode). */
+  gelu(x: F32, tanh: boolean, y: Act): void;
   geluGrad(dy: F32, x: F32, tanh: boolean, dx: F32): void;
   /** softmax(scale · x) over rows of n; the gradient writes scale · y ⊙ (dy − Σ dy ⊙ y). */
   scaledSoftmax(x: F32, n: number, scale: number, y: F32): void;

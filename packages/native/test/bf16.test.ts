@@ -15,8 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { autocastMatMul, linear, multiHeadSelfAttention } from 'supcon';
-import { SupconBatchNorm } from 'supcon/kernels';
+import { autocastMatMul, gelu, layerNorm, linear, multiHeadSelfAttention } from 'supcon';
+import { SupconAttention, SupconBatchNorm } from 'supcon/kernels';
 import { bf16Supported, bf16UnsupportedReason, getPrecision, setPrecision } from '../src/index.js';
 import { rand, relativeError, requireNative, runOn, withGrads } from './harness.js';
 
@@ -215,6 +215,30 @@ describe('bf16 matrix products of the encoder (SupconAutocastMatMul)', { skip },
         const ref = tf.matMul(a, b).dataSync();
         assert.deepEqual(plain, ref, 'tf.matMul changed with the precision');
         assert.ok(relativeL2(y.dataSync() as Float32Array, ref as Float32Array) > 0, 'bf16 did not run');
+      });
+    } finally {
+      setPrecision('fp32');
+    }
+  });
+
+  test('LayerNorm, GELU and attention write bf16 activations, which the linear layers take as they are', async () => {
+    assert.ok(await tf.setBackend('native'));
+    setPrecision('bf16');
+    try {
+      tf.tidy(() => {
+        const x = rand([2, 5, 24], 91);
+        const ln = layerNorm(x, tf.ones([24]), tf.zeros([24]));
+        assert.ok(storageOf(ln) instanceof Uint16Array, 'LayerNorm output is not bf16 storage');
+        const h = gelu(rand([2, 5, 24], 92));
+        assert.ok(storageOf(h) instanceof Uint16Array, 'GELU output is not bf16 storage');
+        const [o, p] = tf
+          .engine()
+          .runKernel(SupconAttention, { qkv: rand([2, 5, 72], 93) }, { heads: 3 }) as unknown as tf.Tensor[];
+        assert.ok(storageOf(o!) instanceof Uint16Array, 'attention output is not bf16 storage');
+        assert.ok(storageOf(p!) instanceof Float32Array, 'attention weights are not fp32 storage');
+        const y = autocastMatMul(ln, rand([24, 8], 94));
+        assert.ok(storageOf(ln) instanceof Uint16Array, 'the linear layer widened its bf16 input');
+        assert.ok(storageOf(y) instanceof Float32Array, 'the linear layer output is not fp32');
       });
     } finally {
       setPrecision('fp32');

@@ -6,7 +6,7 @@
 //   dV = Pᵀ dO, dP = dO vᵀ, dS = scale · P ⊙ (dP − Σ_row dP ⊙ P), dQ = dS k, dK = dSᵀ q
 // P [B, H, T, T] is an output (the backward's only saved tensor besides qkv). With bf16, the products
 // run on bf16 copies of their operands (narrowed here) with fp32 accumulation; S, P, the softmax and
-// every output stay fp32.
+// dqkv stay fp32, and O is bf16 (it feeds the output projection only).
 #include <map>
 #include <memory>
 
@@ -47,27 +47,27 @@ struct Product {
 std::map<std::vector<int64_t>, std::unique_ptr<Product>> cache;
 
 // dst[B, H, M, N] = src[B, H, M, K] · wei[B, H, K, N], each a view of its buffer; src and wei in
-// `in` precision (their pointers already hold that type), dst fp32.
+// `in` precision (their pointers already hold that type), dst in `out` (fp32 unless stated).
 void Multiply(const Shape& s, int64_t M, int64_t K, int64_t N, dt in, const void* src, const View& sv,
-              const void* wei, const View& wv, float* dst, const View& dv) {
-  std::vector<int64_t> key{s.B, s.H, M, K, N, static_cast<int64_t>(in)};
+              const void* wei, const View& wv, void* dst, const View& dv, dt out = dt::f32) {
+  std::vector<int64_t> key{s.B, s.H, M, K, N, static_cast<int64_t>(in), static_cast<int64_t>(out)};
   for (const View* v : {&sv, &wv, &dv}) key.insert(key.end(), v->strides.begin(), v->strides.end());
   auto& entry = cache[key];
   if (!entry) {
     memory::desc a({s.B, s.H, M, K}, in, sv.strides);
     memory::desc b({s.B, s.H, K, N}, in, wv.strides);
-    memory::desc c({s.B, s.H, M, N}, dt::f32, dv.strides);
+    memory::desc c({s.B, s.H, M, N}, out, dv.strides);
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), Engine());
     entry.reset(new Product{pd, dnnl::matmul(pd)});
   }
-  size_t width = in == dt::bf16 ? 2 : 4;
-  auto at = [&](const void* p, int64_t offset) {
+  auto at = [](const void* p, int64_t offset, dt type) {
+    size_t width = type == dt::bf16 ? 2 : 4;
     return const_cast<void*>(static_cast<const void*>(static_cast<const uint8_t*>(p) + offset * width));
   };
   auto& pd = entry->pd;
-  entry->prim.execute(Stream(), {{DNNL_ARG_SRC, memory(pd.src_desc(), Engine(), at(src, sv.offset))},
-                                 {DNNL_ARG_WEIGHTS, memory(pd.weights_desc(), Engine(), at(wei, wv.offset))},
-                                 {DNNL_ARG_DST, memory(pd.dst_desc(), Engine(), dst + dv.offset)}});
+  entry->prim.execute(Stream(), {{DNNL_ARG_SRC, memory(pd.src_desc(), Engine(), at(src, sv.offset, in))},
+                                 {DNNL_ARG_WEIGHTS, memory(pd.weights_desc(), Engine(), at(wei, wv.offset, in))},
+                                 {DNNL_ARG_DST, memory(pd.dst_desc(), Engine(), at(dst, dv.offset, out))}});
   Stream().wait();
 }
 
@@ -95,15 +95,17 @@ Shape ShapeOf(const Napi::CallbackInfo& info, size_t i) {
   return {v[0], v[1], v[2], v[3]};
 }
 
-// attention(qkv, [B, T, H, d], scale, bf16, o, p)
+// attention(qkv, [B, T, H, d], scale, bf16, o, p); o a Float32Array or (with bf16) a Uint16Array
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  size_t nqkv, no, np;
+  size_t nqkv, np;
   float* qkv = F32(info, 0, &nqkv);
   Shape s = ShapeOf(info, 1);
   float scale = static_cast<float>(Num(info, 2));
   bool bf16 = info[3].ToBoolean();
-  float* o = F32(info, 4, &no);
+  Buf o = AnyBuf(info, 4);
+  size_t no = o.length;
+  if (o.bf16 && !bf16) throw Napi::TypeError::New(env, "attention: a bf16 output needs bf16=true");
   float* p = F32(info, 5, &np);
   const int64_t D = s.D(), W = 3 * D, rows = s.B * s.H * s.T;
   CheckLength(env, "attention qkv", nqkv, s.B * s.T * W);
@@ -115,7 +117,8 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   Multiply(s, s.T, s.d, s.T, in, x, Heads(s, W, 0), x, HeadsT(s, W, D), logits, Square(s));  // S = q kᵀ
   ScaledSoftmaxRows(logits, rows, s.T, scale, p);
   const void* pin = AsInput(p, rows * s.T, bf16, 2);
-  Multiply(s, s.T, s.T, s.d, in, pin, Square(s), x, Heads(s, W, 2 * D), o, Heads(s, D, 0));  // O = P v
+  Multiply(s, s.T, s.T, s.d, in, pin, Square(s), x, Heads(s, W, 2 * D), o.data, Heads(s, D, 0),
+           o.bf16 ? dt::bf16 : dt::f32);  // O = P v
   return env.Undefined();
 }
 

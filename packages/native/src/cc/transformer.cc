@@ -1,12 +1,13 @@
 // The Vision Transformer's elementwise and row kernels, each with its gradient: LayerNorm over the
-// last axis (rows of D), GELU, exact (erf) or tanh, and attention's scaled softmax. fp32 only (bf16 inputs are widened in
-// JavaScript). tfjs composes LayerNorm from ~8 ops with a ~20-op gradient, and its cpu Erf is a
+// last axis (rows of D), GELU, exact (erf) or tanh, and attention's scaled softmax. fp32 inputs (bf16 inputs are widened in
+// JavaScript); LayerNorm and GELU write bf16 outputs in bf16 mode (they feed linear layers only). tfjs composes LayerNorm from ~8 ops with a ~20-op gradient, and its cpu Erf is a
 // JavaScript loop; here each is one pass forward and one backward. The loops (transformer_impl.inc)
 // are compiled for baseline x86-64, AVX2+FMA and AVX-512, chosen at run time as in batch_norm.cc.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "bf16.h"
 #include "common.h"
 
 // FP exceptions are never inspected; without trapping maths GCC if-converts the GELU loops' selects
@@ -62,7 +63,7 @@ int64_t RowsOf(const Napi::Env& env, const char* what, size_t n, int64_t D) {
   return static_cast<int64_t>(n) / D;
 }
 
-// layerNorm(x, D, gamma, beta, epsilon, y, mean, invStd)
+// layerNorm(x, D, gamma, beta, epsilon, y, mean, invStd); y a Float32Array or (bf16) a Uint16Array
 Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   size_t n, ng, nb, ny, nm, ns;
@@ -71,7 +72,8 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   float* gamma = F32(info, 2, &ng);
   float* beta = F32(info, 3, &nb);
   float eps = static_cast<float>(Num(info, 4));
-  float* y = F32(info, 5, &ny);
+  Buf y = AnyBuf(info, 5);
+  ny = y.length;
   float* mean = F32(info, 6, &nm);
   float* invStd = F32(info, 7, &ns);
   int64_t rows = RowsOf(env, "layerNorm", n, D);
@@ -80,7 +82,11 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   CheckLength(env, "layerNorm y", ny, n);
   CheckLength(env, "layerNorm mean", nm, rows);
   CheckLength(env, "layerNorm invStd", ns, rows);
-  SUPCON_DISPATCH(LayerNormForward, x, rows, D, gamma, beta, eps, y, mean, invStd);
+  if (y.bf16) {
+    SUPCON_DISPATCH(LayerNormForward, x, rows, D, gamma, beta, eps, y.h(), mean, invStd);
+  } else {
+    SUPCON_DISPATCH(LayerNormForward, x, rows, D, gamma, beta, eps, y.f(), mean, invStd);
+  }
   return env.Undefined();
 }
 
@@ -109,15 +115,20 @@ Napi::Value LayerNormGrad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// gelu(x, tanhApproximation, y)
+// gelu(x, tanhApproximation, y); y a Float32Array or (bf16) a Uint16Array
 Napi::Value Gelu(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   size_t n, ny;
   float* x = F32(info, 0, &n);
   bool tanhApprox = info[1].ToBoolean();
-  float* y = F32(info, 2, &ny);
+  Buf y = AnyBuf(info, 2);
+  ny = y.length;
   CheckLength(env, "gelu y", ny, n);
-  SUPCON_DISPATCH(GeluForward, x, static_cast<int64_t>(n), tanhApprox, y);
+  if (y.bf16) {
+    SUPCON_DISPATCH(GeluForward, x, static_cast<int64_t>(n), tanhApprox, y.h());
+  } else {
+    SUPCON_DISPATCH(GeluForward, x, static_cast<int64_t>(n), tanhApprox, y.f());
+  }
   return env.Undefined();
 }
 

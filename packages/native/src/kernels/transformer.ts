@@ -3,7 +3,9 @@
  * the active backend has them): `SupconFusedLayerNorm` over the last axis, `SupconFusedGelu` (exact or
  * tanh) and attention's `SupconScaledSoftmax`, each with a one-kernel gradient (src/cc/transformer.cc), and
  * the whole multi-head attention `SupconAttention` with its gradient (src/cc/attention.cc, products
- * in the engine's precision). fp32 storage in and out: bf16 inputs are widened by `f32()`.
+ * in the engine's precision). Inputs are read as fp32 (bf16 storage is widened by `f32()`); in bf16
+ * mode the LayerNorm, GELU and attention outputs are bf16 storage, as the conv activations are: they
+ * feed the linear layers (SupconAutocastMatMul), which take bf16 operands as they are.
  */
 import { engine, type GradConfig, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
 import {
@@ -17,7 +19,7 @@ import {
   SupconScaledSoftmax,
   SupconScaledSoftmaxGrad,
 } from 'supcon/kernels';
-import { bf16Activations, f32, type NativeKernel, output } from './util.js';
+import { bf16Activations, f32, type NativeKernel, output, outputActivation } from './util.js';
 
 /** The fp32 storage of input `name` of `kernel`, or an argument error saying what it received. */
 function input(
@@ -44,7 +46,7 @@ export const layerNormKernel: NativeKernel = {
     const shape = x!.shape;
     const d = shape[shape.length - 1] ?? 1;
     const rows = xv.length / d;
-    const [y, makeY] = output(backend, [...shape]); // [..., D]
+    const [y, makeY] = outputActivation(backend, [...shape]); // [..., D], bf16 in bf16 mode
     const [mean, makeMean] = output(backend, [rows]); // [rows]
     const [invStd, makeInvStd] = output(backend, [rows]); // [rows]
     const { epsilon } = kernelAttrs(K, attrs);
@@ -93,7 +95,7 @@ export const geluKernel: NativeKernel = {
   run: ({ inputs, backend, attrs }, addon) => {
     const { x } = inputs as Record<string, TensorInfo | undefined>;
     const xv = input(backend, x, SupconFusedGelu, 'x');
-    const [y, make] = output(backend, [...x!.shape]);
+    const [y, make] = outputActivation(backend, [...x!.shape]); // bf16 in bf16 mode
     addon.gelu(xv, kernelAttrs(SupconFusedGelu, attrs).approximate === 'tanh', y);
     return make();
   },
@@ -201,7 +203,7 @@ export const attentionKernel: NativeKernel = {
     const x = input(backend, qkv, K, 'qkv'); // [B, T, 3D]
     const shape = attentionShape(qkv!, kernelAttrs(K, attrs).heads, K);
     const [b, t, h, d] = shape;
-    const [o, makeO] = output(backend, [b, t, h * d]); // [B, T, D]
+    const [o, makeO] = outputActivation(backend, [b, t, h * d]); // [B, T, D], bf16 in bf16 mode
     const [p, makeP] = output(backend, [b, h, t, t]); // [B, H, T, T]
     addon.attention(x, shape, 1 / Math.sqrt(d), bf16Activations(), o, p);
     return [makeO(), makeP()];
