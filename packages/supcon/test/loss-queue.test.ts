@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { FeatureQueue, type QueueLossOptions, supConLoss, supConQueueLoss } from 'supcon';
+import { FeatureQueue, type QueueLossOptions, rowLogSumExp, supConLoss, supConQueueLoss } from 'supcon';
 import { assertClose, randomFeatures, randomLabels, values } from './helpers.js';
 
 interface Fixture {
@@ -185,5 +185,19 @@ describe('FeatureQueue', () => {
       () => supConQueueLoss(f, [0, 1], q3, { denominator: 'all' } as QueueLossOptions),
       /`options`.*denominator/,
     );
+  });
+
+  it('rowLogSumExp equals tf.logSumExp in value and gradient, also where exp would overflow', () => {
+    const x = tf.tensor2d([
+      [1, 2, 3, -1e9],
+      [500, 499, -3, 0.5],
+      [-800, -801, -799.5, -1e9],
+    ]);
+    const w = tf.tensor1d([0.3, -1.2, 2]);
+    const ours = tf.grad((v) => tf.sum(tf.mul(rowLogSumExp(v as tf.Tensor2D), w)))(x);
+    const ref = tf.grad((v) => tf.sum(tf.mul(tf.logSumExp(v, 1), w)))(x);
+    assertClose(rowLogSumExp(x).dataSync(), tf.logSumExp(x, 1).dataSync(), 1e-6, 1e-5, 'value');
+    assertClose(ours.dataSync(), ref.dataSync(), 1e-5, 1e-7, 'gradient');
+    for (const v of rowLogSumExp(x).dataSync()) assert.ok(Number.isFinite(v));
   });
 });
