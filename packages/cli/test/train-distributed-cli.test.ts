@@ -114,14 +114,21 @@ const bf16Skip = await (async () => {
   }
 })();
 
+// Its own folder: registered after the top-level await above, this test can start after the file's
+// `after` hook has removed `dir` (the runner may finish the tests registered before the await first).
 test('train --processes 2 in bf16 on the native engine', { skip: bf16Skip, timeout: 180_000 }, () => {
-  const out = join(dir, 'bf16');
-  const flags = RUN.map((f) => (f === 'cpu' ? 'native' : f));
-  const train = cli('train', '--processes', '2', ...flags, '--precision', 'bf16', '--out', out, '--json');
-  assert.equal(train.status, 0, train.stderr);
-  const result = JSON.parse(train.stdout) as Summary & { precision: string };
-  assert.equal(result.precision, 'bf16');
-  assert.equal(result.fingerprints[0], result.fingerprints[1]);
-  const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { precision: string };
-  assert.equal(config.precision, 'bf16');
+  const own = mkdtempSync(join(tmpdir(), 'supcon-dp-bf16-'));
+  try {
+    const out = join(own, 'bf16');
+    const flags = [...tinyMpiRun(own, 1024), '--backend', 'native', '--checkpoint-every', '1'];
+    const train = cli('train', '--processes', '2', ...flags, '--precision', 'bf16', '--out', out, '--json');
+    assert.equal(train.status, 0, train.stderr);
+    const result = JSON.parse(train.stdout) as Summary & { precision: string };
+    assert.equal(result.precision, 'bf16');
+    assert.equal(result.fingerprints[0], result.fingerprints[1]);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { precision: string };
+    assert.equal(config.precision, 'bf16');
+  } finally {
+    rmSync(own, { recursive: true, force: true });
+  }
 });

@@ -179,17 +179,21 @@ export function markdown(head: readonly string[], rows: readonly (readonly strin
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
 /**
- * The study's figure: Table 2 as bars of mean test top-1; a knob study as mean test (and validation)
+ * The study's figure: Table 2 and the recipe A/B as bars of mean test top-1; a knob study as mean test (and validation)
  * top-1 against the x values, one tick per value (temperatures and batch sizes are not linear
  * scales); for epochs each tick also carries the training seconds per run of each method.
  */
 export async function accuracyFigure(study: Study, name: string, groups: readonly Group[], file: string) {
-  if (study.xLabel === 'method') {
+  // Methods and recipe arms are categories, not a scale: bars, not a line between them.
+  if (study.xLabel === 'method' || study.xLabel === 'recipe') {
     const bars = groups
       .filter((g) => g.test !== null)
       .map((g, i) => ({
         // Short labels: the bar chart's label column is narrow.
-        label: `${METHOD_LABEL[g.method]}, ${g.readout === 'probe' ? 'probe' : 'own head'} (${pm(g.test)})`,
+        label:
+          study.xLabel === 'recipe'
+            ? `${g.x} (${pm(g.test)})`
+            : `${METHOD_LABEL[g.method]}, ${g.readout === 'probe' ? 'probe' : 'own head'} (${pm(g.test)})`,
         value: 100 * g.test!.mean,
         color: COLOURS[i % COLOURS.length]!,
       }));
