@@ -71,21 +71,16 @@ void Multiply(const Shape& s, int64_t M, int64_t K, int64_t N, dt in, const void
   Stream().wait();
 }
 
-// 64-byte aligned scratch, one buffer per slot; calls come one at a time from JavaScript.
+// fp32 scratch for S, dP and dS, one buffer per slot (1 and 4).
 void* Scratch(int slot, size_t bytes) {
   static std::vector<uint8_t> buffers[5];
-  auto& v = buffers[slot];
-  if (v.size() < bytes + 64) v.resize(bytes + 64);
-  auto p = reinterpret_cast<uintptr_t>(v.data());
-  return reinterpret_cast<void*>((p + 63) & ~uintptr_t{63});
+  return AlignedScratch(buffers[slot], bytes);
 }
 
-// `x` as the products read it: itself (fp32), or a bf16 copy in scratch slot `slot`.
+// `x` as the products read it: itself (fp32), or a bf16 copy in scratch slot `slot` (0, 2, 3).
 const void* AsInput(const float* x, int64_t n, bool bf16, int slot) {
-  if (!bf16) return x;
-  auto* h = static_cast<bf16_t*>(Scratch(slot, n * 2));
-  NarrowToBf16(x, h, n);
-  return h;
+  static std::vector<bf16_t> narrowed[4];
+  return bf16 ? static_cast<const void*>(Narrowed(x, n, narrowed[slot])) : x;
 }
 
 Shape ShapeOf(const Napi::CallbackInfo& info, size_t i) {

@@ -49,6 +49,12 @@ void NarrowToBf16(const float* src, bf16_t* dst, int64_t n) {
   });
 }
 
+bf16_t* Narrowed(const float* src, int64_t n, std::vector<bf16_t>& scratch) {
+  if (scratch.size() < static_cast<size_t>(n)) scratch.resize(static_cast<size_t>(n));
+  NarrowToBf16(src, scratch.data(), n);
+  return scratch.data();
+}
+
 namespace {
 
 // widenBf16(src: Uint16Array, dst: Float32Array)

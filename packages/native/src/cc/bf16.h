@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "common.h"
 
@@ -53,5 +54,7 @@ bool AmxSupported();
 
 void WidenBf16(const bf16_t* src, float* dst, int64_t n);
 void NarrowToBf16(const float* src, bf16_t* dst, int64_t n);
+// n floats of `src` narrowed into `scratch` (grown as needed); returns its data.
+bf16_t* Narrowed(const float* src, int64_t n, std::vector<bf16_t>& scratch);
 
 }  // namespace supcon

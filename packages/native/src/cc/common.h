@@ -42,6 +42,14 @@ inline void ParallelFor(int64_t n, int64_t grain, F body) {
   }
 }
 
+// 64-byte aligned storage of at least `bytes` inside `buffer`, which grows as needed (each file keeps
+// its own buffers per argument role; calls come one at a time from JavaScript).
+inline void* AlignedScratch(std::vector<uint8_t>& buffer, size_t bytes) {
+  if (buffer.size() < bytes + 64) buffer.resize(bytes + 64);
+  auto p = reinterpret_cast<uintptr_t>(buffer.data());
+  return reinterpret_cast<void*>((p + 63) & ~uintptr_t{63});
+}
+
 // Row softmax of transformer.cc, shared with attention.cc: y = softmax(scale · x) over rows of n,
 // and its gradient dx = scale · y ⊙ (dy − Σ dy ⊙ y). Outputs must not alias inputs.
 void ScaledSoftmaxRows(const float* x, int64_t rows, int64_t n, float scale, float* y);

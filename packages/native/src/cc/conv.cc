@@ -58,11 +58,7 @@ memory::desc AnyWeights(const memory::dims& d, bool bf16) {
 // The data pointer of `b` in the requested storage, converting into `scratch` when it differs.
 void* AsStorage(const Buf& b, bool bf16, std::vector<uint16_t>& scratch16, std::vector<float>& scratch32) {
   if (b.bf16 == bf16) return b.data;
-  if (bf16) {
-    scratch16.resize(b.length);
-    NarrowToBf16(b.f(), scratch16.data(), static_cast<int64_t>(b.length));
-    return scratch16.data();
-  }
+  if (bf16) return Narrowed(b.f(), static_cast<int64_t>(b.length), scratch16);
   scratch32.resize(b.length);
   WidenBf16(b.h(), scratch32.data(), static_cast<int64_t>(b.length));
   return scratch32.data();
@@ -125,10 +121,7 @@ dnnl::convolution_forward::primitive_desc ForwardPd(const ConvShape& s, bool bia
 // calls come one at a time from JavaScript, so the buffers are shared by every primitive.
 void* Scratch(int slot, size_t bytes) {
   static std::vector<uint8_t> buffers[3];
-  auto& b = buffers[slot];
-  if (b.size() < bytes + 64) b.resize(bytes + 64);
-  auto p = reinterpret_cast<uintptr_t>(b.data());
-  return reinterpret_cast<void*>((p + 63) & ~uintptr_t{63});
+  return AlignedScratch(buffers[slot], bytes);
 }
 
 // A weights tensor in the user's HWIO layout and, when oneDNN wants another layout, the

@@ -22,21 +22,11 @@ struct MatMulEntry {
 
 std::map<std::vector<int64_t>, std::unique_ptr<MatMulEntry>> cache;
 
-// 64-byte aligned bf16 scratch for operand `slot` (0: a, 1: b); calls come one at a time.
-bf16_t* Scratch16(int slot, size_t n) {
-  static std::vector<uint8_t> buffers[2];
-  auto& v = buffers[slot];
-  if (v.size() < n * 2 + 64) v.resize(n * 2 + 64);
-  auto p = reinterpret_cast<uintptr_t>(v.data());
-  return reinterpret_cast<bf16_t*>((p + 63) & ~uintptr_t{63});
-}
-
-// The operand as oneDNN reads it: its own storage, or (bf16 product, fp32 storage) a narrowed copy.
+// The operand as oneDNN reads it: its own storage, or (bf16 product, fp32 storage) a narrowed copy
+// in scratch `slot` (0: a, 1: b). bf16 storage without bf16 was refused by the caller.
 void* Operand(const Buf& x, bool bf16, int slot) {
-  if (!bf16 || x.bf16) return x.data;  // (bf16 storage without bf16 was refused by the caller)
-  bf16_t* h = Scratch16(slot, x.length);
-  NarrowToBf16(x.f(), h, static_cast<int64_t>(x.length));
-  return h;
+  static std::vector<bf16_t> scratch[2];
+  return !bf16 || x.bf16 ? x.data : Narrowed(x.f(), static_cast<int64_t>(x.length), scratch[slot]);
 }
 
 // matmul(a, [batchA, a1, a2], b, [batchB, b1, b2], out, transposeA, transposeB, bias|null, activation,
