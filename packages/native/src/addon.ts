@@ -72,22 +72,24 @@ export interface NativeAddon {
     bf16: boolean,
   ): void;
   /** Attention from qkv [B, T, 3D] (shape [B, T, heads, d]): o [B, T, D] (bf16 storage allowed with bf16) and p [B, heads, T, T] fp32. */
-  attention(qkv: F32, shape: Ints, scale: number, bf16: boolean, o: Act, p: F32): void;
-  /** dqkv like qkv from dO [B, T, D], qkv and the forward's p. */
-  attentionGrad(dO: F32, qkv: F32, p: F32, shape: Ints, scale: number, bf16: boolean, dqkv: F32): void;
-  /** out is fp32; with `bf16`, a and b may have either storage (fp32 is narrowed) and the product runs in bf16. */
+  attention(qkv: Act, shape: Ints, scale: number, bf16: boolean, o: Act, p: F32): void;
+  /** dqkv like qkv from dO [B, T, D], qkv and the forward's p (bf16 storage allowed for all but p with bf16). */
+  attentionGrad(dO: Act, qkv: Act, p: F32, shape: Ints, scale: number, bf16: boolean, dqkv: Act): void;
+  /** With `bf16`, a and b may have either storage (fp32 is narrowed), the product runs in bf16 and out may be bf16 storage; out is fp32 otherwise. */
   matmul(
     a: Act,
     aShape: Ints,
     b: Act,
     bShape: Ints,
-    out: F32,
+    out: Act,
     ta: boolean,
     tb: boolean,
     bias: F32 | null,
     act: number,
     bf16?: boolean,
   ): void;
+  /** A linear layer's gradient: dx = dy wᵀ, dw = xᵀ dy, db = Σ_rows dy; with `bf16` dy and x may be bf16 storage. */
+  linearGrad(dy: Act, x: Act, w: F32, dx: Act, dw: F32, db: F32, bf16: boolean): void;
   /** Activations (x, residual, y) in y's storage; others are converted. */
   batchNormTrain(
     x: Act,
@@ -144,8 +146,8 @@ export interface NativeAddon {
   ): void;
   /** GELU, exact (erf) or with `tanh` the tanh approximation; geluGrad writes dy · GELU'(x). */
   /** y fp32 or bf16 storage (bf16 mode). */
-  gelu(x: F32, tanh: boolean, y: Act): void;
-  geluGrad(dy: F32, x: F32, tanh: boolean, dx: F32): void;
+  gelu(x: Act, tanh: boolean, y: Act): void;
+  geluGrad(dy: Act, x: Act, tanh: boolean, dx: Act): void;
   /** softmax(scale · x) over rows of n; the gradient writes scale · y ⊙ (dy − Σ dy ⊙ y). */
   scaledSoftmax(x: F32, n: number, scale: number, y: F32): void;
   scaledSoftmaxGrad(dy: F32, y: F32, n: number, scale: number, dx: F32): void;

@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { autocastMatMul, gelu, layerNorm, linear, multiHeadSelfAttention } from 'supcon';
-import { SupconAttention, SupconBatchNorm } from 'supcon/kernels';
+import { SupconAttention, SupconBatchNorm, SupconLinearGrad } from 'supcon/kernels';
 import { bf16Supported, bf16UnsupportedReason, getPrecision, setPrecision } from '../src/index.js';
 import { rand, relativeError, requireNative, runOn, withGrads } from './harness.js';
 
@@ -244,6 +244,79 @@ describe('bf16 matrix products of the encoder (SupconAutocastMatMul)', { skip },
       setPrecision('fp32');
     }
   });
+
+  test('the q/k/v and first MLP layers keep bf16 outputs, and GELU, attention and their gradients take them', async () => {
+    assert.ok(await tf.setBackend('native'));
+    setPrecision('bf16');
+    try {
+      tf.tidy(() => {
+        const y = autocastMatMul(rand([40, 24], 95), rand([24, 72], 96), false, false, rand([72], 97), true);
+        assert.ok(storageOf(y) instanceof Uint16Array, 'a reducedOutput product is not bf16 storage');
+        const qkv = tf.reshape(y, [2, 20, 72]);
+        const [o] = tf.engine().runKernel(SupconAttention, { qkv }, { heads: 3 }) as unknown as tf.Tensor[];
+        assert.ok(storageOf(o!) instanceof Uint16Array, 'attention output is not bf16 storage');
+        assert.ok(storageOf(qkv) instanceof Uint16Array, 'attention widened its bf16 qkv');
+        const h = gelu(y);
+        assert.ok(storageOf(y) instanceof Uint16Array, 'GELU widened its bf16 input');
+        assert.ok(storageOf(h) instanceof Uint16Array, 'GELU output is not bf16 storage');
+        const dh = tf.grad((t: tf.Tensor) => tf.sum(gelu(t)))(y);
+        assert.ok(storageOf(dh) instanceof Uint16Array, "GELU's input gradient is not bf16 storage");
+        const dqkv = tf.grad((t: tf.Tensor) => {
+          const [out] = tf
+            .engine()
+            .runKernel(SupconAttention, { qkv: t }, { heads: 3 }) as unknown as tf.Tensor[];
+          return tf.sum(out!);
+        })(qkv);
+        assert.ok(storageOf(dqkv) instanceof Uint16Array, "attention's input gradient is not bf16 storage");
+        const [dx, dw, db] = tf
+          .engine()
+          .runKernel(
+            SupconLinearGrad,
+            { dy: dh, x: rand([40, 16], 98), w: rand([16, 72], 99) },
+            { reducedDx: true },
+          ) as unknown as tf.Tensor[];
+        assert.ok(storageOf(dx!) instanceof Uint16Array, 'a reducedDx linear gradient is not bf16 storage');
+        assert.ok(
+          storageOf(dw!) instanceof Float32Array && storageOf(db!) instanceof Float32Array,
+          'dW or db not fp32',
+        );
+      });
+      // fp32 mode: the same flags leave every output fp32.
+      setPrecision('fp32');
+      tf.tidy(() => {
+        const y = autocastMatMul(rand([40, 24], 95), rand([24, 72], 96), false, false, undefined, true);
+        assert.ok(storageOf(y) instanceof Float32Array, 'a reducedOutput product is bf16 in fp32 mode');
+      });
+    } finally {
+      setPrecision('fp32');
+    }
+  });
+
+  // dy, x and the outputs in every storage the engine hands the kernel in bf16 mode, against fp32.
+  for (const [name, dy16, x16, dx16] of [
+    ['fp32 dy and x', false, false, false],
+    ['bf16 dy (a GELU or attention gradient) and bf16 x', true, true, false],
+    ['bf16 dx (reducedDx)', false, true, true],
+  ] as const) {
+    test(`SupconLinearGrad with ${name}`, async () => {
+      await compareBf16(
+        `linear grad ${name}`,
+        () =>
+          tf.tidy(() => {
+            // bf16 storage of the inputs, as the kernels before the linear layer would leave it.
+            const stored = (t: tf.Tensor, bf16: boolean) =>
+              bf16 ? autocastMatMul(t, tf.eye(t.shape[1]!), false, false, undefined, true) : t;
+            const dy = stored(rand([600, 40], 100), dy16 && getPrecision() === 'bf16');
+            const x = stored(rand([600, 24], 101), x16 && getPrecision() === 'bf16');
+            const w = rand([24, 40], 102);
+            const attrs = dx16 ? { reducedDx: true } : {};
+            return tf.engine().runKernel(SupconLinearGrad, { dy, x, w }, attrs) as unknown as tf.Tensor[];
+          }),
+        BF16_TOLERANCE,
+        dy16 ? [] : [2], // db sums dy as stored: fp32 dy gives fp32's exact sum
+      );
+    });
+  }
 
   test('a ViT block: linear layers and multi-head attention, forward and backward', async () => {
     await compareBf16(

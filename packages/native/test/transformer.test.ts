@@ -16,7 +16,7 @@ import {
   scaledSoftmax,
   vitEncoder,
 } from 'supcon';
-import { SupconAttention } from 'supcon/kernels';
+import { SupconAttention, SupconLinearGrad } from 'supcon/kernels';
 import { compareBackends, rand, requireNative, withGrads } from './harness.js';
 
 before(requireNative);
@@ -124,16 +124,44 @@ function referenceAttention(
   return tf.add(referenceLinear(merged, wo, bo), x); // [B, T, D]
 }
 
-for (const withResidual of [false, true]) {
-  test(`linear [3, 50, 24] → 40${withResidual ? ' + residual' : ''}: value and every gradient`, async () => {
+// On native the gradient is one SupconLinearGrad kernel: 150 rows; 1,200 rows (the bias sum in
+// blocks of 256 rows) over 200 columns (split between threads); 700 rows of 3 columns (one thread).
+for (const [xShape, out, withResidual] of [
+  [[3, 50, 24], 40, false],
+  [[3, 50, 24], 40, true],
+  [[4, 300, 24], 200, false],
+  [[700, 5], 3, true],
+] as [number[], number, boolean][]) {
+  const name = `linear [${xShape}] → ${out}${withResidual ? ' + residual' : ''}`;
+  test(`${name}: value and every gradient`, async () => {
     await compareBackends('linear', () => {
-      const inputs = [rand([3, 50, 24], 61), rand([24, 40], 62), rand([40], 63)];
-      if (withResidual) inputs.push(rand([3, 50, 40], 64));
+      const inDim = xShape[xShape.length - 1]!;
+      const inputs = [rand(xShape, 61), rand([inDim, out], 62), rand([out], 63)];
+      if (withResidual) inputs.push(rand([...xShape.slice(0, -1), out], 64));
       const op = onCpu() ? referenceLinear : linear;
       return withGrads(inputs, (x, w, b, r) => op(x!, w!, b!, r));
     });
   });
 }
+
+test('SupconLinearGrad refuses mismatched shapes, naming them', async () => {
+  assert.ok(await tf.setBackend('native'));
+  const [dy, x, w] = [tf.zeros([6, 4]), tf.zeros([5, 3]), tf.zeros([3, 4])];
+  assert.throws(
+    () => tf.engine().runKernel(SupconLinearGrad, { dy, x, w }, {}),
+    /SupconLinearGrad: expected dy \[\.\.\., N\], x \[\.\.\., K\] with as many rows and w \[K, N\], received dy \[6,4\], x \[5,3\], w \[3,4\]/,
+  );
+  tf.dispose([dy, x, w]);
+});
+
+test('linear refuses a residual with a reduced-precision output', () => {
+  const [x, w, b] = [tf.zeros([2, 3]), tf.zeros([3, 4]), tf.zeros([4])];
+  assert.throws(
+    () => linear(x, w, b, tf.zeros([2, 4]), { reducedOutput: true }),
+    /linear: expected no `residual`/,
+  );
+  tf.dispose([x, w, b]);
+});
 
 // On native these run the fused SupconAttention kernel (heads read in place through strides):
 // vit-tiny's [B, 50, 192] with 3 heads of 64, vit-mini's 16 tokens with 2 heads of 32, odd sizes.

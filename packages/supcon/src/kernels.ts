@@ -163,6 +163,33 @@ export interface SupconAutocastMatMulInputs<T = TensorInfo> {
 export interface SupconAutocastMatMulAttrs {
   transposeA: boolean;
   transposeB: boolean;
+  /**
+   * The output may be stored at the reduced precision too (bf16 under the native engine's bf16
+   * mode: the fp32 result rounded), as autocast's outputs are; for products whose output feeds only
+   * kernels that read such storage (attention, GELU). A backend without it ignores the flag.
+   */
+  reducedOutput?: boolean;
+}
+
+/**
+ * The gradient of a linear layer y = x W + b over the last axis, in one kernel (transformer_ops.ts
+ * `linear`): dy [..., N], x [..., K] and W [K, N] → [dx [..., K], dW [K, N], db [N]] with
+ * dx = dy Wᵀ, dW = xᵀ dy and db = Σ_rows dy. The products follow the engine's precision as
+ * `SupconAutocastMatMul` does (bf16 operands, fp32 accumulation and outputs), so dy is read once
+ * and, in bf16, narrowed once for both products; db is summed in fp32 from dy as stored.
+ */
+export const SupconLinearGrad = 'SupconLinearGrad';
+export interface SupconLinearGradInputs<T = TensorInfo> {
+  dy: T; // [..., N]
+  x: T; // [..., K]
+  w: T; // [K, N]
+}
+export interface SupconLinearGradAttrs {
+  /**
+   * dx may be stored at the reduced precision (bf16 in the engine's bf16 mode), for a layer whose
+   * input gradient feeds only kernels that read such storage (GELU's and attention's gradients).
+   */
+  reducedDx?: boolean;
 }
 
 /**
@@ -234,6 +261,7 @@ export interface SupconKernels {
   [SupconAutocastMatMul]: { inputs: SupconAutocastMatMulInputs; attrs: SupconAutocastMatMulAttrs };
   [SupconAttention]: { inputs: SupconAttentionInputs; attrs: SupconAttentionAttrs };
   [SupconAttentionGrad]: { inputs: SupconAttentionGradInputs; attrs: SupconAttentionAttrs };
+  [SupconLinearGrad]: { inputs: SupconLinearGradInputs; attrs: SupconLinearGradAttrs };
   [SupconSgdUpdate]: { inputs: SupconSgdUpdateInputs; attrs: SupconSgdUpdateAttrs };
   [SupconLarsUpdate]: { inputs: SupconLarsUpdateInputs; attrs: SupconLarsUpdateAttrs };
   [SupconAdamUpdate]: { inputs: SupconAdamUpdateInputs; attrs: SupconAdamUpdateAttrs };

@@ -5,8 +5,9 @@
 //   S = q kᵀ, P = softmax(scale · S), O = P v                     O [B, T, D] (heads side by side)
 //   dV = Pᵀ dO, dP = dO vᵀ, dS = scale · P ⊙ (dP − Σ_row dP ⊙ P), dQ = dS k, dK = dSᵀ q
 // P [B, H, T, T] is an output (the backward's only saved tensor besides qkv). With bf16, the products
-// run on bf16 copies of their operands (narrowed here) with fp32 accumulation; S, P, the softmax and
-// dqkv stay fp32, and O is bf16 (it feeds the output projection only).
+// run on bf16 operands (qkv and dO as stored when they are bf16 storage, else narrowed here) with fp32
+// accumulation; S, P and the softmax stay fp32, and O and dqkv may be bf16 storage (they feed the
+// output projection and the q/k/v projection's gradient only).
 #include <map>
 #include <memory>
 
@@ -77,10 +78,14 @@ void* Scratch(int slot, size_t bytes) {
   return AlignedScratch(buffers[slot], bytes);
 }
 
-// `x` as the products read it: itself (fp32), or a bf16 copy in scratch slot `slot` (0, 2, 3).
+// `x` as the products read it: itself (fp32, or bf16 storage), or a bf16 copy in scratch slot `slot`
+// (0, 2, 3).
 const void* AsInput(const float* x, int64_t n, bool bf16, int slot) {
   static std::vector<bf16_t> narrowed[4];
   return bf16 ? static_cast<const void*>(Narrowed(x, n, narrowed[slot])) : x;
+}
+const void* AsInput(const Buf& x, bool bf16, int slot) {
+  return x.bf16 ? x.data : AsInput(x.f(), static_cast<int64_t>(x.length), bf16, slot);
 }
 
 Shape ShapeOf(const Napi::CallbackInfo& info, size_t i) {
@@ -90,24 +95,25 @@ Shape ShapeOf(const Napi::CallbackInfo& info, size_t i) {
   return {v[0], v[1], v[2], v[3]};
 }
 
-// attention(qkv, [B, T, H, d], scale, bf16, o, p); o a Float32Array or (with bf16) a Uint16Array
+// attention(qkv, [B, T, H, d], scale, bf16, o, p); qkv and o Float32Arrays or (with bf16) Uint16Arrays
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  size_t nqkv, np;
-  float* qkv = F32(info, 0, &nqkv);
+  size_t np;
+  Buf qkv = AnyBuf(info, 0);
+  size_t nqkv = qkv.length;
   Shape s = ShapeOf(info, 1);
   float scale = static_cast<float>(Num(info, 2));
   bool bf16 = info[3].ToBoolean();
   Buf o = AnyBuf(info, 4);
   size_t no = o.length;
-  if (o.bf16 && !bf16) throw Napi::TypeError::New(env, "attention: a bf16 output needs bf16=true");
+  if ((o.bf16 || qkv.bf16) && !bf16) throw Napi::TypeError::New(env, "attention: bf16 qkv or o needs bf16=true");
   float* p = F32(info, 5, &np);
   const int64_t D = s.D(), W = 3 * D, rows = s.B * s.H * s.T;
   CheckLength(env, "attention qkv", nqkv, s.B * s.T * W);
   CheckLength(env, "attention o", no, s.B * s.T * D);
   CheckLength(env, "attention p", np, rows * s.T);
   dt in = bf16 ? dt::bf16 : dt::f32;
-  const void* x = AsInput(qkv, s.B * s.T * W, bf16, 0);
+  const void* x = AsInput(qkv, bf16, 0);
   auto* logits = static_cast<float*>(Scratch(1, np * 4));
   Multiply(s, s.T, s.d, s.T, in, x, Heads(s, W, 0), x, HeadsT(s, W, D), logits, Square(s));  // S = q kᵀ
   ScaledSoftmaxRows(logits, rows, s.T, scale, p);
@@ -117,28 +123,34 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// attentionGrad(dO, qkv, p, [B, T, H, d], scale, bf16, dqkv)
+// attentionGrad(dO, qkv, p, [B, T, H, d], scale, bf16, dqkv); dO, qkv and dqkv Float32Arrays or
+// (with bf16) Uint16Arrays, p fp32
 Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  size_t ndo, nqkv, np, ndqkv;
-  float* dO = F32(info, 0, &ndo);
-  float* qkv = F32(info, 1, &nqkv);
+  size_t np;
+  Buf dOb = AnyBuf(info, 0), qkv = AnyBuf(info, 1);
+  size_t ndo = dOb.length, nqkv = qkv.length;
   float* p = F32(info, 2, &np);
   Shape s = ShapeOf(info, 3);
   float scale = static_cast<float>(Num(info, 4));
   bool bf16 = info[5].ToBoolean();
-  float* dqkv = F32(info, 6, &ndqkv);
+  Buf dqkvb = AnyBuf(info, 6);
+  size_t ndqkv = dqkvb.length;
+  if ((dOb.bf16 || qkv.bf16 || dqkvb.bf16) && !bf16)
+    throw Napi::TypeError::New(env, "attentionGrad: bf16 dO, qkv or dqkv needs bf16=true");
+  void* dqkv = dqkvb.data;
+  const dt dout = dqkvb.bf16 ? dt::bf16 : dt::f32;
   const int64_t D = s.D(), W = 3 * D, rows = s.B * s.H * s.T;
   CheckLength(env, "attentionGrad dO", ndo, s.B * s.T * D);
   CheckLength(env, "attentionGrad qkv", nqkv, s.B * s.T * W);
   CheckLength(env, "attentionGrad p", np, rows * s.T);
   CheckLength(env, "attentionGrad dqkv", ndqkv, nqkv);
   dt in = bf16 ? dt::bf16 : dt::f32;
-  const void* x = AsInput(qkv, s.B * s.T * W, bf16, 0);
-  const void* g = AsInput(dO, s.B * s.T * D, bf16, 2);
+  const void* x = AsInput(qkv, bf16, 0);
+  const void* g = AsInput(dOb, bf16, 2);
   const void* pin = AsInput(p, rows * s.T, bf16, 3);
   // dV = Pᵀ dO, into the v columns of dqkv
-  Multiply(s, s.T, s.T, s.d, in, pin, SquareT(s), g, Heads(s, D, 0), dqkv, Heads(s, W, 2 * D));
+  Multiply(s, s.T, s.T, s.d, in, pin, SquareT(s), g, Heads(s, D, 0), dqkv, Heads(s, W, 2 * D), dout);
   // dP = dO vᵀ, then dS = scale · P ⊙ (dP − Σ dP ⊙ P)
   auto* dP = static_cast<float*>(Scratch(1, np * 4));
   Multiply(s, s.T, s.d, s.T, in, g, Heads(s, D, 0), x, HeadsT(s, W, 2 * D), dP, Square(s));
@@ -146,8 +158,8 @@ Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
   ScaledSoftmaxRowsGrad(dP, p, rows, s.T, scale, dS);
   const void* sin = AsInput(dS, rows * s.T, bf16, 3);  // (P's bf16 copy is no longer needed)
   // dQ = dS k and dK = dSᵀ q, into the q and k columns of dqkv
-  Multiply(s, s.T, s.T, s.d, in, sin, Square(s), x, Heads(s, W, D), dqkv, Heads(s, W, 0));
-  Multiply(s, s.T, s.T, s.d, in, sin, SquareT(s), x, Heads(s, W, 0), dqkv, Heads(s, W, D));
+  Multiply(s, s.T, s.T, s.d, in, sin, Square(s), x, Heads(s, W, D), dqkv, Heads(s, W, 0), dout);
+  Multiply(s, s.T, s.T, s.d, in, sin, SquareT(s), x, Heads(s, W, 0), dqkv, Heads(s, W, D), dout);
   return env.Undefined();
 }
 

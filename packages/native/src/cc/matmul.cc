@@ -3,8 +3,11 @@
 // the last dimension and a fused ReLU serve TensorFlow.js's _FusedMatMul. With `bf16` (the
 // encoder's products under setPrecision('bf16'), kernel SupconAutocastMatMul) both operands are
 // bf16 (fp32 storage is narrowed into scratch first) and oneDNN accumulates and writes fp32.
+// linearGrad (kernel SupconLinearGrad) is a linear layer's whole gradient: two products and the bias sum.
+#include <algorithm>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "bf16.h"
 #include "common.h"
@@ -29,34 +32,22 @@ void* Operand(const Buf& x, bool bf16, int slot) {
   return !bf16 || x.bf16 ? x.data : Narrowed(x.f(), static_cast<int64_t>(x.length), scratch[slot]);
 }
 
-// matmul(a, [batchA, a1, a2], b, [batchB, b1, b2], out, transposeA, transposeB, bias|null, activation,
-// bf16) out has shape [max(batchA, batchB), M, N] and is fp32; a and b are Float32Arrays, or with
-// bf16 either storage.
-Napi::Value MatMul(const Napi::CallbackInfo& info) {
-  bool bf16 = info.Length() > 9 && info[9].ToBoolean();
-  Buf abuf = AnyBuf(info, 0), bbuf = AnyBuf(info, 2);
-  if (!bf16 && (abuf.bf16 || bbuf.bf16)) throw Napi::TypeError::New(info.Env(), "matmul: bf16 operands need bf16=true");
-  float* out = F32(info, 4);
-  auto as = Ints(info, 1), bs = Ints(info, 3);
-  bool ta = info[5].ToBoolean(), tb = info[6].ToBoolean();
-  bool hasBias = info[7].IsTypedArray();
-  float* bias = hasBias ? F32(info, 7) : nullptr;
-  int activation = static_cast<int>(Num(info, 8));
-  if (as.size() != 3 || bs.size() != 3) throw Napi::Error::New(info.Env(), "matmul: expected 3-D shapes");
-  int64_t batchA = as[0], batchB = bs[0];
-  int64_t M = ta ? as[2] : as[1], K = ta ? as[1] : as[2];
-  int64_t N = tb ? bs[1] : bs[2], Kb = tb ? bs[2] : bs[1];
-  if (K != Kb) throw Napi::Error::New(info.Env(), "matmul: inner dimensions differ");
+// out [max(batchA, batchB), M, N] (fp32, or bf16 with `bf16Out`) = op(a) · op(b) (+ bias, then the
+// activation), a as [batchA, a1, a2] and b as [batchB, b1, b2] in the product's precision already.
+void Product(const void* a, int64_t batchA, int64_t a1, int64_t a2, const void* b, int64_t batchB, int64_t b1,
+             int64_t b2, void* out, bool ta, bool tb, const float* bias, int activation, bool bf16,
+             bool bf16Out = false) {
+  int64_t M = ta ? a2 : a1, K = ta ? a1 : a2;
+  int64_t N = tb ? b1 : b2;
   int64_t batch = batchA > batchB ? batchA : batchB;
-  CheckLength(info.Env(), "matmul a", abuf.length, static_cast<size_t>(batchA * M * K));
-  CheckLength(info.Env(), "matmul b", bbuf.length, static_cast<size_t>(batchB * K * N));
-  std::vector<int64_t> key{batchA, M, K, batchB, N, ta, tb, hasBias, activation, bf16};
+  bool hasBias = bias != nullptr;
+  std::vector<int64_t> key{batchA, M, K, batchB, N, ta, tb, hasBias, activation, bf16, bf16Out};
   auto& entry = cache[key];
   if (!entry) {
     dt in = bf16 ? dt::bf16 : dt::f32;
     memory::desc ad({batchA, M, K}, in, ta ? memory::dims{M * K, 1, M} : memory::dims{M * K, K, 1});
     memory::desc bd({batchB, K, N}, in, tb ? memory::dims{K * N, 1, K} : memory::dims{K * N, N, 1});
-    memory::desc cd({batch, M, N}, dt::f32, memory::dims{M * N, N, 1});
+    memory::desc cd({batch, M, N}, bf16Out ? dt::bf16 : dt::f32, memory::dims{M * N, N, 1});
     dnnl::primitive_attr attr;
     if (activation == 1) {
       dnnl::post_ops ops;
@@ -73,19 +64,110 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
     entry.reset(new MatMulEntry{pd, dnnl::matmul(pd)});
   }
   auto& pd = entry->pd;
-  void* a = Operand(abuf, bf16, 0);
-  void* b = Operand(bbuf, bf16, 1);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(pd.src_desc(), Engine(), a)},
-                                       {DNNL_ARG_WEIGHTS, memory(pd.weights_desc(), Engine(), b)},
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(pd.src_desc(), Engine(), const_cast<void*>(a))},
+                                       {DNNL_ARG_WEIGHTS, memory(pd.weights_desc(), Engine(), const_cast<void*>(b))},
                                        {DNNL_ARG_DST, memory(pd.dst_desc(), Engine(), out)}};
-  if (hasBias) args.emplace(DNNL_ARG_BIAS, memory(pd.bias_desc(), Engine(), bias));
+  if (hasBias) args.emplace(DNNL_ARG_BIAS, memory(pd.bias_desc(), Engine(), const_cast<float*>(bias)));
   entry->prim.execute(Stream(), args);
   Stream().wait();
+}
+
+// matmul(a, [batchA, a1, a2], b, [batchB, b1, b2], out, transposeA, transposeB, bias|null, activation,
+// bf16) out has shape [max(batchA, batchB), M, N] and is fp32; a and b are Float32Arrays, or with
+// bf16 either storage, and so is out (a Uint16Array: the result rounded to bf16).
+Napi::Value MatMul(const Napi::CallbackInfo& info) {
+  bool bf16 = info.Length() > 9 && info[9].ToBoolean();
+  Buf abuf = AnyBuf(info, 0), bbuf = AnyBuf(info, 2);
+  if (!bf16 && (abuf.bf16 || bbuf.bf16)) throw Napi::TypeError::New(info.Env(), "matmul: bf16 operands need bf16=true");
+  Buf out = AnyBuf(info, 4);
+  if (!bf16 && out.bf16) throw Napi::TypeError::New(info.Env(), "matmul: a bf16 output needs bf16=true");
+  auto as = Ints(info, 1), bs = Ints(info, 3);
+  bool ta = info[5].ToBoolean(), tb = info[6].ToBoolean();
+  float* bias = info[7].IsTypedArray() ? F32(info, 7) : nullptr;
+  int activation = static_cast<int>(Num(info, 8));
+  if (as.size() != 3 || bs.size() != 3) throw Napi::Error::New(info.Env(), "matmul: expected 3-D shapes");
+  int64_t M = ta ? as[2] : as[1], K = ta ? as[1] : as[2];
+  int64_t N = tb ? bs[1] : bs[2], Kb = tb ? bs[2] : bs[1];
+  if (K != Kb) throw Napi::Error::New(info.Env(), "matmul: inner dimensions differ");
+  CheckLength(info.Env(), "matmul a", abuf.length, static_cast<size_t>(as[0] * M * K));
+  CheckLength(info.Env(), "matmul b", bbuf.length, static_cast<size_t>(bs[0] * K * N));
+  int64_t batch = as[0] > bs[0] ? as[0] : bs[0];
+  CheckLength(info.Env(), "matmul out", out.length, static_cast<size_t>(batch * M * N));
+  Product(Operand(abuf, bf16, 0), as[0], as[1], as[2], Operand(bbuf, bf16, 1), bs[0], bs[1], bs[2], out.data, ta,
+          tb, bias, activation, bf16, out.bf16);
   return info.Env().Undefined();
+}
+
+// db[c] = Σ_r dy[r, c] over rows of N, in double per column block of 256 rows (so the error does not
+// grow with the row count); with `narrowed`, dy's bf16 copy is written in the same pass.
+template <typename In>
+void ColumnSums(const In* dy, int64_t rows, int64_t N, float* db, bf16_t* narrowed) {
+  ParallelFor(N, 16, [&](int64_t c0, int64_t c1) {
+    std::vector<double> total(static_cast<size_t>(c1 - c0), 0.0);
+    std::vector<float> part(static_cast<size_t>(c1 - c0));
+    for (int64_t r0 = 0; r0 < rows; r0 += 256) {
+      int64_t r1 = r0 + 256 < rows ? r0 + 256 : rows;
+      std::fill(part.begin(), part.end(), 0.f);
+      for (int64_t r = r0; r < r1; r++) {
+        const In* row = dy + r * N;
+        for (int64_t c = c0; c < c1; c++) {
+          float v = Load(row, c);
+          part[c - c0] += v;
+          if (narrowed) narrowed[r * N + c] = ToBf16(v);
+        }
+      }
+      for (int64_t c = c0; c < c1; c++) total[c - c0] += part[c - c0];
+    }
+    for (int64_t c = c0; c < c1; c++) db[c] = static_cast<float>(total[c - c0]);
+  });
+}
+
+// linearGrad(dy [rows, N], x [rows, K], w [K, N], dx [rows, K], dw [K, N], db [N], bf16): the
+// gradient of y = x w + b: dx = dy wᵀ, dw = xᵀ dy, db = Σ_rows dy. dw, db and w are fp32; dy, x and
+// dx fp32 or (bf16) either storage. In bf16, fp32 dy is narrowed once, in db's pass, for both products.
+Napi::Value LinearGrad(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  Buf dy = AnyBuf(info, 0), x = AnyBuf(info, 1), w = AnyBuf(info, 2);
+  size_t ndw, ndb;
+  Buf dxb = AnyBuf(info, 3);
+  size_t ndx = dxb.length;
+  float* dw = F32(info, 4, &ndw);
+  float* db = F32(info, 5, &ndb);
+  bool bf16 = info[6].ToBoolean();
+  if (w.bf16) throw Napi::TypeError::New(env, "linearGrad: expected w as a Float32Array, received a Uint16Array");
+  if (!bf16 && (dy.bf16 || x.bf16 || dxb.bf16))
+    throw Napi::TypeError::New(env, "linearGrad: bf16 dy, x or dx needs bf16=true");
+  const int64_t N = static_cast<int64_t>(ndb);
+  if (N <= 0 || ndw % ndb != 0 || dy.length % ndb != 0) {
+    throw Napi::TypeError::New(env, "linearGrad: expected dy [rows, N], w [K, N] and db [N], received " +
+                                        std::to_string(dy.length) + ", " + std::to_string(ndw) + " and " +
+                                        std::to_string(ndb) + " elements");
+  }
+  const int64_t K = static_cast<int64_t>(ndw) / N, rows = static_cast<int64_t>(dy.length) / N;
+  CheckLength(env, "linearGrad w", w.length, ndw);
+  CheckLength(env, "linearGrad x", x.length, static_cast<size_t>(rows * K));
+  CheckLength(env, "linearGrad dx", ndx, static_cast<size_t>(rows * K));
+  static std::vector<bf16_t> narrowed;
+  const void* g = dy.data;
+  if (dy.bf16) {
+    ColumnSums(dy.h(), rows, N, db, nullptr);
+  } else if (bf16) {
+    narrowed.resize(static_cast<size_t>(rows * N));
+    ColumnSums(dy.f(), rows, N, db, narrowed.data());
+    g = narrowed.data();
+  } else {
+    ColumnSums(dy.f(), rows, N, db, nullptr);
+  }
+  Product(g, 1, rows, N, Operand(w, bf16, 1), 1, K, N, dxb.data, false, true, nullptr, 0, bf16, dxb.bf16);  // dx = dy wᵀ
+  Product(Operand(x, bf16, 0), 1, rows, K, g, 1, rows, N, dw, true, false, nullptr, 0, bf16);  // dw = xᵀ dy
+  return env.Undefined();
 }
 
 }  // namespace
 
-void InitMatMul(Napi::Env env, Napi::Object exports) { exports.Set("matmul", Napi::Function::New(env, MatMul)); }
+void InitMatMul(Napi::Env env, Napi::Object exports) {
+  exports.Set("matmul", Napi::Function::New(env, MatMul));
+  exports.Set("linearGrad", Napi::Function::New(env, LinearGrad));
+}
 
 }  // namespace supcon

@@ -1,6 +1,7 @@
 // The Vision Transformer's elementwise and row kernels, each with its gradient: LayerNorm over the
 // last axis (rows of D), GELU, exact (erf) or tanh, and attention's scaled softmax. fp32 inputs (bf16 inputs are widened in
-// JavaScript); LayerNorm and GELU write bf16 outputs in bf16 mode (they feed linear layers only). tfjs composes LayerNorm from ~8 ops with a ~20-op gradient, and its cpu Erf is a
+// JavaScript), except GELU's, which reads either storage; LayerNorm and GELU write bf16 outputs in bf16
+// mode (they feed linear layers only), and so does GELU's gradient (it feeds a linear layer's gradient). tfjs composes LayerNorm from ~8 ops with a ~20-op gradient, and its cpu Erf is a
 // JavaScript loop; here each is one pass forward and one backward. The loops (transformer_impl.inc)
 // are compiled for baseline x86-64, AVX2+FMA and AVX-512, chosen at run time as in batch_norm.cc.
 #include <algorithm>
@@ -115,34 +116,52 @@ Napi::Value LayerNormGrad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// gelu(x, tanhApproximation, y); y a Float32Array or (bf16) a Uint16Array
+// Calls f with the typed storage of `b`: const float* or const bf16_t*.
+template <typename F>
+void Typed(const Buf& b, F f) {
+  if (b.bf16) {
+    f(static_cast<const bf16_t*>(b.h()));
+  } else {
+    f(static_cast<const float*>(b.f()));
+  }
+}
+
+// gelu(x, tanhApproximation, y); x and y Float32Arrays or Uint16Arrays (bf16)
 Napi::Value Gelu(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  size_t n, ny;
-  float* x = F32(info, 0, &n);
+  Buf x = AnyBuf(info, 0);
+  const int64_t n = static_cast<int64_t>(x.length);
   bool tanhApprox = info[1].ToBoolean();
   Buf y = AnyBuf(info, 2);
-  ny = y.length;
-  CheckLength(env, "gelu y", ny, n);
-  if (y.bf16) {
-    SUPCON_DISPATCH(GeluForward, x, static_cast<int64_t>(n), tanhApprox, y.h());
-  } else {
-    SUPCON_DISPATCH(GeluForward, x, static_cast<int64_t>(n), tanhApprox, y.f());
-  }
+  CheckLength(env, "gelu y", y.length, x.length);
+  Typed(x, [&](auto xp) {
+    if (y.bf16) {
+      SUPCON_DISPATCH(GeluForward, xp, n, tanhApprox, y.h());
+    } else {
+      SUPCON_DISPATCH(GeluForward, xp, n, tanhApprox, y.f());
+    }
+  });
   return env.Undefined();
 }
 
-// geluGrad(dy, x, tanhApproximation, dx)
+// geluGrad(dy, x, tanhApproximation, dx); each a Float32Array or a Uint16Array (bf16)
 Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  size_t n, nx, ndx;
-  float* dy = F32(info, 0, &n);
-  float* x = F32(info, 1, &nx);
+  Buf dy = AnyBuf(info, 0), x = AnyBuf(info, 1);
   bool tanhApprox = info[2].ToBoolean();
-  float* dx = F32(info, 3, &ndx);
-  CheckLength(env, "geluGrad x", nx, n);
-  CheckLength(env, "geluGrad dx", ndx, n);
-  SUPCON_DISPATCH(GeluBackward, dy, x, static_cast<int64_t>(n), tanhApprox, dx);
+  Buf dx = AnyBuf(info, 3);
+  const int64_t n = static_cast<int64_t>(dy.length);
+  CheckLength(env, "geluGrad x", x.length, dy.length);
+  CheckLength(env, "geluGrad dx", dx.length, dy.length);
+  Typed(dy, [&](auto dyp) {
+    Typed(x, [&](auto xp) {
+      if (dx.bf16) {
+        SUPCON_DISPATCH(GeluBackward, dyp, xp, n, tanhApprox, dx.h());
+      } else {
+        SUPCON_DISPATCH(GeluBackward, dyp, xp, n, tanhApprox, dx.f());
+      }
+    });
+  });
   return env.Undefined();
 }
 

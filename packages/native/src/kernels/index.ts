@@ -13,7 +13,7 @@ import {
 } from './conv.js';
 import { binaryKernels, unaryKernels } from './elementwise.js';
 import { gatherKernel } from './gather.js';
-import { autocastMatMulKernel, batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
+import { autocastMatMulKernel, batchMatMulKernel, fusedMatMulKernel, linearGradKernel } from './matmul.js';
 import { optimizerKernels } from './optim.js';
 import { poolKernels } from './pool.js';
 import { reduceKernels, softmaxKernel } from './reduce.js';
@@ -49,6 +49,7 @@ export const nativeKernels: NativeKernel[] = [
   batchMatMulKernel,
   fusedMatMulKernel,
   autocastMatMulKernel,
+  linearGradKernel,
   batchNormTrainKernel,
   batchNormGradKernel,
   runningStatsKernel,

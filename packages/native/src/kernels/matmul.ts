@@ -1,7 +1,8 @@
 /**
  * BatchMatMul and _FusedMatMul (bias over the last axis, linear or ReLU) on oneDNN's matmul, and
  * the encoder's SupconAutocastMatMul (supcon/kernels), which runs in bf16 with fp32 accumulation
- * while setPrecision('bf16') is in effect. Every output is fp32.
+ * while setPrecision('bf16') is in effect, and a linear layer's whole gradient SupconLinearGrad in
+ * the same precision. Every output is fp32.
  */
 
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
@@ -12,6 +13,8 @@ import {
   SupconAutocastMatMul,
   type SupconAutocastMatMulAttrs,
   type SupconAutocastMatMulInputs,
+  SupconLinearGrad,
+  type SupconLinearGradInputs,
 } from 'supcon/kernels';
 import type { NativeAddon } from '../addon.js';
 import {
@@ -21,6 +24,7 @@ import {
   f32,
   type NativeKernel,
   output,
+  outputBf16,
   sizeOf,
 } from './util.js';
 
@@ -33,6 +37,7 @@ function run(
   bias: TensorInfo | undefined,
   act: number,
   bf16 = false,
+  bf16Out = false,
 ): TensorInfo | null {
   // bf16: either storage as it is (the addon narrows fp32); fp32: bf16 storage is widened.
   const read = (t: TensorInfo): Activation | null => (bf16 ? activation(backend, t) : f32(backend, t));
@@ -63,7 +68,7 @@ function run(
     biasValues = f32(backend, bias);
     if (!biasValues || biasValues.length !== n) return null;
   }
-  const [out, make] = output(backend, [...batchShape, m, n]);
+  const [out, make] = (bf16 && bf16Out ? outputBf16 : output)(backend, [...batchShape, m, n]);
   addon.matmul(
     av,
     [batchA, a1, a2],
@@ -109,9 +114,10 @@ export const autocastMatMulKernel: NativeKernel = {
   kernelName: SupconAutocastMatMul,
   run: ({ inputs, backend, attrs }, addon) => {
     const { a, b, bias } = inputs as unknown as SupconAutocastMatMulInputs;
-    const { transposeA, transposeB } = kernelAttrs(SupconAutocastMatMul, attrs);
+    const { transposeA, transposeB, reducedOutput } = kernelAttrs(SupconAutocastMatMul, attrs);
     if (a.shape.length !== b.shape.length) return null; // the contract: equal ranks
-    return run(backend, addon, a, b, { transposeA, transposeB }, bias, 0, bf16Activations());
+    const bf16 = bf16Activations();
+    return run(backend, addon, a, b, { transposeA, transposeB }, bias, 0, bf16, reducedOutput === true);
   },
 };
 
@@ -133,5 +139,40 @@ export const autocastMatMulGradConfig: GradConfig = {
       b: () => (tb ? mm(g, a, true, ta) : mm(a, g, !ta, false)),
       bias: () => sum(reshape(g, [-1, g.shape[g.rank - 1]!]), 0),
     };
+  },
+};
+
+export const linearGradKernel: NativeKernel = {
+  kernelName: SupconLinearGrad,
+  run: ({ inputs, backend, attrs }, addon) => {
+    const { dy, x, w } = inputs as unknown as SupconLinearGradInputs;
+    const bf16 = bf16Activations();
+    const bf16Dx = bf16 && kernelAttrs(SupconLinearGrad, attrs).reducedDx === true;
+    const read = (t: TensorInfo): Activation | null => (bf16 ? activation(backend, t) : f32(backend, t));
+    const g = read(dy);
+    const xv = read(x);
+    const wv = f32(backend, w);
+    const [k, n] = w.shape as [number, number];
+    const rows = sizeOf(dy.shape) / n;
+    if (
+      w.shape.length !== 2 ||
+      dy.shape[dy.shape.length - 1] !== n ||
+      x.shape[x.shape.length - 1] !== k ||
+      sizeOf(x.shape) !== rows * k
+    ) {
+      throw new TypeError(
+        `${SupconLinearGrad}: expected dy [..., N], x [..., K] with as many rows and w [K, N], received dy [${dy.shape}], x [${x.shape}], w [${w.shape}]`,
+      );
+    }
+    if (!g || !xv || !wv) {
+      throw new TypeError(
+        `${SupconLinearGrad}: expected float32 dy, x and w, received ${dy.dtype}, ${x.dtype} and ${w.dtype}`,
+      );
+    }
+    const [dx, makeDx] = (bf16Dx ? outputBf16 : output)(backend, [...x.shape]); // [..., K]
+    const [dw, makeDw] = output(backend, [k, n]); // [K, N]
+    const [db, makeDb] = output(backend, [n]); // [N]
+    addon.linearGrad(g, xv, wv, dx, dw, db, bf16);
+    return [makeDx(), makeDw(), makeDb()];
   },
 };

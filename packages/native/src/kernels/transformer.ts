@@ -3,9 +3,11 @@
  * the active backend has them): `SupconFusedLayerNorm` over the last axis, `SupconFusedGelu` (exact or
  * tanh) and attention's `SupconScaledSoftmax`, each with a one-kernel gradient (src/cc/transformer.cc), and
  * the whole multi-head attention `SupconAttention` with its gradient (src/cc/attention.cc, products
- * in the engine's precision). Inputs are read as fp32 (bf16 storage is widened by `f32()`); in bf16
- * mode the LayerNorm, GELU and attention outputs are bf16 storage, as the conv activations are: they
- * feed the linear layers (SupconAutocastMatMul), which take bf16 operands as they are.
+ * in the engine's precision). LayerNorm and softmax read fp32 (bf16 storage is widened by `f32()`);
+ * in bf16 mode GELU and attention (and their gradients) read bf16 storage as it is, and the LayerNorm,
+ * GELU and attention outputs and the GELU and attention input gradients are bf16 storage, as the
+ * conv activations are: they feed the linear layers (SupconAutocastMatMul, SupconLinearGrad), which
+ * take bf16 operands as they are.
  */
 import { engine, type GradConfig, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
 import {
@@ -19,7 +21,15 @@ import {
   SupconScaledSoftmax,
   SupconScaledSoftmaxGrad,
 } from 'supcon/kernels';
-import { bf16Activations, f32, type NativeKernel, output, outputActivation } from './util.js';
+import {
+  type Activation,
+  activation,
+  bf16Activations,
+  f32,
+  type NativeKernel,
+  output,
+  outputActivation,
+} from './util.js';
 
 /** The fp32 storage of input `name` of `kernel`, or an argument error saying what it received. */
 function input(
@@ -29,6 +39,26 @@ function input(
   name: string,
 ): Float32Array {
   const v = f32(backend, t);
+  if (v === null) {
+    throw new TypeError(
+      `${kernel}: expected input \`${name}\` as a float32 tensor, received ${t ? `${t.dtype} [${t.shape}]` : 'none'}`,
+    );
+  }
+  return v;
+}
+
+/**
+ * Input `name` of `kernel` as the kernels that take either storage read it: as stored in bf16 mode
+ * (bf16 storage stays bf16), as fp32 otherwise (bf16 storage widened), or an argument error.
+ */
+function either(
+  backend: Parameters<typeof f32>[0],
+  t: TensorInfo | undefined,
+  kernel: string,
+  name: string,
+): Activation {
+  if (!bf16Activations()) return input(backend, t, kernel, name);
+  const v = activation(backend, t);
   if (v === null) {
     throw new TypeError(
       `${kernel}: expected input \`${name}\` as a float32 tensor, received ${t ? `${t.dtype} [${t.shape}]` : 'none'}`,
@@ -94,7 +124,7 @@ export const geluKernel: NativeKernel = {
   kernelName: SupconFusedGelu,
   run: ({ inputs, backend, attrs }, addon) => {
     const { x } = inputs as Record<string, TensorInfo | undefined>;
-    const xv = input(backend, x, SupconFusedGelu, 'x');
+    const xv = either(backend, x, SupconFusedGelu, 'x'); // a linear layer's output, bf16 in bf16 mode
     const [y, make] = outputActivation(backend, [...x!.shape]); // bf16 in bf16 mode
     addon.gelu(xv, kernelAttrs(SupconFusedGelu, attrs).approximate === 'tanh', y);
     return make();
@@ -105,10 +135,11 @@ export const geluGradKernel: NativeKernel = {
   kernelName: SupconFusedGeluGrad,
   run: ({ inputs, backend, attrs }, addon) => {
     const { dy, x } = inputs as Record<string, TensorInfo | undefined>;
-    const xv = input(backend, x, SupconFusedGeluGrad, 'x');
-    const [dx, make] = output(backend, [...x!.shape]);
+    const xv = either(backend, x, SupconFusedGeluGrad, 'x');
+    // bf16 in bf16 mode: it feeds the gradient of the linear layer before the GELU only.
+    const [dx, make] = outputActivation(backend, [...x!.shape]);
     const tanh = kernelAttrs(SupconFusedGeluGrad, attrs).approximate === 'tanh';
-    addon.geluGrad(input(backend, dy, SupconFusedGeluGrad, 'dy'), xv, tanh, dx);
+    addon.geluGrad(either(backend, dy, SupconFusedGeluGrad, 'dy'), xv, tanh, dx);
     return make();
   },
 };
@@ -200,7 +231,7 @@ export const attentionKernel: NativeKernel = {
   run: ({ inputs, backend, attrs }, addon) => {
     const { qkv } = inputs as Record<string, TensorInfo | undefined>;
     const K = SupconAttention;
-    const x = input(backend, qkv, K, 'qkv'); // [B, T, 3D]
+    const x = either(backend, qkv, K, 'qkv'); // [B, T, 3D], bf16 in bf16 mode
     const shape = attentionShape(qkv!, kernelAttrs(K, attrs).heads, K);
     const [b, t, h, d] = shape;
     const [o, makeO] = outputActivation(backend, [b, t, h * d]); // [B, T, D], bf16 in bf16 mode
@@ -215,12 +246,13 @@ export const attentionGradKernel: NativeKernel = {
   run: ({ inputs, backend, attrs }, addon) => {
     const { dy, qkv, p } = inputs as Record<string, TensorInfo | undefined>;
     const K = SupconAttentionGrad;
-    const x = input(backend, qkv, K, 'qkv'); // [B, T, 3D]
+    const x = either(backend, qkv, K, 'qkv'); // [B, T, 3D]
     const shape = attentionShape(qkv!, kernelAttrs(K, attrs).heads, K);
-    const [dqkv, make] = output(backend, [...qkv!.shape]); // [B, T, 3D]
+    // [B, T, 3D], bf16 in bf16 mode: it feeds the q/k/v projection's gradient only.
+    const [dqkv, make] = outputActivation(backend, [...qkv!.shape]);
     const scale = 1 / Math.sqrt(shape[3]);
     addon.attentionGrad(
-      input(backend, dy, K, 'dy'),
+      either(backend, dy, K, 'dy'),
       x,
       input(backend, p, K, 'p'),
       shape,

@@ -28,6 +28,8 @@ import {
   type SupconFusedGeluAttrs,
   SupconFusedLayerNorm,
   type SupconFusedLayerNormAttrs,
+  SupconLinearGrad,
+  type SupconLinearGradAttrs,
   SupconScaledSoftmax,
   type SupconScaledSoftmaxAttrs,
   SupconScaledSoftmaxGrad,
@@ -38,7 +40,8 @@ import {
  * `SupconAutocastMatMul` kernel where the backend has it (the native engine runs it in bf16 with
  * fp32 accumulation under `setPrecision('bf16')`, like PyTorch's CPU autocast), tf.matMul
  * otherwise. a [..., M, K] and b [..., K, N] before the transposes, with equal ranks, or b 2-D and a
- * not transposed (its rows are multiplied as one matrix). Returns float32 [..., M, N].
+ * not transposed (its rows are multiplied as one matrix). Returns float32 [..., M, N]; with
+ * `reducedOutput`, stored in bf16 in the engine's bf16 mode (for outputs that feed attention or GELU).
  */
 export function autocastMatMul(
   a: tf.Tensor,
@@ -46,10 +49,11 @@ export function autocastMatMul(
   transposeA = false,
   transposeB = false,
   bias?: tf.Tensor,
+  reducedOutput = false,
 ): tf.Tensor {
   if (a.rank > 2 && b.rank === 2 && !transposeA) {
     const k = a.shape[a.rank - 1]!;
-    const y = autocastMatMul(tf.reshape(a, [-1, k]), b, false, transposeB, bias); // [rows, N]
+    const y = autocastMatMul(tf.reshape(a, [-1, k]), b, false, transposeB, bias, reducedOutput); // [rows, N]
     return tf.reshape(y, [...a.shape.slice(0, -1), y.shape[1]!]); // [..., N]
   }
   if (!tf.getKernel(SupconAutocastMatMul, tf.getBackend())) {
@@ -57,7 +61,9 @@ export function autocastMatMul(
       ? tf.fused.matMul({ a, b, transposeA, transposeB, bias })
       : tf.matMul(a, b, transposeA, transposeB);
   }
-  const attrs: SupconAutocastMatMulAttrs = { transposeA, transposeB };
+  const attrs: SupconAutocastMatMulAttrs = reducedOutput
+    ? { transposeA, transposeB, reducedOutput }
+    : { transposeA, transposeB };
   const inputs = bias ? { a, b, bias } : { a, b };
   return tf.engine().runKernel(SupconAutocastMatMul, inputs, { ...attrs }) as tf.Tensor; // [..., M, N]
 }
@@ -141,31 +147,73 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Te
 }
 
 /**
+ * A linear layer's gradient from dy [rows, out], x [rows, in] and W [in, out]: [dx = dy Wᵀ [rows, in],
+ * dW = xᵀ dy [in, out], db = Σ_rows dy [out]]. One `SupconLinearGrad` kernel where the backend has
+ * it (dy read once, narrowed once in bf16), two products and a sum otherwise.
+ */
+function linearGrad(
+  dy: tf.Tensor2D,
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  reducedDx: boolean,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  if (tf.getKernel(SupconLinearGrad, tf.getBackend())) {
+    const attrs: SupconLinearGradAttrs = reducedDx ? { reducedDx } : {};
+    const outs = tf
+      .engine()
+      .runKernel(SupconLinearGrad, { dy, x, w }, { ...attrs }) as unknown as tf.Tensor[];
+    return [outs[0]!, outs[1]!, outs[2]!];
+  }
+  const dx = autocastMatMul(dy, w, false, true); // [rows, in]
+  const dw = autocastMatMul(x, dy, true, false); // [in, out]
+  return [dx, dw, tf.sum(dy, 0)]; // db [out]
+}
+
+/** Where a linear layer may keep tensors beyond its products' operands at reduced precision (see `linear`). */
+export interface LinearPrecision {
+  reducedOutput?: boolean;
+  reducedInputGrad?: boolean;
+}
+
+/**
  * x W + b (+ residual) over the last axis: x [..., in], W [in, out], b [out], residual [..., out] →
  * [..., out]. The gradient keeps only x and W (tfjs's MatMul + Add + Add would also keep the
  * product, the biased product and the residual sum, each [..., out]):
  *   dx = dy Wᵀ, dW = xᵀ dy, db = Σ_rows dy, d residual = dy.
  * Example: `linear(tokens, kernel, bias, tokens)` for a residual projection.
+ *
+ * `precision` says where the engine's reduced precision (bf16 mode) may store more than the
+ * products' operands: `reducedOutput` the output (a layer feeding attention or GELU only; not with a
+ * residual), `reducedInputGrad` dx (a layer whose input comes from attention or GELU only).
  */
-export function linear(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
+export function linear(
+  x: tf.Tensor,
+  kernel: tf.Tensor,
+  bias: tf.Tensor,
+  residual?: tf.Tensor,
+  precision: LinearPrecision = {},
+): tf.Tensor {
+  const { reducedOutput = false, reducedInputGrad = false } = precision;
+  if (reducedOutput && residual) {
+    throw new Error(
+      'linear: expected no `residual` with `reducedOutput` (the sum stays fp32), received both',
+    );
+  }
   const inDim = x.shape[x.rank - 1]!;
   const outDim = kernel.shape[1]!;
   const outShape = [...x.shape.slice(0, -1), outDim];
   const rows = (t: tf.Tensor, width: number) => tf.reshape(t, [-1, width]) as tf.Tensor2D; // [rows, width]
   const forward = (save: tf.GradSaveFunc, r?: tf.Tensor) => {
     save([x, kernel]);
-    let y = autocastMatMul(rows(x, inDim), kernel, false, false, bias); // [rows, out]
+    let y = autocastMatMul(rows(x, inDim), kernel, false, false, bias, reducedOutput); // [rows, out]
     if (r) y = tf.add(y, rows(r, outDim)); // [rows, out]
     // tfjs runs a customGrad's gradFunc outside any tidy and keeps what it leaves until the whole
     // backward pass ends, so the intermediates are tidied here.
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] =>
       tf.tidy(() => {
         const [xs, w] = saved as [tf.Tensor, tf.Tensor2D];
-        const g = rows(dy, outDim); // [rows, out]
-        const dx = tf.reshape(autocastMatMul(g, w, false, true), xs.shape); // [..., in]
-        const dw = autocastMatMul(rows(xs, inDim), g, true, false); // [in, out]
-        const db = tf.sum(g, 0); // [out]
-        return r ? [dx, dw, db, tf.clone(dy)] : [dx, dw, db];
+        const [dx, dw, db] = linearGrad(rows(dy, outDim), rows(xs, inDim), w, reducedInputGrad); // [rows, in], [in, out], [out]
+        return r ? [tf.reshape(dx, xs.shape), dw, db, tf.clone(dy)] : [tf.reshape(dx, xs.shape), dw, db];
       });
     return { value: tf.reshape(y, outShape), gradFunc }; // [..., out]
   };
@@ -243,8 +291,8 @@ export function multiHeadSelfAttention(
   residual?: tf.Tensor3D,
 ): tf.Tensor3D {
   return tf.tidy(() => {
-    const qkv = linear(x, p.qkvKernel, p.qkvBias) as tf.Tensor3D; // [B, T, 3D]
+    const qkv = linear(x, p.qkvKernel, p.qkvBias, undefined, { reducedOutput: true }) as tf.Tensor3D; // [B, T, 3D]
     const merged = headsAttention(qkv, heads); // [B, T, D]
-    return linear(merged, p.projKernel, p.projBias, residual) as tf.Tensor3D; // [B, T, D]
+    return linear(merged, p.projKernel, p.projBias, residual, { reducedInputGrad: true }) as tf.Tensor3D; // [B, T, D]
   });
 }

@@ -237,8 +237,12 @@ export function vitBlock(x: tf.Tensor3D, block: Block, size: VitSize): tf.Tensor
     x,
   ); // [B, T, D]: x + MSA(LN(x))
   const normed = layerNorm(y, block.ln2.gamma, block.ln2.beta); // [B, T, D]
-  const h = gelu(linear(normed, block.fc1.kernel, block.fc1.bias), size.gelu); // [B, T, rD]
-  return linear(h, block.fc2.kernel, block.fc2.bias, y) as tf.Tensor3D; // [B, T, D]
+  // fc1's output feeds GELU only and fc2's input gradient GELU's gradient only: both may be bf16.
+  const h = gelu(
+    linear(normed, block.fc1.kernel, block.fc1.bias, undefined, { reducedOutput: true }),
+    size.gelu,
+  ); // [B, T, rD]
+  return linear(h, block.fc2.kernel, block.fc2.bias, y, { reducedInputGrad: true }) as tf.Tensor3D; // [B, T, D]
 }
 
 /** The forward pass: images [B, H, W, C] → features [B, D] (no train-only behaviour). */
