@@ -89,6 +89,33 @@ test('a run stopped after 7 steps and resumed equals an uninterrupted run; the p
   rmSync(parted, { recursive: true });
 });
 
+test("a resumed run counts the earlier process's training time: each checkpoint records the sum", async () => {
+  const dir = tmp();
+  const first = await trainRun(
+    tinySpec(),
+    dir,
+    { dataset: quadrantDataset() },
+    { stop: (t) => t.position.iteration === 7 },
+  );
+  // A kill now would leave only the checkpoint: its time is what a resume can count.
+  const before = loadCheckpoint(runFiles(dir).checkpoint).meta['trainSeconds'] as number;
+  assert.ok(
+    before > 0 && before <= first.trainSeconds,
+    `checkpoint ${before} s, first part ${first.trainSeconds} s`,
+  );
+  const started = performance.now();
+  const second = await trainRun(tinySpec(), dir, { resume: true, dataset: quadrantDataset() });
+  const own = (performance.now() - started) / 1000;
+  const added = second.trainSeconds - before;
+  assert.ok(
+    added > 0 && added <= own,
+    `resumed total ${second.trainSeconds} s = ${before} + ${added}, own ${own} s`,
+  );
+  const last = loadCheckpoint(runFiles(dir).checkpoint).meta['trainSeconds'] as number;
+  assert.ok(last > before && last <= second.trainSeconds, `final checkpoint ${last} s`);
+  rmSync(dir, { recursive: true });
+});
+
 function runChild(
   dir: string,
   resume: boolean,

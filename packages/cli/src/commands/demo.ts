@@ -12,7 +12,6 @@ import {
   knnSummaryFields,
   runFiles,
   trainRun,
-  trainSecondsSoFar,
   updateSummary,
   writeReport,
 } from '@supcon/node';
@@ -98,12 +97,21 @@ export const demoCommand: Command = {
     say(
       `supcon demo: ${asked.train.method} on ${asked.data.dataset}, ${encoder}${widthNote(asked.model.encoder)}, ${planned} epochs, backend ${backend} → ${out}${resume ? ' (resumed)' : ''}`,
     );
-    const { spec, trainer, data, prefetch, interrupted, precision, resumedFrom, alreadyFinished, lastEpoch } =
-      await trainRun(asked, out, options, {
-        onStep: progressPrinter(quiet),
-        onEpoch: (r) => say(epochLine(r, planned)),
-      });
-    const trainSeconds = trainSecondsSoFar(out, resumedFrom, (performance.now() - started) / 1000);
+    const {
+      spec,
+      trainer,
+      data,
+      prefetch,
+      interrupted,
+      precision,
+      resumedFrom,
+      alreadyFinished,
+      lastEpoch,
+      trainSeconds,
+    } = await trainRun(asked, out, options, {
+      onStep: progressPrinter(quiet),
+      onEpoch: (r) => say(epochLine(r, planned)),
+    });
     if (interrupted) {
       console.error(interruptedMessage(out, trainer.position.iteration, 'demo'));
       return 130;
@@ -201,12 +209,11 @@ async function trainBaseline(
   const spec = specFromFlags({ ...shared, method: 'ce', epochs });
   const resume = existsSync(runFiles(dir).checkpoint);
   say(`baseline: cross-entropy, ${epochs} epochs → ${dir}${resume ? ' (resumed)' : ''}`);
-  const started = performance.now();
   const run = await trainRun(spec, dir, withoutEpochs({ ...options, resume }), {
     onStep: progressPrinter(flags['quiet'] === true),
     onEpoch: (r) => say(epochLine(r, epochs)),
   });
-  const trainSeconds = trainSecondsSoFar(dir, run.resumedFrom, (performance.now() - started) / 1000);
+  const { trainSeconds } = run;
   if (run.interrupted) return undefined;
   say('baseline: linear probe on frozen features and its own classifier…');
   const evaluation = evaluateRun(run.spec, run.trainer.encoder, run.data, { classifier: run.trainer.head });

@@ -237,8 +237,9 @@ export function runSweep(plan: SweepPlan, options: SweepOptions): SweepRun[] {
           t.status === EXIT.usage ? EXIT.usage : EXIT.failed,
         );
       const result = lastJson(t.stdout, `supcon train --out ${run}`);
-      // A resumed run reports only its own part of the training time.
-      summary = updateSummary(run, { trainSeconds: result['seconds'], resumedFrom: result['resumedFrom'] });
+      // The whole training time, over the processes that trained it (`seconds` is this one's only).
+      const seconds = typeof result['trainSeconds'] === 'number' ? result['trainSeconds'] : result['seconds'];
+      summary = updateSummary(run, { trainSeconds: seconds, resumedFrom: result['resumedFrom'] });
     }
     const probe = !trained || !probed(spec, summary, probeEpochs);
     if (probe) {

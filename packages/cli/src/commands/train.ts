@@ -81,7 +81,7 @@ export const trainCommand: Command = {
         if (!quiet) console.error(epochLine(r, epochs ?? spec.train.epochs));
       },
     });
-    const { trainer, resumedFrom, prefetch, interrupted, precision, alreadyFinished } = result;
+    const { trainer, resumedFrom, prefetch, interrupted, precision, alreadyFinished, trainSeconds } = result;
     const summary = {
       run: out,
       backend,
@@ -94,6 +94,8 @@ export const trainCommand: Command = {
       prefetch,
       ...finalMetrics(result),
       seconds: (performance.now() - started) / 1000,
+      // Every process's training time summed (a resume after a kill counts the killed one's part).
+      trainSeconds,
     };
     // The precision in effect (config.json holds the one asked for).
     updateSummary(out, { precision });

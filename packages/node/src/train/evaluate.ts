@@ -377,21 +377,6 @@ function summaryOf(runDir: string): Record<string, unknown> {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
 }
 
-/**
- * The training time to record for a run after this process trained it for `seconds` from
- * iteration `resumedFrom`: those seconds plus the time summary.json already holds when that
- * summary describes exactly the training before this resume (its `iterations` equal
- * `resumedFrom`), so `--resume` on a finished run (nothing trained) or one that lengthens it keeps
- * the earlier time instead of replacing it. After an interruption the killed process wrote no time,
- * and only this process's part is known.
- */
-export function trainSecondsSoFar(runDir: string, resumedFrom: number, seconds: number): number {
-  if (resumedFrom === 0) return seconds;
-  const old = summaryOf(runDir);
-  const before = old['trainSeconds'];
-  return old['iterations'] === resumedFrom && typeof before === 'number' ? before + seconds : seconds;
-}
-
 /** Merges `fields` into the run's summary.json (atomically); a field set to undefined is removed. */
 export function updateSummary(runDir: string, fields: Record<string, unknown>): Record<string, unknown> {
   const merged = { ...summaryOf(runDir), ...fields };

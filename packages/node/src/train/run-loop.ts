@@ -16,7 +16,7 @@
  * ranks that skip it stay bit-identical to the writer.
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AugmentStep, StepRecord, TrainerBase } from 'supcon';
 import { saveCheckpoint, writeFileDurable } from './checkpoint.js';
 import { exportLayersModel } from './export.js';
@@ -56,6 +56,10 @@ export interface RunLoopOptions {
   onEpoch?: (r: MetricsEpochRecord) => void;
   /** Every process, after each step and its records. */
   afterStep?: (r: StepRecord) => void;
+  /** Seconds the run had trained before this process (its checkpoint's `trainSeconds`); 0 for a fresh run. */
+  secondsBefore?: number;
+  /** performance.now() when this process began the run (default: when the loop starts). */
+  startedAt?: number;
 }
 
 export interface RunLoopResult {
@@ -63,14 +67,23 @@ export interface RunLoopResult {
   alreadyFinished: boolean;
   /** The loop ended before the last iteration (`stop` or `stopAfterIterations`). */
   stopped: boolean;
+  /**
+   * Seconds of training the run has had up to now, every process's part summed: `secondsBefore`
+   * plus this process's time. Each checkpoint records the same sum up to itself (meta
+   * `trainSeconds`), so a resume after a kill counts what the killed process trained up to its
+   * last checkpoint (the steps after it are trained again, and counted again, by the resume).
+   */
+  trainSeconds: number;
 }
 
 /** Trains `trainer` to its end or until stopped, writing the run folder if `writes` (see the top of this file). */
 export async function runLoop(o: RunLoopOptions): Promise<RunLoopResult> {
   const { trainer: t, spec, writes } = o;
   const files = runFiles(o.runDir);
+  const startedAt = o.startedAt ?? performance.now();
+  const trainSeconds = () => (o.secondsBefore ?? 0) + (performance.now() - startedAt) / 1000;
   const checkpoint = () => {
-    if (writes) saveCheckpoint(files.checkpoint, t.state(), { spec });
+    if (writes) saveCheckpoint(files.checkpoint, t.state(), { spec, trainSeconds: trainSeconds() });
   };
   const limit = o.stopAfterIterations;
   const limitReached = () => limit !== undefined && t.position.iteration >= limit;
@@ -108,11 +121,32 @@ export async function runLoop(o: RunLoopOptions): Promise<RunLoopResult> {
     }
   }
   if (!alreadyFinished) checkpoint();
+  const seconds = trainSeconds();
   // A finished run also leaves its encoder in the TensorFlow.js layers format (tf.loadLayersModel);
   // a finished run resumed again writes it only if it is missing (a kill during the export).
   if (writes && t.position.done && (!alreadyFinished || !existsSync(files.encoderModel)))
     await exportLayersModel(files.encoder, { spec, encoder: t.encoder, data: o.data });
-  return { alreadyFinished, stopped };
+  return { alreadyFinished, stopped, trainSeconds: seconds };
+}
+
+/**
+ * The seconds a run had trained before this process resumed it at iteration `resumedFrom`: what its
+ * checkpoint recorded (`meta.trainSeconds`, every earlier process's part up to that checkpoint),
+ * else, for a checkpoint written before it recorded them, the time summary.json holds when that
+ * summary describes exactly the training before this resume; 0 when neither is known.
+ */
+export function secondsBeforeResume(
+  runDir: string,
+  resumedFrom: number,
+  checkpointMeta: Record<string, unknown> | undefined,
+): number {
+  if (resumedFrom === 0) return 0;
+  const recorded = checkpointMeta?.['trainSeconds'];
+  if (typeof recorded === 'number' && Number.isFinite(recorded) && recorded >= 0) return recorded;
+  const file = runFiles(runDir).summary;
+  const old = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  const before = old['trainSeconds'];
+  return old['iterations'] === resumedFrom && typeof before === 'number' ? before : 0;
 }
 
 /**

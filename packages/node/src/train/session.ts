@@ -17,7 +17,7 @@ import {
 import { loadCheckpoint } from './checkpoint.js';
 import { processCommandLine, trainAugmenter } from './run-common.js';
 import { lastEpochRecord, type MetricsEpochRecord, runFiles } from './run-folder.js';
-import { openRunFolder, runLoop } from './run-loop.js';
+import { openRunFolder, runLoop, secondsBeforeResume } from './run-loop.js';
 
 export { knnMonitorSettings } from './run-common.js';
 export { lastEpochRecord, runFiles } from './run-folder.js';
@@ -98,6 +98,11 @@ export interface RunResult {
   precision: RunPrecision;
   /** Resumed a run that had already trained all its epochs: nothing was trained. */
   alreadyFinished: boolean;
+  /**
+   * Seconds the run has trained in all, over every process that trained it (run-loop.ts): a run
+   * resumed after a kill counts the killed process's time up to its last checkpoint too.
+   */
+  trainSeconds: number;
   /** The last finished epoch (from metrics.jsonl, so also after a resume); undefined before one. */
   lastEpoch: MetricsEpochRecord | undefined;
 }
@@ -191,6 +196,7 @@ export async function trainRun(
   options: RunOptions = {},
   hooks: RunHooks = {},
 ): Promise<RunResult> {
+  const startedAt = performance.now();
   const files = runFiles(runDir);
   if (options.resume) {
     spec = readResumableSpec(runDir);
@@ -222,7 +228,10 @@ export async function trainRun(
   const data = await prepareData(spec, options.dataset);
   const { encoder, head } = buildNetworks(spec, data);
   // The trainer's schedule is fixed at construction: an extension is applied before it is built.
-  const saved = options.resume ? loadCheckpoint(files.checkpoint).state : undefined;
+  const loaded = options.resume ? loadCheckpoint(files.checkpoint) : undefined;
+  const saved = loaded?.state;
+  // Read before openRunFolder records this invocation in summary.json.
+  const secondsBefore = saved ? secondsBeforeResume(runDir, saved.iteration, loaded?.meta) : 0;
   const planned = spec.train.epochs;
   if (saved && options.epochs !== undefined) spec = extendSpec(spec, options.epochs, saved.iteration);
   openRunFolder(runDir, {
@@ -272,10 +281,12 @@ export async function trainRun(
       trainer.restore(saved);
       resumedFrom = saved.iteration;
     }
-    const { alreadyFinished } = await runLoop({
+    const { alreadyFinished, trainSeconds } = await runLoop({
       trainer,
       spec,
       runDir,
+      secondsBefore,
+      startedAt,
       data,
       evalSteps: steps.eval,
       writes: true,
@@ -291,6 +302,7 @@ export async function trainRun(
       data,
       resumedFrom,
       alreadyFinished,
+      trainSeconds,
       lastEpoch: lastEpochRecord(files.metrics),
       prefetch: {
         enabled: ahead !== undefined,
