@@ -75,7 +75,7 @@ export interface NativeAddon {
   attention(qkv: Act, shape: Ints, scale: number, bf16: boolean, o: Act, p: F32): void;
   /** dqkv like qkv from dO [B, T, D], qkv and the forward's p (bf16 storage allowed for all but p with bf16). */
   attentionGrad(dO: Act, qkv: Act, p: F32, shape: Ints, scale: number, bf16: boolean, dqkv: Act): void;
-  /** With `bf16`, a and b may have either storage (fp32 is narrowed), the product runs in bf16 and out may be bf16 storage; out is fp32 otherwise. */
+  /** With `bf16`, a and b may have either storage (fp32 is narrowed), the product runs in bf16 and out may be bf16 storage; out is fp32 otherwise. `residual` (fp32, like out) is added in the product's pass. */
   matmul(
     a: Act,
     aShape: Ints,
@@ -87,6 +87,7 @@ export interface NativeAddon {
     bias: F32 | null,
     act: number,
     bf16?: boolean,
+    residual?: F32 | null,
   ): void;
   /** A linear layer's gradient: dx = dy wᵀ, dw = xᵀ dy, db = Σ_rows dy; with `bf16` dy and x may be bf16 storage. */
   linearGrad(dy: Act, x: Act, w: F32, dx: Act, dw: F32, db: F32, bf16: boolean): void;

@@ -250,7 +250,9 @@ describe('bf16 matrix products of the encoder (SupconAutocastMatMul)', { skip },
     setPrecision('bf16');
     try {
       tf.tidy(() => {
-        const y = autocastMatMul(rand([40, 24], 95), rand([24, 72], 96), false, false, rand([72], 97), true);
+        const y = autocastMatMul(rand([40, 24], 95), rand([24, 72], 96), false, false, rand([72], 97), {
+          reducedOutput: true,
+        });
         assert.ok(storageOf(y) instanceof Uint16Array, 'a reducedOutput product is not bf16 storage');
         const qkv = tf.reshape(y, [2, 20, 72]);
         const [o] = tf.engine().runKernel(SupconAttention, { qkv }, { heads: 3 }) as unknown as tf.Tensor[];
@@ -284,7 +286,9 @@ describe('bf16 matrix products of the encoder (SupconAutocastMatMul)', { skip },
       // fp32 mode: the same flags leave every output fp32.
       setPrecision('fp32');
       tf.tidy(() => {
-        const y = autocastMatMul(rand([40, 24], 95), rand([24, 72], 96), false, false, undefined, true);
+        const y = autocastMatMul(rand([40, 24], 95), rand([24, 72], 96), false, false, undefined, {
+          reducedOutput: true,
+        });
         assert.ok(storageOf(y) instanceof Float32Array, 'a reducedOutput product is bf16 in fp32 mode');
       });
     } finally {
@@ -305,7 +309,9 @@ describe('bf16 matrix products of the encoder (SupconAutocastMatMul)', { skip },
           tf.tidy(() => {
             // bf16 storage of the inputs, as the kernels before the linear layer would leave it.
             const stored = (t: tf.Tensor, bf16: boolean) =>
-              bf16 ? autocastMatMul(t, tf.eye(t.shape[1]!), false, false, undefined, true) : t;
+              bf16
+                ? autocastMatMul(t, tf.eye(t.shape[1]!), false, false, undefined, { reducedOutput: true })
+                : t;
             const dy = stored(rand([600, 40], 100), dy16 && getPrecision() === 'bf16');
             const x = stored(rand([600, 24], 101), x16 && getPrecision() === 'bf16');
             const w = rand([24, 40], 102);

@@ -150,7 +150,7 @@ export interface SupconAttentionGradInputs<T = TensorInfo> {
  * PyTorch's CPU autocast does for linear layers and batched products (transformer_ops.ts
  * `autocastMatMul`): out = op(a) · op(b) (+ bias over the last axis), op the optional transpose of
  * the last two axes; a [..., M, K] and b [..., K, N] (before the transposes) with equal batch axes
- * or one of them 2-D. The output is float32 [..., M, N]. The native engine runs it in bf16 with fp32
+ * or one of them 2-D; an optional `residual` like the output is added to it. The output is float32 [..., M, N]. The native engine runs it in bf16 with fp32
  * accumulation while `setPrecision('bf16')` is in effect and in fp32 otherwise; a backend without the
  * kernel runs tf.matMul. The loss's products (losses/blocks.ts) use tf.matMul and stay fp32.
  */
@@ -159,6 +159,7 @@ export interface SupconAutocastMatMulInputs<T = TensorInfo> {
   a: T;
   b: T;
   bias?: T; // [N]
+  residual?: T; // [..., M, N] fp32, added to the output in the product's pass (a residual connection)
 }
 export interface SupconAutocastMatMulAttrs {
   transposeA: boolean;

@@ -36,12 +36,13 @@ void* Operand(const Buf& x, bool bf16, int slot) {
 // activation), a as [batchA, a1, a2] and b as [batchB, b1, b2] in the product's precision already.
 void Product(const void* a, int64_t batchA, int64_t a1, int64_t a2, const void* b, int64_t batchB, int64_t b1,
              int64_t b2, void* out, bool ta, bool tb, const float* bias, int activation, bool bf16,
-             bool bf16Out = false) {
+             bool bf16Out = false, const float* residual = nullptr) {
   int64_t M = ta ? a2 : a1, K = ta ? a1 : a2;
   int64_t N = tb ? b1 : b2;
   int64_t batch = batchA > batchB ? batchA : batchB;
   bool hasBias = bias != nullptr;
-  std::vector<int64_t> key{batchA, M, K, batchB, N, ta, tb, hasBias, activation, bf16, bf16Out};
+  bool hasResidual = residual != nullptr;
+  std::vector<int64_t> key{batchA, M, K, batchB, N, ta, tb, hasBias, activation, bf16, bf16Out, hasResidual};
   auto& entry = cache[key];
   if (!entry) {
     dt in = bf16 ? dt::bf16 : dt::f32;
@@ -49,11 +50,12 @@ void Product(const void* a, int64_t batchA, int64_t a1, int64_t a2, const void* 
     memory::desc bd({batchB, K, N}, in, tb ? memory::dims{K * N, 1, K} : memory::dims{K * N, N, 1});
     memory::desc cd({batch, M, N}, bf16Out ? dt::bf16 : dt::f32, memory::dims{M * N, N, 1});
     dnnl::primitive_attr attr;
-    if (activation == 1) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      attr.set_post_ops(ops);
-    }
+    dnnl::post_ops ops;
+    // out = (op(a) op(b) + bias + residual), then the activation: the residual as a binary post-op
+    // over the whole output (no broadcast), read in the product's own pass.
+    if (hasResidual) ops.append_binary(dnnl::algorithm::binary_add, cd);
+    if (activation == 1) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    if (hasResidual || activation == 1) attr.set_post_ops(ops);
     dnnl::matmul::primitive_desc pd;
     if (hasBias) {
       memory::desc biasd({1, 1, N}, dt::f32, memory::dims{N, N, 1});
@@ -68,13 +70,19 @@ void Product(const void* a, int64_t batchA, int64_t a1, int64_t a2, const void* 
                                        {DNNL_ARG_WEIGHTS, memory(pd.weights_desc(), Engine(), const_cast<void*>(b))},
                                        {DNNL_ARG_DST, memory(pd.dst_desc(), Engine(), out)}};
   if (hasBias) args.emplace(DNNL_ARG_BIAS, memory(pd.bias_desc(), Engine(), const_cast<float*>(bias)));
+  if (hasResidual) {
+    memory::desc rd({batch, M, N}, dt::f32, memory::dims{M * N, N, 1});
+    args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                 memory(rd, Engine(), const_cast<float*>(residual)));
+  }
   entry->prim.execute(Stream(), args);
   Stream().wait();
 }
 
 // matmul(a, [batchA, a1, a2], b, [batchB, b1, b2], out, transposeA, transposeB, bias|null, activation,
-// bf16) out has shape [max(batchA, batchB), M, N] and is fp32; a and b are Float32Arrays, or with
-// bf16 either storage, and so is out (a Uint16Array: the result rounded to bf16).
+// bf16, residual|null) out has shape [max(batchA, batchB), M, N] and is fp32; a and b are Float32Arrays,
+// or with bf16 either storage, and so is out (a Uint16Array: the result rounded to bf16); residual,
+// fp32 like out, is added to the product (before the activation).
 Napi::Value MatMul(const Napi::CallbackInfo& info) {
   bool bf16 = info.Length() > 9 && info[9].ToBoolean();
   Buf abuf = AnyBuf(info, 0), bbuf = AnyBuf(info, 2);
@@ -85,6 +93,8 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   bool ta = info[5].ToBoolean(), tb = info[6].ToBoolean();
   float* bias = info[7].IsTypedArray() ? F32(info, 7) : nullptr;
   int activation = static_cast<int>(Num(info, 8));
+  size_t nr = 0;
+  float* residual = info.Length() > 10 && info[10].IsTypedArray() ? F32(info, 10, &nr) : nullptr;
   if (as.size() != 3 || bs.size() != 3) throw Napi::Error::New(info.Env(), "matmul: expected 3-D shapes");
   int64_t M = ta ? as[2] : as[1], K = ta ? as[1] : as[2];
   int64_t N = tb ? bs[1] : bs[2], Kb = tb ? bs[2] : bs[1];
@@ -93,8 +103,12 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   CheckLength(info.Env(), "matmul b", bbuf.length, static_cast<size_t>(bs[0] * K * N));
   int64_t batch = as[0] > bs[0] ? as[0] : bs[0];
   CheckLength(info.Env(), "matmul out", out.length, static_cast<size_t>(batch * M * N));
+  if (residual) {
+    if (out.bf16) throw Napi::TypeError::New(info.Env(), "matmul: a residual needs an fp32 output");
+    CheckLength(info.Env(), "matmul residual", nr, out.length);
+  }
   Product(Operand(abuf, bf16, 0), as[0], as[1], as[2], Operand(bbuf, bf16, 1), bs[0], bs[1], bs[2], out.data, ta,
-          tb, bias, activation, bf16, out.bf16);
+          tb, bias, activation, bf16, out.bf16, residual);
   return info.Env().Undefined();
 }
 

@@ -38,6 +38,7 @@ function run(
   act: number,
   bf16 = false,
   bf16Out = false,
+  residual?: TensorInfo,
 ): TensorInfo | null {
   // bf16: either storage as it is (the addon narrows fp32); fp32: bf16 storage is widened.
   const read = (t: TensorInfo): Activation | null => (bf16 ? activation(backend, t) : f32(backend, t));
@@ -68,6 +69,11 @@ function run(
     biasValues = f32(backend, bias);
     if (!biasValues || biasValues.length !== n) return null;
   }
+  let residualValues: Float32Array | null = null;
+  if (residual) {
+    residualValues = f32(backend, residual);
+    if (!residualValues || bf16Out || residualValues.length !== sizeOf(batchShape) * m * n) return null;
+  }
   const [out, make] = (bf16 && bf16Out ? outputBf16 : output)(backend, [...batchShape, m, n]);
   addon.matmul(
     av,
@@ -80,6 +86,7 @@ function run(
     biasValues,
     act,
     bf16,
+    residualValues,
   );
   return make();
 }
@@ -113,11 +120,22 @@ export const fusedMatMulKernel: NativeKernel = {
 export const autocastMatMulKernel: NativeKernel = {
   kernelName: SupconAutocastMatMul,
   run: ({ inputs, backend, attrs }, addon) => {
-    const { a, b, bias } = inputs as unknown as SupconAutocastMatMulInputs;
+    const { a, b, bias, residual } = inputs as unknown as SupconAutocastMatMulInputs;
     const { transposeA, transposeB, reducedOutput } = kernelAttrs(SupconAutocastMatMul, attrs);
     if (a.shape.length !== b.shape.length) return null; // the contract: equal ranks
     const bf16 = bf16Activations();
-    return run(backend, addon, a, b, { transposeA, transposeB }, bias, 0, bf16, reducedOutput === true);
+    return run(
+      backend,
+      addon,
+      a,
+      b,
+      { transposeA, transposeB },
+      bias,
+      0,
+      bf16,
+      reducedOutput === true,
+      residual,
+    );
   },
 };
 
@@ -138,6 +156,7 @@ export const autocastMatMulGradConfig: GradConfig = {
       a: () => (ta ? mm(b, g, tb, true) : mm(g, b, false, !tb)),
       b: () => (tb ? mm(g, a, true, ta) : mm(a, g, !ta, false)),
       bias: () => sum(reshape(g, [-1, g.shape[g.rank - 1]!]), 0),
+      residual: () => g,
     };
   },
 };

@@ -36,12 +36,13 @@ import {
 } from '../kernels.js';
 
 /**
- * op(a) · op(b) (+ bias over the last axis) for the encoder's linear layers and attention: the
- * `SupconAutocastMatMul` kernel where the backend has it (the native engine runs it in bf16 with
- * fp32 accumulation under `setPrecision('bf16')`, like PyTorch's CPU autocast), tf.matMul
- * otherwise. a [..., M, K] and b [..., K, N] before the transposes, with equal ranks, or b 2-D and a
- * not transposed (its rows are multiplied as one matrix). Returns float32 [..., M, N]; with
- * `reducedOutput`, stored in bf16 in the engine's bf16 mode (for outputs that feed attention or GELU).
+ * op(a) · op(b) (+ bias over the last axis) (+ residual) for the encoder's linear layers and
+ * attention: the `SupconAutocastMatMul` kernel where the backend has it (the native engine runs it in
+ * bf16 with fp32 accumulation under `setPrecision('bf16')`, like PyTorch's CPU autocast, and adds the
+ * residual in the product's pass), tf.matMul (+ tf.add) otherwise. a [..., M, K] and b [..., K, N]
+ * before the transposes, with equal ranks, or b 2-D and a not transposed (its rows are multiplied as
+ * one matrix); residual [..., M, N]. Returns float32 [..., M, N]; with `reducedOutput` (not with a
+ * residual), stored in bf16 in the engine's bf16 mode (for outputs that feed attention or GELU).
  */
 export function autocastMatMul(
   a: tf.Tensor,
@@ -49,22 +50,28 @@ export function autocastMatMul(
   transposeA = false,
   transposeB = false,
   bias?: tf.Tensor,
-  reducedOutput = false,
+  options: { reducedOutput?: boolean; residual?: tf.Tensor } = {},
 ): tf.Tensor {
+  const { reducedOutput = false, residual } = options;
   if (a.rank > 2 && b.rank === 2 && !transposeA) {
     const k = a.shape[a.rank - 1]!;
-    const y = autocastMatMul(tf.reshape(a, [-1, k]), b, false, transposeB, bias, reducedOutput); // [rows, N]
-    return tf.reshape(y, [...a.shape.slice(0, -1), y.shape[1]!]); // [..., N]
+    const n = transposeB ? b.shape[0]! : b.shape[1]!;
+    const rows = residual ? { residual: tf.reshape(residual, [-1, n]) } : {}; // [rows, N]
+    const y = autocastMatMul(tf.reshape(a, [-1, k]), b, false, transposeB, bias, { reducedOutput, ...rows }); // [rows, N]
+    return tf.reshape(y, [...a.shape.slice(0, -1), n]); // [..., N]
   }
   if (!tf.getKernel(SupconAutocastMatMul, tf.getBackend())) {
-    return bias
+    const y = bias
       ? tf.fused.matMul({ a, b, transposeA, transposeB, bias })
       : tf.matMul(a, b, transposeA, transposeB);
+    return residual ? tf.add(y, residual) : y;
   }
   const attrs: SupconAutocastMatMulAttrs = reducedOutput
     ? { transposeA, transposeB, reducedOutput }
     : { transposeA, transposeB };
-  const inputs = bias ? { a, b, bias } : { a, b };
+  const inputs: tf.NamedTensorMap = { a, b };
+  if (bias) inputs['bias'] = bias;
+  if (residual) inputs['residual'] = residual;
   return tf.engine().runKernel(SupconAutocastMatMul, inputs, { ...attrs }) as tf.Tensor; // [..., M, N]
 }
 
@@ -205,8 +212,8 @@ export function linear(
   const rows = (t: tf.Tensor, width: number) => tf.reshape(t, [-1, width]) as tf.Tensor2D; // [rows, width]
   const forward = (save: tf.GradSaveFunc, r?: tf.Tensor) => {
     save([x, kernel]);
-    let y = autocastMatMul(rows(x, inDim), kernel, false, false, bias, reducedOutput); // [rows, out]
-    if (r) y = tf.add(y, rows(r, outDim)); // [rows, out]
+    const extra = r ? { residual: rows(r, outDim) } : { reducedOutput };
+    const y = autocastMatMul(rows(x, inDim), kernel, false, false, bias, extra); // [rows, out]
     // tfjs runs a customGrad's gradFunc outside any tidy and keeps what it leaves until the whole
     // backward pass ends, so the intermediates are tidied here.
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] =>
