@@ -1,6 +1,6 @@
 /**
  * The ViT's fused kernels (SupconFusedLayerNorm, SupconFusedGelu exact and tanh, SupconScaledSoftmax, with
- * their gradients) and the native SplitV, against the `cpu` backend: the core's `layerNorm`/`gelu` (transformer_ops.ts) run
+ * their gradients) and the native SplitV, Slice, PadV2 and Concat, against the `cpu` backend: the core's `layerNorm`/`gelu` (transformer_ops.ts) run
  * the kernels on native and their tfjs-op compositions, differentiated by tfjs, on cpu. Values
  * and the gradients of sum(op(...) · r) for every input, relative error ≤ 1e-4 (harness.ts).
  */
@@ -205,6 +205,79 @@ for (const [shape, sizes, axis] of [
     await compareBackends(`split ${shape}`, () => tf.split(rand(shape, 46), sizes, axis));
   });
 }
+
+// Native Slice, PadV2 and Concat (block copies, kernels/copy.ts) against cpu, values and gradients
+// (Slice's gradient is a PadV2, Concat's a SplitV), bit for bit: the ViT's class-token shapes, a
+// region inside every axis, runs shorter and longer than 64 values, a strided 4-D slice.
+for (const [shape, begin, size] of [
+  [
+    [8, 50, 24],
+    [0, 0, 0],
+    [8, 1, 24],
+  ],
+  [
+    [4, 6, 5],
+    [1, 2, 1],
+    [2, 3, 3],
+  ],
+  [
+    [3, 4, 70],
+    [0, 1, 0],
+    [3, 2, 70],
+  ],
+  [
+    [2, 3, 4, 5],
+    [1, 0, 2, 1],
+    [1, 3, 2, 4],
+  ],
+  [
+    [6, 7],
+    [2, 3],
+    [3, -1],
+  ],
+] as [number[], number[], number[]][]) {
+  test(`Slice ${shape} from ${begin} size ${size}, and its PadV2 gradient`, async () => {
+    await compareBackends(
+      `slice ${shape}`,
+      () => withGrads([rand(shape, 47)], (x) => tf.slice(x!, begin, size)),
+      0,
+    );
+  });
+}
+
+test('PadV2 with a constant, and Concat along each axis with its SplitV gradient', async () => {
+  await compareBackends(
+    'pad',
+    () =>
+      withGrads([rand([3, 4, 5], 48)], (x) =>
+        tf.pad(
+          x!,
+          [
+            [1, 2],
+            [0, 3],
+            [2, 0],
+          ],
+          0.5,
+        ),
+      ),
+    0,
+  );
+  for (const axis of [0, 1, 2, -1]) {
+    await compareBackends(
+      `concat axis ${axis}`,
+      () =>
+        withGrads([rand([2, 3, 4], 49), rand([2, 3, 4], 50), rand([2, 3, 4], 51)], (a, b, c) =>
+          tf.concat([a!, b!, c!], axis),
+        ),
+      0,
+    );
+  }
+  await compareBackends(
+    'concat class token',
+    () => withGrads([rand([8, 1, 24], 52), rand([8, 49, 24], 53)], (a, b) => tf.concat([a!, b!], 1)),
+    0,
+  );
+});
 
 // A whole two-block ViT (both GELUs, both pools): the features and the gradient of every
 // parameter of sum(features · r) on native (fused kernels, native SplitV) equal those on cpu.

@@ -11,6 +11,7 @@ import {
   conv2dKernel,
   fusedConv2dKernel,
 } from './conv.js';
+import { concatKernel, padV2Kernel, sliceKernel } from './copy.js';
 import { binaryKernels, unaryKernels } from './elementwise.js';
 import { gatherKernel } from './gather.js';
 import { autocastMatMulKernel, batchMatMulKernel, fusedMatMulKernel, linearGradKernel } from './matmul.js';
@@ -62,6 +63,9 @@ export const nativeKernels: NativeKernel[] = [
   transposeKernel,
   gatherKernel,
   splitVKernel,
+  sliceKernel,
+  padV2Kernel,
+  concatKernel,
   layerNormKernel,
   layerNormGradKernel,
   geluKernel,
