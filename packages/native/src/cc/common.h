@@ -54,6 +54,11 @@ inline void* AlignedScratch(std::vector<uint8_t>& buffer, size_t bytes) {
 // and its gradient dx = scale · y ⊙ (dy − Σ dy ⊙ y). Outputs must not alias inputs.
 void ScaledSoftmaxRows(const float* x, int64_t rows, int64_t n, float scale, float* y);
 void ScaledSoftmaxRowsGrad(const float* dy, const float* y, int64_t rows, int64_t n, float scale, float* dx);
+// db[c] = Σ_r dy[r, c] over rows of N (fp32 or bf16 dy; float partial sums per 64 rows, totals in
+// double), and with `narrowed` non-null dy's bf16 copy written in the same pass (transformer.cc: the
+// linear layers' bias gradient, matmul.cc's linearGrad).
+void ColumnSums(const float* dy, int64_t rows, int64_t N, float* db, uint16_t* narrowed);
+void ColumnSums(const uint16_t* dy, int64_t rows, int64_t N, float* db);
 
 // Module registration hooks, one per source file.
 void InitConv(Napi::Env env, Napi::Object exports);

@@ -112,30 +112,6 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// db[c] = Σ_r dy[r, c] over rows of N, in double per column block of 256 rows (so the error does not
-// grow with the row count); with `narrowed`, dy's bf16 copy is written in the same pass.
-template <typename In>
-void ColumnSums(const In* dy, int64_t rows, int64_t N, float* db, bf16_t* narrowed) {
-  ParallelFor(N, 16, [&](int64_t c0, int64_t c1) {
-    std::vector<double> total(static_cast<size_t>(c1 - c0), 0.0);
-    std::vector<float> part(static_cast<size_t>(c1 - c0));
-    for (int64_t r0 = 0; r0 < rows; r0 += 256) {
-      int64_t r1 = r0 + 256 < rows ? r0 + 256 : rows;
-      std::fill(part.begin(), part.end(), 0.f);
-      for (int64_t r = r0; r < r1; r++) {
-        const In* row = dy + r * N;
-        for (int64_t c = c0; c < c1; c++) {
-          float v = Load(row, c);
-          part[c - c0] += v;
-          if (narrowed) narrowed[r * N + c] = ToBf16(v);
-        }
-      }
-      for (int64_t c = c0; c < c1; c++) total[c - c0] += part[c - c0];
-    }
-    for (int64_t c = c0; c < c1; c++) db[c] = static_cast<float>(total[c - c0]);
-  });
-}
-
 // linearGrad(dy [rows, N], x [rows, K], w [K, N], dx [rows, K], dw [K, N], db [N], bf16): the
 // gradient of y = x w + b: dx = dy wᵀ, dw = xᵀ dy, db = Σ_rows dy. dw, db and w are fp32; dy, x and
 // dx fp32 or (bf16) either storage. In bf16, fp32 dy is narrowed once, in db's pass, for both products.
@@ -164,7 +140,7 @@ Napi::Value LinearGrad(const Napi::CallbackInfo& info) {
   static std::vector<bf16_t> narrowed;
   const void* g = dy.data;
   if (dy.bf16) {
-    ColumnSums(dy.h(), rows, N, db, nullptr);
+    ColumnSums(dy.h(), rows, N, db);
   } else if (bf16) {
     narrowed.resize(static_cast<size_t>(rows * N));
     ColumnSums(dy.f(), rows, N, db, narrowed.data());

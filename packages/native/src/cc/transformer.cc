@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "bf16.h"
 #include "common.h"
@@ -203,6 +204,14 @@ void ScaledSoftmaxRows(const float* x, int64_t rows, int64_t n, float scale, flo
 
 void ScaledSoftmaxRowsGrad(const float* dy, const float* y, int64_t rows, int64_t n, float scale, float* dx) {
   SUPCON_DISPATCH(ScaledSoftmaxBackward, dy, y, rows, n, scale, dx);
+}
+
+void ColumnSums(const float* dy, int64_t rows, int64_t N, float* db, uint16_t* narrowed) {
+  SUPCON_DISPATCH(ColumnSumsImpl, dy, rows, N, db, narrowed);
+}
+
+void ColumnSums(const uint16_t* dy, int64_t rows, int64_t N, float* db) {
+  SUPCON_DISPATCH(ColumnSumsImpl, dy, rows, N, db, static_cast<bf16_t*>(nullptr));
 }
 
 #undef SUPCON_DISPATCH
