@@ -39,6 +39,7 @@ test('every custom kernel name appears on exactly one line of source, in kernels
     'SupconFusedLayerNorm',
     'SupconFusedLayerNormGrad',
     'SupconLarsUpdate',
+    'SupconLinearGrad',
     'SupconRunningStats',
     'SupconScaledSoftmax',
     'SupconScaledSoftmaxGrad',

@@ -229,7 +229,15 @@ export function withFallback(
     const out = kernel.run(args as Parameters<NativeRun>[0], addon);
     if (out !== null) return out;
     if (!cpu) throw new Error(`native backend: no cpu fallback for kernel ${kernel.kernelName}`);
-    widenInputs(args.backend as MathBackendCPU, args.inputs as Record<string, TensorInfo | undefined>);
-    return cpu.kernelFunc(args);
+    const backend = args.backend as MathBackendCPU;
+    widenInputs(backend, args.inputs as Record<string, TensorInfo | undefined>);
+    const result = cpu.kernelFunc(args);
+    // A cpu kernel may return a view of an input's storage (Slice of a contiguous block): that
+    // storage must never be recycled or updated in place (as backend.ts does for cpu kernels).
+    const inputIds = Object.values(args.inputs).map((t) => (t as TensorInfo | undefined)?.dataId);
+    for (const info of Array.isArray(result) ? result : [result]) {
+      if (!inputIds.includes(info.dataId)) markShared(backend.data.get(info.dataId)?.values);
+    }
+    return result;
   };
 }
