@@ -17,6 +17,7 @@ import {
   linePlot,
   png,
   type RunSpec,
+  readSummary,
   resolveRunSpec,
   runFiles,
   specDifferences,
@@ -161,11 +162,6 @@ export function refuseStale(runs: readonly PlannedRun[], rerunStale: boolean): v
 
 /** Where a planned run stands: what the next sweep call does with it. */
 export type RunState = 'finished' | 'to probe' | 'to resume' | 'to train' | 'stale';
-
-function readSummary(run: string): Record<string, unknown> {
-  const file = runFiles(run).summary;
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-}
 
 /** The linear-probe epochs a run is probed with: the sweep's `--probe-epochs`, else its config's. */
 const probeEpochsOf = (p: PlannedRun, probeEpochs: number | undefined) => probeEpochs ?? p.spec.probeEpochs;

@@ -5,7 +5,6 @@
  * the bank), recorded with those settings (knn.ts). A dataset without a test split (a flat `folder:`
  * dataset) gets `evaluateEncoderOnValidation` instead: the validation split is then the held-out set.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   check,
@@ -29,6 +28,7 @@ import {
   probeRecord,
   saveProbe,
 } from './probe-file.js';
+import { readSummary } from './run-folder.js';
 import { buildNetworks, type PreparedData, prepareData, readSpec, runFiles } from './session.js';
 import { augmentSteps, type RunSpec } from './spec.js';
 
@@ -371,15 +371,9 @@ export function keepProbe(
   );
 }
 
-/** The run's summary.json as an object ({} when there is none yet). */
-function summaryOf(runDir: string): Record<string, unknown> {
-  const file = runFiles(runDir).summary;
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-}
-
 /** Merges `fields` into the run's summary.json (atomically); a field set to undefined is removed. */
 export function updateSummary(runDir: string, fields: Record<string, unknown>): Record<string, unknown> {
-  const merged = { ...summaryOf(runDir), ...fields };
+  const merged = { ...readSummary(runDir), ...fields };
   writeFileDurable(runFiles(runDir).summary, `${JSON.stringify(merged, null, 2)}\n`);
   return merged;
 }

@@ -46,6 +46,12 @@ export function runFiles(runDir: string): RunFiles {
   return { ...files, encoderModel: join(files.encoder, ENCODER_MODEL) };
 }
 
+/** The run's summary.json as an object ({} when there is none yet). */
+export function readSummary(runDir: string): Record<string, unknown> {
+  const file = runFiles(runDir).summary;
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+}
+
 /** Whether `dir` looks like a run folder: it holds config.json or metrics.jsonl. */
 export function isRunFolder(dir: string): boolean {
   const files = runFiles(dir);

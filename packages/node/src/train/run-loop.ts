@@ -16,7 +16,7 @@
  * ranks that skip it stay bit-identical to the writer.
  */
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { AugmentStep, StepRecord, TrainerBase } from 'supcon';
 import { saveCheckpoint, writeFileDurable } from './checkpoint.js';
 import { exportLayersModel } from './export.js';
@@ -26,6 +26,7 @@ import {
   appendMetrics,
   type MetricsEpochRecord,
   type MetricsStepRecord,
+  readSummary,
   runFiles,
   truncateMetrics,
 } from './run-folder.js';
@@ -143,8 +144,7 @@ export function secondsBeforeResume(
   if (resumedFrom === 0) return 0;
   const recorded = checkpointMeta?.['trainSeconds'];
   if (typeof recorded === 'number' && Number.isFinite(recorded) && recorded >= 0) return recorded;
-  const file = runFiles(runDir).summary;
-  const old = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  const old = readSummary(runDir);
   const before = old['trainSeconds'];
   return old['iterations'] === resumedFrom && typeof before === 'number' ? before : 0;
 }
