@@ -17,16 +17,7 @@ import {
   type SupconLinearGradInputs,
 } from 'supcon/kernels';
 import type { NativeAddon } from '../addon.js';
-import {
-  type Activation,
-  activation,
-  bf16Activations,
-  f32,
-  type NativeKernel,
-  output,
-  outputBf16,
-  sizeOf,
-} from './util.js';
+import { asStored, bf16Activations, f32, type NativeKernel, output, outputBf16, sizeOf } from './util.js';
 
 function run(
   backend: MathBackendCPU,
@@ -41,9 +32,8 @@ function run(
   residual?: TensorInfo,
 ): TensorInfo | null {
   // bf16: either storage as it is (the addon narrows fp32); fp32: bf16 storage is widened.
-  const read = (t: TensorInfo): Activation | null => (bf16 ? activation(backend, t) : f32(backend, t));
-  const av = read(a);
-  const bv = read(b);
+  const av = asStored(backend, a, bf16);
+  const bv = asStored(backend, b, bf16);
   if (!av || !bv || a.shape.length < 2 || b.shape.length < 2) return null;
   const ra = a.shape.length;
   const rb = b.shape.length;
@@ -167,9 +157,8 @@ export const linearGradKernel: NativeKernel = {
     const { dy, x, w } = inputs as unknown as SupconLinearGradInputs;
     const bf16 = bf16Activations();
     const bf16Dx = bf16 && kernelAttrs(SupconLinearGrad, attrs).reducedDx === true;
-    const read = (t: TensorInfo): Activation | null => (bf16 ? activation(backend, t) : f32(backend, t));
-    const g = read(dy);
-    const xv = read(x);
+    const g = asStored(backend, dy, bf16);
+    const xv = asStored(backend, x, bf16);
     const wv = f32(backend, w);
     const [k, n] = w.shape as [number, number];
     const rows = sizeOf(dy.shape) / n;

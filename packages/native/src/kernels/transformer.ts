@@ -23,13 +23,23 @@ import {
 } from 'supcon/kernels';
 import {
   type Activation,
-  activation,
+  asStored,
   bf16Activations,
   f32,
   type NativeKernel,
   output,
   outputActivation,
 } from './util.js';
+
+/** `v`, or (null: `t` is not a float32 tensor) an argument error naming input `name` of `kernel`. */
+function required<T>(v: T | null, t: TensorInfo | undefined, kernel: string, name: string): T {
+  if (v === null) {
+    throw new TypeError(
+      `${kernel}: expected input \`${name}\` as a float32 tensor, received ${t ? `${t.dtype} [${t.shape}]` : 'none'}`,
+    );
+  }
+  return v;
+}
 
 /** The fp32 storage of input `name` of `kernel`, or an argument error saying what it received. */
 function input(
@@ -38,13 +48,7 @@ function input(
   kernel: string,
   name: string,
 ): Float32Array {
-  const v = f32(backend, t);
-  if (v === null) {
-    throw new TypeError(
-      `${kernel}: expected input \`${name}\` as a float32 tensor, received ${t ? `${t.dtype} [${t.shape}]` : 'none'}`,
-    );
-  }
-  return v;
+  return required(f32(backend, t), t, kernel, name);
 }
 
 /**
@@ -57,14 +61,7 @@ function either(
   kernel: string,
   name: string,
 ): Activation {
-  if (!bf16Activations()) return input(backend, t, kernel, name);
-  const v = activation(backend, t);
-  if (v === null) {
-    throw new TypeError(
-      `${kernel}: expected input \`${name}\` as a float32 tensor, received ${t ? `${t.dtype} [${t.shape}]` : 'none'}`,
-    );
-  }
-  return v;
+  return required(asStored(backend, t, bf16Activations()), t, kernel, name);
 }
 
 export const layerNormKernel: NativeKernel = {

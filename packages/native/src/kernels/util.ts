@@ -30,6 +30,18 @@ export function activation(backend: MathBackendCPU, t: TensorInfo | undefined): 
   return values instanceof Float32Array || values instanceof Uint16Array ? values : null;
 }
 
+/**
+ * A float32 input as a kernel that takes either storage in `bf16` mode reads it: as stored (bf16
+ * storage stays bf16) with `bf16`, as fp32 otherwise (bf16 storage widened); null: fall back.
+ */
+export function asStored(
+  backend: MathBackendCPU,
+  t: TensorInfo | undefined,
+  bf16: boolean,
+): Activation | null {
+  return bf16 ? activation(backend, t) : f32(backend, t);
+}
+
 /** Whether native kernels produce bf16 activations now (`setPrecision('bf16')`). */
 export function bf16Activations(): boolean {
   return getPrecision() === 'bf16';
