@@ -70,10 +70,9 @@ void Product(const void* a, int64_t batchA, int64_t a1, int64_t a2, const void* 
                                        {DNNL_ARG_WEIGHTS, memory(pd.weights_desc(), Engine(), const_cast<void*>(b))},
                                        {DNNL_ARG_DST, memory(pd.dst_desc(), Engine(), out)}};
   if (hasBias) args.emplace(DNNL_ARG_BIAS, memory(pd.bias_desc(), Engine(), const_cast<float*>(bias)));
-  if (hasResidual) {
-    memory::desc rd({batch, M, N}, dt::f32, memory::dims{M * N, N, 1});
+  if (hasResidual) {  // shaped like the (fp32) output, as the post-op was declared
     args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
-                 memory(rd, Engine(), const_cast<float*>(residual)));
+                 memory(pd.dst_desc(), Engine(), const_cast<float*>(residual)));
   }
   entry->prim.execute(Stream(), args);
   Stream().wait();
