@@ -220,7 +220,8 @@ export function linear(
       tf.tidy(() => {
         const [xs, w] = saved as [tf.Tensor, tf.Tensor2D];
         const [dx, dw, db] = linearGrad(rows(dy, outDim), rows(xs, inDim), w, reducedInputGrad); // [rows, in], [in, out], [out]
-        return r ? [tf.reshape(dx, xs.shape), dw, db, tf.clone(dy)] : [tf.reshape(dx, xs.shape), dw, db];
+        const grads = [tf.reshape(dx, xs.shape), dw, db]; // [..., in], [in, out], [out]
+        return r ? [...grads, tf.clone(dy)] : grads;
       });
     return { value: tf.reshape(y, outShape), gradFunc }; // [..., out]
   };
